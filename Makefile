@@ -1,0 +1,57 @@
+# Set-up and entry points. Everything a fresh Debian 12 machine needs is
+# installed here (as root, or through sudo), only when missing.
+
+BUILD ?= build
+MESON_OPTS ?=
+# Build tools, libraries, and what the tests run (busybox-static, diod later).
+DEPS := gcc libc6-dev make meson ninja-build pkg-config python3 \
+	libseccomp-dev libprotobuf-c-dev protobuf-c-compiler libunwind-dev \
+	libcmocka-dev libjson-c-dev busybox-static util-linux
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps build demo check bench docs clean
+
+all: build
+
+deps:
+	@missing=""; \
+	for p in $(DEPS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) $(MESON_OPTS)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+demo: build
+	@echo '$$ runsc do -- busybox echo hello from the sandbox'
+	@./$(BUILD)/runsc-cli/runsc do -- /bin/busybox echo hello from the sandbox
+	@echo '$$ runsc do -- busybox uname -a'
+	@./$(BUILD)/runsc-cli/runsc do -- /bin/busybox uname -a
+	@echo '$$ seq 1 3 | runsc do -- busybox cat'
+	@seq 1 3 | ./$(BUILD)/runsc-cli/runsc do -- /bin/busybox cat
+	@echo '$$ runsc do --strace -- busybox true'
+	@./$(BUILD)/runsc-cli/runsc do --strace -- /bin/busybox true
+
+check: build
+	@meson test -C $(BUILD) --print-errorlogs --num-processes 2 > $(BUILD)/test-output.txt 2>&1; \
+	status=$$?; cat $(BUILD)/test-output.txt; \
+	python3 tests/summary.py $(BUILD)/meson-logs/testlog.json || status=1; \
+	exit $$status
+
+bench: build
+	ninja -C $(BUILD) bench
+
+docs: build
+	./$(BUILD)/sentry/syscalls-doc > docs/syscalls.md
+
+clean:
+	rm -rf $(BUILD)

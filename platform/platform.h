@@ -1,0 +1,96 @@
+/* The platform interface: how the sentry runs workload code.
+ *
+ * An address space (plat_as) is a stub host process whose memory holds the
+ * workload; a plat_thread is one host thread of it. The sentry runs a thread
+ * until it traps (system call, fault, signal or death), reads and changes its
+ * registers, copies memory in and out, and has the stub execute host system
+ * calls on its behalf (to map memory) -- nothing else reaches the host.
+ *
+ * Threading contract (it fits both ptrace, where only the attaching host
+ * thread may control a tracee, and systrap, where a stub thread hands traps to
+ * one sentry thread): every plat_thread is served by exactly one sentry thread,
+ * the one that created it, and only that thread calls plat_run and
+ * plat_thread_syscall on it. copy_in/copy_out may be called from any thread.
+ *
+ * Every function returns >= 0 or -errno. Depends on lib/ only. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Registers of a workload thread, same layout as the kernel's x86-64
+ * user_regs_struct (so the ptrace platform copies it whole). */
+struct plat_regs {
+	uint64_t r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8;
+	uint64_t rax, rcx, rdx, rsi, rdi, orig_rax;
+	uint64_t rip, cs, eflags, rsp, ss;
+	uint64_t fs_base, gs_base, ds, es, fs, gs;
+};
+
+enum plat_trap_kind {
+	PLAT_TRAP_SYSCALL, /* 64-bit syscall: number in regs.orig_rax */
+	PLAT_TRAP_SYSCALL_COMPAT, /* int 0x80 / sysenter: never served */
+	PLAT_TRAP_FAULT, /* synchronous fault: SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP */
+	PLAT_TRAP_SIGNAL, /* host signal arrived for the stub (other than faults) */
+	PLAT_TRAP_INTERRUPT, /* plat_interrupt asked the thread to stop */
+	PLAT_TRAP_DEAD, /* the stub thread is gone (killed from outside) */
+};
+
+struct plat_trap {
+	enum plat_trap_kind kind;
+	int signo; /* FAULT, SIGNAL */
+	int si_code; /* FAULT */
+	uint64_t fault_addr; /* FAULT */
+};
+
+struct plat_as;
+struct plat_thread;
+
+struct platform_ops {
+	const char *name;
+	/* One-time set-up in the sentry, before any address space exists. */
+	int (*init)(void);
+	/* A new, empty address space with one thread, stopped. The caller becomes
+	 * the thread's serving sentry thread. The stub's code pages and the vDSO
+	 * are its only mappings; plat_reserved() lists them. */
+	int (*as_create)(struct plat_as **as, struct plat_thread **th);
+	/* Kills every stub thread of the address space and reaps them. */
+	void (*as_destroy)(struct plat_as *as);
+	/* Runs th from regs until it traps; regs holds the state at the trap. */
+	int (*run)(struct plat_thread *th, struct plat_regs *regs,
+		   bool regs_dirty, struct plat_trap *trap);
+	/* Executes host syscall nr inside th's address space (th must be stopped,
+	 * i.e. between two run calls); *ret is the raw result (-errno on error).
+	 * The thread's workload registers are preserved. */
+	int (*thread_syscall)(struct plat_thread *th, long nr,
+			      const uint64_t args[6], long *ret);
+	int (*copy_in)(struct plat_as *as, void *dst, uint64_t src, size_t n);
+	int (*copy_out)(struct plat_as *as, uint64_t dst, const void *src,
+			size_t n);
+	/* Host id of the stub thread (for logs and CPU-time clocks only: it is
+	 * never shown to the workload). */
+	pid_t (*thread_host_tid)(struct plat_thread *th);
+};
+
+/* A range of the stub's address space the workload must never map over,
+ * unmap or change (stub code, vDSO). */
+struct plat_range {
+	uint64_t start, end;
+	const char *name;
+};
+
+const struct platform_ops *plat_lookup(const char *name);
+const char *plat_default_name(void);
+/* Filled by the platform's init; valid for every address space it creates. */
+int plat_reserved(const struct plat_range **ranges);
+void plat_set_reserved(const struct plat_range *ranges, int n);
+/* The vDSO of every stub (0 if none), for AT_SYSINFO_EHDR. */
+uint64_t plat_vdso_base(void);
+void plat_set_vdso_base(uint64_t base);
+/* Pins the calling thread and the host thread tid to one CPU. Stop/resume
+ * hand-offs between two vCPUs cost ~15x more on VMs than on one (waking a
+ * halted vCPU), so each stub thread shares its sentry thread's CPU. */
+void plat_pair_cpu(pid_t tid);
+void plat_set_cpu_pairing(bool on);

@@ -1,0 +1,17 @@
+/* runsc: the command-line front end. One file per command. */
+#pragma once
+
+#include <stdbool.h>
+
+struct cli_globals {
+	const char *root;
+	const char *log_path;
+	bool log_json;
+	bool debug;
+	const char *platform;
+	bool strace;
+};
+
+int cli_do(struct cli_globals *g, int argc, char **argv);
+/* Opens the log named by --log (or stderr) and sets the level. */
+void cli_setup_log(const struct cli_globals *g, const char *role);

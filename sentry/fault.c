@@ -1,0 +1,63 @@
+/* A fault inside the sentry is a bug: print a backtrace to the log and take
+ * the whole sandbox down. Stubs cannot survive it: each is killed by
+ * PTRACE_O_EXITKILL and PR_SET_PDEATHSIG when its serving thread dies, and
+ * runsc, a child subreaper, reaps whatever is left. */
+#define _GNU_SOURCE
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/log.h"
+#include "kernel/kernel.h"
+
+#define ALTSTACK_SIZE (64 * 1024)
+
+static void fault_handler(int sig, siginfo_t *si, void *uc)
+{
+	unw_context_t ctx;
+	unw_cursor_t cursor;
+	(void)uc;
+
+	log_raw("sentry: fatal signal %d (%s) at address %p: this is a sentry bug",
+		sig, sigabbrev_np(sig) ? sigabbrev_np(sig) : "?", si->si_addr);
+	log_raw("sentry: backtrace:");
+	unw_getcontext(&ctx);
+	unw_init_local(&cursor, &ctx);
+	for (int i = 0; i < 64 && unw_step(&cursor) > 0; i++) {
+		unw_word_t ip = 0, off = 0;
+		char name[256];
+		unw_get_reg(&cursor, UNW_REG_IP, &ip);
+		if (unw_get_proc_name(&cursor, name, sizeof(name), &off) == 0)
+			log_raw("  #%-2d %#014lx %s+%#lx", i, (unsigned long)ip,
+				name, (unsigned long)off);
+		else
+			log_raw("  #%-2d %#014lx ?", i, (unsigned long)ip);
+	}
+	/* SA_RESETHAND restored the default action: re-raise so the whole
+	 * sentry dies of the same signal once this handler returns. */
+	raise(sig);
+}
+
+void sentry_thread_setup(void)
+{
+	stack_t ss = { .ss_size = ALTSTACK_SIZE, .ss_flags = 0 };
+	ss.ss_sp = malloc(ALTSTACK_SIZE);
+	if (ss.ss_sp)
+		sigaltstack(&ss, NULL);
+}
+
+void sentry_install_fault_handlers(void)
+{
+	static const int sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = fault_handler;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+	sentry_thread_setup();
+}

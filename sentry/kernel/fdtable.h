@@ -1,0 +1,52 @@
+/* File descriptions and the per-process fd table. A struct file is shared
+ * by every fd that refers to it (dup, fork); its ops table does the work, so
+ * syscall handlers stay thin: fd_get, call, file_put. */
+#pragma once
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+struct task;
+struct file;
+
+struct file_ops {
+	/* buf is sentry memory; handlers copy workload memory in and out. */
+	long (*read)(struct file *f, void *buf, size_t n);
+	long (*write)(struct file *f, const void *buf, size_t n);
+	long (*fstat)(struct file *f, struct stat *st);
+	long (*ioctl)(struct task *t, struct file *f, unsigned cmd,
+		      uint64_t arg);
+	void (*release)(struct file *f);
+};
+
+struct file {
+	atomic_int refs;
+	const struct file_ops *ops;
+	int flags; /* O_ACCMODE | O_APPEND | O_NONBLOCK ... */
+	void *priv;
+};
+
+#define FDTABLE_MAX 1024
+
+struct fdtable {
+	struct file *files[FDTABLE_MAX];
+	bool cloexec[FDTABLE_MAX];
+};
+
+struct file *file_new(const struct file_ops *ops, int flags, void *priv);
+struct file *file_ref(struct file *f);
+void file_put(struct file *f); /* accepts NULL */
+
+struct fdtable *fdtable_new(void);
+void fdtable_free(struct fdtable *fdt);
+/* Installs f at the lowest free fd >= min; takes a reference. */
+int fd_install(struct fdtable *fdt, struct file *f, int min, bool cloexec);
+/* A referenced file for fd, or NULL (EBADF). Release with file_put. */
+struct file *fd_get(struct fdtable *fdt, int fd);
+int fd_close(struct fdtable *fdt, int fd);
+
+/* A file backed by a host fd the sandbox was given (the standard streams). */
+struct file *hostfd_file_new(int host_fd);

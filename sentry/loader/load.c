@@ -1,0 +1,225 @@
+#define _GNU_SOURCE
+#include "load.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../lib/cleanup.h"
+#include "../../lib/log.h"
+#include "../kernel/kernel.h"
+#include "../mm/mm.h"
+#include "stack.h"
+
+#define MAX_EXEC_SIZE (1ULL << 30)
+#define ELF_ET_DYN_BASE 0x555555554000ULL
+#define DEFAULT_STACK (8ULL << 20)
+
+/* TEMPORARY (until the gofer and VFS land, issue 5): the sentry reads the
+ * executable straight from a host path. This is the only place the sentry
+ * names a host path on the workload's behalf. */
+int exec_file_open(const char *path, struct exec_file *f)
+{
+	cleanup_close int fd = -1;
+	struct stat st;
+
+	memset(f, 0, sizeof(*f));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISDIR(st.st_mode))
+		return -EACCES;
+	if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111))
+		return -EACCES;
+	if ((uint64_t)st.st_size > MAX_EXEC_SIZE)
+		return -ENOEXEC;
+	f->len = (size_t)st.st_size;
+	f->data = malloc(f->len ? f->len : 1);
+	if (!f->data)
+		return -ENOMEM;
+	for (size_t off = 0; off < f->len;) {
+		ssize_t n = pread(fd, f->data + off, f->len - off, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			exec_file_close(f);
+			return n < 0 ? -errno : -EIO;
+		}
+		off += (size_t)n;
+	}
+	int err = elf_parse(f->data, f->len, &f->elf, &f->why);
+	if (err < 0)
+		return err;
+	if (f->elf.has_interp) {
+		f->why = "dynamic executables need the VFS (not yet implemented)";
+		return -ENOEXEC;
+	}
+	return 0;
+}
+
+void exec_file_close(struct exec_file *f)
+{
+	free(f->data);
+	f->data = NULL;
+}
+
+static uint64_t random_pages(uint64_t max_pages)
+{
+	uint64_t r = 0;
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = 0;
+	return (r % max_pages) * MM_PAGE;
+}
+
+static int load_segments(struct task *t, const struct elf_info *e,
+			 const uint8_t *data, uint64_t bias)
+{
+	uint64_t mapped_end = 0;
+
+	/* Map RW first (the sentry writes the contents), set final protections
+	 * after; a page shared by two segments gets both protections. */
+	for (int i = 0; i < e->nsegs; i++) {
+		const struct elf_segment *s = &e->segs[i];
+		uint64_t start = ALIGN_DOWN_PAGE(s->vaddr + bias);
+		uint64_t end = ALIGN_UP_PAGE(s->vaddr + bias + s->memsz);
+		if (start < mapped_end)
+			start = mapped_end;
+		if (start < end) {
+			int err = mm_map_fixed(t, start, end,
+					       PROT_READ | PROT_WRITE, NULL);
+			if (err < 0)
+				return err;
+			mapped_end = end;
+		}
+		int err = task_copy_out(t, s->vaddr + bias, data + s->offset,
+					s->filesz);
+		if (err < 0)
+			return err;
+	}
+	for (int i = 0; i < e->nsegs; i++) {
+		const struct elf_segment *s = &e->segs[i];
+		uint64_t start = ALIGN_DOWN_PAGE(s->vaddr + bias);
+		uint64_t end = ALIGN_UP_PAGE(s->vaddr + bias + s->memsz);
+		int prot = s->prot;
+		if (i > 0) {
+			const struct elf_segment *p = &e->segs[i - 1];
+			uint64_t pend = ALIGN_UP_PAGE(p->vaddr + bias + p->memsz);
+			if (pend > start) {
+				long r = mm_mprotect(t, start, MM_PAGE,
+						     prot | p->prot);
+				if (r < 0)
+					return (int)r;
+				start += MM_PAGE;
+			}
+		}
+		if (start < end) {
+			long r = mm_mprotect(t, start, end - start, prot);
+			if (r < 0)
+				return (int)r;
+		}
+	}
+	return 0;
+}
+
+int loader_load(struct task *t, const struct exec_file *f, char *const argv[],
+		char *const envp[], const char *execfn)
+{
+	const struct elf_info *e = &f->elf;
+	struct mm *mm = t->mm;
+	uint64_t bias = 0;
+	int err;
+
+	uint64_t stack_size = t->rlim[RLIMIT_STACK].rlim_cur;
+	if (stack_size == RLIM_INFINITY || stack_size > DEFAULT_STACK)
+		stack_size = DEFAULT_STACK;
+	if (stack_size < 128 * 1024)
+		stack_size = 128 * 1024;
+	stack_size = ALIGN_UP_PAGE(stack_size);
+
+	/* Stack near the top with up to 16 GiB of randomisation, below any
+	 * reserved range (stub code, vDSO). */
+	uint64_t top = MM_TASK_SIZE - random_pages(1ULL << 22);
+	uint64_t stack_lo;
+	err = mm_find_free(mm, stack_size, top, &stack_lo);
+	if (err < 0)
+		return err;
+	mm->stack_bottom = stack_lo;
+	mm->stack_top = stack_lo + stack_size;
+	err = mm_map_fixed(t, stack_lo, mm->stack_top, PROT_READ | PROT_WRITE,
+			   "[stack]");
+	if (err < 0)
+		return err;
+	/* mmap area below a gap of at least 128 MiB, 28 bits of randomness as
+	 * on Linux. */
+	uint64_t gap = stack_size < (128ULL << 20) ? (128ULL << 20) : stack_size;
+	mm->mmap_base = ALIGN_DOWN_PAGE(stack_lo - gap - random_pages(1ULL << 28));
+
+	if (e->type == ET_DYN)
+		bias = ELF_ET_DYN_BASE + random_pages(1ULL << 16) - e->min_vaddr;
+	if (mm_range_reserved(e->min_vaddr + bias, e->max_vaddr + bias))
+		return -ENOMEM;
+	err = load_segments(t, e, f->data, bias);
+	if (err < 0)
+		return err;
+	mm->brk_start = mm->brk = e->max_vaddr + bias + random_pages(8192);
+
+	uint8_t rnd[16];
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+		return -EIO;
+	const struct creds *c = &t->cred;
+	struct auxv_entry aux[] = {
+		{ AT_SYSINFO_EHDR, plat_vdso_base() },
+		{ AT_MINSIGSTKSZ, 2048 },
+		{ AT_HWCAP, getauxval(AT_HWCAP) },
+		{ AT_PAGESZ, MM_PAGE },
+		{ AT_CLKTCK, 100 },
+		{ AT_PHDR, e->phdr_vaddr ? e->phdr_vaddr + bias : 0 },
+		{ AT_PHENT, e->phentsize },
+		{ AT_PHNUM, e->phnum },
+		{ AT_BASE, 0 },
+		{ AT_FLAGS, 0 },
+		{ AT_ENTRY, e->entry + bias },
+		{ AT_UID, c->ruid },
+		{ AT_EUID, c->euid },
+		{ AT_GID, c->rgid },
+		{ AT_EGID, c->egid },
+		{ AT_SECURE, 0 },
+		{ AT_HWCAP2, getauxval(AT_HWCAP2) },
+	};
+	size_t naux = ARRAY_SIZE(aux);
+	if (!plat_vdso_base())
+		aux[0].type = AT_IGNORE;
+	struct stack_image img;
+	size_t max_strings = stack_size / 4;
+	err = stack_build(mm->stack_top, argv, envp, execfn, rnd, aux, naux,
+			  max_strings, &img);
+	if (err < 0)
+		return err;
+	err = task_copy_out(t, img.sp, img.buf, img.len);
+	uint64_t sp = img.sp;
+	stack_image_free(&img);
+	if (err < 0)
+		return err;
+
+	/* Registers as Linux's start_thread leaves them: all zero but rip, rsp,
+	 * the segments and IF in eflags. */
+	struct plat_regs *r = &t->regs;
+	uint64_t cs = r->cs, ss = r->ss;
+	memset(r, 0, sizeof(*r));
+	r->cs = cs;
+	r->ss = ss;
+	r->rip = e->entry + bias;
+	r->rsp = sp;
+	r->eflags = 0x200;
+	t->regs_dirty = true;
+	return 0;
+}

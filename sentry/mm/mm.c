@@ -1,0 +1,474 @@
+#define _GNU_SOURCE
+#include "mm.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#include "../../platform/platform.h"
+
+#ifndef MADV_SOFT_OFFLINE
+#define MADV_SOFT_OFFLINE 101
+#endif
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#define MADV_POPULATE_WRITE 23
+#endif
+#include "../kernel/kernel.h"
+
+struct mm *mm_new(void)
+{
+	return calloc(1, sizeof(struct mm));
+}
+
+void mm_free(struct mm *mm)
+{
+	if (!mm)
+		return;
+	for (struct vma *v = mm->vmas, *n; v; v = n) {
+		n = v->next;
+		free(v);
+	}
+	free(mm);
+}
+
+bool mm_range_reserved(uint64_t start, uint64_t end)
+{
+	const struct plat_range *r;
+	int n = plat_reserved(&r);
+
+	for (int i = 0; i < n; i++)
+		if (start < r[i].end && r[i].start < end)
+			return true;
+	return false;
+}
+
+static bool overlaps_vma(struct mm *mm, uint64_t start, uint64_t end)
+{
+	for (struct vma *v = mm->vmas; v && v->start < end; v = v->next)
+		if (v->end > start)
+			return true;
+	return false;
+}
+
+/* True if every byte of [start, end) is in some vma. */
+static bool fully_mapped(struct mm *mm, uint64_t start, uint64_t end)
+{
+	uint64_t cur = start;
+	for (struct vma *v = mm->vmas; v && cur < end; v = v->next) {
+		if (v->end <= cur)
+			continue;
+		if (v->start > cur)
+			return false;
+		cur = v->end;
+	}
+	return cur >= end;
+}
+
+static struct vma *vma_find(struct mm *mm, uint64_t addr)
+{
+	for (struct vma *v = mm->vmas; v && v->start <= addr; v = v->next)
+		if (addr < v->end)
+			return v;
+	return NULL;
+}
+
+/* Splits the vma containing addr so that addr starts a vma. */
+static int split_at(struct mm *mm, uint64_t addr)
+{
+	struct vma *v = vma_find(mm, addr);
+	if (!v || v->start == addr)
+		return 0;
+	struct vma *n = malloc(sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	*n = *v;
+	n->start = addr;
+	v->end = addr;
+	v->next = n;
+	return 0;
+}
+
+static void merge_neighbours(struct mm *mm)
+{
+	for (struct vma *v = mm->vmas; v && v->next;) {
+		struct vma *n = v->next;
+		if (v->end == n->start && v->prot == n->prot &&
+		    v->flags == n->flags && v->name == n->name) {
+			v->end = n->end;
+			v->next = n->next;
+			free(n);
+			continue;
+		}
+		v = n;
+	}
+}
+
+static int vma_remove(struct mm *mm, uint64_t start, uint64_t end)
+{
+	int err = split_at(mm, start);
+	if (!err)
+		err = split_at(mm, end);
+	if (err)
+		return err;
+	for (struct vma **pp = &mm->vmas; *pp;) {
+		struct vma *v = *pp;
+		if (v->start >= start && v->end <= end) {
+			*pp = v->next;
+			free(v);
+			continue;
+		}
+		pp = &v->next;
+	}
+	return 0;
+}
+
+static int vma_insert(struct mm *mm, uint64_t start, uint64_t end, int prot,
+		      int flags, const char *name)
+{
+	int err = vma_remove(mm, start, end);
+	if (err)
+		return err;
+	struct vma *n = malloc(sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	*n = (struct vma){ start, end, prot, flags, name, NULL };
+	struct vma **pp = &mm->vmas;
+	while (*pp && (*pp)->start < start)
+		pp = &(*pp)->next;
+	n->next = *pp;
+	*pp = n;
+	merge_neighbours(mm);
+	return 0;
+}
+
+static bool range_free(struct mm *mm, uint64_t start, uint64_t end)
+{
+	return start >= MM_MIN_ADDR && end <= MM_TASK_SIZE && start < end &&
+	       !overlaps_vma(mm, start, end) && !mm_range_reserved(start, end);
+}
+
+int mm_find_free(struct mm *mm, uint64_t len, uint64_t below_top,
+		 uint64_t *out)
+{
+	const struct plat_range *res;
+	int nres = plat_reserved(&res);
+	uint64_t top = below_top;
+
+	/* Top-down first fit: slide below whatever is in the way. */
+	while (top >= MM_MIN_ADDR + len) {
+		uint64_t start = top - len;
+		uint64_t lowest_conflict = 0;
+		bool conflict = false;
+		for (struct vma *v = mm->vmas; v && v->start < top; v = v->next)
+			if (v->end > start) {
+				conflict = true;
+				lowest_conflict = v->start;
+				break;
+			}
+		for (int i = 0; i < nres; i++)
+			if (res[i].start < top && res[i].end > start &&
+			    (!conflict || res[i].start < lowest_conflict)) {
+				conflict = true;
+				lowest_conflict = res[i].start;
+			}
+		if (!conflict) {
+			*out = start;
+			return 0;
+		}
+		top = lowest_conflict & ~(MM_PAGE - 1);
+	}
+	return -ENOMEM;
+}
+
+static long host_mmap_fixed(struct task *t, uint64_t start, uint64_t len,
+			    int prot, int flags)
+{
+	long r = task_host_syscall(t, SYS_mmap, start, len, (uint64_t)prot,
+				   (uint64_t)(flags | MAP_FIXED), (uint64_t)-1,
+				   0);
+	if (r >= 0 && (uint64_t)r != start)
+		return -EIO; /* the stub disobeyed MAP_FIXED: cannot happen */
+	return r;
+}
+
+int mm_map_fixed(struct task *t, uint64_t start, uint64_t end, int prot,
+		 const char *name)
+{
+	if (start < MM_MIN_ADDR || end > MM_TASK_SIZE ||
+	    mm_range_reserved(start, end))
+		return -ENOMEM;
+	long r = host_mmap_fixed(t, start, end - start, prot,
+				 MAP_PRIVATE | MAP_ANONYMOUS);
+	if (r < 0)
+		return (int)r;
+	return vma_insert(t->mm, start, end, prot, MAP_PRIVATE | MAP_ANONYMOUS,
+			  name);
+}
+
+#define PROT_VALID (PROT_READ | PROT_WRITE | PROT_EXEC)
+/* Flags passed on to the host as they are; everything else the sentry
+ * interprets or ignores (MAP_GROWSDOWN becomes a plain mapping, MAP_LOCKED
+ * and MAP_HUGETLB are not supported: see the syscall table). */
+#define MAP_PASS (MAP_NORESERVE | MAP_POPULATE | MAP_STACK)
+
+long mm_mmap(struct task *t, uint64_t addr, uint64_t len, int prot, int flags,
+	     int fd, uint64_t off)
+{
+	struct mm *mm = t->mm;
+	int type = flags & MAP_TYPE;
+	uint64_t start;
+
+	(void)fd;
+	if (len == 0)
+		return -EINVAL;
+	if (type != MAP_PRIVATE && type != MAP_SHARED &&
+	    type != MAP_SHARED_VALIDATE)
+		return -EINVAL;
+	if (off & (MM_PAGE - 1))
+		return -EINVAL;
+	if (len > MM_TASK_SIZE)
+		return -ENOMEM;
+	len = ALIGN_UP_PAGE(len);
+	if (prot & ~PROT_VALID)
+		return -EINVAL;
+	if (!(flags & MAP_ANONYMOUS))
+		return fd < 0 || fd > 2 ? -EBADF : -ENODEV;
+	if (flags & (MAP_HUGETLB | MAP_LOCKED))
+		return -EINVAL;
+	if (type == MAP_SHARED_VALIDATE)
+		type = MAP_SHARED;
+
+	if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
+		if (addr & (MM_PAGE - 1))
+			return -EINVAL;
+		if (addr < MM_MIN_ADDR)
+			return -EPERM;
+		if (addr > MM_TASK_SIZE - len)
+			return -ENOMEM;
+		if (mm_range_reserved(addr, addr + len))
+			return -ENOMEM;
+		if ((flags & MAP_FIXED_NOREPLACE) &&
+		    overlaps_vma(mm, addr, addr + len))
+			return -EEXIST;
+		start = addr;
+	} else {
+		uint64_t hint = ALIGN_DOWN_PAGE(addr);
+		uint64_t top = (flags & MAP_32BIT) ? 0x80000000ULL
+						   : mm->mmap_base;
+		if (hint && range_free(mm, hint, hint + len) &&
+		    hint + len <= MM_TASK_SIZE)
+			start = hint;
+		else if (mm_find_free(mm, len, top, &start) < 0)
+			return -ENOMEM;
+	}
+	long r = host_mmap_fixed(t, start, len, prot,
+				 type | MAP_ANONYMOUS | (flags & MAP_PASS));
+	if (r < 0)
+		return r;
+	int err = vma_insert(mm, start, start + len, prot,
+			     type | MAP_ANONYMOUS, NULL);
+	if (err)
+		return err;
+	return (long)start;
+}
+
+long mm_munmap(struct task *t, uint64_t addr, uint64_t len)
+{
+	if ((addr & (MM_PAGE - 1)) || len == 0)
+		return -EINVAL;
+	len = ALIGN_UP_PAGE(len);
+	if (addr >= MM_TASK_SIZE || len > MM_TASK_SIZE - addr)
+		return -EINVAL;
+	if (mm_range_reserved(addr, addr + len))
+		return -EINVAL;
+	long r = task_host_syscall(t, SYS_munmap, addr, len, 0, 0, 0, 0);
+	if (r < 0)
+		return r;
+	return vma_remove(t->mm, addr, addr + len);
+}
+
+long mm_mprotect(struct task *t, uint64_t addr, uint64_t len, int prot)
+{
+	struct mm *mm = t->mm;
+
+	if (addr & (MM_PAGE - 1))
+		return -EINVAL;
+	if (prot & ~(PROT_VALID | PROT_GROWSDOWN | PROT_GROWSUP))
+		return -EINVAL;
+	if ((prot & PROT_GROWSDOWN) && (prot & PROT_GROWSUP))
+		return -EINVAL;
+	prot &= PROT_VALID;
+	if (len == 0)
+		return 0;
+	len = ALIGN_UP_PAGE(len);
+	if (len == 0 || addr + len < addr)
+		return -ENOMEM;
+	if (!fully_mapped(mm, addr, addr + len))
+		return -ENOMEM;
+	long r = task_host_syscall(t, SYS_mprotect, addr, len, (uint64_t)prot,
+				   0, 0, 0);
+	if (r < 0)
+		return r;
+	int err = split_at(mm, addr);
+	if (!err)
+		err = split_at(mm, addr + len);
+	if (err)
+		return err;
+	for (struct vma *v = mm->vmas; v && v->start < addr + len; v = v->next)
+		if (v->start >= addr)
+			v->prot = prot;
+	merge_neighbours(mm);
+	return 0;
+}
+
+long mm_mremap(struct task *t, uint64_t old, uint64_t oldlen, uint64_t newlen,
+	       int flags, uint64_t newaddr)
+{
+	struct mm *mm = t->mm;
+	struct vma *v;
+	long r;
+
+	if (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP))
+		return -EINVAL;
+	if ((flags & MREMAP_FIXED) && !(flags & MREMAP_MAYMOVE))
+		return -EINVAL;
+	if (flags & MREMAP_DONTUNMAP)
+		return -EINVAL; /* partial: see the syscall table */
+	if (old & (MM_PAGE - 1))
+		return -EINVAL;
+	oldlen = ALIGN_UP_PAGE(oldlen);
+	newlen = ALIGN_UP_PAGE(newlen);
+	if (newlen == 0 || newlen > MM_TASK_SIZE)
+		return -EINVAL;
+	if (oldlen == 0)
+		return -EINVAL; /* duplicating a shared mapping: not supported */
+	v = vma_find(mm, old);
+	if (!v || old + oldlen > v->end || old + oldlen < old)
+		return -EFAULT;
+	int prot = v->prot, vflags = v->flags;
+	const char *name = v->name;
+
+	if (flags & MREMAP_FIXED) {
+		if (newaddr & (MM_PAGE - 1))
+			return -EINVAL;
+		if (newaddr < MM_MIN_ADDR || newaddr > MM_TASK_SIZE - newlen ||
+		    mm_range_reserved(newaddr, newaddr + newlen))
+			return -EINVAL;
+		if (newaddr < old + oldlen && old < newaddr + newlen)
+			return -EINVAL;
+		r = task_host_syscall(t, SYS_mremap, old, oldlen, newlen,
+				      MREMAP_MAYMOVE | MREMAP_FIXED, newaddr, 0);
+		if (r < 0)
+			return r;
+		int err = vma_remove(mm, old, old + oldlen);
+		if (!err)
+			err = vma_insert(mm, newaddr, newaddr + newlen, prot,
+					 vflags, name);
+		return err ? err : (long)newaddr;
+	}
+	if (newlen <= oldlen) {
+		if (newlen < oldlen) {
+			r = mm_munmap(t, old + newlen, oldlen - newlen);
+			if (r < 0)
+				return r;
+		}
+		return (long)old;
+	}
+	/* Growing: in place if the pages after the mapping are free. */
+	if (old + newlen > old && range_free(mm, old + oldlen, old + newlen)) {
+		r = task_host_syscall(t, SYS_mremap, old, oldlen, newlen, 0, 0,
+				      0);
+		if (r < 0)
+			return r;
+		int err = vma_insert(mm, old, old + newlen, prot, vflags, name);
+		return err ? err : (long)old;
+	}
+	if (!(flags & MREMAP_MAYMOVE))
+		return -ENOMEM;
+	uint64_t dest;
+	if (mm_find_free(mm, newlen, mm->mmap_base, &dest) < 0)
+		return -ENOMEM;
+	r = task_host_syscall(t, SYS_mremap, old, oldlen, newlen,
+			      MREMAP_MAYMOVE | MREMAP_FIXED, dest, 0);
+	if (r < 0)
+		return r;
+	int err = vma_remove(mm, old, old + oldlen);
+	if (!err)
+		err = vma_insert(mm, dest, dest + newlen, prot, vflags, name);
+	return err ? err : (long)dest;
+}
+
+long mm_madvise(struct task *t, uint64_t addr, uint64_t len, int advice)
+{
+	switch (advice) {
+	/* Advice that only concerns the workload's own anonymous pages. */
+	case MADV_NORMAL:
+	case MADV_RANDOM:
+	case MADV_SEQUENTIAL:
+	case MADV_WILLNEED:
+	case MADV_DONTNEED:
+	case MADV_FREE:
+	case MADV_DONTFORK:
+	case MADV_DOFORK:
+	case MADV_MERGEABLE:
+	case MADV_UNMERGEABLE:
+	case MADV_HUGEPAGE:
+	case MADV_NOHUGEPAGE:
+	case MADV_DONTDUMP:
+	case MADV_DODUMP:
+	case MADV_WIPEONFORK:
+	case MADV_KEEPONFORK:
+	case MADV_COLD:
+	case MADV_PAGEOUT:
+	case MADV_POPULATE_READ:
+	case MADV_POPULATE_WRITE:
+		break;
+	case MADV_HWPOISON:
+	case MADV_SOFT_OFFLINE:
+		return -EPERM; /* would act on host pages: never */
+	default:
+		return -EINVAL;
+	}
+	if (addr & (MM_PAGE - 1))
+		return -EINVAL;
+	if (len == 0)
+		return 0;
+	len = ALIGN_UP_PAGE(len);
+	if (len == 0 || addr + len < addr)
+		return -EINVAL;
+	if (mm_range_reserved(addr, addr + len))
+		return -ENOMEM;
+	long r = task_host_syscall(t, SYS_madvise, addr, len, (uint64_t)advice,
+				   0, 0, 0);
+	if (r < 0)
+		return r;
+	return fully_mapped(t->mm, addr, addr + len) ? 0 : -ENOMEM;
+}
+
+long mm_brk(struct task *t, uint64_t addr)
+{
+	struct mm *mm = t->mm;
+	uint64_t oldend = ALIGN_UP_PAGE(mm->brk);
+	uint64_t newend = ALIGN_UP_PAGE(addr);
+	struct rlimit *rl = &t->rlim[RLIMIT_DATA];
+
+	/* brk returns the new break, or the old one when it cannot move. */
+	if (addr < mm->brk_start || addr > MM_TASK_SIZE)
+		return (long)mm->brk;
+	if (rl->rlim_cur != RLIM_INFINITY && addr - mm->brk_start > rl->rlim_cur)
+		return (long)mm->brk;
+	if (newend > oldend) {
+		if (!range_free(mm, oldend, newend))
+			return (long)mm->brk;
+		if (mm_map_fixed(t, oldend, newend, PROT_READ | PROT_WRITE,
+				 "[heap]") < 0)
+			return (long)mm->brk;
+	} else if (newend < oldend) {
+		if (mm_munmap(t, newend, oldend - newend) < 0)
+			return (long)mm->brk;
+	}
+	mm->brk = addr;
+	return (long)addr;
+}

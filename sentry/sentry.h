@@ -1,0 +1,10 @@
+/* Entry point of the sentry process. */
+#pragma once
+
+#include "kernel/kernel.h"
+
+/* Runs the sandbox described by cfg in the calling process (which runsc has
+ * forked for it) and returns the process exit code for runsc: the
+ * workload's exit status, 128+N if it was killed by signal N, 126/127 if it
+ * could not be started. */
+int sentry_main(const struct sentry_config *cfg);
