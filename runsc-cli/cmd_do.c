@@ -169,6 +169,7 @@ int cli_do(struct cli_globals *g, int argc, char **argv)
 		}
 	}
 	reap_all_children();
+	free((char *)cfg.exec_path);
 	if (WIFSIGNALED(st)) {
 		log_error("the sentry died of signal %d (%s); the sandbox is gone",
 			  WTERMSIG(st), strsignal(WTERMSIG(st)));

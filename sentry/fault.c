@@ -40,12 +40,32 @@ static void fault_handler(int sig, siginfo_t *si, void *uc)
 	raise(sig);
 }
 
+static __thread void *own_altstack;
+
 void sentry_thread_setup(void)
 {
-	stack_t ss = { .ss_size = ALTSTACK_SIZE, .ss_flags = 0 };
+	stack_t old, ss = { .ss_size = ALTSTACK_SIZE, .ss_flags = 0 };
+
+	/* Keep an alternate stack someone else installed (ASan does): it
+	 * owns it and frees it at thread exit. */
+	if (sigaltstack(NULL, &old) == 0 && !(old.ss_flags & SS_DISABLE))
+		return;
 	ss.ss_sp = malloc(ALTSTACK_SIZE);
-	if (ss.ss_sp)
-		sigaltstack(&ss, NULL);
+	if (ss.ss_sp && sigaltstack(&ss, NULL) == 0)
+		own_altstack = ss.ss_sp;
+	else
+		free(ss.ss_sp);
+}
+
+void sentry_thread_teardown(void)
+{
+	stack_t ss = { .ss_flags = SS_DISABLE };
+
+	if (!own_altstack)
+		return;
+	sigaltstack(&ss, NULL);
+	free(own_altstack);
+	own_altstack = NULL;
 }
 
 void sentry_install_fault_handlers(void)

@@ -84,3 +84,4 @@ int kernel_run(struct kernel *k);
 
 /* Per sentry thread set-up: the alternate stack the fault handler runs on. */
 void sentry_thread_setup(void);
+void sentry_thread_teardown(void);

@@ -142,6 +142,7 @@ static void *task_main(void *arg)
 	if (err < 0) {
 		log_error("cannot create the stub: %s", strerror(-err));
 		s->err = err;
+		sentry_thread_teardown();
 		return NULL;
 	}
 	log_debug("stub host pid %d", (int)t->k->plat->thread_host_tid(t->th));
@@ -157,6 +158,7 @@ static void *task_main(void *arg)
 	t->k->plat->as_destroy(t->as);
 	t->as = NULL;
 	t->th = NULL;
+	sentry_thread_teardown();
 	return NULL;
 }
 
