@@ -13,7 +13,7 @@ row() { # label native_ns sandbox_ns
 echo "trapped getppid, ns per call (best of 5 runs)"
 printf "%-36s %10s %12s %10s\n" "case" "native" "sandbox" "ratio"
 native=$("$getppid" $n_native)
-for plat in ptrace; do
+for plat in systrap ptrace; do
 	s=$("$runsc" do --platform=$plat -- "$getppid" $n_sandbox) || exit 1
 	row "$plat, unpinned (default)" "$native" "$s"
 	s=$("$runsc" do --platform=$plat --cpu-pairing=off -- "$getppid" $n_sandbox) || exit 1

@@ -8,8 +8,10 @@
 #include <string.h>
 
 extern const struct platform_ops plat_ptrace_ops;
+extern const struct platform_ops plat_systrap_ops;
 
 static const struct platform_ops *const platforms[] = {
+	&plat_systrap_ops,
 	&plat_ptrace_ops,
 };
 
@@ -23,7 +25,7 @@ const struct platform_ops *plat_lookup(const char *name)
 
 const char *plat_default_name(void)
 {
-	return "ptrace";
+	return "systrap";
 }
 
 static const struct plat_range *reserved;

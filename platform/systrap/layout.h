@@ -1,0 +1,94 @@
+/* Memory shared between the sentry and a systrap stub. Each address space
+ * owns one 2 MiB block at the same virtual address in the sentry and in the
+ * stub (both map one memfd there); the stub's code is one region common to
+ * every stub. Included by the sentry side (systrap.c) and by the code that
+ * runs inside the stub (stub_code.c), so: no pointers to sentry memory.
+ *
+ *   block + 0            control   RO in the stub: executor requests, filter B
+ *   block + CTRL_SIZE    result    RW: executor results, set-up scratch
+ *   block + SLOTS_OFF    slots     RW: one per stub thread (registers, state)
+ *   block + STACKS_OFF   stacks    RW, stub-private: each thread's signal stack
+ *
+ * Everything the stub can write (result page, slots) is untrusted input to
+ * the sentry. */
+#pragma once
+
+#include <stdint.h>
+
+#define SYSTRAP_BLOCK_SIZE (2ULL << 20)
+#define SYSTRAP_CTRL_SIZE 8192ULL
+#define SYSTRAP_RESULT_OFF SYSTRAP_CTRL_SIZE
+#define SYSTRAP_RESULT_SIZE 4096ULL
+#define SYSTRAP_SLOTS_OFF 16384ULL
+#define SYSTRAP_SLOT_SIZE 4096ULL
+#define SYSTRAP_MAX_THREADS 64
+#define SYSTRAP_SHARED_SIZE                                                    \
+	(SYSTRAP_SLOTS_OFF + SYSTRAP_MAX_THREADS * SYSTRAP_SLOT_SIZE)
+#define SYSTRAP_STACKS_OFF (1ULL << 20)
+#define SYSTRAP_STACK_SIZE 16384ULL
+#define SYSTRAP_FILTER_MAX 1000
+
+/* Slot states. DEAD is 0 because the kernel clears the word on thread death
+ * (CLONE_CHILD_CLEARTID) and wakes its futex. */
+#define SLOT_DEAD 0
+#define SLOT_TRAPPED 1 /* the stub thread waits; the sentry serves */
+#define SLOT_RESUME 2 /* the workload runs */
+
+#define SLOT_KIND_SYSCALL 1
+#define SLOT_KIND_FAULT 2
+#define SLOT_KIND_START 3
+
+#define TLS_FS 1
+#define TLS_GS 2
+
+struct systrap_regs {
+	uint64_t r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8;
+	uint64_t rax, rcx, rdx, rsi, rdi, orig_rax;
+	uint64_t rip, cs, eflags, rsp, ss;
+	uint64_t fs_base, gs_base, ds, es, fs, gs;
+};
+
+struct systrap_slot {
+	uint32_t state; /* futex word */
+	uint32_t stub_waiting; /* the stub sleeps on state: wake it */
+	uint32_t sentry_waiting; /* the sentry sleeps on state: wake it */
+	uint32_t kind;
+	int32_t signo, code;
+	uint32_t arch;
+	uint32_t tls_pending; /* TLS_FS | TLS_GS: the sentry changed a base */
+	uint64_t addr, nr;
+	uint32_t spin; /* pause iterations before sleeping */
+	uint32_t pad;
+	struct systrap_regs regs;
+};
+
+struct systrap_filter_insn {
+	uint16_t code;
+	uint8_t jt, jf;
+	uint32_t k;
+};
+
+struct systrap_ctrl {
+	uint32_t seq; /* executor request number: futex word */
+	uint32_t pad;
+	uint64_t nr;
+	uint64_t args[6];
+	uint32_t filter_len; /* filter B, installed by each new thread */
+	uint32_t pad2;
+	struct systrap_filter_insn filter[SYSTRAP_FILTER_MAX];
+};
+
+struct systrap_result {
+	uint32_t seq; /* last request done: futex word */
+	uint32_t pad;
+	int64_t ret;
+	uint8_t scratch[2048]; /* set-up only: sigaction, filter A */
+};
+
+_Static_assert(sizeof(struct systrap_ctrl) <= SYSTRAP_CTRL_SIZE, "ctrl size");
+_Static_assert(sizeof(struct systrap_result) <= SYSTRAP_RESULT_SIZE, "result");
+_Static_assert(sizeof(struct systrap_slot) <= SYSTRAP_SLOT_SIZE, "slot size");
+_Static_assert(SYSTRAP_SHARED_SIZE <= SYSTRAP_STACKS_OFF, "layout");
+_Static_assert(SYSTRAP_STACKS_OFF + SYSTRAP_MAX_THREADS * SYSTRAP_STACK_SIZE <=
+		       SYSTRAP_BLOCK_SIZE,
+	       "layout");

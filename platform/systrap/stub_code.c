@@ -1,0 +1,309 @@
+/* Code that runs inside a systrap stub. Everything here lives in section
+ * "stub_text", which the sentry copies verbatim into one region mapped in
+ * every stub: so it calls nothing outside the section, uses no data outside
+ * the shared block, and is compiled without stack protector, builtins or jump
+ * tables (see meson.build). It never trusts what other stub threads can
+ * write: all it does with slot contents is load them into its own context.
+ *
+ * Three entry points:
+ * - stub_signal_handler: SIGSYS from seccomp RET_TRAP and workload faults.
+ *   Copies the registers to the thread's slot, hands the trap to the sentry,
+ *   waits, copies the registers back and returns through stub_restorer.
+ * - stub_thread_entry: first code of a new stub thread (cloned by the
+ *   executor): signal stack, seccomp filter B, then waits for its first
+ *   registers and jumps to them with rt_sigreturn.
+ * - stub_executor: the stub's main thread, with no stack at all, runs the
+ *   host system calls the sentry posts in the control page (read-only here,
+ *   so no workload thread can forge a request). */
+#define _GNU_SOURCE
+#include <linux/filter.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <sys/ucontext.h>
+
+#include "layout.h"
+
+#define STUB __attribute__((section("stub_text"), used, noinline))
+#define INLINE static inline __attribute__((always_inline))
+
+#define FUTEX_WAIT_ 0
+#define FUTEX_WAKE_ 1
+#define ARCH_SET_GS_ 0x1001
+#define ARCH_SET_FS_ 0x1002
+#define SECCOMP_SET_MODE_FILTER_ 1
+
+INLINE long sys1(long nr, long a)
+{
+	long r;
+	__asm__ volatile("syscall" : "=a"(r) : "a"(nr), "D"(a) : "rcx", "r11", "memory");
+	return r;
+}
+
+INLINE long sys3(long nr, long a, long b, long c)
+{
+	long r;
+	__asm__ volatile("syscall"
+			 : "=a"(r)
+			 : "a"(nr), "D"(a), "S"(b), "d"(c)
+			 : "rcx", "r11", "memory");
+	return r;
+}
+
+INLINE long sys4(long nr, long a, long b, long c, long d)
+{
+	long r;
+	register long r10 __asm__("r10") = d;
+	__asm__ volatile("syscall"
+			 : "=a"(r)
+			 : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10)
+			 : "rcx", "r11", "memory");
+	return r;
+}
+
+INLINE uint32_t load(const uint32_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_SEQ_CST);
+}
+
+INLINE void store(uint32_t *p, uint32_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_SEQ_CST);
+}
+
+INLINE uint64_t block_of(uint64_t sp)
+{
+	return sp & ~(SYSTRAP_BLOCK_SIZE - 1);
+}
+
+/* A thread's slot from any address inside its signal stack. */
+INLINE struct systrap_slot *slot_of(uint64_t sp)
+{
+	uint64_t block = block_of(sp);
+	uint64_t idx = (sp - block - SYSTRAP_STACKS_OFF) / SYSTRAP_STACK_SIZE;
+	return (struct systrap_slot *)(block + SYSTRAP_SLOTS_OFF +
+				       idx * SYSTRAP_SLOT_SIZE);
+}
+
+/* Hands the trap to the sentry and waits until it says resume. A bounded
+ * spin first: waking a sleeping vCPU costs tens of microseconds here, a
+ * served syscall a couple. The flags pair (stub_waiting/sentry_waiting) with
+ * sequentially consistent stores and loads means a side only pays for a
+ * futex wake when the other side is really asleep. */
+INLINE void handoff(struct systrap_slot *s)
+{
+	store(&s->state, SLOT_TRAPPED);
+	if (load(&s->sentry_waiting))
+		sys3(SYS_futex, (long)&s->state, FUTEX_WAKE_, 1);
+	uint32_t spin = load(&s->spin);
+	for (uint32_t i = 0; i < spin; i++) {
+		if (load(&s->state) != SLOT_TRAPPED)
+			return;
+		__builtin_ia32_pause();
+	}
+	store(&s->stub_waiting, 1);
+	while (load(&s->state) == SLOT_TRAPPED)
+		sys4(SYS_futex, (long)&s->state, FUTEX_WAIT_, SLOT_TRAPPED, 0);
+	store(&s->stub_waiting, 0);
+}
+
+/* fs and gs bases are not in a signal frame: set them with arch_prctl. */
+INLINE void apply_tls(struct systrap_slot *s)
+{
+	uint32_t p = s->tls_pending;
+	if (p & TLS_FS)
+		sys3(SYS_arch_prctl, ARCH_SET_FS_, (long)s->regs.fs_base, 0);
+	if (p & TLS_GS)
+		sys3(SYS_arch_prctl, ARCH_SET_GS_, (long)s->regs.gs_base, 0);
+	s->tls_pending = 0;
+}
+
+STUB void stub_signal_handler(int sig, siginfo_t *si, void *ucv)
+{
+	ucontext_t *uc = ucv;
+	greg_t *g = uc->uc_mcontext.gregs;
+	struct systrap_slot *s = slot_of((uint64_t)uc->uc_stack.ss_sp);
+	struct systrap_regs *r = &s->regs;
+
+	r->r8 = g[REG_R8];
+	r->r9 = g[REG_R9];
+	r->r10 = g[REG_R10];
+	r->r11 = g[REG_R11];
+	r->r12 = g[REG_R12];
+	r->r13 = g[REG_R13];
+	r->r14 = g[REG_R14];
+	r->r15 = g[REG_R15];
+	r->rdi = g[REG_RDI];
+	r->rsi = g[REG_RSI];
+	r->rbp = g[REG_RBP];
+	r->rbx = g[REG_RBX];
+	r->rdx = g[REG_RDX];
+	r->rax = g[REG_RAX];
+	r->rcx = g[REG_RCX];
+	r->rsp = g[REG_RSP];
+	r->rip = g[REG_RIP];
+	r->eflags = g[REG_EFL];
+	s->signo = sig;
+	s->code = si->si_code;
+	if (sig == SIGSYS) {
+		s->kind = SLOT_KIND_SYSCALL;
+		s->nr = (uint64_t)(int64_t)si->si_syscall;
+		s->arch = si->si_arch;
+		s->addr = (uint64_t)si->si_call_addr;
+	} else {
+		s->kind = SLOT_KIND_FAULT;
+		s->nr = (uint64_t)-1;
+		s->arch = 0;
+		s->addr = (uint64_t)si->si_addr;
+	}
+	handoff(s);
+	apply_tls(s);
+	g[REG_R8] = r->r8;
+	g[REG_R9] = r->r9;
+	g[REG_R10] = r->r10;
+	g[REG_R11] = r->r11;
+	g[REG_R12] = r->r12;
+	g[REG_R13] = r->r13;
+	g[REG_R14] = r->r14;
+	g[REG_R15] = r->r15;
+	g[REG_RDI] = r->rdi;
+	g[REG_RSI] = r->rsi;
+	g[REG_RBP] = r->rbp;
+	g[REG_RBX] = r->rbx;
+	g[REG_RDX] = r->rdx;
+	g[REG_RAX] = r->rax;
+	g[REG_RCX] = r->rcx;
+	g[REG_RSP] = r->rsp;
+	g[REG_RIP] = r->rip;
+	g[REG_EFL] = r->eflags;
+}
+
+STUB __attribute__((noreturn)) void stub_thread_entry(void)
+{
+	uint64_t sp = (uint64_t)__builtin_frame_address(0);
+	struct systrap_slot *s = slot_of(sp);
+	uint64_t block = block_of(sp);
+	struct systrap_ctrl *ctrl = (struct systrap_ctrl *)block;
+	uint64_t stack = block + SYSTRAP_STACKS_OFF +
+			 (sp - block - SYSTRAP_STACKS_OFF) / SYSTRAP_STACK_SIZE *
+				 SYSTRAP_STACK_SIZE;
+	stack_t ss;
+	struct sock_fprog prog;
+	ucontext_t *uc;
+
+	ss.ss_sp = (void *)stack;
+	ss.ss_size = SYSTRAP_STACK_SIZE;
+	ss.ss_flags = 0;
+	if (sys3(SYS_sigaltstack, (long)&ss, 0, 0) != 0)
+		sys1(SYS_exit, 1);
+	prog.len = (unsigned short)ctrl->filter_len;
+	prog.filter = (struct sock_filter *)ctrl->filter;
+	if (sys3(SYS_seccomp, SECCOMP_SET_MODE_FILTER_, 0, (long)&prog) != 0)
+		sys1(SYS_exit, 1);
+
+	s->kind = SLOT_KIND_START;
+	s->nr = (uint64_t)-1;
+	handoff(s);
+	apply_tls(s);
+
+	/* Enter the workload as a signal return would: rt_sigreturn reads the
+	 * ucontext at the stack pointer. No FPU state (fpregs NULL) gives the
+	 * init state; the signal mask is empty; the signal stack stays. */
+	uc = (ucontext_t *)((stack + 256) & ~15ULL);
+	for (unsigned i = 0; i < sizeof(*uc) / 8; i++)
+		((volatile uint64_t *)uc)[i] = 0;
+	uc->uc_stack.ss_sp = (void *)stack;
+	uc->uc_stack.ss_size = SYSTRAP_STACK_SIZE;
+	greg_t *g = uc->uc_mcontext.gregs;
+	struct systrap_regs *r = &s->regs;
+	g[REG_R8] = r->r8;
+	g[REG_R9] = r->r9;
+	g[REG_R10] = r->r10;
+	g[REG_R11] = r->r11;
+	g[REG_R12] = r->r12;
+	g[REG_R13] = r->r13;
+	g[REG_R14] = r->r14;
+	g[REG_R15] = r->r15;
+	g[REG_RDI] = r->rdi;
+	g[REG_RSI] = r->rsi;
+	g[REG_RBP] = r->rbp;
+	g[REG_RBX] = r->rbx;
+	g[REG_RDX] = r->rdx;
+	g[REG_RAX] = r->rax;
+	g[REG_RCX] = r->rcx;
+	g[REG_RSP] = r->rsp;
+	g[REG_RIP] = r->rip;
+	g[REG_EFL] = r->eflags;
+	/* cs, gs, fs, ss: the 64-bit user selectors. */
+	g[REG_CSGSFS] = 0x33 | (0x2bLL << 48);
+	__asm__ volatile("mov %0, %%rsp\n\t"
+			 "mov $15, %%eax\n\t" /* rt_sigreturn */
+			 "syscall\n\t"
+			 "ud2"
+			 :
+			 : "r"(uc)
+			 : "memory");
+	__builtin_unreachable();
+}
+
+#define S_(x) #x
+#define S(x) S_(x)
+
+/* stub_restorer: where a handler returns to (SA_RESTORER).
+ * stub_inject: `syscall; int3` for the sentry's ptrace set-up.
+ * stub_executor: r12 = control page, r13 = result page, r14 = last request
+ * done. Waits on ctrl->seq; runs ctrl->nr(args); stores the result, then the
+ * request number, and wakes the sentry. A clone request's child starts at
+ * stub_thread_entry on the stack the sentry gave it. No stack is used, so
+ * no other thread can redirect it by writing memory. */
+__asm__(".pushsection stub_text,\"ax\",@progbits\n"
+	".globl stub_restorer\n"
+	".hidden stub_restorer\n"
+	"stub_restorer:\n"
+	"	mov $" S(SYS_rt_sigreturn) ", %eax\n"
+	"	syscall\n"
+	"	ud2\n"
+	".globl stub_inject\n"
+	".hidden stub_inject\n"
+	"stub_inject:\n"
+	"	syscall\n"
+	"	int3\n"
+	".globl stub_executor\n"
+	".hidden stub_executor\n"
+	"stub_executor:\n"
+	"1:	mov (%r12), %eax\n"
+	"	cmp %r14d, %eax\n"
+	"	jne 2f\n"
+	"	mov %r12, %rdi\n"
+	"	mov $" S(FUTEX_WAIT_) ", %esi\n"
+	"	mov %r14d, %edx\n"
+	"	xor %r10d, %r10d\n"
+	"	mov $" S(SYS_futex) ", %eax\n"
+	"	syscall\n"
+	"	jmp 1b\n"
+	"2:	mov %eax, %r14d\n"
+	"	mov 8(%r12), %rax\n"
+	"	mov 16(%r12), %rdi\n"
+	"	mov 24(%r12), %rsi\n"
+	"	mov 32(%r12), %rdx\n"
+	"	mov 40(%r12), %r10\n"
+	"	mov 48(%r12), %r8\n"
+	"	mov 56(%r12), %r9\n"
+	"	cmp $" S(SYS_clone) ", %rax\n"
+	"	je 4f\n"
+	"	syscall\n"
+	"3:	mov %rax, 8(%r13)\n"
+	"	mov %r14d, (%r13)\n"
+	"	lea (%r13), %rdi\n"
+	"	mov $" S(FUTEX_WAKE_) ", %esi\n"
+	"	mov $1, %edx\n"
+	"	mov $" S(SYS_futex) ", %eax\n"
+	"	syscall\n"
+	"	jmp 1b\n"
+	"4:	syscall\n"
+	"	test %rax, %rax\n"
+	"	jnz 3b\n"
+	"	call stub_thread_entry\n"
+	"	ud2\n"
+	".popsection\n");

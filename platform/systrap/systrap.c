@@ -1,0 +1,646 @@
+/* The systrap platform: seccomp RET_TRAP, an in-stub SIGSYS handler, and a
+ * shared-memory hand-off between each stub thread and its sentry thread.
+ *
+ * Set-up uses ptrace (platform/stubproc.c): a stub is forked by the factory
+ * thread (a sentry thread that lives as long as the sentry, so the stub's
+ * PR_SET_PDEATHSIG means "the sentry died"), emptied, given its block
+ * (layout.h), signal handlers, NO_NEW_PRIVS and filter A, then detached; its
+ * main thread becomes the executor. Workload threads are cloned by the
+ * executor and install filter B themselves before running workload code.
+ *
+ * The hand-off (docs/architecture.md has the figures): each side spins a
+ * bounded time on the slot's state word before sleeping on it as a futex;
+ * the waking side only makes a futex call when the other side sleeps. */
+#define _GNU_SOURCE
+#include "../platform.h"
+
+#include <errno.h>
+#include <linux/audit.h>
+#include <linux/futex.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../lib/log.h"
+#include "../stubproc.h"
+#include "filter.h"
+#include "layout.h"
+
+/* Blocks for all address spaces: 16 GiB of address space reserved in the
+ * sentry (and, as reserved ranges, in every workload). */
+#define ARENA_SIZE (16ULL << 30)
+#define ARENA_BLOCKS (ARENA_SIZE / SYSTRAP_BLOCK_SIZE)
+
+/* Spin budgets, in pause iterations (~30-40 ns each here): about 20 us.
+ * Shorter budgets sleep on nearly every call (a futex wake of a halted vCPU
+ * costs ~100 us on these VMs); see docs/architecture.md. */
+#define SPIN_BUDGET 600
+/* With one CPU the other side cannot run while we spin: sleep at once. */
+static int spin_budget = SPIN_BUDGET;
+/* While the workload computes, the sentry thread sleeps and re-checks that
+ * the stub is alive this often. */
+#define LIVENESS_NS (100 * 1000 * 1000)
+#define SA_RESTORER_ 0x04000000
+
+extern const char __start_stub_text[] __attribute__((visibility("hidden")));
+extern const char __stop_stub_text[] __attribute__((visibility("hidden")));
+void stub_signal_handler(int, siginfo_t *, void *);
+void stub_thread_entry(void);
+extern const char stub_restorer[] __attribute__((visibility("hidden")));
+extern const char stub_inject[] __attribute__((visibility("hidden")));
+extern const char stub_executor[] __attribute__((visibility("hidden")));
+
+struct plat_as {
+	pid_t pid;
+	int pidfd;
+	uint64_t block;
+	struct systrap_ctrl *ctrl; /* the sentry's view of the block */
+	struct systrap_result *res;
+	pthread_mutex_t exec_lock;
+	uint32_t seq;
+	bool dead;
+	struct plat_thread *main;
+};
+
+struct plat_thread {
+	struct plat_as *as;
+	int idx;
+	pid_t tid;
+	struct systrap_slot *slot;
+	uint64_t fs_base, gs_base; /* what the stub thread has */
+};
+
+static uint64_t code_lo, code_hi; /* the stub code region */
+static uint64_t arena;
+static unsigned char arena_used[ARENA_BLOCKS];
+static pthread_mutex_t arena_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct plat_range reserved[3];
+
+static uint64_t code_addr(const void *sym)
+{
+	return code_lo + (uint64_t)((const char *)sym - __start_stub_text);
+}
+
+static long futex(uint32_t *w, int op, uint32_t val,
+		  const struct timespec *ts)
+{
+	return syscall(SYS_futex, w, op, val, ts, NULL, 0);
+}
+
+static uint32_t load(const uint32_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_SEQ_CST);
+}
+
+static void store(uint32_t *p, uint32_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_SEQ_CST);
+}
+
+static int systrap_init(void)
+{
+	size_t len = (size_t)(__stop_stub_text - __start_stub_text);
+	size_t size = (len + 4095) & ~4095UL;
+	uint64_t vlo, vhi;
+	void *p = MAP_FAILED;
+
+	/* The filters compare only the low 32 bits of the instruction pointer
+	 * after matching the high ones: keep the code inside one 4 GiB window. */
+	for (int tries = 0; tries < 8; tries++) {
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return -errno;
+		if (((uint64_t)p >> 32) == (((uint64_t)p + size - 1) >> 32))
+			break;
+		munmap(p, size);
+		p = MAP_FAILED;
+	}
+	if (p == MAP_FAILED)
+		return -ENOMEM;
+	memset(p, 0xcc, size);
+	memcpy(p, __start_stub_text, len);
+	if (mprotect(p, size, PROT_READ | PROT_EXEC) < 0)
+		return -errno;
+	code_lo = (uint64_t)p;
+	code_hi = code_lo + size;
+
+	cpu_set_t cpus;
+	if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) < 2)
+		spin_budget = 0;
+
+	void *a = mmap(NULL, ARENA_SIZE + SYSTRAP_BLOCK_SIZE, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (a == MAP_FAILED)
+		return -errno;
+	arena = ((uint64_t)a + SYSTRAP_BLOCK_SIZE - 1) & ~(SYSTRAP_BLOCK_SIZE - 1);
+
+	int n = 0;
+	reserved[n++] = (struct plat_range){ code_lo, code_hi, "[stub]" };
+	reserved[n++] = (struct plat_range){ arena, arena + ARENA_SIZE,
+					     "[stub blocks]" };
+	int err = stubproc_vdso_span(&vlo, &vhi);
+	if (err < 0)
+		return err;
+	if (vlo) {
+		reserved[n++] = (struct plat_range){ vlo, vhi, "[vdso]" };
+		plat_set_vdso_base(getauxval(AT_SYSINFO_EHDR));
+	}
+	plat_set_reserved(reserved, n);
+	return 0;
+}
+
+/* Maps a fresh block (memfd shared part + stub-private stacks) in the
+ * sentry at a free arena slot; the stub inherits it at the same address. */
+static int block_alloc(uint64_t *out)
+{
+	int idx = -1;
+
+	pthread_mutex_lock(&arena_lock);
+	for (uint64_t i = 0; i < ARENA_BLOCKS; i++)
+		if (!arena_used[i]) {
+			arena_used[i] = 1;
+			idx = (int)i;
+			break;
+		}
+	pthread_mutex_unlock(&arena_lock);
+	if (idx < 0)
+		return -EAGAIN;
+	uint64_t b = arena + (uint64_t)idx * SYSTRAP_BLOCK_SIZE;
+	int fd = memfd_create("systrap-block", MFD_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, SYSTRAP_SHARED_SIZE) < 0 ||
+	    mmap((void *)b, SYSTRAP_SHARED_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) {
+		int err = -errno;
+		if (fd >= 0)
+			close(fd);
+		pthread_mutex_lock(&arena_lock);
+		arena_used[idx] = 0;
+		pthread_mutex_unlock(&arena_lock);
+		return err;
+	}
+	close(fd); /* the mapping keeps the memory */
+	*out = b;
+	return 0;
+}
+
+static void block_free(uint64_t b)
+{
+	/* Back to a PROT_NONE reservation, then free the slot. */
+	mmap((void *)b, SYSTRAP_BLOCK_SIZE, PROT_NONE,
+	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+	pthread_mutex_lock(&arena_lock);
+	arena_used[(b - arena) / SYSTRAP_BLOCK_SIZE] = 0;
+	pthread_mutex_unlock(&arena_lock);
+}
+
+/* --- the factory thread: forks and sets up every stub --------------------- */
+
+struct factory_job {
+	struct plat_as *as;
+	int err;
+	bool done;
+};
+
+static pthread_mutex_t factory_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t factory_cond = PTHREAD_COND_INITIALIZER;
+static struct factory_job *factory_pending;
+static bool factory_started;
+
+static int inject(pid_t pid, const struct user_regs_struct *base, long nr,
+		  uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+		  uint64_t a4, uint64_t a5)
+{
+	uint64_t args[6] = { a0, a1, a2, a3, a4, a5 };
+	long ret;
+	int err = stubproc_inject(pid, base, code_addr(stub_inject), nr, args,
+				  &ret);
+	if (err < 0)
+		return err;
+	return ret < 0 ? (int)ret : 0;
+}
+
+static int setup_stub(struct plat_as *as)
+{
+	struct user_regs_struct regs;
+	uint64_t b = as->block;
+	pid_t pid;
+	int err;
+
+	err = stubproc_spawn(&pid, &regs);
+	if (err < 0)
+		return err;
+	as->pid = pid;
+	struct plat_range keep[4];
+	const struct plat_range *res;
+	int n = plat_reserved(&res), k = 0;
+	for (int i = 0; i < n; i++)
+		if (res[i].start != arena)
+			keep[k++] = res[i];
+	keep[k++] = (struct plat_range){ b, b + SYSTRAP_BLOCK_SIZE, "block" };
+	err = stubproc_unmap_except(pid, &regs, code_addr(stub_inject), keep, k);
+	if (err < 0)
+		return err;
+	/* Signal stacks: private to the stub. The control page becomes
+	 * read-only there: the sentry writes it through its own mapping. */
+	err = inject(pid, &regs, SYS_mmap, b + SYSTRAP_STACKS_OFF,
+		     SYSTRAP_BLOCK_SIZE - SYSTRAP_STACKS_OFF,
+		     PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, (uint64_t)-1, 0);
+	if (!err)
+		err = inject(pid, &regs, SYS_mprotect, b, SYSTRAP_CTRL_SIZE,
+			     PROT_READ, 0, 0, 0);
+	if (!err)
+		err = inject(pid, &regs, SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0,
+			     0, 0);
+	/* Handlers for the trap and for workload faults, on the signal stack,
+	 * with every signal blocked while they run. */
+	struct {
+		uint64_t handler, flags, restorer, mask;
+	} act = { code_addr((const void *)stub_signal_handler),
+		  SA_SIGINFO | SA_ONSTACK | SA_RESTORER_,
+		  code_addr(stub_restorer), ~0ULL };
+	static const int sigs[] = { SIGSYS, SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+				    SIGTRAP };
+	memcpy(as->res->scratch, &act, sizeof(act));
+	uint64_t scratch = b + SYSTRAP_RESULT_OFF +
+			   offsetof(struct systrap_result, scratch);
+	for (size_t i = 0; !err && i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		err = inject(pid, &regs, SYS_rt_sigaction, (uint64_t)sigs[i],
+			     scratch, 0, 8, 0, 0);
+	if (err < 0)
+		return err;
+
+	/* Filter B for the threads (read from the control page), then filter
+	 * A for the whole stub. */
+	int nb = systrap_filter_b(code_lo, code_hi, as->ctrl->filter,
+				  SYSTRAP_FILTER_MAX);
+	if (nb < 0)
+		return nb;
+	as->ctrl->filter_len = (uint32_t)nb;
+	struct systrap_filter_insn *fa =
+		(struct systrap_filter_insn *)(as->res->scratch + 16);
+	int na = systrap_filter_a(code_lo, code_hi, fa, 200);
+	if (na < 0)
+		return na;
+	struct {
+		uint16_t len;
+		uint16_t pad[3];
+		uint64_t filter;
+	} fprog = { (uint16_t)na, { 0 }, scratch + 16 };
+	memcpy(as->res->scratch, &fprog, sizeof(fprog));
+	err = inject(pid, &regs, SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0,
+		     scratch, 0, 0, 0);
+	if (err < 0)
+		return err;
+
+	/* The main thread becomes the executor, with no stack. */
+	regs.rip = code_addr(stub_executor);
+	regs.r12 = b;
+	regs.r13 = b + SYSTRAP_RESULT_OFF;
+	regs.r14 = 0;
+	regs.rsp = 0;
+	regs.orig_rax = (uint64_t)-1;
+	if (ptrace(PTRACE_SETREGS, pid, 0, &regs) < 0 ||
+	    ptrace(PTRACE_DETACH, pid, 0, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+static void *factory_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&factory_lock);
+	for (;;) {
+		while (!factory_pending)
+			pthread_cond_wait(&factory_cond, &factory_lock);
+		struct factory_job *job = factory_pending;
+		factory_pending = NULL;
+		pthread_mutex_unlock(&factory_lock);
+		job->err = setup_stub(job->as);
+		pthread_mutex_lock(&factory_lock);
+		job->done = true;
+		pthread_cond_broadcast(&factory_cond);
+	}
+	return NULL;
+}
+
+static int factory_run(struct plat_as *as)
+{
+	struct factory_job job = { as, 0, false };
+
+	pthread_mutex_lock(&factory_lock);
+	if (!factory_started) {
+		pthread_t t;
+		sigset_t all, old;
+		/* The factory takes no signals: its children's death signal
+		 * (PDEATHSIG) must mean the sentry's death, nothing less. */
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		int err = pthread_create(&t, NULL, factory_main, NULL);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (err) {
+			pthread_mutex_unlock(&factory_lock);
+			return -err;
+		}
+		pthread_detach(t);
+		factory_started = true;
+	}
+	while (factory_pending)
+		pthread_cond_wait(&factory_cond, &factory_lock);
+	factory_pending = &job;
+	pthread_cond_broadcast(&factory_cond);
+	while (!job.done)
+		pthread_cond_wait(&factory_cond, &factory_lock);
+	pthread_mutex_unlock(&factory_lock);
+	return job.err;
+}
+
+/* --- executor calls and the hand-off --------------------------------------- */
+
+static bool stub_alive(struct plat_as *as)
+{
+	struct pollfd p = { as->pidfd, POLLIN, 0 };
+	if (as->dead)
+		return false;
+	if (poll(&p, 1, 0) == 1) {
+		as->dead = true;
+		return false;
+	}
+	return true;
+}
+
+/* Waits until *w != val, spinning first; false if the stub died. */
+static bool wait_change(struct plat_as *as, uint32_t *w, uint32_t val,
+			uint32_t *sleeping, int spin)
+{
+	struct timespec ts = { 0, LIVENESS_NS };
+
+	for (int i = 0; i < spin; i++) {
+		if (load(w) != val)
+			return true;
+		__builtin_ia32_pause();
+	}
+	if (sleeping)
+		store(sleeping, 1);
+	while (load(w) == val) {
+		long r = futex(w, FUTEX_WAIT, val, &ts);
+		if (r < 0 && errno == ETIMEDOUT && !stub_alive(as)) {
+			if (sleeping)
+				store(sleeping, 0);
+			return false;
+		}
+	}
+	if (sleeping)
+		store(sleeping, 0);
+	return true;
+}
+
+static int executor_call(struct plat_as *as, long nr, const uint64_t args[6],
+			 long *ret)
+{
+	struct systrap_ctrl *c = as->ctrl;
+	int err = 0;
+
+	pthread_mutex_lock(&as->exec_lock);
+	uint32_t prev = load(&as->res->seq);
+	c->nr = (uint64_t)nr;
+	memcpy(c->args, args, sizeof(c->args));
+	uint32_t seq = ++as->seq;
+	store(&c->seq, seq);
+	futex(&c->seq, FUTEX_WAKE, 1, NULL);
+	/* The result page is writable by the workload: a forged seq only
+	 * makes it lie to itself about its own memory. */
+	while (load(&as->res->seq) != seq) {
+		if (!wait_change(as, &as->res->seq, prev, NULL, spin_budget)) {
+			err = -ESRCH;
+			break;
+		}
+		prev = load(&as->res->seq);
+	}
+	if (!err)
+		*ret = (long)__atomic_load_n(&as->res->ret, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&as->exec_lock);
+	return err;
+}
+
+static int systrap_thread_syscall(struct plat_thread *th, long nr,
+				  const uint64_t args[6], long *ret)
+{
+	return executor_call(th->as, nr, args, ret);
+}
+
+static void systrap_as_destroy(struct plat_as *as)
+{
+	int status;
+
+	if (!as)
+		return;
+	if (as->pid > 0) {
+		kill(as->pid, SIGKILL);
+		stubproc_wait(as->pid, &status);
+	}
+	if (as->pidfd >= 0)
+		close(as->pidfd);
+	if (as->block)
+		block_free(as->block);
+	pthread_mutex_destroy(&as->exec_lock);
+	free(as->main);
+	free(as);
+}
+
+static void regs_from_slot(const struct systrap_slot *s, struct plat_regs *r)
+{
+	const struct systrap_regs *x = &s->regs;
+	r->r15 = x->r15; r->r14 = x->r14; r->r13 = x->r13; r->r12 = x->r12;
+	r->rbp = x->rbp; r->rbx = x->rbx; r->r11 = x->r11; r->r10 = x->r10;
+	r->r9 = x->r9; r->r8 = x->r8; r->rax = x->rax; r->rcx = x->rcx;
+	r->rdx = x->rdx; r->rsi = x->rsi; r->rdi = x->rdi;
+	r->rip = x->rip; r->eflags = x->eflags; r->rsp = x->rsp;
+	/* fs_base, gs_base and the selectors are the sentry's own record. */
+}
+
+static void regs_to_slot(const struct plat_regs *r, struct systrap_slot *s)
+{
+	struct systrap_regs *x = &s->regs;
+	x->r15 = r->r15; x->r14 = r->r14; x->r13 = r->r13; x->r12 = r->r12;
+	x->rbp = r->rbp; x->rbx = r->rbx; x->r11 = r->r11; x->r10 = r->r10;
+	x->r9 = r->r9; x->r8 = r->r8; x->rax = r->rax; x->rcx = r->rcx;
+	x->rdx = r->rdx; x->rsi = r->rsi; x->rdi = r->rdi;
+	x->rip = r->rip; x->eflags = r->eflags; x->rsp = r->rsp;
+	x->fs_base = r->fs_base;
+	x->gs_base = r->gs_base;
+}
+
+/* Waits for the thread's next trap. false: the thread or stub is gone. */
+static bool wait_trap(struct plat_thread *th)
+{
+	struct systrap_slot *s = th->slot;
+	if (!wait_change(th->as, &s->state, SLOT_RESUME, &s->sentry_waiting,
+			 spin_budget))
+		return false;
+	return load(&s->state) == SLOT_TRAPPED;
+}
+
+static int systrap_as_create(struct plat_as **asp, struct plat_thread **thp)
+{
+	struct plat_as *as = calloc(1, sizeof(*as));
+	struct plat_thread *th = calloc(1, sizeof(*th));
+	int err;
+
+	if (!as || !th) {
+		free(as);
+		free(th);
+		return -ENOMEM;
+	}
+	as->pidfd = -1;
+	as->main = th;
+	th->as = as;
+	pthread_mutex_init(&as->exec_lock, NULL);
+	err = block_alloc(&as->block);
+	if (err < 0)
+		goto fail;
+	as->ctrl = (struct systrap_ctrl *)as->block;
+	as->res = (struct systrap_result *)(as->block + SYSTRAP_RESULT_OFF);
+	err = factory_run(as);
+	if (err < 0)
+		goto fail;
+	as->pidfd = (int)syscall(SYS_pidfd_open, as->pid, 0);
+	if (as->pidfd < 0) {
+		err = -errno;
+		goto fail;
+	}
+
+	/* The first workload thread, cloned by the executor. */
+	th->idx = 0;
+	th->slot = (struct systrap_slot *)(as->block + SYSTRAP_SLOTS_OFF);
+	th->slot->spin = (uint32_t)spin_budget;
+	store(&th->slot->state, SLOT_RESUME);
+	uint64_t stack_top = as->block + SYSTRAP_STACKS_OFF +
+			     (uint64_t)(th->idx + 1) * SYSTRAP_STACK_SIZE;
+	uint64_t args[6] = {
+		CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
+			CLONE_THREAD | CLONE_SYSVSEM | CLONE_CHILD_CLEARTID,
+		stack_top, 0, (uint64_t)&th->slot->state, 0, 0
+	};
+	long tid;
+	err = executor_call(as, SYS_clone, args, &tid);
+	if (!err && tid < 0)
+		err = (int)tid;
+	if (err < 0)
+		goto fail;
+	th->tid = (pid_t)tid;
+	if (!wait_trap(th) || th->slot->kind != SLOT_KIND_START) {
+		err = -ECHILD;
+		goto fail;
+	}
+	*asp = as;
+	*thp = th;
+	return 0;
+fail:
+	systrap_as_destroy(as);
+	return err;
+}
+
+static int systrap_run(struct plat_thread *th, struct plat_regs *regs,
+		       bool dirty, struct plat_trap *trap)
+{
+	struct systrap_slot *s = th->slot;
+
+	(void)dirty; /* the slot always gets the registers: a few hundred bytes */
+	memset(trap, 0, sizeof(*trap));
+	if (th->as->dead) {
+		trap->kind = PLAT_TRAP_DEAD;
+		return 0;
+	}
+	regs_to_slot(regs, s);
+	s->tls_pending = 0;
+	if (regs->fs_base != th->fs_base) {
+		s->tls_pending |= TLS_FS;
+		th->fs_base = regs->fs_base;
+	}
+	if (regs->gs_base != th->gs_base) {
+		s->tls_pending |= TLS_GS;
+		th->gs_base = regs->gs_base;
+	}
+	store(&s->state, SLOT_RESUME);
+	if (load(&s->stub_waiting))
+		futex(&s->state, FUTEX_WAKE, 1, NULL);
+	if (!wait_trap(th)) {
+		trap->kind = PLAT_TRAP_DEAD;
+		return 0;
+	}
+	regs_from_slot(s, regs);
+	uint32_t kind = s->kind;
+	switch (kind) {
+	case SLOT_KIND_SYSCALL:
+		regs->orig_rax = s->nr;
+		trap->kind = s->arch == AUDIT_ARCH_X86_64
+				     ? PLAT_TRAP_SYSCALL
+				     : PLAT_TRAP_SYSCALL_COMPAT;
+		return 0;
+	case SLOT_KIND_FAULT: {
+		int sig = s->signo;
+		regs->orig_rax = (uint64_t)-1;
+		if (sig != SIGSEGV && sig != SIGBUS && sig != SIGFPE &&
+		    sig != SIGILL && sig != SIGTRAP)
+			break;
+		trap->kind = PLAT_TRAP_FAULT;
+		trap->signo = sig;
+		trap->si_code = s->code;
+		trap->fault_addr = s->addr;
+		return 0;
+	}
+	default:
+		break;
+	}
+	/* Only a workload writing the slot itself gets here. */
+	log_warn("systrap: stub %d wrote an invalid trap (kind %u): killing it",
+		 th->as->pid, kind);
+	kill(th->as->pid, SIGKILL);
+	th->as->dead = true;
+	trap->kind = PLAT_TRAP_DEAD;
+	return 0;
+}
+
+static int systrap_copy_in(struct plat_as *as, void *dst, uint64_t src,
+			   size_t n)
+{
+	return stubproc_copy_in(as->pid, dst, src, n);
+}
+
+static int systrap_copy_out(struct plat_as *as, uint64_t dst, const void *src,
+			    size_t n)
+{
+	return stubproc_copy_out(as->pid, dst, src, n);
+}
+
+static pid_t systrap_thread_host_tid(struct plat_thread *th)
+{
+	return th->tid;
+}
+
+const struct platform_ops plat_systrap_ops = {
+	.name = "systrap",
+	.init = systrap_init,
+	.as_create = systrap_as_create,
+	.as_destroy = systrap_as_destroy,
+	.run = systrap_run,
+	.thread_syscall = systrap_thread_syscall,
+	.copy_in = systrap_copy_in,
+	.copy_out = systrap_copy_out,
+	.thread_host_tid = systrap_thread_host_tid,
+};
