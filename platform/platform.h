@@ -2,15 +2,19 @@
  *
  * An address space (plat_as) is a stub host process whose memory holds the
  * workload; a plat_thread is one host thread of it. The sentry runs a thread
- * until it traps (system call, fault, signal or death), reads and changes its
- * registers, copies memory in and out, and has the stub execute host system
- * calls on its behalf (to map memory) -- nothing else reaches the host.
+ * until it traps (system call, fault, interrupt or death), reads and changes
+ * its registers and FPU state, copies memory in and out, and has the stub
+ * execute host system calls on its behalf (to map memory) -- nothing else
+ * reaches the host.
  *
  * Threading contract (it fits both ptrace, where only the attaching host
  * thread may control a tracee, and systrap, where a stub thread hands traps to
  * one sentry thread): every plat_thread is served by exactly one sentry thread,
- * the one that created it, and only that thread calls plat_run and
- * plat_thread_syscall on it. copy_in/copy_out may be called from any thread.
+ * the one that adopted it (thread_adopt), and only that thread calls run,
+ * thread_syscall, fpstate_get/set, thread_create, as_fork and
+ * thread_release on it. A new thread or address space comes back stopped
+ * and unadopted, so its creator can hand it to another sentry thread.
+ * copy_in/copy_out and interrupt may be called from any thread.
  *
  * Every function returns >= 0 or -errno. Depends on lib/ only. */
 #pragma once
@@ -34,7 +38,7 @@ enum plat_trap_kind {
 	PLAT_TRAP_SYSCALL_COMPAT, /* int 0x80 / sysenter: never served */
 	PLAT_TRAP_FAULT, /* synchronous fault: SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP */
 	PLAT_TRAP_SIGNAL, /* host signal arrived for the stub (other than faults) */
-	PLAT_TRAP_INTERRUPT, /* plat_interrupt asked the thread to stop */
+	PLAT_TRAP_INTERRUPT, /* interrupt() asked the thread to stop */
 	PLAT_TRAP_DEAD, /* the stub thread is gone (killed from outside) */
 };
 
@@ -45,6 +49,9 @@ struct plat_trap {
 	uint64_t fault_addr; /* FAULT */
 };
 
+/* The host signal the sentry sends a stub thread to make it trap. */
+#define PLAT_INTERRUPT_SIGNAL 12 /* SIGUSR2 */
+
 struct plat_as;
 struct plat_thread;
 
@@ -52,12 +59,27 @@ struct platform_ops {
 	const char *name;
 	/* One-time set-up in the sentry, before any address space exists. */
 	int (*init)(void);
-	/* A new, empty address space with one thread, stopped. The caller becomes
-	 * the thread's serving sentry thread. The stub's code pages and the vDSO
-	 * are its only mappings; plat_reserved() lists them. */
+	/* A new, empty address space with one thread, stopped, unadopted. The
+	 * stub's code pages and the vDSO are its only mappings (plat_reserved
+	 * lists them); the thread's FPU state is the init state. */
 	int (*as_create)(struct plat_as **as, struct plat_thread **th);
-	/* Kills every stub thread of the address space and reaps them. */
+	/* A copy-on-write copy of th's address space (a host fork of the stub),
+	 * with one thread, stopped, unadopted, with th's FPU state. */
+	int (*as_fork)(struct plat_thread *th, struct plat_as **as,
+		       struct plat_thread **child);
+	/* Kills every stub thread of the address space and reaps them; its
+	 * threads must have been released. */
 	void (*as_destroy)(struct plat_as *as);
+	/* A new thread in th's address space, stopped, unadopted, with th's
+	 * FPU state. */
+	int (*thread_create)(struct plat_thread *th, struct plat_thread **nt);
+	/* The calling sentry thread becomes th's serving thread. */
+	int (*thread_adopt)(struct plat_thread *th);
+	/* Ends the stub thread (if it still runs) and frees th. */
+	void (*thread_release)(struct plat_thread *th);
+	/* Makes th trap with PLAT_TRAP_INTERRUPT soon if it runs workload
+	 * code; harmless (a spurious interrupt trap at most) otherwise. */
+	void (*interrupt)(struct plat_thread *th);
 	/* Runs th from regs until it traps; regs holds the state at the trap. */
 	int (*run)(struct plat_thread *th, struct plat_regs *regs,
 		   bool regs_dirty, struct plat_trap *trap);
@@ -66,6 +88,12 @@ struct platform_ops {
 	 * The thread's workload registers are preserved. */
 	int (*thread_syscall)(struct plat_thread *th, long nr,
 			      const uint64_t args[6], long *ret);
+	/* The thread's FPU/SSE/AVX state as an XSAVE image in the format of a
+	 * signal frame's fpstate (fpx_sw_bytes in the software-reserved bytes,
+	 * no trailing magic); returns its size. th is stopped. */
+	int (*fpstate_get)(struct plat_thread *th, void *buf, size_t len);
+	/* Replaces it; the image must have passed plat_fpstate_sanitize. */
+	int (*fpstate_set)(struct plat_thread *th, const void *buf, size_t len);
 	int (*copy_in)(struct plat_as *as, void *dst, uint64_t src, size_t n);
 	int (*copy_out)(struct plat_as *as, uint64_t dst, const void *src,
 			size_t n);
@@ -94,3 +122,13 @@ void plat_set_vdso_base(uint64_t base);
  * halted vCPU), so each stub thread shares its sentry thread's CPU. */
 void plat_pair_cpu(pid_t tid);
 void plat_set_cpu_pairing(bool on);
+
+/* XSAVE images (platform/fpu.c). The size of the image every thread of
+ * this host has, and a copy of the init state (what exec and a signal
+ * handler start with). */
+size_t plat_fpstate_size(void);
+const void *plat_fpstate_init_image(void);
+/* Makes an image from the workload (a signal frame it may have written)
+ * safe to load: unsupported components and reserved bits cleared, so the
+ * host never refuses it. -EINVAL if it cannot be made valid. */
+int plat_fpstate_sanitize(void *buf, size_t len);

@@ -114,11 +114,12 @@ fail:
 	return err;
 }
 
-int stubproc_inject(pid_t tid, const struct user_regs_struct *base,
-		    uint64_t insn, long nr, const uint64_t args[6], long *ret)
+int stubproc_inject_at(pid_t tid, const struct user_regs_struct *base,
+		       uint64_t insn, uint64_t trap_rip, long nr,
+		       const uint64_t args[6], long *ret)
 {
 	struct user_regs_struct r = *base;
-	int status, err;
+	int status, err, sig = 0;
 
 	r.rax = (uint64_t)nr;
 	r.orig_rax = (uint64_t)-1; /* no syscall-restart logic on resume */
@@ -131,24 +132,66 @@ int stubproc_inject(pid_t tid, const struct user_regs_struct *base,
 	r.rip = insn;
 	if (ptrace(PTRACE_SETREGS, tid, 0, &r) < 0)
 		return -errno;
-	if (ptrace(PTRACE_CONT, tid, 0, 0) < 0)
-		return -errno;
-	err = stubproc_wait(tid, &status);
-	if (err < 0)
-		return err;
-	if (!WIFSTOPPED(status))
-		return -ESRCH;
-	if (WSTOPSIG(status) != SIGTRAP) {
-		/* Only SIGKILL or tampering from outside gets here. */
+	for (;;) {
+		if (ptrace(PTRACE_CONT, tid, 0, sig) < 0)
+			return -errno;
+		err = stubproc_wait(tid, &status);
+		if (err < 0)
+			return err;
+		if (!WIFSTOPPED(status))
+			return -ESRCH;
+		sig = WSTOPSIG(status);
+		if (sig == SIGTRAP)
+			break;
+		/* The sentry's interrupt signal (the task is in the sentry
+		 * already: drop it) or a ptrace event: carry on. Anything else
+		 * is SIGKILL on its way or tampering from outside. */
+		if (sig == PLAT_INTERRUPT_SIGNAL || (status >> 16)) {
+			sig = 0;
+			continue;
+		}
 		log_warn("stub %d: signal %d during injected syscall %ld", tid,
-			 WSTOPSIG(status), nr);
+			 sig, nr);
 		return -EIO;
 	}
 	if (ptrace(PTRACE_GETREGS, tid, 0, &r) < 0)
 		return -errno;
-	if (r.rip != insn + 3)
+	if (r.rip != trap_rip)
 		return -EIO;
 	*ret = (long)r.rax;
+	return 0;
+}
+
+int stubproc_inject(pid_t tid, const struct user_regs_struct *base,
+		    uint64_t insn, long nr, const uint64_t args[6], long *ret)
+{
+	return stubproc_inject_at(tid, base, insn, insn + 3, nr, args, ret);
+}
+
+int stubproc_seize(pid_t tid, struct user_regs_struct *regs)
+{
+	int status, err;
+
+	if (ptrace(PTRACE_SEIZE, tid, 0,
+		   PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD) < 0)
+		return -errno;
+	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0)
+		return -errno;
+	for (;;) {
+		err = stubproc_wait(tid, &status);
+		if (err < 0)
+			return err;
+		if (!WIFSTOPPED(status))
+			return -ESRCH;
+		if ((status >> 16) == PTRACE_EVENT_STOP)
+			break;
+		/* A signal stop first (our interrupt signal, sent before we
+		 * attached): suppress it and wait for the interrupt's stop. */
+		if (ptrace(PTRACE_CONT, tid, 0, 0) < 0)
+			return -errno;
+	}
+	if (ptrace(PTRACE_GETREGS, tid, 0, regs) < 0)
+		return -errno;
 	return 0;
 }
 
@@ -181,32 +224,33 @@ int stubproc_unmap_except(pid_t tid, const struct user_regs_struct *base,
 	}
 }
 
-/* A fork copies the sentry's x87/SSE/AVX registers: give the workload the
- * initial state exec gives on Linux instead (all XSAVE components in their
- * init state, FCW 0x37f, MXCSR 0x1f80), so no sentry data leaks through them. */
-int stubproc_reset_fpu(pid_t pid)
+int stubproc_get_fpstate(pid_t tid, void *buf, size_t len)
 {
-	unsigned char buf[16384] __attribute__((aligned(64)));
-	struct iovec iov = { buf, sizeof(buf) };
+	struct iovec iov = { buf, len };
 
-	if (ptrace(PTRACE_GETREGSET, pid, NT_X86_XSTATE, &iov) == 0 &&
-	    iov.iov_len >= 576) {
-		memset(buf, 0, iov.iov_len);
-		buf[0] = 0x7f; /* FCW = 0x037f */
-		buf[1] = 0x03;
-		buf[24] = 0x80; /* MXCSR = 0x1f80 */
-		buf[25] = 0x1f;
-		/* XSTATE_BV (offset 512) = 0: every component in init state. */
-		if (ptrace(PTRACE_SETREGSET, pid, NT_X86_XSTATE, &iov) == 0)
-			return 0;
-	}
-	struct user_fpregs_struct fp;
-	memset(&fp, 0, sizeof(fp));
-	fp.cwd = 0x37f;
-	fp.mxcsr = 0x1f80;
-	if (ptrace(PTRACE_SETFPREGS, pid, 0, &fp) < 0)
+	if (ptrace(PTRACE_GETREGSET, tid, NT_X86_XSTATE, &iov) < 0)
+		return -errno;
+	if (iov.iov_len != plat_fpstate_size())
+		return -EIO;
+	return (int)iov.iov_len;
+}
+
+int stubproc_set_fpstate(pid_t tid, const void *buf, size_t len)
+{
+	struct iovec iov = { (void *)buf, len };
+
+	if (ptrace(PTRACE_SETREGSET, tid, NT_X86_XSTATE, &iov) < 0)
 		return -errno;
 	return 0;
+}
+
+/* A fork copies the sentry's x87/SSE/AVX registers: give the workload the
+ * initial state exec gives on Linux instead, so no sentry data leaks through
+ * them. */
+int stubproc_reset_fpu(pid_t pid)
+{
+	return stubproc_set_fpstate(pid, plat_fpstate_init_image(),
+				    plat_fpstate_size());
 }
 
 int stubproc_copy_in(pid_t pid, void *dst, uint64_t src, size_t n)

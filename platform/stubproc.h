@@ -28,6 +28,15 @@ int stubproc_spawn(pid_t *pid, struct user_regs_struct *regs);
 int stubproc_inject(pid_t tid, const struct user_regs_struct *base,
 		    uint64_t insn, long nr, const uint64_t args[6], long *ret);
 
+/* The same, for code that traps (int3) at trap_rip instead of insn + 3. */
+int stubproc_inject_at(pid_t tid, const struct user_regs_struct *base,
+		       uint64_t insn, uint64_t trap_rip, long nr,
+		       const uint64_t args[6], long *ret);
+
+/* Attaches the calling thread to tid (PTRACE_SEIZE, exit-kill) and stops it;
+ * *regs holds its registers. */
+int stubproc_seize(pid_t tid, struct user_regs_struct *regs);
+
 /* Unmaps everything of the stub but the given ranges. */
 int stubproc_unmap_except(pid_t tid, const struct user_regs_struct *base,
 			  uint64_t insn, const struct plat_range *keep, int n);
@@ -37,6 +46,12 @@ int stubproc_reset_fpu(pid_t tid);
 
 int stubproc_copy_in(pid_t pid, void *dst, uint64_t src, size_t n);
 int stubproc_copy_out(pid_t pid, uint64_t dst, const void *src, size_t n);
+
+/* The XSAVE image of a stopped, traced thread (platform.h's format). */
+int stubproc_get_fpstate(pid_t tid, void *buf, size_t len);
+int stubproc_set_fpstate(pid_t tid, const void *buf, size_t len);
+
+int plat_fpu_init(void);
 
 /* Waits for tid to change state; -errno on failure. */
 int stubproc_wait(pid_t tid, int *status);

@@ -1,63 +1,98 @@
 /* The ptrace platform.
  *
- * Each stub is a host process forked from the sentry that keeps only a page
- * of stub code and the vDSO (platform/stubproc.c). The serving sentry thread
- * traces the stub with PTRACE_SYSEMU: every system call the workload makes
- * stops at entry and is never executed by the host kernel (seccomp is not
- * even consulted), so the workload has no host system call at all.
- * SYSEMU and seccomp RET_TRACE were measured equal (16.4 us per trapped call
- * on one CPU here); SYSEMU needs no filter to be right.
+ * Stubs keep only a page of stub code and the vDSO. The serving sentry
+ * thread traces its stub thread with PTRACE_SYSEMU: every system call the
+ * workload makes stops at entry and is never executed by the host kernel
+ * (seccomp is not even consulted), so the workload has no host system call
+ * at all. SYSEMU and seccomp RET_TRACE were measured equal (16.4 us per
+ * trapped call on one CPU here); SYSEMU needs no filter to be right.
  *
  * Host system calls the sentry wants run inside the stub (mmap and friends)
  * are injected: point rip at the stub's `syscall; int3`, PTRACE_CONT, catch
- * the SIGTRAP of the int3, read rax, restore the workload's registers. */
+ * the SIGTRAP of the int3, read rax, restore the workload's registers.
+ *
+ * New stubs and threads: the factory thread keeps a zygote (an emptied,
+ * traced stub) and forks it with CLONE_PARENT for each new address space; a
+ * workload fork or thread is a clone injected into the caller's own stub
+ * thread. Either way the child starts in the stub's park loop (`pause`
+ * forever, untraced) until its serving sentry thread seizes it
+ * (thread_adopt), so a child can be handed to any sentry thread. */
 #define _GNU_SOURCE
 #include "../platform.h"
 
 #include <errno.h>
 #include <linux/audit.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../lib/log.h"
+#include "../factory.h"
 #include "../stubproc.h"
 
 #define STUB_SIZE 4096
+/* Offsets in the stub page (see ptrace_init). */
+#define OFF_INJECT 0 /* syscall; int3 */
+#define OFF_CLONE 8 /* syscall; child: park; parent: int3 */
+#define OFF_PARK 15 /* 1: pause; jmp 1b */
+#define OFF_CLONE_TRAP 25 /* rip after the parent's int3 */
 
 struct plat_as {
 	pid_t pid;
-	bool dead;
-	struct plat_thread *main;
+	atomic_bool dead;
 };
 
 struct plat_thread {
 	struct plat_as *as;
 	pid_t tid;
+	bool adopted;
+	bool arm_pdeathsig; /* a new process: PR_SET_PDEATHSIG at adoption */
 	/* The workload's registers in the kernel are not what the sentry holds
 	 * (an injected syscall changed them): write them back before running. */
 	bool clobbered;
 	struct user_regs_struct last; /* registers at the last stop */
 };
 
-static uint64_t stub_code; /* address of `syscall; int3` in every stub */
+static uint64_t stub_code; /* the stub page, the same in every stub */
 static struct plat_range reserved[2];
+/* The zygote: traced by the factory thread, forked for every new stub. */
+static pid_t zygote;
+static struct user_regs_struct zygote_regs;
 
 static int ptrace_init(void)
 {
 	static const unsigned char code[] = {
+		/* 0: injection */
 		0x0f, 0x05, /* syscall */
+		0xcc, /* int3 */
+		0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
+		/* 8: clone; the child (rax 0) parks, the parent traps */
+		0x0f, 0x05, /* syscall */
+		0x48, 0x85, 0xc0, /* test %rax, %rax */
+		0x75, 0x09, /* jnz 24 */
+		/* 15: park */
+		0xb8, SYS_pause, 0x00, 0x00, 0x00, /* mov $SYS_pause, %eax */
+		0x0f, 0x05, /* syscall */
+		0xeb, 0xf7, /* jmp 15 */
+		/* 24 */
 		0xcc, /* int3 */
 	};
 	uint64_t vlo, vhi;
 	int n = 0, err;
 
+	err = plat_fpu_init();
+	if (err < 0)
+		return err;
 	void *p = mmap(NULL, STUB_SIZE, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
@@ -80,14 +115,203 @@ static int ptrace_init(void)
 	return 0;
 }
 
+static struct plat_thread *thread_new(struct plat_as *as, pid_t tid)
+{
+	struct plat_thread *th = calloc(1, sizeof(*th));
+	if (th) {
+		th->as = as;
+		th->tid = tid;
+		th->clobbered = true;
+	}
+	return th;
+}
+
+static int clone_in(pid_t tid, const struct user_regs_struct *base,
+		    uint64_t flags, long *child)
+{
+	uint64_t args[6] = { flags, 0, 0, 0, 0, 0 };
+	int err = stubproc_inject_at(tid, base, stub_code + OFF_CLONE,
+				     stub_code + OFF_CLONE_TRAP, SYS_clone,
+				     args, child);
+	if (err < 0)
+		return err;
+	return *child < 0 ? (int)*child : 0;
+}
+
+/* On the factory thread: makes the zygote once, then forks it. */
+static int zygote_fork(void *out)
+{
+	int err;
+
+	if (!zygote) {
+		const struct plat_range *keep;
+		pid_t pid;
+		err = stubproc_spawn(&pid, &zygote_regs);
+		if (err < 0)
+			return err;
+		int n = plat_reserved(&keep);
+		err = stubproc_unmap_except(pid, &zygote_regs,
+					    stub_code + OFF_INJECT, keep, n);
+		if (!err)
+			err = stubproc_reset_fpu(pid);
+		if (err < 0) {
+			int st;
+			kill(pid, SIGKILL);
+			stubproc_wait(pid, &st);
+			return err;
+		}
+		zygote = pid;
+	}
+	/* CLONE_PARENT: the child is the factory's, like the zygote. Exit
+	 * signal 0: the sentry reaps stubs with __WALL, nobody needs SIGCHLD. */
+	long child;
+	err = clone_in(zygote, &zygote_regs, CLONE_PARENT, &child);
+	if (err < 0)
+		return err;
+	*(pid_t *)out = (pid_t)child;
+	return 0;
+}
+
+static int as_new(pid_t pid, struct plat_as **asp, struct plat_thread **thp)
+{
+	struct plat_as *as = calloc(1, sizeof(*as));
+	struct plat_thread *th = as ? thread_new(as, pid) : NULL;
+	if (!th) {
+		int st;
+		free(as);
+		kill(pid, SIGKILL);
+		stubproc_wait(pid, &st);
+		return -ENOMEM;
+	}
+	as->pid = pid;
+	th->arm_pdeathsig = true;
+	*asp = as;
+	*thp = th;
+	return 0;
+}
+
+static int ptrace_as_create(struct plat_as **asp, struct plat_thread **thp)
+{
+	pid_t pid;
+	int err = plat_factory_call(zygote_fork, &pid);
+	if (err < 0)
+		return err;
+	return as_new(pid, asp, thp);
+}
+
+static int ptrace_as_fork(struct plat_thread *th, struct plat_as **asp,
+			  struct plat_thread **childp)
+{
+	long child;
+
+	th->clobbered = true;
+	int err = clone_in(th->tid, &th->last, CLONE_PARENT, &child);
+	if (err == -ESRCH)
+		th->as->dead = true;
+	if (err < 0)
+		return err;
+	return as_new((pid_t)child, asp, childp);
+}
+
+static int ptrace_thread_create(struct plat_thread *th, struct plat_thread **ntp)
+{
+	long tid;
+
+	th->clobbered = true;
+	int err = clone_in(th->tid, &th->last,
+			   CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
+				   CLONE_THREAD | CLONE_SYSVSEM,
+			   &tid);
+	if (err == -ESRCH)
+		th->as->dead = true;
+	if (err < 0)
+		return err;
+	struct plat_thread *nt = thread_new(th->as, (pid_t)tid);
+	if (!nt) {
+		/* Adopt it just to end it: SIGKILL would take the process. */
+		struct plat_thread tmp = { .as = th->as, .tid = (pid_t)tid };
+		if (stubproc_seize(tmp.tid, &tmp.last) == 0)
+			ptrace(PTRACE_DETACH, tmp.tid, 0, 0);
+		return -ENOMEM;
+	}
+	*ntp = nt;
+	return 0;
+}
+
 static int ptrace_thread_syscall(struct plat_thread *th, long nr,
 				 const uint64_t args[6], long *ret)
 {
 	th->clobbered = true;
-	int err = stubproc_inject(th->tid, &th->last, stub_code, nr, args, ret);
+	int err = stubproc_inject(th->tid, &th->last, stub_code + OFF_INJECT,
+				  nr, args, ret);
 	if (err == -ESRCH)
 		th->as->dead = true;
 	return err;
+}
+
+static int ptrace_thread_adopt(struct plat_thread *th)
+{
+	int err = stubproc_seize(th->tid, &th->last);
+	if (err < 0)
+		return err;
+	th->adopted = true;
+	th->clobbered = true;
+	if (th->arm_pdeathsig) {
+		/* The new stub must die with the sentry; check the sentry was
+		 * still there when that was armed. */
+		uint64_t args[6] = { PR_SET_PDEATHSIG, SIGKILL };
+		long r;
+		err = ptrace_thread_syscall(th, SYS_prctl, args, &r);
+		if (!err && r < 0)
+			err = (int)r;
+		if (!err) {
+			uint64_t none[6] = { 0 };
+			err = ptrace_thread_syscall(th, SYS_getppid, none, &r);
+			if (!err && r != getpid())
+				err = -ESRCH;
+		}
+		if (err < 0)
+			return err;
+		th->arm_pdeathsig = false;
+	}
+	plat_pair_cpu(th->tid);
+	return 0;
+}
+
+static void ptrace_thread_release(struct plat_thread *th)
+{
+	int status;
+
+	if (!th)
+		return;
+	if (!th->adopted && !th->as->dead &&
+	    stubproc_seize(th->tid, &th->last) == 0)
+		th->adopted = true;
+	if (th->adopted && !th->as->dead) {
+		struct user_regs_struct r = th->last;
+		r.orig_rax = (uint64_t)-1;
+		if (th->tid == th->as->pid) {
+			/* The leader parks until the address space goes:
+			 * a thread-group leader cannot leave before the rest,
+			 * and an untraced parked thread costs nothing. */
+			r.rip = stub_code + OFF_PARK;
+			if (ptrace(PTRACE_SETREGS, th->tid, 0, &r) == 0)
+				ptrace(PTRACE_DETACH, th->tid, 0, 0);
+		} else {
+			r.rip = stub_code + OFF_INJECT;
+			r.rax = SYS_exit;
+			r.rdi = 0;
+			if (ptrace(PTRACE_SETREGS, th->tid, 0, &r) == 0 &&
+			    ptrace(PTRACE_CONT, th->tid, 0, 0) == 0) {
+				/* Until it is gone: then no tracee is left to
+				 * PTRACE_O_EXITKILL when this thread ends. */
+				while (stubproc_wait(th->tid, &status) == 0 &&
+				       WIFSTOPPED(status))
+					ptrace(PTRACE_CONT, th->tid, 0, 0);
+			}
+		}
+	}
+	free(th);
 }
 
 static void ptrace_as_destroy(struct plat_as *as)
@@ -98,46 +322,12 @@ static void ptrace_as_destroy(struct plat_as *as)
 		return;
 	kill(as->pid, SIGKILL);
 	stubproc_wait(as->pid, &status);
-	free(as->main);
 	free(as);
 }
 
-static int ptrace_as_create(struct plat_as **asp, struct plat_thread **thp)
+static void ptrace_interrupt(struct plat_thread *th)
 {
-	const struct plat_range *keep;
-	struct plat_as *as;
-	struct plat_thread *th;
-	int err;
-
-	as = calloc(1, sizeof(*as));
-	th = calloc(1, sizeof(*th));
-	if (!as || !th) {
-		free(as);
-		free(th);
-		return -ENOMEM;
-	}
-	as->main = th;
-	th->as = as;
-	err = stubproc_spawn(&as->pid, &th->last);
-	if (err < 0) {
-		free(as);
-		free(th);
-		return err;
-	}
-	th->tid = as->pid;
-	int n = plat_reserved(&keep);
-	err = stubproc_unmap_except(th->tid, &th->last, stub_code, keep, n);
-	if (!err)
-		err = stubproc_reset_fpu(th->tid);
-	if (err < 0) {
-		ptrace_as_destroy(as);
-		return err;
-	}
-	th->clobbered = true;
-	plat_pair_cpu(as->pid);
-	*asp = as;
-	*thp = th;
-	return 0;
+	syscall(SYS_tgkill, th->as->pid, th->tid, PLAT_INTERRUPT_SIGNAL);
 }
 
 static int ptrace_run(struct plat_thread *th, struct plat_regs *regs,
@@ -158,8 +348,14 @@ static int ptrace_run(struct plat_thread *th, struct plat_regs *regs,
 		th->clobbered = false;
 	}
 	for (;;) {
-		if (ptrace(PTRACE_SYSEMU, th->tid, 0, 0) < 0)
+		if (ptrace(PTRACE_SYSEMU, th->tid, 0, 0) < 0) {
+			if (errno == ESRCH) {
+				th->as->dead = true;
+				trap->kind = PLAT_TRAP_DEAD;
+				return 0;
+			}
 			return -errno;
+		}
 		err = stubproc_wait(th->tid, &status);
 		if (err < 0)
 			return err;
@@ -169,6 +365,8 @@ static int ptrace_run(struct plat_thread *th, struct plat_regs *regs,
 			return 0;
 		}
 		sig = WSTOPSIG(status);
+		if (status >> 16) /* a ptrace event we did not ask for */
+			continue;
 		if (ptrace(PTRACE_GETREGS, th->tid, 0, &th->last) < 0)
 			return -errno;
 		memcpy(regs, &th->last, sizeof(*regs));
@@ -183,8 +381,6 @@ static int ptrace_run(struct plat_thread *th, struct plat_regs *regs,
 				trap->kind = PLAT_TRAP_SYSCALL_COMPAT;
 			return 0;
 		}
-		if (status >> 16) /* a ptrace event we did not ask for */
-			continue;
 		switch (sig) {
 		case SIGSEGV:
 		case SIGBUS:
@@ -200,6 +396,9 @@ static int ptrace_run(struct plat_thread *th, struct plat_regs *regs,
 			}
 			return 0;
 		}
+		case PLAT_INTERRUPT_SIGNAL:
+			trap->kind = PLAT_TRAP_INTERRUPT;
+			return 0;
 		default:
 			/* A host signal sent to the stub from outside: the
 			 * workload never sees host signals; say so and go on. */
@@ -208,6 +407,17 @@ static int ptrace_run(struct plat_thread *th, struct plat_regs *regs,
 			return 0;
 		}
 	}
+}
+
+static int ptrace_fpstate_get(struct plat_thread *th, void *buf, size_t len)
+{
+	return stubproc_get_fpstate(th->tid, buf, len);
+}
+
+static int ptrace_fpstate_set(struct plat_thread *th, const void *buf,
+			      size_t len)
+{
+	return stubproc_set_fpstate(th->tid, buf, len);
 }
 
 static int ptrace_copy_in(struct plat_as *as, void *dst, uint64_t src, size_t n)
@@ -230,9 +440,16 @@ const struct platform_ops plat_ptrace_ops = {
 	.name = "ptrace",
 	.init = ptrace_init,
 	.as_create = ptrace_as_create,
+	.as_fork = ptrace_as_fork,
 	.as_destroy = ptrace_as_destroy,
+	.thread_create = ptrace_thread_create,
+	.thread_adopt = ptrace_thread_adopt,
+	.thread_release = ptrace_thread_release,
+	.interrupt = ptrace_interrupt,
 	.run = ptrace_run,
 	.thread_syscall = ptrace_thread_syscall,
+	.fpstate_get = ptrace_fpstate_get,
+	.fpstate_set = ptrace_fpstate_set,
 	.copy_in = ptrace_copy_in,
 	.copy_out = ptrace_copy_out,
 	.thread_host_tid = ptrace_thread_host_tid,

@@ -50,12 +50,20 @@ static void ip_check(struct prog *p, uint64_t lo, uint64_t hi, uint8_t skip)
 int systrap_filter_a(uint64_t lo, uint64_t hi, struct systrap_filter_insn *out,
 		     int max)
 {
-	/* What the executor and thread start-up call, from the stub's code. */
+	/* What the executor, thread start-up and a fork child's set-up call,
+	 * from the stub's code. The executor acts only on requests from the
+	 * control page (read-only in the stub) and keeps no stack, so the
+	 * workload cannot choose these calls' arguments; workload threads
+	 * reaching this code also face filter B, which allows far less. */
 	static const int allowed[] = {
 		SYS_mmap, SYS_munmap, SYS_mprotect, SYS_mremap, SYS_madvise,
 		SYS_futex, SYS_clone, SYS_rt_sigreturn, SYS_sigaltstack,
 		SYS_seccomp, SYS_arch_prctl, SYS_exit, SYS_exit_group,
 		SYS_clock_gettime,
+		/* fork child: PR_SET_PDEATHSIG, the parent check, its block */
+		SYS_prctl, SYS_getppid, SYS_memfd_create, SYS_ftruncate,
+		/* the sentry closes the block's memfd once it holds a copy */
+		SYS_close,
 	};
 	struct prog pr = { out, 0, max }, *p = &pr;
 	int n = (int)(sizeof(allowed) / sizeof(allowed[0]));

@@ -1,45 +1,62 @@
 /* Memory shared between the sentry and a systrap stub. Each address space
- * owns one 2 MiB block at the same virtual address in the sentry and in the
+ * owns one 4 MiB block at the same virtual address in the sentry and in the
  * stub (both map one memfd there); the stub's code is one region common to
  * every stub. Included by the sentry side (systrap.c) and by the code that
- * runs inside the stub (stub_code.c), so: no pointers to sentry memory.
+ * runs inside the stub (stub_code.c), so: no pointers to sentry memory, and
+ * the constants are plain numbers the stub's assembly can use.
  *
  *   block + 0            control   RO in the stub: executor requests, filter B
  *   block + CTRL_SIZE    result    RW: executor results, set-up scratch
  *   block + SLOTS_OFF    slots     RW: one per stub thread (registers, state)
  *   block + STACKS_OFF   stacks    RW, stub-private: each thread's signal stack
  *
- * Everything the stub can write (result page, slots) is untrusted input to
- * the sentry. */
+ * Everything the stub can write (result page, slots, stacks) is untrusted
+ * input to the sentry. */
 #pragma once
 
 #include <stdint.h>
 
-#define SYSTRAP_BLOCK_SIZE (2ULL << 20)
-#define SYSTRAP_CTRL_SIZE 8192ULL
-#define SYSTRAP_RESULT_OFF SYSTRAP_CTRL_SIZE
-#define SYSTRAP_RESULT_SIZE 4096ULL
-#define SYSTRAP_SLOTS_OFF 16384ULL
-#define SYSTRAP_SLOT_SIZE 4096ULL
-#define SYSTRAP_MAX_THREADS 64
-#define SYSTRAP_SHARED_SIZE                                                    \
-	(SYSTRAP_SLOTS_OFF + SYSTRAP_MAX_THREADS * SYSTRAP_SLOT_SIZE)
-#define SYSTRAP_STACKS_OFF (1ULL << 20)
-#define SYSTRAP_STACK_SIZE 16384ULL
+#define SYSTRAP_BLOCK_SIZE 0x400000
+#define SYSTRAP_CTRL_SIZE 0x2000
+#define SYSTRAP_RESULT_OFF 0x2000
+#define SYSTRAP_RESULT_SIZE 0x1000
+#define SYSTRAP_SLOTS_OFF 0x4000
+#define SYSTRAP_SLOT_SIZE 0x1000
+#define SYSTRAP_MAX_THREADS 128
+#define SYSTRAP_SHARED_SIZE 0x84000 /* SLOTS_OFF + MAX_THREADS * SLOT_SIZE */
+#define SYSTRAP_STACKS_OFF 0x200000
+#define SYSTRAP_STACK_SIZE 0x4000
 #define SYSTRAP_FILTER_MAX 1000
+/* Where, in a thread's signal stack, the sentry leaves the FPU image a new
+ * thread starts with (64-byte aligned, room for any XSAVE layout). */
+#define SYSTRAP_FP_ENTRY_OFF 0x800
+
+/* Executor requests beside plain system call numbers. */
+#define SYSTRAP_OP_THREAD (-2) /* clone a workload thread into the stub */
+#define SYSTRAP_OP_FORK (-3) /* host fork; the child moves to a new block */
+
+/* Offsets in the result page the stub's assembly writes. */
+#define SYSTRAP_RES_SEQ 0
+#define SYSTRAP_RES_RET 8
+#define SYSTRAP_RES_FORK_READY 16
 
 /* Slot states. DEAD is 0 because the kernel clears the word on thread death
  * (CLONE_CHILD_CLEARTID) and wakes its futex. */
 #define SLOT_DEAD 0
 #define SLOT_TRAPPED 1 /* the stub thread waits; the sentry serves */
 #define SLOT_RESUME 2 /* the workload runs */
+#define SLOT_EXIT 3 /* the sentry asks the stub thread to exit */
 
 #define SLOT_KIND_SYSCALL 1
 #define SLOT_KIND_FAULT 2
 #define SLOT_KIND_START 3
+#define SLOT_KIND_INTERRUPT 4
 
 #define TLS_FS 1
 #define TLS_GS 2
+
+/* The host signal the sentry sends a stub thread to make it trap. */
+#define SYSTRAP_INTERRUPT_SIGNAL 12 /* SIGUSR2 */
 
 struct systrap_regs {
 	uint64_t r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8;
@@ -58,7 +75,8 @@ struct systrap_slot {
 	uint32_t tls_pending; /* TLS_FS | TLS_GS: the sentry changed a base */
 	uint64_t addr, nr;
 	uint32_t spin; /* pause iterations before sleeping */
-	uint32_t pad;
+	uint32_t fp_entry; /* a new thread starts with the image at FP_ENTRY_OFF */
+	uint64_t fpstate; /* where the trap frame's FPU state is (stub address) */
 	struct systrap_regs regs;
 };
 
@@ -82,13 +100,23 @@ struct systrap_result {
 	uint32_t seq; /* last request done: futex word */
 	uint32_t pad;
 	int64_t ret;
+	uint32_t fork_ready; /* a forked child's memfd + 1: futex word */
+	uint32_t pad2;
 	uint8_t scratch[2048]; /* set-up only: sigaction, filter A */
 };
 
 _Static_assert(sizeof(struct systrap_ctrl) <= SYSTRAP_CTRL_SIZE, "ctrl size");
 _Static_assert(sizeof(struct systrap_result) <= SYSTRAP_RESULT_SIZE, "result");
 _Static_assert(sizeof(struct systrap_slot) <= SYSTRAP_SLOT_SIZE, "slot size");
+_Static_assert(SYSTRAP_SHARED_SIZE ==
+		       SYSTRAP_SLOTS_OFF + SYSTRAP_MAX_THREADS * SYSTRAP_SLOT_SIZE,
+	       "layout");
 _Static_assert(SYSTRAP_SHARED_SIZE <= SYSTRAP_STACKS_OFF, "layout");
 _Static_assert(SYSTRAP_STACKS_OFF + SYSTRAP_MAX_THREADS * SYSTRAP_STACK_SIZE <=
 		       SYSTRAP_BLOCK_SIZE,
 	       "layout");
+_Static_assert(__builtin_offsetof(struct systrap_result, ret) == SYSTRAP_RES_RET,
+	       "asm offsets");
+_Static_assert(__builtin_offsetof(struct systrap_result, fork_ready) ==
+		       SYSTRAP_RES_FORK_READY,
+	       "asm offsets");

@@ -6,7 +6,8 @@
  * write: all it does with slot contents is load them into its own context.
  *
  * Three entry points:
- * - stub_signal_handler: SIGSYS from seccomp RET_TRAP and workload faults.
+ * - stub_signal_handler: SIGSYS from seccomp RET_TRAP, workload faults and
+ *   the sentry's interrupt signal.
  *   Copies the registers to the thread's slot, hands the trap to the sentry,
  *   waits, copies the registers back and returns through stub_restorer.
  * - stub_thread_entry: first code of a new stub thread (cloned by the
@@ -33,6 +34,9 @@
 #define ARCH_SET_GS_ 0x1001
 #define ARCH_SET_FS_ 0x1002
 #define SECCOMP_SET_MODE_FILTER_ 1
+#define PR_SET_PDEATHSIG_ 1
+#define SYSTRAP_STACKS_SIZE_ 0x200000 /* BLOCK_SIZE - STACKS_OFF */
+_Static_assert(SYSTRAP_STACKS_SIZE_ == SYSTRAP_BLOCK_SIZE - SYSTRAP_STACKS_OFF, "asm");
 
 INLINE long sys1(long nr, long a)
 {
@@ -99,13 +103,18 @@ INLINE void handoff(struct systrap_slot *s)
 	uint32_t spin = load(&s->spin);
 	for (uint32_t i = 0; i < spin; i++) {
 		if (load(&s->state) != SLOT_TRAPPED)
-			return;
+			goto done;
 		__builtin_ia32_pause();
 	}
 	store(&s->stub_waiting, 1);
 	while (load(&s->state) == SLOT_TRAPPED)
 		sys4(SYS_futex, (long)&s->state, FUTEX_WAIT_, SLOT_TRAPPED, 0);
 	store(&s->stub_waiting, 0);
+done:
+	/* The sentry is done with this thread: CLONE_CHILD_CLEARTID turns the
+	 * state into SLOT_DEAD once the host thread is gone. */
+	if (load(&s->state) == SLOT_EXIT)
+		sys1(SYS_exit, 0);
 }
 
 /* fs and gs bases are not in a signal frame: set them with arch_prctl. */
@@ -146,7 +155,13 @@ STUB void stub_signal_handler(int sig, siginfo_t *si, void *ucv)
 	r->eflags = g[REG_EFL];
 	s->signo = sig;
 	s->code = si->si_code;
-	if (sig == SIGSYS) {
+	s->fpstate = (uint64_t)uc->uc_mcontext.fpregs;
+	if (sig == SYSTRAP_INTERRUPT_SIGNAL) {
+		s->kind = SLOT_KIND_INTERRUPT;
+		s->nr = (uint64_t)-1;
+		s->arch = 0;
+		s->addr = 0;
+	} else if (sig == SIGSYS && si->si_code == 1 /* SYS_SECCOMP */) {
 		s->kind = SLOT_KIND_SYSCALL;
 		s->nr = (uint64_t)(int64_t)si->si_syscall;
 		s->arch = si->si_arch;
@@ -215,6 +230,11 @@ STUB __attribute__((noreturn)) void stub_thread_entry(void)
 		((volatile uint64_t *)uc)[i] = 0;
 	uc->uc_stack.ss_sp = (void *)stack;
 	uc->uc_stack.ss_size = SYSTRAP_STACK_SIZE;
+	/* The FPU state the thread starts with (its creator's, as clone gives
+	 * on Linux), left here by the sentry; none means the init state. */
+	if (s->fp_entry)
+		uc->uc_mcontext.fpregs =
+			(struct _libc_fpstate *)(stack + SYSTRAP_FP_ENTRY_OFF);
 	greg_t *g = uc->uc_mcontext.gregs;
 	struct systrap_regs *r = &s->regs;
 	g[REG_R8] = r->r8;
@@ -253,10 +273,19 @@ STUB __attribute__((noreturn)) void stub_thread_entry(void)
 /* stub_restorer: where a handler returns to (SA_RESTORER).
  * stub_inject: `syscall; int3` for the sentry's ptrace set-up.
  * stub_executor: r12 = control page, r13 = result page, r14 = last request
- * done. Waits on ctrl->seq; runs ctrl->nr(args); stores the result, then the
- * request number, and wakes the sentry. A clone request's child starts at
- * stub_thread_entry on the stack the sentry gave it. No stack is used, so
- * no other thread can redirect it by writing memory. */
+ * done (request numbers are even). Waits on ctrl->seq; runs ctrl->nr(args); stores the result, then the
+ * request number, and wakes the sentry. No stack is used, so no other thread
+ * can redirect it by writing memory: everything it acts on comes from its
+ * registers and the control page, which the stub cannot write.
+ *
+ * SYSTRAP_OP_THREAD clones a workload thread (args as for clone); the child
+ * starts at stub_thread_entry on the stack the sentry gave it.
+ * SYSTRAP_OP_FORK runs a host fork (args[0] = clone flags, args[2] = the
+ * child's block, args[3] = the sentry's pid). The child, alone in its copy
+ * of the address space, arms PR_SET_PDEATHSIG, makes a memfd for its own
+ * block, maps it (and fresh signal stacks) at args[2], tells the sentry the
+ * memfd's number through the parent's result page (the sentry takes the fd
+ * with pidfd_getfd), drops the parent's block and serves its own. */
 __asm__(".pushsection stub_text,\"ax\",@progbits\n"
 	".globl stub_restorer\n"
 	".hidden stub_restorer\n"
@@ -269,6 +298,8 @@ __asm__(".pushsection stub_text,\"ax\",@progbits\n"
 	"stub_inject:\n"
 	"	syscall\n"
 	"	int3\n"
+	"stub_memfd_name:\n"
+	"	.asciz \"stub\"\n"
 	".globl stub_executor\n"
 	".hidden stub_executor\n"
 	"stub_executor:\n"
@@ -282,7 +313,14 @@ __asm__(".pushsection stub_text,\"ax\",@progbits\n"
 	"	mov $" S(SYS_futex) ", %eax\n"
 	"	syscall\n"
 	"	jmp 1b\n"
-	"2:	mov %eax, %r14d\n"
+	/* A seqlock: the sentry makes seq odd while it writes a request, so
+	 * a request is only run if seq was even and unchanged around the
+	 * loads (the sentry may post early if the workload forged a result). */
+	"2:	test $1, %eax\n"
+	"	jz 6f\n"
+	"	pause\n"
+	"	jmp 1b\n"
+	"6:	mov %eax, %ebx\n"
 	"	mov 8(%r12), %rax\n"
 	"	mov 16(%r12), %rdi\n"
 	"	mov 24(%r12), %rsi\n"
@@ -290,20 +328,106 @@ __asm__(".pushsection stub_text,\"ax\",@progbits\n"
 	"	mov 40(%r12), %r10\n"
 	"	mov 48(%r12), %r8\n"
 	"	mov 56(%r12), %r9\n"
-	"	cmp $" S(SYS_clone) ", %rax\n"
+	"	cmp (%r12), %ebx\n"
+	"	jne 1b\n"
+	"	mov %ebx, %r14d\n"
+	"	cmp $" S(SYSTRAP_OP_THREAD) ", %rax\n"
 	"	je 4f\n"
+	"	cmp $" S(SYSTRAP_OP_FORK) ", %rax\n"
+	"	je 5f\n"
 	"	syscall\n"
-	"3:	mov %rax, 8(%r13)\n"
-	"	mov %r14d, (%r13)\n"
-	"	lea (%r13), %rdi\n"
+	"3:	mov %rax, " S(SYSTRAP_RES_RET) "(%r13)\n"
+	"	mov %r14d, " S(SYSTRAP_RES_SEQ) "(%r13)\n"
+	"	lea " S(SYSTRAP_RES_SEQ) "(%r13), %rdi\n"
 	"	mov $" S(FUTEX_WAKE_) ", %esi\n"
 	"	mov $1, %edx\n"
 	"	mov $" S(SYS_futex) ", %eax\n"
 	"	syscall\n"
 	"	jmp 1b\n"
-	"4:	syscall\n"
+	"4:	mov $" S(SYS_clone) ", %eax\n"
+	"	syscall\n"
 	"	test %rax, %rax\n"
 	"	jnz 3b\n"
 	"	call stub_thread_entry\n"
+	"	ud2\n"
+	"5:	mov $" S(SYS_clone) ", %eax\n"
+	"	syscall\n"
+	"	test %rax, %rax\n"
+	"	jnz 3b\n"
+	/* the fork child: r15 = its block, rbx = the sentry's pid */
+	"	mov %rdx, %r15\n"
+	"	mov %r10, %rbx\n"
+	"	mov $" S(SYS_prctl) ", %eax\n"
+	"	mov $" S(PR_SET_PDEATHSIG_) ", %edi\n"
+	"	mov $9, %esi\n"
+	"	syscall\n"
+	"	test %rax, %rax\n"
+	"	jnz 9f\n"
+	/* the sentry may have died before PDEATHSIG was armed */
+	"	mov $" S(SYS_getppid) ", %eax\n"
+	"	syscall\n"
+	"	cmp %rbx, %rax\n"
+	"	jne 9f\n"
+	"	lea stub_memfd_name(%rip), %rdi\n"
+	"	xor %esi, %esi\n"
+	"	mov $" S(SYS_memfd_create) ", %eax\n"
+	"	syscall\n"
+	"	test %rax, %rax\n"
+	"	js 9f\n"
+	"	mov %rax, %rbp\n"
+	"	mov %rbp, %rdi\n"
+	"	mov $" S(SYSTRAP_SHARED_SIZE) ", %esi\n"
+	"	mov $" S(SYS_ftruncate) ", %eax\n"
+	"	syscall\n"
+	"	test %rax, %rax\n"
+	"	jnz 9f\n"
+	"	mov %r15, %rdi\n"
+	"	mov $" S(SYSTRAP_SHARED_SIZE) ", %esi\n"
+	"	mov $3, %edx\n" /* PROT_READ | PROT_WRITE */
+	"	mov $0x11, %r10d\n" /* MAP_SHARED | MAP_FIXED */
+	"	mov %rbp, %r8\n"
+	"	xor %r9d, %r9d\n"
+	"	mov $" S(SYS_mmap) ", %eax\n"
+	"	syscall\n"
+	"	cmp %r15, %rax\n"
+	"	jne 9f\n"
+	"	lea " S(SYSTRAP_STACKS_OFF) "(%r15), %rdi\n"
+	"	mov $" S(SYSTRAP_STACKS_SIZE_) ", %esi\n"
+	"	mov $3, %edx\n"
+	"	mov $0x32, %r10d\n" /* MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED */
+	"	mov $-1, %r8\n"
+	"	xor %r9d, %r9d\n"
+	"	mov $" S(SYS_mmap) ", %eax\n"
+	"	syscall\n"
+	"	lea " S(SYSTRAP_STACKS_OFF) "(%r15), %rdi\n"
+	"	cmp %rdi, %rax\n"
+	"	jne 9f\n"
+	"	mov %r15, %rdi\n"
+	"	mov $" S(SYSTRAP_CTRL_SIZE) ", %esi\n"
+	"	mov $1, %edx\n" /* PROT_READ */
+	"	mov $" S(SYS_mprotect) ", %eax\n"
+	"	syscall\n"
+	"	test %rax, %rax\n"
+	"	jnz 9f\n"
+	"	lea 1(%rbp), %eax\n"
+	"	mov %eax, " S(SYSTRAP_RES_FORK_READY) "(%r13)\n"
+	"	lea " S(SYSTRAP_RES_FORK_READY) "(%r13), %rdi\n"
+	"	mov $" S(FUTEX_WAKE_) ", %esi\n"
+	"	mov $1, %edx\n"
+	"	mov $" S(SYS_futex) ", %eax\n"
+	"	syscall\n"
+	"	mov %r12, %rdi\n"
+	"	mov $" S(SYSTRAP_BLOCK_SIZE) ", %esi\n"
+	"	mov $" S(SYS_munmap) ", %eax\n"
+	"	syscall\n"
+	"	test %rax, %rax\n"
+	"	jnz 9f\n"
+	"	mov %r15, %r12\n"
+	"	lea " S(SYSTRAP_RESULT_OFF) "(%r15), %r13\n"
+	"	xor %r14d, %r14d\n"
+	"	jmp 1b\n"
+	"9:	mov $1, %edi\n"
+	"	mov $" S(SYS_exit_group) ", %eax\n"
+	"	syscall\n"
 	"	ud2\n"
 	".popsection\n");

@@ -1,12 +1,15 @@
 /* The systrap platform: seccomp RET_TRAP, an in-stub SIGSYS handler, and a
  * shared-memory hand-off between each stub thread and its sentry thread.
  *
- * Set-up uses ptrace (platform/stubproc.c): a stub is forked by the factory
- * thread (a sentry thread that lives as long as the sentry, so the stub's
- * PR_SET_PDEATHSIG means "the sentry died"), emptied, given its block
- * (layout.h), signal handlers, NO_NEW_PRIVS and filter A, then detached; its
- * main thread becomes the executor. Workload threads are cloned by the
- * executor and install filter B themselves before running workload code.
+ * The zygote: a stub forked by the factory thread (so PR_SET_PDEATHSIG means
+ * "the sentry died"), emptied, given its block (layout.h), signal handlers,
+ * NO_NEW_PRIVS and filter A with ptrace, then detached; its main thread
+ * becomes the executor. Every other stub is a host fork run by an executor
+ * (SYSTRAP_OP_FORK): of the zygote for a new address space, of the
+ * workload's stub for fork(2). The child moves itself to a new block made
+ * from a memfd that the sentry takes with pidfd_getfd. Workload threads are
+ * cloned by the executor and install filter B themselves before running
+ * workload code.
  *
  * The hand-off (docs/architecture.md has the figures): each side spins a
  * bounded time on the slot's state word before sleeping on it as a futex;
@@ -28,6 +31,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -35,6 +39,7 @@
 #include <unistd.h>
 
 #include "../../lib/log.h"
+#include "../factory.h"
 #include "../stubproc.h"
 #include "filter.h"
 #include "layout.h"
@@ -69,16 +74,17 @@ struct plat_as {
 	uint64_t block;
 	struct systrap_ctrl *ctrl; /* the sentry's view of the block */
 	struct systrap_result *res;
-	pthread_mutex_t exec_lock;
+	pthread_mutex_t lock; /* executor requests and the slot table */
 	uint32_t seq;
 	bool dead;
-	struct plat_thread *main;
+	bool slot_used[SYSTRAP_MAX_THREADS];
 };
 
 struct plat_thread {
 	struct plat_as *as;
 	int idx;
 	pid_t tid;
+	bool started; /* past its START trap: fpstate lives in a trap frame */
 	struct systrap_slot *slot;
 	uint64_t fs_base, gs_base; /* what the stub thread has */
 };
@@ -88,6 +94,8 @@ static uint64_t arena;
 static unsigned char arena_used[ARENA_BLOCKS];
 static pthread_mutex_t arena_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct plat_range reserved[3];
+static struct plat_as *zygote;
+static pthread_mutex_t zygote_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static uint64_t code_addr(const void *sym)
 {
@@ -117,6 +125,9 @@ static int systrap_init(void)
 	uint64_t vlo, vhi;
 	void *p = MAP_FAILED;
 
+	int err = plat_fpu_init();
+	if (err < 0)
+		return err;
 	/* The filters compare only the low 32 bits of the instruction pointer
 	 * after matching the high ones: keep the code inside one 4 GiB window. */
 	for (int tries = 0; tries < 8; tries++) {
@@ -146,13 +157,14 @@ static int systrap_init(void)
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (a == MAP_FAILED)
 		return -errno;
-	arena = ((uint64_t)a + SYSTRAP_BLOCK_SIZE - 1) & ~(SYSTRAP_BLOCK_SIZE - 1);
+	arena = ((uint64_t)a + SYSTRAP_BLOCK_SIZE - 1) &
+		~((uint64_t)SYSTRAP_BLOCK_SIZE - 1);
 
 	int n = 0;
 	reserved[n++] = (struct plat_range){ code_lo, code_hi, "[stub]" };
 	reserved[n++] = (struct plat_range){ arena, arena + ARENA_SIZE,
 					     "[stub blocks]" };
-	int err = stubproc_vdso_span(&vlo, &vhi);
+	err = stubproc_vdso_span(&vlo, &vhi);
 	if (err < 0)
 		return err;
 	if (vlo) {
@@ -163,9 +175,9 @@ static int systrap_init(void)
 	return 0;
 }
 
-/* Maps a fresh block (memfd shared part + stub-private stacks) in the
- * sentry at a free arena slot; the stub inherits it at the same address. */
-static int block_alloc(uint64_t *out)
+/* --- blocks ------------------------------------------------------------- */
+
+static int block_reserve(uint64_t *out)
 {
 	int idx = -1;
 
@@ -179,21 +191,7 @@ static int block_alloc(uint64_t *out)
 	pthread_mutex_unlock(&arena_lock);
 	if (idx < 0)
 		return -EAGAIN;
-	uint64_t b = arena + (uint64_t)idx * SYSTRAP_BLOCK_SIZE;
-	int fd = memfd_create("systrap-block", MFD_CLOEXEC);
-	if (fd < 0 || ftruncate(fd, SYSTRAP_SHARED_SIZE) < 0 ||
-	    mmap((void *)b, SYSTRAP_SHARED_SIZE, PROT_READ | PROT_WRITE,
-		 MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) {
-		int err = -errno;
-		if (fd >= 0)
-			close(fd);
-		pthread_mutex_lock(&arena_lock);
-		arena_used[idx] = 0;
-		pthread_mutex_unlock(&arena_lock);
-		return err;
-	}
-	close(fd); /* the mapping keeps the memory */
-	*out = b;
+	*out = arena + (uint64_t)idx * SYSTRAP_BLOCK_SIZE;
 	return 0;
 }
 
@@ -207,18 +205,54 @@ static void block_free(uint64_t b)
 	pthread_mutex_unlock(&arena_lock);
 }
 
-/* --- the factory thread: forks and sets up every stub --------------------- */
+/* Maps the shared part of block b from memfd fd in the sentry, and gives
+ * it filter B (every new thread of the stub installs it from there). */
+static int block_map(uint64_t b, int fd)
+{
+	if (mmap((void *)b, SYSTRAP_SHARED_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED)
+		return -errno;
+	struct systrap_ctrl *c = (struct systrap_ctrl *)b;
+	int nb = systrap_filter_b(code_lo, code_hi, c->filter,
+				  SYSTRAP_FILTER_MAX);
+	if (nb < 0)
+		return nb;
+	c->filter_len = (uint32_t)nb;
+	return 0;
+}
 
-struct factory_job {
-	struct plat_as *as;
-	int err;
-	bool done;
-};
+static struct plat_as *as_alloc(uint64_t block)
+{
+	struct plat_as *as = calloc(1, sizeof(*as));
+	if (!as)
+		return NULL;
+	as->pidfd = -1;
+	as->block = block;
+	as->ctrl = (struct systrap_ctrl *)block;
+	as->res = (struct systrap_result *)(block + SYSTRAP_RESULT_OFF);
+	pthread_mutex_init(&as->lock, NULL);
+	return as;
+}
 
-static pthread_mutex_t factory_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t factory_cond = PTHREAD_COND_INITIALIZER;
-static struct factory_job *factory_pending;
-static bool factory_started;
+static void systrap_as_destroy(struct plat_as *as)
+{
+	int status;
+
+	if (!as)
+		return;
+	if (as->pid > 0) {
+		kill(as->pid, SIGKILL);
+		stubproc_wait(as->pid, &status);
+	}
+	if (as->pidfd >= 0)
+		close(as->pidfd);
+	if (as->block)
+		block_free(as->block);
+	pthread_mutex_destroy(&as->lock);
+	free(as);
+}
+
+/* --- the zygote, set up by the factory thread ----------------------------- */
 
 static int inject(pid_t pid, const struct user_regs_struct *base, long nr,
 		  uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
@@ -233,8 +267,9 @@ static int inject(pid_t pid, const struct user_regs_struct *base, long nr,
 	return ret < 0 ? (int)ret : 0;
 }
 
-static int setup_stub(struct plat_as *as)
+static int setup_zygote(void *arg)
 {
+	struct plat_as *as = arg;
 	struct user_regs_struct regs;
 	uint64_t b = as->block;
 	pid_t pid;
@@ -252,6 +287,8 @@ static int setup_stub(struct plat_as *as)
 			keep[k++] = res[i];
 	keep[k++] = (struct plat_range){ b, b + SYSTRAP_BLOCK_SIZE, "block" };
 	err = stubproc_unmap_except(pid, &regs, code_addr(stub_inject), keep, k);
+	if (!err)
+		err = stubproc_reset_fpu(pid);
 	if (err < 0)
 		return err;
 	/* Signal stacks: private to the stub. The control page becomes
@@ -266,31 +303,32 @@ static int setup_stub(struct plat_as *as)
 	if (!err)
 		err = inject(pid, &regs, SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0,
 			     0, 0);
-	/* Handlers for the trap and for workload faults, on the signal stack,
-	 * with every signal blocked while they run. */
+	/* Handlers for the trap, workload faults and the sentry's interrupt,
+	 * on the signal stack, with every signal blocked while they run. */
 	struct {
 		uint64_t handler, flags, restorer, mask;
 	} act = { code_addr((const void *)stub_signal_handler),
 		  SA_SIGINFO | SA_ONSTACK | SA_RESTORER_,
 		  code_addr(stub_restorer), ~0ULL };
 	static const int sigs[] = { SIGSYS, SIGSEGV, SIGBUS, SIGFPE, SIGILL,
-				    SIGTRAP };
+				    SIGTRAP, SYSTRAP_INTERRUPT_SIGNAL };
 	memcpy(as->res->scratch, &act, sizeof(act));
 	uint64_t scratch = b + SYSTRAP_RESULT_OFF +
 			   offsetof(struct systrap_result, scratch);
 	for (size_t i = 0; !err && i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		err = inject(pid, &regs, SYS_rt_sigaction, (uint64_t)sigs[i],
 			     scratch, 0, 8, 0, 0);
+	/* The executor takes no signals; the threads it clones unblock them
+	 * as they enter the workload. */
+	uint64_t all = ~0ULL;
+	memcpy(as->res->scratch, &all, sizeof(all));
+	if (!err)
+		err = inject(pid, &regs, SYS_rt_sigprocmask, SIG_SETMASK,
+			     scratch, 0, 8, 0, 0);
 	if (err < 0)
 		return err;
 
-	/* Filter B for the threads (read from the control page), then filter
-	 * A for the whole stub. */
-	int nb = systrap_filter_b(code_lo, code_hi, as->ctrl->filter,
-				  SYSTRAP_FILTER_MAX);
-	if (nb < 0)
-		return nb;
-	as->ctrl->filter_len = (uint32_t)nb;
+	/* Filter A for the whole stub (filter B waits in the control page). */
 	struct systrap_filter_insn *fa =
 		(struct systrap_filter_insn *)(as->res->scratch + 16);
 	int na = systrap_filter_a(code_lo, code_hi, fa, 200);
@@ -320,74 +358,68 @@ static int setup_stub(struct plat_as *as)
 	return 0;
 }
 
-static void *factory_main(void *arg)
+static int zygote_make(struct plat_as **out)
 {
-	(void)arg;
-	pthread_mutex_lock(&factory_lock);
-	for (;;) {
-		while (!factory_pending)
-			pthread_cond_wait(&factory_cond, &factory_lock);
-		struct factory_job *job = factory_pending;
-		factory_pending = NULL;
-		pthread_mutex_unlock(&factory_lock);
-		job->err = setup_stub(job->as);
-		pthread_mutex_lock(&factory_lock);
-		job->done = true;
-		pthread_cond_broadcast(&factory_cond);
+	uint64_t b;
+	int err = block_reserve(&b);
+	if (err < 0)
+		return err;
+	struct plat_as *as = as_alloc(b);
+	if (!as) {
+		block_free(b);
+		return -ENOMEM;
 	}
-	return NULL;
-}
-
-static int factory_run(struct plat_as *as)
-{
-	struct factory_job job = { as, 0, false };
-
-	pthread_mutex_lock(&factory_lock);
-	if (!factory_started) {
-		pthread_t t;
-		sigset_t all, old;
-		/* The factory takes no signals: its children's death signal
-		 * (PDEATHSIG) must mean the sentry's death, nothing less. */
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
-		int err = pthread_create(&t, NULL, factory_main, NULL);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		if (err) {
-			pthread_mutex_unlock(&factory_lock);
-			return -err;
-		}
-		pthread_detach(t);
-		factory_started = true;
+	int fd = memfd_create("systrap-block", MFD_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		goto fail;
 	}
-	while (factory_pending)
-		pthread_cond_wait(&factory_cond, &factory_lock);
-	factory_pending = &job;
-	pthread_cond_broadcast(&factory_cond);
-	while (!job.done)
-		pthread_cond_wait(&factory_cond, &factory_lock);
-	pthread_mutex_unlock(&factory_lock);
-	return job.err;
+	err = ftruncate(fd, SYSTRAP_SHARED_SIZE) < 0 ? -errno : block_map(b, fd);
+	close(fd); /* the mapping keeps the memory */
+	if (err < 0)
+		goto fail;
+	/* The zygote inherits the block at the same address from the fork. */
+	err = plat_factory_call(setup_zygote, as);
+	if (err < 0)
+		goto fail;
+	as->pidfd = (int)syscall(SYS_pidfd_open, as->pid, 0);
+	if (as->pidfd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	*out = as;
+	return 0;
+fail:
+	systrap_as_destroy(as);
+	return err;
 }
 
 /* --- executor calls and the hand-off --------------------------------------- */
 
+static bool pid_alive(int pidfd)
+{
+	struct pollfd p = { pidfd, POLLIN, 0 };
+	return poll(&p, 1, 0) != 1;
+}
+
 static bool stub_alive(struct plat_as *as)
 {
-	struct pollfd p = { as->pidfd, POLLIN, 0 };
 	if (as->dead)
 		return false;
-	if (poll(&p, 1, 0) == 1) {
+	if (!pid_alive(as->pidfd)) {
 		as->dead = true;
 		return false;
 	}
 	return true;
 }
 
-/* Waits until *w != val, spinning first; false if the stub died. */
-static bool wait_change(struct plat_as *as, uint32_t *w, uint32_t val,
+/* Waits until *w != val, spinning first; false if the process behind pidfd
+ * died first. */
+static bool wait_change(int pidfd, uint32_t *w, uint32_t val,
 			uint32_t *sleeping, int spin)
 {
 	struct timespec ts = { 0, LIVENESS_NS };
+	bool ok = true;
 
 	for (int i = 0; i < spin; i++) {
 		if (load(w) != val)
@@ -398,42 +430,54 @@ static bool wait_change(struct plat_as *as, uint32_t *w, uint32_t val,
 		store(sleeping, 1);
 	while (load(w) == val) {
 		long r = futex(w, FUTEX_WAIT, val, &ts);
-		if (r < 0 && errno == ETIMEDOUT && !stub_alive(as)) {
-			if (sleeping)
-				store(sleeping, 0);
-			return false;
+		if (r < 0 && errno == ETIMEDOUT && !pid_alive(pidfd)) {
+			ok = false;
+			break;
 		}
 	}
 	if (sleeping)
 		store(sleeping, 0);
-	return true;
+	return ok;
 }
 
-static int executor_call(struct plat_as *as, long nr, const uint64_t args[6],
-			 long *ret)
+/* Posts a request to the executor and waits for its answer; as->lock held. */
+static int executor_call_locked(struct plat_as *as, long nr,
+				const uint64_t args[6], long *ret)
 {
 	struct systrap_ctrl *c = as->ctrl;
-	int err = 0;
 
-	pthread_mutex_lock(&as->exec_lock);
+	if (as->dead)
+		return -ESRCH;
 	uint32_t prev = load(&as->res->seq);
-	c->nr = (uint64_t)nr;
-	memcpy(c->args, args, sizeof(c->args));
-	uint32_t seq = ++as->seq;
+	uint32_t seq = as->seq + 2;
+	as->seq = seq;
+	/* Odd while the request is written (the executor's seqlock). */
+	store(&c->seq, seq - 1);
+	__atomic_store_n(&c->nr, (uint64_t)nr, __ATOMIC_RELAXED);
+	for (int i = 0; i < 6; i++)
+		__atomic_store_n(&c->args[i], args[i], __ATOMIC_RELAXED);
 	store(&c->seq, seq);
 	futex(&c->seq, FUTEX_WAKE, 1, NULL);
 	/* The result page is writable by the workload: a forged seq only
 	 * makes it lie to itself about its own memory. */
 	while (load(&as->res->seq) != seq) {
-		if (!wait_change(as, &as->res->seq, prev, NULL, spin_budget)) {
-			err = -ESRCH;
-			break;
+		if (!wait_change(as->pidfd, &as->res->seq, prev, NULL,
+				 spin_budget)) {
+			as->dead = true;
+			return -ESRCH;
 		}
 		prev = load(&as->res->seq);
 	}
-	if (!err)
-		*ret = (long)__atomic_load_n(&as->res->ret, __ATOMIC_SEQ_CST);
-	pthread_mutex_unlock(&as->exec_lock);
+	*ret = (long)__atomic_load_n(&as->res->ret, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
+static int executor_call(struct plat_as *as, long nr, const uint64_t args[6],
+			 long *ret)
+{
+	pthread_mutex_lock(&as->lock);
+	int err = executor_call_locked(as, nr, args, ret);
+	pthread_mutex_unlock(&as->lock);
 	return err;
 }
 
@@ -443,23 +487,73 @@ static int systrap_thread_syscall(struct plat_thread *th, long nr,
 	return executor_call(th->as, nr, args, ret);
 }
 
-static void systrap_as_destroy(struct plat_as *as)
+/* A host fork of parent's stub; the child serves its own new block. */
+static int stub_fork(struct plat_as *parent, struct plat_as **out)
 {
-	int status;
-
-	if (!as)
-		return;
-	if (as->pid > 0) {
-		kill(as->pid, SIGKILL);
-		stubproc_wait(as->pid, &status);
+	uint64_t b;
+	int err = block_reserve(&b);
+	if (err < 0)
+		return err;
+	struct plat_as *as = as_alloc(b);
+	if (!as) {
+		block_free(b);
+		return -ENOMEM;
 	}
-	if (as->pidfd >= 0)
-		close(as->pidfd);
-	if (as->block)
-		block_free(as->block);
-	pthread_mutex_destroy(&as->exec_lock);
-	free(as->main);
-	free(as);
+
+	pthread_mutex_lock(&parent->lock);
+	store(&parent->res->fork_ready, 0);
+	/* CLONE_PARENT: the child is the factory thread's, as every stub is.
+	 * Exit signal 0: stubs are reaped with __WALL, nobody needs SIGCHLD. */
+	uint64_t args[6] = { CLONE_PARENT, 0, b, (uint64_t)getpid(), 0, 0 };
+	long pid;
+	err = executor_call_locked(parent, SYSTRAP_OP_FORK, args, &pid);
+	if (!err && pid < 0)
+		err = (int)pid;
+	if (err < 0) {
+		pthread_mutex_unlock(&parent->lock);
+		goto fail;
+	}
+	as->pid = (pid_t)pid;
+	as->pidfd = (int)syscall(SYS_pidfd_open, as->pid, 0);
+	if (as->pidfd < 0) {
+		err = -errno;
+		pthread_mutex_unlock(&parent->lock);
+		goto fail;
+	}
+	/* The child tells us its memfd through the parent's result page. */
+	bool alive = wait_change(as->pidfd, &parent->res->fork_ready, 0, NULL,
+				 spin_budget);
+	uint32_t ready = load(&parent->res->fork_ready);
+	pthread_mutex_unlock(&parent->lock);
+	if (!alive || ready == 0 || ready > 1024) {
+		err = -ECHILD;
+		goto fail;
+	}
+	int fd = (int)syscall(SYS_pidfd_getfd, as->pidfd, (int)ready - 1, 0);
+	if (fd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0 || st.st_size != SYSTRAP_SHARED_SIZE) {
+		close(fd);
+		err = -ECHILD;
+		goto fail;
+	}
+	err = block_map(b, fd);
+	close(fd);
+	if (err < 0)
+		goto fail;
+	uint64_t cargs[6] = { ready - 1 };
+	long r;
+	err = executor_call(as, SYS_close, cargs, &r);
+	if (err < 0)
+		goto fail;
+	*out = as;
+	return 0;
+fail:
+	systrap_as_destroy(as);
+	return err;
 }
 
 static void regs_from_slot(const struct systrap_slot *s, struct plat_regs *r)
@@ -489,71 +583,246 @@ static void regs_to_slot(const struct plat_regs *r, struct systrap_slot *s)
 static bool wait_trap(struct plat_thread *th)
 {
 	struct systrap_slot *s = th->slot;
-	if (!wait_change(th->as, &s->state, SLOT_RESUME, &s->sentry_waiting,
-			 spin_budget))
+	if (!wait_change(th->as->pidfd, &s->state, SLOT_RESUME,
+			 &s->sentry_waiting, spin_budget)) {
+		th->as->dead = true;
 		return false;
+	}
 	return load(&s->state) == SLOT_TRAPPED;
 }
 
-static int systrap_as_create(struct plat_as **asp, struct plat_thread **thp)
+static uint64_t stack_of(const struct plat_thread *th)
 {
-	struct plat_as *as = calloc(1, sizeof(*as));
+	return th->as->block + SYSTRAP_STACKS_OFF +
+	       (uint64_t)th->idx * SYSTRAP_STACK_SIZE;
+}
+
+/* A new workload thread in as, cloned by the executor, stopped at START. */
+static int thread_spawn(struct plat_as *as, struct plat_thread **out)
+{
 	struct plat_thread *th = calloc(1, sizeof(*th));
 	int err;
 
-	if (!as || !th) {
-		free(as);
-		free(th);
+	if (!th)
 		return -ENOMEM;
-	}
-	as->pidfd = -1;
-	as->main = th;
 	th->as = as;
-	pthread_mutex_init(&as->exec_lock, NULL);
-	err = block_alloc(&as->block);
-	if (err < 0)
-		goto fail;
-	as->ctrl = (struct systrap_ctrl *)as->block;
-	as->res = (struct systrap_result *)(as->block + SYSTRAP_RESULT_OFF);
-	err = factory_run(as);
-	if (err < 0)
-		goto fail;
-	as->pidfd = (int)syscall(SYS_pidfd_open, as->pid, 0);
-	if (as->pidfd < 0) {
-		err = -errno;
-		goto fail;
+	pthread_mutex_lock(&as->lock);
+	th->idx = -1;
+	for (int i = 0; i < SYSTRAP_MAX_THREADS; i++) {
+		struct systrap_slot *s = (struct systrap_slot *)(
+			as->block + SYSTRAP_SLOTS_OFF +
+			(uint64_t)i * SYSTRAP_SLOT_SIZE);
+		/* Free, and its last host thread gone (CLONE_CHILD_CLEARTID). */
+		if (!as->slot_used[i] && load(&s->state) == SLOT_DEAD) {
+			as->slot_used[i] = true;
+			th->idx = i;
+			break;
+		}
 	}
-
-	/* The first workload thread, cloned by the executor. */
-	th->idx = 0;
-	th->slot = (struct systrap_slot *)(as->block + SYSTRAP_SLOTS_OFF);
+	if (th->idx < 0) {
+		pthread_mutex_unlock(&as->lock);
+		free(th);
+		return -EAGAIN;
+	}
+	th->slot = (struct systrap_slot *)(as->block + SYSTRAP_SLOTS_OFF +
+					   (uint64_t)th->idx * SYSTRAP_SLOT_SIZE);
+	memset(th->slot, 0, sizeof(*th->slot));
 	th->slot->spin = (uint32_t)spin_budget;
 	store(&th->slot->state, SLOT_RESUME);
-	uint64_t stack_top = as->block + SYSTRAP_STACKS_OFF +
-			     (uint64_t)(th->idx + 1) * SYSTRAP_STACK_SIZE;
 	uint64_t args[6] = {
 		CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
 			CLONE_THREAD | CLONE_SYSVSEM | CLONE_CHILD_CLEARTID,
-		stack_top, 0, (uint64_t)&th->slot->state, 0, 0
+		stack_of(th) + SYSTRAP_STACK_SIZE, 0,
+		(uint64_t)&th->slot->state, 0, 0
 	};
 	long tid;
-	err = executor_call(as, SYS_clone, args, &tid);
+	err = executor_call_locked(as, SYSTRAP_OP_THREAD, args, &tid);
 	if (!err && tid < 0)
 		err = (int)tid;
-	if (err < 0)
-		goto fail;
+	if (err < 0) {
+		store(&th->slot->state, SLOT_DEAD);
+		as->slot_used[th->idx] = false;
+		pthread_mutex_unlock(&as->lock);
+		free(th);
+		return err;
+	}
+	pthread_mutex_unlock(&as->lock);
 	th->tid = (pid_t)tid;
 	if (!wait_trap(th) || th->slot->kind != SLOT_KIND_START) {
-		err = -ECHILD;
-		goto fail;
+		/* Leave the slot marked used: its thread may still be there. */
+		free(th);
+		return -ECHILD;
+	}
+	*out = th;
+	return 0;
+}
+
+static void systrap_thread_release(struct plat_thread *th)
+{
+	if (!th)
+		return;
+	struct plat_as *as = th->as;
+	struct systrap_slot *s = th->slot;
+	if (!as->dead && load(&s->state) == SLOT_TRAPPED) {
+		store(&s->state, SLOT_EXIT);
+		if (load(&s->stub_waiting))
+			futex(&s->state, FUTEX_WAKE, 1, NULL);
+	}
+	/* The slot is reused once its state reads SLOT_DEAD (thread_spawn). */
+	pthread_mutex_lock(&as->lock);
+	as->slot_used[th->idx] = false;
+	pthread_mutex_unlock(&as->lock);
+	free(th);
+}
+
+static int copy_fpstate(struct plat_thread *from, struct plat_thread *to);
+
+static int systrap_as_create(struct plat_as **asp, struct plat_thread **thp)
+{
+	struct plat_as *as;
+	int err;
+
+	pthread_mutex_lock(&zygote_lock);
+	if (!zygote || !stub_alive(zygote)) {
+		systrap_as_destroy(zygote);
+		zygote = NULL;
+		err = zygote_make(&zygote);
+		if (err < 0) {
+			pthread_mutex_unlock(&zygote_lock);
+			return err;
+		}
+	}
+	struct plat_as *z = zygote;
+	pthread_mutex_unlock(&zygote_lock);
+	err = stub_fork(z, &as);
+	if (err < 0)
+		return err;
+	err = thread_spawn(as, thp);
+	if (err < 0) {
+		systrap_as_destroy(as);
+		return err;
 	}
 	*asp = as;
-	*thp = th;
 	return 0;
-fail:
-	systrap_as_destroy(as);
+}
+
+static int systrap_as_fork(struct plat_thread *th, struct plat_as **asp,
+			   struct plat_thread **childp)
+{
+	struct plat_as *as;
+	struct plat_thread *child;
+
+	int err = stub_fork(th->as, &as);
+	if (err < 0)
+		return err;
+	err = thread_spawn(as, &child);
+	if (!err)
+		err = copy_fpstate(th, child);
+	if (err < 0) {
+		systrap_thread_release(child);
+		systrap_as_destroy(as);
+		return err;
+	}
+	*asp = as;
+	*childp = child;
+	return 0;
+}
+
+static int systrap_thread_create(struct plat_thread *th,
+				 struct plat_thread **ntp)
+{
+	struct plat_thread *nt;
+	int err = thread_spawn(th->as, &nt);
+	if (err < 0)
+		return err;
+	err = copy_fpstate(th, nt);
+	if (err < 0) {
+		systrap_thread_release(nt);
+		return err;
+	}
+	*ntp = nt;
+	return 0;
+}
+
+static int systrap_thread_adopt(struct plat_thread *th)
+{
+	(void)th; /* any sentry thread may wait on a slot */
+	return 0;
+}
+
+static void systrap_interrupt(struct plat_thread *th)
+{
+	syscall(SYS_tgkill, th->as->pid, th->tid, SYSTRAP_INTERRUPT_SIGNAL);
+}
+
+/* --- FPU state --------------------------------------------------------------- */
+
+/* Where th's FPU image is in the stub: the trap frame the kernel wrote on
+ * its signal stack (the slot says where; checked, since the stub can write
+ * the slot), or, before its first run, the entry image. */
+static int fpstate_addr(struct plat_thread *th, uint64_t *addr)
+{
+	uint64_t lo = stack_of(th), size = plat_fpstate_size();
+	if (!th->started) {
+		*addr = lo + SYSTRAP_FP_ENTRY_OFF;
+		return 0;
+	}
+	uint64_t a = th->slot->fpstate;
+	if (a < lo || a > lo + SYSTRAP_STACK_SIZE - size || (a & 63))
+		return -EFAULT;
+	*addr = a;
+	return 0;
+}
+
+static int systrap_fpstate_get(struct plat_thread *th, void *buf, size_t len)
+{
+	size_t size = plat_fpstate_size();
+	uint64_t a;
+
+	if (len < size)
+		return -EINVAL;
+	if (!th->started) {
+		memcpy(buf, plat_fpstate_init_image(), size);
+		if (!th->slot->fp_entry)
+			return (int)size;
+	}
+	int err = fpstate_addr(th, &a);
+	if (!err)
+		err = stubproc_copy_in(th->as->pid, buf, a, size);
+	return err < 0 ? err : (int)size;
+}
+
+static int systrap_fpstate_set(struct plat_thread *th, const void *buf,
+			       size_t len)
+{
+	uint64_t a;
+
+	if (len != plat_fpstate_size())
+		return -EINVAL;
+	int err = fpstate_addr(th, &a);
+	if (!err)
+		err = stubproc_copy_out(th->as->pid, a, buf, len);
+	if (!err && !th->started)
+		th->slot->fp_entry = 1;
 	return err;
 }
+
+static int copy_fpstate(struct plat_thread *from, struct plat_thread *to)
+{
+	size_t size = plat_fpstate_size();
+	unsigned char *buf = aligned_alloc(64, (size + 63) & ~63UL);
+	if (!buf)
+		return -ENOMEM;
+	int err = systrap_fpstate_get(from, buf, size);
+	if (err >= 0)
+		err = plat_fpstate_sanitize(buf, size);
+	if (err >= 0)
+		err = systrap_fpstate_set(to, buf, size);
+	free(buf);
+	return err < 0 ? err : 0;
+}
+
+/* --- running ------------------------------------------------------------------ */
 
 static int systrap_run(struct plat_thread *th, struct plat_regs *regs,
 		       bool dirty, struct plat_trap *trap)
@@ -576,6 +845,7 @@ static int systrap_run(struct plat_thread *th, struct plat_regs *regs,
 		s->tls_pending |= TLS_GS;
 		th->gs_base = regs->gs_base;
 	}
+	th->started = true;
 	store(&s->state, SLOT_RESUME);
 	if (load(&s->stub_waiting))
 		futex(&s->state, FUTEX_WAKE, 1, NULL);
@@ -591,6 +861,10 @@ static int systrap_run(struct plat_thread *th, struct plat_regs *regs,
 		trap->kind = s->arch == AUDIT_ARCH_X86_64
 				     ? PLAT_TRAP_SYSCALL
 				     : PLAT_TRAP_SYSCALL_COMPAT;
+		return 0;
+	case SLOT_KIND_INTERRUPT:
+		regs->orig_rax = (uint64_t)-1;
+		trap->kind = PLAT_TRAP_INTERRUPT;
 		return 0;
 	case SLOT_KIND_FAULT: {
 		int sig = s->signo;
@@ -637,9 +911,16 @@ const struct platform_ops plat_systrap_ops = {
 	.name = "systrap",
 	.init = systrap_init,
 	.as_create = systrap_as_create,
+	.as_fork = systrap_as_fork,
 	.as_destroy = systrap_as_destroy,
+	.thread_create = systrap_thread_create,
+	.thread_adopt = systrap_thread_adopt,
+	.thread_release = systrap_thread_release,
+	.interrupt = systrap_interrupt,
 	.run = systrap_run,
 	.thread_syscall = systrap_thread_syscall,
+	.fpstate_get = systrap_fpstate_get,
+	.fpstate_set = systrap_fpstate_set,
 	.copy_in = systrap_copy_in,
 	.copy_out = systrap_copy_out,
 	.thread_host_tid = systrap_thread_host_tid,

@@ -139,6 +139,13 @@ static void *task_main(void *arg)
 
 	sentry_thread_setup();
 	int err = t->k->plat->as_create(&t->as, &t->th);
+	if (!err) {
+		err = t->k->plat->thread_adopt(t->th);
+		if (err < 0) {
+			t->k->plat->thread_release(t->th);
+			t->k->plat->as_destroy(t->as);
+		}
+	}
 	if (err < 0) {
 		log_error("cannot create the stub: %s", strerror(-err));
 		s->err = err;
@@ -155,6 +162,7 @@ static void *task_main(void *arg)
 	} else {
 		task_loop(t);
 	}
+	t->k->plat->thread_release(t->th);
 	t->k->plat->as_destroy(t->as);
 	t->as = NULL;
 	t->th = NULL;
