@@ -667,8 +667,9 @@ static ssize_t read_like(struct p9c *c, uint8_t type, uint32_t fid,
 	struct p9_msg t = {.type = type}, r;
 	struct slot *s;
 	int e;
-	uint32_t max = type == P9_TREAD ? c->msize - P9_RREAD_DATA_OFF
-					: c->msize - P9_READDIRHDRSZ;
+	/* Servers check counts against msize less P9_IOHDRSZ (Linux's
+	 * rule, and diod's), not against what would fit. */
+	uint32_t max = c->msize - P9_IOHDRSZ;
 
 	if (len > max)
 		len = max;
@@ -709,8 +710,8 @@ ssize_t p9c_write(struct p9c *c, uint32_t fid, uint64_t off, const void *buf,
 	struct slot *s;
 	int e;
 
-	if (len > c->msize - P9_TWRITE_DATA_OFF)
-		len = c->msize - P9_TWRITE_DATA_OFF;
+	if (len > c->msize - P9_IOHDRSZ)
+		len = c->msize - P9_IOHDRSZ;
 	t.u.twrite.fid = fid;
 	t.u.twrite.offset = off;
 	t.u.twrite.count = (uint32_t)len;
@@ -810,7 +811,21 @@ int p9c_unlinkat(struct p9c *c, uint32_t dfid, const char *name, uint32_t flags)
 	t.u.tunlinkat.dfid = dfid;
 	t.u.tunlinkat.name = p9_str(name);
 	t.u.tunlinkat.flags = flags;
-	return rpc0(c, &t);
+	int e = rpc0(c, &t);
+	if (e != -EOPNOTSUPP)
+		return e;
+	/* Servers older than Tunlinkat (diod 1.0.24): walk and Tremove. */
+	uint32_t fid;
+	struct p9_qid q;
+	const char *n[] = {name};
+	if ((e = p9c_walk(c, dfid, 1, n, &fid, &q)) < 0)
+		return e;
+	bool isdir = q.type & P9_QTDIR;
+	if (isdir != !!(flags & P9_AT_REMOVEDIR)) {
+		p9c_clunk(c, fid);
+		return isdir ? -EISDIR : -ENOTDIR;
+	}
+	return p9c_remove(c, fid);
 }
 
 int p9c_renameat(struct p9c *c, uint32_t olddfid, const char *oldname,
@@ -821,7 +836,22 @@ int p9c_renameat(struct p9c *c, uint32_t olddfid, const char *oldname,
 	t.u.trenameat.oldname = p9_str(oldname);
 	t.u.trenameat.newdfid = newdfid;
 	t.u.trenameat.newname = p9_str(newname);
-	return rpc0(c, &t);
+	int e = rpc0(c, &t);
+	if (e != -EOPNOTSUPP)
+		return e;
+	/* Servers older than Trenameat (diod 1.0.24) have the fid-based
+	 * Trename: walk to the file and rename that. */
+	uint32_t fid;
+	const char *n[] = {oldname};
+	if ((e = p9c_walk(c, olddfid, 1, n, &fid, NULL)) < 0)
+		return e;
+	struct p9_msg r = {.type = P9_TRENAME};
+	r.u.trename.fid = fid;
+	r.u.trename.dfid = newdfid;
+	r.u.trename.name = p9_str(newname);
+	e = rpc0(c, &r);
+	p9c_clunk(c, fid);
+	return e;
 }
 
 ssize_t p9c_readlink(struct p9c *c, uint32_t fid, char *buf, size_t len)

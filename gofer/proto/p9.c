@@ -265,6 +265,7 @@ static bool fbody(struct cur *c, struct p9_msg *m, bool head_only)
 	case P9_RSETATTR:
 	case P9_RUNLINKAT:
 	case P9_RRENAMEAT:
+	case P9_RRENAME:
 	case P9_RLINK:
 	case P9_RFSYNC:
 	case P9_RXATTRCREATE:
@@ -303,6 +304,11 @@ static bool fbody(struct cur *c, struct p9_msg *m, bool head_only)
 		f32(c, &m->u.tunlinkat.dfid);
 		fstr(c, &m->u.tunlinkat.name);
 		f32(c, &m->u.tunlinkat.flags);
+		break;
+	case P9_TRENAME:
+		f32(c, &m->u.trename.fid);
+		f32(c, &m->u.trename.dfid);
+		fstr(c, &m->u.trename.name);
 		break;
 	case P9_TRENAMEAT:
 		f32(c, &m->u.trenameat.olddfid);
@@ -526,6 +532,8 @@ const char *p9_type_name(uint8_t type)
 	    [P9_RSYMLINK] = "Rsymlink",
 	    [P9_TMKNOD] = "Tmknod",
 	    [P9_RMKNOD] = "Rmknod",
+	    [P9_TRENAME] = "Trename",
+	    [P9_RRENAME] = "Rrename",
 	    [P9_TREADLINK] = "Treadlink",
 	    [P9_RREADLINK] = "Rreadlink",
 	    [P9_TGETATTR] = "Tgetattr",

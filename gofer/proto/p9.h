@@ -34,6 +34,8 @@ enum p9_type {
 	P9_RSYMLINK = 17,
 	P9_TMKNOD = 18,
 	P9_RMKNOD = 19,
+	P9_TRENAME = 20, /* fid-based rename: for servers without Trenameat */
+	P9_RRENAME = 21,
 	P9_TREADLINK = 22,
 	P9_RREADLINK = 23,
 	P9_TGETATTR = 24,
@@ -289,6 +291,10 @@ struct p9_msg {
 			struct p9_str name;
 			uint32_t flags;
 		} tunlinkat;
+		struct {
+			uint32_t fid, dfid;
+			struct p9_str name;
+		} trename;
 		struct {
 			uint32_t olddfid;
 			struct p9_str oldname;

@@ -174,6 +174,11 @@ static size_t samples(struct p9_msg *out)
 	m.u.trenameat.newname = p9_str("bb");
 	ADD(P9_TRENAMEAT);
 	ADD(P9_RRENAMEAT);
+	m.u.trename.fid = 40;
+	m.u.trename.dfid = 41;
+	m.u.trename.name = p9_str("renamed");
+	ADD(P9_TRENAME);
+	ADD(P9_RRENAME);
 	m.u.tsymlink.dfid = 20;
 	m.u.tsymlink.name = p9_str("ln");
 	m.u.tsymlink.target = p9_str("../target/x");
@@ -255,7 +260,7 @@ static void samples_cover_every_type(void **state)
 				 p9_type_name((uint8_t)t));
 	}
 	assert_int_equal(named, (int)n);
-	assert_int_equal(n, 55); /* 27 T/R pairs and Rlerror */
+	assert_int_equal(n, 57); /* 28 T/R pairs and Rlerror */
 }
 
 static void round_trip_every_type(void **state)
