@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DEFAULT_MSIZE	 (1024 * 1024 + P9_IOHDRSZ)
@@ -51,9 +52,18 @@ struct p9c {
 
 /* Reads exactly len bytes; fds that arrive go to fds[] (at most
  * MAX_FDS_PER_MSG, extra ones closed). */
-static int recv_all(int sock, void *buf, size_t len, int *fds, int *nfds)
+/* How long a reader polls for a reply before sleeping in recvmsg: waking
+ * an idle vCPU costs tens of microseconds here, more than most replies
+ * take to come. */
+#define SPIN_NS 50000
+
+static int recv_all(int sock, void *buf, size_t len, int *fds, int *nfds,
+		    bool spin)
 {
 	uint8_t *p = buf;
+	struct timespec t0 = {0, 0};
+	if (spin)
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (len) {
 		struct iovec iov = {p, len};
 		union {
@@ -64,10 +74,19 @@ static int recv_all(int sock, void *buf, size_t len, int *fds, int *nfds)
 				    .msg_iovlen = 1,
 				    .msg_control = cm.b,
 				    .msg_controllen = sizeof(cm.b)};
-		ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+		ssize_t n = recvmsg(
+		    sock, &mh, MSG_CMSG_CLOEXEC | (spin ? MSG_DONTWAIT : 0));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
+			if (spin && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+				struct timespec t;
+				clock_gettime(CLOCK_MONOTONIC, &t);
+				spin = (t.tv_sec - t0.tv_sec) * 1000000000L +
+					   t.tv_nsec - t0.tv_nsec <
+				       SPIN_NS;
+				continue;
+			}
 			return -errno;
 		}
 		for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h;
@@ -145,7 +164,7 @@ static int read_one(struct p9c *c)
 	uint8_t hdr[P9_HDRSZ];
 	int fds[MAX_FDS_PER_MSG], nfds = 0, e;
 
-	if ((e = recv_all(c->sock, hdr, sizeof(hdr), fds, &nfds)) < 0)
+	if ((e = recv_all(c->sock, hdr, sizeof(hdr), fds, &nfds, true)) < 0)
 		goto bad;
 	uint32_t size = p9_peek_size(hdr);
 	uint8_t type = hdr[4];
@@ -173,18 +192,18 @@ static int read_one(struct p9c *c)
 			e = -EPROTO;
 			goto bad;
 		}
-		if ((e = recv_all(c->sock, cnt, 4, fds, &nfds)) < 0)
+		if ((e = recv_all(c->sock, cnt, 4, fds, &nfds, false)) < 0)
 			goto bad;
 		uint32_t n = p9_peek_size(cnt);
 		if (n > destlen || size != P9_RREAD_DATA_OFF + n) {
 			e = -EPROTO;
 			goto bad;
 		}
-		if ((e = recv_all(c->sock, dest, n, fds, &nfds)) < 0)
+		if ((e = recv_all(c->sock, dest, n, fds, &nfds, false)) < 0)
 			goto bad;
 		s->rcount = n;
 	} else if ((e = recv_all(c->sock, s->buf + P9_HDRSZ, size - P9_HDRSZ,
-				 fds, &nfds)) < 0) {
+				 fds, &nfds, false)) < 0) {
 		goto bad;
 	}
 	pthread_mutex_lock(&c->mu);
@@ -392,14 +411,14 @@ static int version(struct p9c *c, const char *ver, uint32_t msize,
 	struct iovec iov = {buf, (size_t)n};
 	int e = send_iov(c->sock, &iov, 1);
 	int fds[MAX_FDS_PER_MSG], nfds = 0;
-	if (e < 0 || (e = recv_all(c->sock, buf, 4, fds, &nfds)) < 0)
+	if (e < 0 || (e = recv_all(c->sock, buf, 4, fds, &nfds, false)) < 0)
 		goto out;
 	uint32_t size = p9_peek_size(buf);
 	if (size < P9_HDRSZ || size > c->msize) {
 		e = -EPROTO;
 		goto out;
 	}
-	if ((e = recv_all(c->sock, buf + 4, size - 4, fds, &nfds)) < 0)
+	if ((e = recv_all(c->sock, buf + 4, size - 4, fds, &nfds, false)) < 0)
 		goto out;
 	if (p9_decode(buf, size, r) < 0 ||
 	    (r->type != P9_RVERSION && r->type != P9_RLERROR))

@@ -81,6 +81,20 @@ static const struct allowed allowlist[] = {
     A(restart_syscall, "restart after a stop"),
 };
 
+/* ASan/UBSan builds only (-Db_sanitize): what the sanitizer runtime does on
+ * its own (its _exit and report paths). Never in a normal build. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
+static const struct allowed sanitizer_list[] = {
+    A(sigaltstack, "sanitizer runtime"),
+    A(prctl, "sanitizer runtime"),
+    A(rt_sigaction, "sanitizer runtime"),
+    A(sched_yield, "sanitizer runtime"),
+    A(mprotect, "sanitizer runtime"),
+    A(readlink, "sanitizer runtime (report)"),
+    A(getppid, "sanitizer runtime"),
+};
+#endif
+
 int gofer_seccomp_install(bool with_accept)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
@@ -93,6 +107,14 @@ int gofer_seccomp_install(bool with_accept)
 		if (e < 0)
 			goto out;
 	}
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
+	for (size_t i = 0; i < ARRAY_SIZE(sanitizer_list); i++) {
+		e = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sanitizer_list[i].nr,
+				     0);
+		if (e < 0)
+			goto out;
+	}
+#endif
 	if (with_accept && (e = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
 						 SCMP_SYS(accept4), 0)) < 0)
 		goto out; /* listen mode (tests): one connection after another
