@@ -25,6 +25,7 @@ struct allowed {
 static const struct allowed allowlist[] = {
     /* the connection */
     A(read, "requests from the socket"),
+    A(recvfrom, "polling the socket (MSG_DONTWAIT) before a blocking read"),
     A(sendmsg, "replies, with an fd attached when the extension is on"),
     A(write, "the log"),
     /* walking and opening, always relative to an fd */
