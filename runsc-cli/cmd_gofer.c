@@ -218,9 +218,8 @@ int cli_gofer(struct cli_globals *g, int argc, char **argv)
 		cfg.listen_fd = -1;
 	}
 	close_others(cfg.sock_fd, lfd, log_fd());
+	/* The gofer reports its own errors; this only relays its status. */
 	int e = gofer_main(&cfg);
-	if (e < 0)
-		log_error("gofer: %s", strerror(-e));
 	/* _exit: under the seccomp filter no exit-time work may run (a
 	 * sanitizer's leak check would be killed), and nothing is buffered. */
 	_exit(e < 0 ? 1 : 0);

@@ -67,9 +67,13 @@ struct gofer_config {
 	bool no_seccomp; /* for debugging only */
 };
 
-/* Becomes the gofer: set-up as described above, then serves cfg->sock_fd.
- * Returns only on failure or when the connection ends (0 for a clean end).
- * Needs CAP_SYS_ADMIN (mount namespace, pivot_root). */
+/* Becomes the gofer: forks the gofer proper as pid 1 of a new pid
+ * namespace (its procfs then shows no other process), which does the set-up
+ * described above and serves cfg->sock_fd (or accepts on cfg->listen_fd);
+ * this process closes its copies of the sockets and waits. Returns when
+ * the gofer ends: 0 for a clean end of the connection, -errno for a failure
+ * (the gofer logged it); if the gofer was killed by a signal, this process
+ * dies of the same signal. Needs CAP_SYS_ADMIN. */
 int gofer_main(const struct gofer_config *cfg);
 
 /* Installs the gofer's seccomp allowlist (after which mount and friends

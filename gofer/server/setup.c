@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -20,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "lib/cleanup.h"
@@ -122,7 +124,7 @@ static const char *staging_dir(void)
 	return NULL;
 }
 
-static int build_root(const struct gofer_config *cfg)
+static int build_root(const struct gofer_config *cfg, int *proc_fd)
 {
 	int trees[MAX_BINDS];
 	size_t nt = 0;
@@ -132,8 +134,6 @@ static int build_root(const struct gofer_config *cfg)
 
 	if (cfg->nbinds > MAX_BINDS)
 		return -E2BIG;
-	if (unshare(CLONE_NEWNS) < 0)
-		return -errno;
 	/* Nothing done here may propagate back to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return -errno;
@@ -152,6 +152,17 @@ static int build_root(const struct gofer_config *cfg)
 	rt = open_tree(AT_FDCWD, cfg->root,
 		       OPEN_TREE_CLONE | AT_RECURSIVE | OPEN_TREE_CLOEXEC);
 	if (rt < 0)
+		return -errno;
+	/* Files are reopened through /proc/self/fd, and the served tree has
+	 * no /proc: keep an fd of a procfs of our own pid namespace (only
+	 * this process in it), mounted after the clone so it is not served.
+	 * The host's /proc would let a compromised gofer reach every host
+	 * process's root through /proc/PID/root. */
+	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  NULL) < 0)
+		return -errno;
+	*proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (*proc_fd < 0)
 		return -errno;
 	for (; nt < cfg->nbinds; nt++) {
 		const struct gofer_bind *b = &cfg->binds[nt];
@@ -213,18 +224,13 @@ out:
 	return e;
 }
 
-int gofer_main(const struct gofer_config *cfg)
+static int gofer_child(const struct gofer_config *cfg)
 {
 	cleanup_close int proc_fd = -1;
 	cleanup_close int root_fd = -1;
 	int e;
 
-	/* Kept across pivot_root: files are reopened through it, and the
-	 * served tree has no /proc of its own. */
-	proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (proc_fd < 0)
-		return -errno;
-	if ((e = build_root(cfg)) < 0)
+	if ((e = build_root(cfg, &proc_fd)) < 0)
 		return e;
 	root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root_fd < 0)
@@ -253,4 +259,40 @@ int gofer_main(const struct gofer_config *cfg)
 			log_warn("gofer: connection ended: %s", strerror(-e));
 		close(s);
 	}
+}
+
+/* The gofer runs as pid 1 of a pid namespace of its own (so the procfs it
+ * keeps shows no other process); the process runsc started only waits for
+ * it and ends the same way. */
+int gofer_main(const struct gofer_config *cfg)
+{
+	if (unshare(CLONE_NEWNS | CLONE_NEWPID) < 0)
+		return -errno;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		/* Killed with its parent: it must not outlive runsc's view. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		int e = gofer_child(cfg);
+		if (e < 0)
+			log_error("gofer: %s", strerror(-e));
+		/* _exit: no exit-time work may run under the seccomp filter. */
+		_exit(e < 0 ? (-e < 256 ? -e : EIO) : 0);
+	}
+	if (cfg->sock_fd >= 0)
+		close(cfg->sock_fd);
+	if (cfg->listen_fd >= 0)
+		close(cfg->listen_fd);
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (WIFSIGNALED(st)) {
+		/* End as the gofer did, so a seccomp kill shows as SIGSYS. */
+		signal(WTERMSIG(st), SIG_DFL);
+		raise(WTERMSIG(st));
+		return -EINTR;
+	}
+	return -WEXITSTATUS(st);
 }

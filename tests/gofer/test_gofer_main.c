@@ -81,6 +81,40 @@ static int write_via(struct p9c *c, uint32_t root, const char *dir,
 	return e;
 }
 
+/* The gofer proper (the child of the runsc process) runs in its own mount
+ * and pid namespaces, with no new privileges and a seccomp filter. */
+static void check_isolation(pid_t runsc_pid)
+{
+	char p[128], line[256];
+	snprintf(p, sizeof(p), "/proc/%d/task/%d/children", runsc_pid,
+		 runsc_pid);
+	FILE *f = fopen(p, "r");
+	assert_non_null(f);
+	int child = 0;
+	assert_int_equal(fscanf(f, "%d", &child), 1);
+	fclose(f);
+	const char *nss[] = {"pid", "mnt"};
+	for (int i = 0; i < 2; i++) {
+		char a[64] = "", b[64] = "", q[128];
+		snprintf(q, sizeof(q), "/proc/%d/ns/%s", child, nss[i]);
+		assert_true(readlink(q, a, sizeof(a) - 1) > 0);
+		snprintf(q, sizeof(q), "/proc/self/ns/%s", nss[i]);
+		assert_true(readlink(q, b, sizeof(b) - 1) > 0);
+		assert_string_not_equal(a, b);
+	}
+	snprintf(p, sizeof(p), "/proc/%d/status", child);
+	f = fopen(p, "r");
+	assert_non_null(f);
+	int seccomp = -1, nnp = -1;
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "Seccomp: %d", &seccomp);
+		sscanf(line, "NoNewPrivs: %d", &nnp);
+	}
+	fclose(f);
+	assert_int_equal(seccomp, 2); /* SECCOMP_MODE_FILTER */
+	assert_int_equal(nnp, 1);
+}
+
 /* A bundle-like root: a writable rootfs with a read-only and a read-write
  * bind, mount points created inside it, and a symlink that tries to send a
  * bind mount outside. */
@@ -117,6 +151,7 @@ static void bundle_root(void **state)
 	assert_int_equal(gofer_start(&g, true, args), 0);
 	struct p9c *c = g.c;
 	assert_true(p9c_fds_enabled(c));
+	check_isolation(g.pid);
 
 	/* the bind through the symlink landed inside the rootfs */
 	snprintf(p, sizeof(p), "%s/escaped", base);

@@ -19,11 +19,12 @@ fi
 
 work=$(mktemp -d /tmp/gofer-interop-XXXXXX)
 gofer_pid=
+tcp_pid=
 cleanup() {
-	if [ -n "$gofer_pid" ]; then
-		kill "$gofer_pid" 2>/dev/null || true
-		wait "$gofer_pid" 2>/dev/null || true
-	fi
+	for p in $gofer_pid $tcp_pid; do
+		kill "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -89,4 +90,18 @@ if cat9 abs-link > /dev/null 2>&1; then fail "diodcat followed a symlink out"; f
 if ls9 .. > /dev/null 2>&1; then fail "diodls listed .."; fi
 
 kill -0 "$gofer_pid" || fail "gofer died"
+
+# The same over loopback TCP (port 0: the gofer picks one and says which).
+mkfifo "$work/tcp.out"
+"$runsc" gofer --root "$tree" --read-only-root --listen-tcp 0 \
+	>"$work/tcp.out" 2>"$work/gofer-tcp.log" &
+tcp_pid=$!
+exec 4<"$work/tcp.out"
+read -r line <&4 || fail "tcp gofer: $(cat "$work/gofer-tcp.log")"
+addr=${line#listening on }
+case $addr in 127.0.0.1:[0-9]*) ;; *) fail "unexpected: $line" ;; esac
+"$DIODCAT" -s "$addr" -a / a/random.bin | cmp - "$tree/a/random.bin" ||
+	fail "diodcat over TCP"
+"$DIODLS" -s "$addr" -a / a/b | sort > "$work/got"
+printf 'c\nseq.txt\n' | diff - "$work/got" || fail "diodls over TCP"
 echo "ok: $dirs directories and $files files read by diodls/diodcat match the host"
