@@ -937,6 +937,27 @@ static void many_threads_one_connection(void **state)
 	}
 }
 
+/* More threads than tags: callers queue for a free slot. */
+static void more_threads_than_tags(void **state)
+{
+	struct gofer_serve_opts so = {.proc_fd = -1};
+	struct p9c_opts co = {.max_inflight = 2, .msize = 8192};
+	struct fx *f = fx_new(&so, &co);
+	enum { T = 12 };
+	pthread_t th[T];
+	struct worker w[T];
+	for (int i = 0; i < T; i++) {
+		w[i] = (struct worker){f, i, 0};
+		pthread_create(&th[i], NULL, work, &w[i]);
+	}
+	for (int i = 0; i < T; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(w[i].ok, 200);
+	}
+	assert_int_equal(p9c_msize(f->s.c), 8192);
+	assert_int_equal(fx_free(f), 0);
+}
+
 /* ---- malformed input on the wire ---- */
 
 static int raw_rpc(int fd, const uint8_t *msg, size_t len, uint8_t *reply,
@@ -1126,6 +1147,7 @@ int main(void)
 	    T(symlink_swapped_during_walk),
 	    T(rename_race),
 	    T(many_threads_one_connection),
+	    cmocka_unit_test(more_threads_than_tags),
 	    cmocka_unit_test(malformed_messages),
 	    cmocka_unit_test(version_rules),
 	    cmocka_unit_test_setup_teardown(server_gone, setup,
