@@ -69,6 +69,62 @@ static inline char *read_file(const char *path)
 	return buf;
 }
 
+/* What a test made that must go even if it fails half-way (a failed
+ * assertion leaves the test function at once): registered when made,
+ * dropped when the test cleans up itself, and cleaned by clean_all() in
+ * every test's teardown. */
+#define MAX_CLEAN 16
+static char clean_dirs[MAX_CLEAN][256];
+static pid_t clean_pids[MAX_CLEAN];
+
+static inline void clean_add_dir(const char *p)
+{
+	for (int i = 0; i < MAX_CLEAN; i++)
+		if (!clean_dirs[i][0]) {
+			snprintf(clean_dirs[i], sizeof(clean_dirs[i]), "%s", p);
+			return;
+		}
+}
+
+static inline void clean_drop_dir(const char *p)
+{
+	for (int i = 0; i < MAX_CLEAN; i++)
+		if (!strcmp(clean_dirs[i], p))
+			clean_dirs[i][0] = 0;
+}
+
+static inline void clean_add_pid(pid_t pid)
+{
+	for (int i = 0; i < MAX_CLEAN; i++)
+		if (!clean_pids[i]) {
+			clean_pids[i] = pid;
+			return;
+		}
+}
+
+static inline void clean_drop_pid(pid_t pid)
+{
+	for (int i = 0; i < MAX_CLEAN; i++)
+		if (clean_pids[i] == pid)
+			clean_pids[i] = 0;
+}
+
+static inline int clean_all(void **state)
+{
+	(void)state;
+	for (int i = 0; i < MAX_CLEAN; i++) {
+		if (clean_pids[i] > 0) {
+			kill(clean_pids[i], SIGKILL);
+			waitpid(clean_pids[i], NULL, 0);
+		}
+		clean_pids[i] = 0;
+		if (clean_dirs[i][0])
+			rm_rf(clean_dirs[i]);
+		clean_dirs[i][0] = 0;
+	}
+	return 0;
+}
+
 /* Starts gofer_serve() over root_dir in a child; returns the connected
  * client, attached. */
 static inline int server_start(struct server *s, const char *root_dir,
@@ -90,6 +146,7 @@ static inline int server_start(struct server *s, const char *root_dir,
 			_exit(3);
 		_exit(gofer_serve(sv[1], root, so) < 0 ? 1 : 0);
 	}
+	clean_add_pid(s->pid);
 	close(sv[1]);
 	int e = p9c_connect(sv[0], co, &s->c);
 	if (e < 0)
@@ -110,6 +167,7 @@ static inline int server_stop(struct server *s)
 	int st = 0;
 	while (waitpid(s->pid, &st, 0) < 0 && errno == EINTR)
 		;
+	clean_drop_pid(s->pid);
 	s->pid = 0;
 	return st;
 }

@@ -30,6 +30,7 @@ static struct fx *fx_new(const struct gofer_serve_opts *so,
 	strcpy(f->base, "/tmp/gofer-test-XXXXXX");
 	if (!mkdtemp(f->base))
 		abort();
+	clean_add_dir(f->base);
 	snprintf(f->tree, sizeof(f->tree), "%s/tree", f->base);
 	snprintf(f->outside, sizeof(f->outside), "%s/outside", f->base);
 	mkdir(f->tree, 0755);
@@ -59,6 +60,7 @@ static int fx_free(struct fx *f)
 {
 	int st = server_stop(&f->s);
 	rm_rf(f->base);
+	clean_drop_dir(f->base);
 	free(f);
 	return st;
 }
@@ -73,6 +75,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	int st = fx_free(*state);
+	clean_all(state);
 	/* The server ended cleanly at EOF. */
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
@@ -986,6 +989,7 @@ static void malformed_messages(void **state)
 {
 	char base[] = "/tmp/gofer-raw-XXXXXX";
 	assert_non_null(mkdtemp(base));
+	clean_add_dir(base);
 	int sv[2];
 	socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
 	pid_t pid = fork();
@@ -996,6 +1000,7 @@ static void malformed_messages(void **state)
 		struct gofer_serve_opts so = {.proc_fd = -1, .max_msize = 8192};
 		_exit(gofer_serve(sv[1], root, &so) == -EMSGSIZE ? 0 : 1);
 	}
+	clean_add_pid(pid);
 	close(sv[1]);
 	uint8_t buf[256], rep[8192];
 	struct p9_msg m = {.type = P9_TVERSION, .tag = P9_NOTAG}, r;
@@ -1061,6 +1066,7 @@ static void version_rules(void **state)
 {
 	char base[] = "/tmp/gofer-raw-XXXXXX";
 	assert_non_null(mkdtemp(base));
+	clean_add_dir(base);
 	int sv[2];
 	socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
 	pid_t pid = fork();
@@ -1070,6 +1076,7 @@ static void version_rules(void **state)
 		int root = open(base, O_PATH | O_DIRECTORY);
 		_exit(gofer_serve(sv[1], root, NULL) == 0 ? 0 : 1);
 	}
+	clean_add_pid(pid);
 	close(sv[1]);
 	uint8_t buf[256], rep[512];
 	struct p9_msg a = {.type = P9_TATTACH, .tag = 1}, r;
@@ -1117,6 +1124,7 @@ static void server_gone(void **state)
 static int teardown_killed(void **state)
 {
 	int st = fx_free(*state);
+	clean_all(state);
 	return WIFSIGNALED(st) ? 0 : -1;
 }
 
@@ -1141,15 +1149,15 @@ int main(void)
 	    T(statfs_works),
 	    T(xattrs),
 	    T(locks),
-	    cmocka_unit_test(fd_passing),
-	    cmocka_unit_test(read_only_server),
+	    cmocka_unit_test_teardown(fd_passing, clean_all),
+	    cmocka_unit_test_teardown(read_only_server, clean_all),
 	    T(symlinks_pointing_out),
 	    T(symlink_swapped_during_walk),
 	    T(rename_race),
 	    T(many_threads_one_connection),
-	    cmocka_unit_test(more_threads_than_tags),
-	    cmocka_unit_test(malformed_messages),
-	    cmocka_unit_test(version_rules),
+	    cmocka_unit_test_teardown(more_threads_than_tags, clean_all),
+	    cmocka_unit_test_teardown(malformed_messages, clean_all),
+	    cmocka_unit_test_teardown(version_rules, clean_all),
 	    cmocka_unit_test_setup_teardown(server_gone, setup,
 					    teardown_killed),
 	};

@@ -41,6 +41,7 @@ static int gofer_start(struct gofer *g, bool fds, const char *const *args)
 		execv(runsc, (char **)argv);
 		_exit(127);
 	}
+	clean_add_pid(g->pid);
 	close(sv[1]);
 	struct p9c_opts co = {.want_fds = fds};
 	int e = p9c_connect(sv[0], &co, &g->c);
@@ -122,6 +123,7 @@ static void bundle_root(void **state)
 {
 	char base[] = "/tmp/gofer-main-XXXXXX";
 	assert_non_null(mkdtemp(base));
+	clean_add_dir(base);
 	char rootfs[128], ro[128], rw[128], p[256], a1[300], a2[300], a3[300];
 	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", base);
 	snprintf(ro, sizeof(ro), "%s/hostro", base);
@@ -259,6 +261,7 @@ static void host_root(void **state)
 {
 	char base[] = "/tmp/gofer-host-XXXXXX";
 	assert_non_null(mkdtemp(base));
+	clean_add_dir(base);
 	char p[256], bind[300];
 	snprintf(p, sizeof(p), "%s/mine", base);
 	write_file(p, "mine");
@@ -357,6 +360,7 @@ static void bad_arguments(void **state)
 	 * outside the root */
 	char base[] = "/tmp/gofer-dang-XXXXXX", lnk[64], bind[96];
 	assert_non_null(mkdtemp(base));
+	clean_add_dir(base);
 	snprintf(lnk, sizeof(lnk), "%s/dangling", base);
 	symlink("/tmp/gofer-dangling-target", lnk);
 	snprintf(bind, sizeof(bind), "/tmp:/dangling/x");
@@ -390,9 +394,9 @@ int main(int argc, char **argv)
 	}
 	runsc = argv[1];
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(bundle_root),
-	    cmocka_unit_test(host_root),
-	    cmocka_unit_test(bad_arguments),
+	    cmocka_unit_test_teardown(bundle_root, clean_all),
+	    cmocka_unit_test_teardown(host_root, clean_all),
+	    cmocka_unit_test_teardown(bad_arguments, clean_all),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
