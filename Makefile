@@ -3,14 +3,16 @@
 
 BUILD ?= build
 MESON_OPTS ?=
-# Build tools, libraries, and what the tests run (busybox-static, diod later).
+# Build tools, libraries, and what the tests run (busybox-static; diod for
+# the 9P interop tests; clang and its runtime for the libFuzzer target).
 DEPS := gcc libc6-dev make meson ninja-build pkg-config python3 \
 	libseccomp-dev libprotobuf-c-dev protobuf-c-compiler libunwind-dev \
-	libcmocka-dev libjson-c-dev busybox-static util-linux
+	libcmocka-dev libjson-c-dev busybox-static util-linux \
+	diod clang libclang-rt-dev
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build demo check bench docs clean
+.PHONY: all deps build demo check bench docs clean fuzz
 
 all: build
 
@@ -49,6 +51,12 @@ check: build
 
 bench: build
 	ninja -C $(BUILD) bench
+
+# The 9P decoder's fuzz target for FUZZ_SECONDS (make check runs it 10 s).
+FUZZ_SECONDS ?= 600
+fuzz: build
+	tests/fuzz/run-fuzz.sh $(BUILD)/tests/fuzz/fuzz-p9 $(FUZZ_SECONDS) \
+		tests/fuzz/corpus $(BUILD)/tests/fuzz/artifacts
 
 docs: build
 	./$(BUILD)/sentry/syscalls-doc > docs/syscalls.md

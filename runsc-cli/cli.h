@@ -13,5 +13,6 @@ struct cli_globals {
 };
 
 int cli_do(struct cli_globals *g, int argc, char **argv);
+int cli_gofer(struct cli_globals *g, int argc, char **argv);
 /* Opens the log named by --log (or stderr) and sets the level. */
 void cli_setup_log(const struct cli_globals *g, const char *role);

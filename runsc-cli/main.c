@@ -18,6 +18,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "do", cli_do, "run a host program in a sandbox over the host root" },
+	{ "gofer", cli_gofer, "serve a directory tree over 9P2000.L (internal)" },
 };
 
 static void usage(FILE *out)
