@@ -123,8 +123,9 @@ finish_victim() {
 	wait "$victim_pid"
 	local st=$?
 	victim_pid=
-	[ "$st" = 0 ] && [ "$line" = "victim intact" ] ||
+	if [ "$st" != 0 ] || [ "$line" != "victim intact" ]; then
 		no "the victim's memory was written: $line (status $st)"
+	fi
 }
 
 # ---- the sandbox side ------------------------------------------------------
@@ -167,7 +168,7 @@ sandbox() {
 	shift
 	runs=$((runs + 1))
 	: >"$tmp/log"
-	timeout -k 5 "$run_timeout" "$runsc" --log="$tmp/log" --debug do \
+	timeout -k 5 "$run_timeout" "$runsc" --log="$tmp/log" --debug "do" \
 		--platform="$platform" "${extra[@]}" -- "$@" \
 		<"$stdin" >"$tmp/out" 2>"$tmp/err"
 	status=$?
@@ -194,7 +195,7 @@ test_direct() {
 	start_victim
 	mkfifo "$tmp/att.in" "$tmp/att.out" || exit 99
 	: >"$tmp/log"
-	timeout -k 5 "$run_timeout" "$runsc" --log="$tmp/log" --debug do \
+	timeout -k 5 "$run_timeout" "$runsc" --log="$tmp/log" --debug "do" \
 		--platform="$platform" -- "$prog" "$host" "$vpid" "$vaddr" \
 		<"$tmp/att.in" >"$tmp/att.out" 2>"$tmp/err" &
 	bg_pid=$!
@@ -374,7 +375,8 @@ test_scribble() {
 		check_host "$m"
 		check_victim "$m"
 	done
-	echo "scribble modes: $(echo $modes | sed 's/:[0-9]*//g')"
+	# shellcheck disable=SC2086 # one mode per word
+	echo "scribble modes: $(printf '%s ' $modes | sed 's/:[0-9]*//g')"
 	finish_victim
 }
 
