@@ -241,10 +241,16 @@ test_gadgets() {
 	[ "$nstub" -gt 0 ] || { no "no syscall instruction found in the stub's code"; return; }
 	local calls="mkdir unlink kill ptrace pvw execve clone exit42 mprotect-code"
 	grep -q '^block' <<<"$list" && calls="$calls mprotect-block"
-	local where idx off call expected
+	# The vDSO's instructions are the workload's own: a few calls suffice.
+	local vdso_calls="mkdir kill pvw exit42"
+	local where idx off call expected todo
 	while read -r where idx off; do
-		[ "$where" = stub ] || [ "$where" = vdso ] || continue
-		for call in $calls; do
+		case $where in
+		stub) todo=$calls ;;
+		vdso) todo=$vdso_calls ;;
+		*) continue ;;
+		esac
+		for call in $todo; do
 			if [ "$where" = stub ] && [ "$platform" = systrap ]; then
 				# Filter B: only the stub's own four calls pass;
 				# exit passes and ends the thread, which the
@@ -268,7 +274,8 @@ test_gadgets() {
 			check_victim "$where+$off $call"
 		done
 	done <<<"$list"
-	echo "$nstub stub and $nvdso vDSO syscall instructions, each with: $calls"
+	echo "$nstub stub syscall instructions, each with: $calls"
+	echo "$nvdso vDSO syscall instructions, each with: $vdso_calls"
 	finish_victim
 }
 
