@@ -22,6 +22,9 @@
 
 #include <errno.h>
 #include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -46,6 +49,9 @@
 #define OFF_CLONE 8 /* syscall; child: park; parent: int3 */
 #define OFF_PARK 15 /* 1: pause; jmp 1b */
 #define OFF_CLONE_TRAP 25 /* rip after the parent's int3 */
+#define OFF_FPROG 64 /* struct sock_fprog for the vsyscall filter */
+#define OFF_FILTER 128 /* its instructions */
+#define VSYSCALL_ADDR 0xffffffffff600000ULL
 
 struct plat_as {
 	pid_t pid;
@@ -99,6 +105,23 @@ static int ptrace_init(void)
 		return -errno;
 	memset(p, 0xcc, STUB_SIZE);
 	memcpy(p, code, sizeof(code));
+	/* The host kernel runs vsyscall-page calls (gettimeofday, time,
+	 * getcpu) itself without a SYSEMU stop: a seccomp filter turns those,
+	 * and only those, into SIGSYS, which the sentry serves. */
+	const uint32_t ip_lo = offsetof(struct seccomp_data, instruction_pointer);
+	const struct sock_filter filter[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ip_lo + 4),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0xffffffff, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ip_lo),
+		BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xfffff000),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)VSYSCALL_ADDR, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+	};
+	struct sock_fprog prog = { sizeof(filter) / sizeof(filter[0]),
+				   (struct sock_filter *)((char *)p + OFF_FILTER) };
+	memcpy((char *)p + OFF_FILTER, filter, sizeof(filter));
+	memcpy((char *)p + OFF_FPROG, &prog, sizeof(prog));
 	if (mprotect(p, STUB_SIZE, PROT_READ | PROT_EXEC) < 0)
 		return -errno;
 	stub_code = (uint64_t)p;
@@ -154,6 +177,20 @@ static int zygote_fork(void *out)
 					    stub_code + OFF_INJECT, keep, n);
 		if (!err)
 			err = stubproc_reset_fpu(pid);
+		uint64_t nnp[6] = { PR_SET_NO_NEW_PRIVS, 1 };
+		uint64_t filt[6] = { SECCOMP_SET_MODE_FILTER, 0,
+				     stub_code + OFF_FPROG };
+		long r = 0;
+		if (!err)
+			err = stubproc_inject(pid, &zygote_regs,
+					      stub_code + OFF_INJECT, SYS_prctl,
+					      nnp, &r);
+		if (!err && !r)
+			err = stubproc_inject(pid, &zygote_regs,
+					      stub_code + OFF_INJECT,
+					      SYS_seccomp, filt, &r);
+		if (!err && r < 0)
+			err = (int)r;
 		if (err < 0) {
 			int st;
 			kill(pid, SIGKILL);
@@ -372,6 +409,18 @@ static int ptrace_run(struct plat_thread *th, struct plat_regs *regs,
 		memcpy(regs, &th->last, sizeof(*regs));
 		if (sig == (SIGTRAP | 0x80)) {
 			struct __ptrace_syscall_info info;
+			/* Workload code never lives in the stub page: a
+			 * system call from there is the workload jumping
+			 * into the stub's code. */
+			if (regs->rip - 2 - stub_code < STUB_SIZE) {
+				log_warn("ptrace: stub %d made a system call "
+					 "from the stub's code: killing it",
+					 th->as->pid);
+				kill(th->as->pid, SIGKILL);
+				th->as->dead = true;
+				trap->kind = PLAT_TRAP_DEAD;
+				return 0;
+			}
 			long n = ptrace(PTRACE_GET_SYSCALL_INFO, th->tid,
 					sizeof(info), &info);
 			trap->kind = PLAT_TRAP_SYSCALL;
@@ -399,6 +448,23 @@ static int ptrace_run(struct plat_thread *th, struct plat_regs *regs,
 		case PLAT_INTERRUPT_SIGNAL:
 			trap->kind = PLAT_TRAP_INTERRUPT;
 			return 0;
+		case SIGSYS: {
+			/* Only our vsyscall filter raises it: the kernel has
+			 * already returned to the caller with rax -ENOSYS;
+			 * serve the call as if made there. */
+			siginfo_t si;
+			if (ptrace(PTRACE_GETSIGINFO, th->tid, 0, &si) == 0 &&
+			    si.si_code == 1 /* SYS_SECCOMP */ &&
+			    ((uint64_t)si.si_call_addr & ~0xfffULL) ==
+				    VSYSCALL_ADDR) {
+				regs->orig_rax = (uint64_t)si.si_syscall;
+				trap->kind = PLAT_TRAP_SYSCALL;
+				return 0;
+			}
+			trap->kind = PLAT_TRAP_SIGNAL;
+			trap->signo = sig;
+			return 0;
+		}
 		default:
 			/* A host signal sent to the stub from outside: the
 			 * workload never sees host signals; say so and go on. */
