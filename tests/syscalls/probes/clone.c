@@ -147,7 +147,10 @@ static void raw_thread_tests(void)
 	g_pid = g_tid = 0;
 	long tid = clone(thread_child, stk, THREAD_FLAGS, NULL, &g_ptid, NULL,
 			 &g_ctid);
-	CHECK_TRUE("clone(thread flags) returns a tid", tid > 0);
+	if (!CHECK_TRUE("clone(thread flags) returns a tid", tid > 0)) {
+		munmap(stk - STACK_SIZE, STACK_SIZE);
+		return;
+	}
 	CHECK_TRUE("CLONE_PARENT_SETTID: tid stored before clone returned",
 		   g_ptid == tid);
 	/* Wait until the thread has recorded its ids. */

@@ -314,7 +314,8 @@ static void threaded_targets(void)
 	if (pid == 0) {
 		pthread_t t;
 		quiet_child();
-		pthread_create(&t, NULL, victim, NULL);
+		if (pthread_create(&t, NULL, victim, NULL) != 0)
+			_exit(9);
 		while (!victim_tid)
 			sched_yield();
 		syscall(SYS_tgkill, getpid(), victim_tid, SIGUSR2);

@@ -475,7 +475,9 @@ static void thread_tests(void)
 	block(SIGUSR1);
 	nrec = 0;
 	waiter_tid = 0;
-	pthread_create(&t, NULL, waiter, NULL);
+	if (CHECK_RET("pthread_create", pthread_create(&t, NULL, waiter, NULL),
+		      0) != 0)
+		return;
 	while (!waiter_tid)
 		sched_yield();
 	CHECK_OK("tgkill(the waiter)",
@@ -488,7 +490,9 @@ static void thread_tests(void)
 	/* Process-directed, with the main thread blocking it. */
 	nrec = 0;
 	waiter_tid = 0;
-	pthread_create(&t, NULL, waiter, NULL);
+	if (CHECK_RET("pthread_create", pthread_create(&t, NULL, waiter, NULL),
+		      0) != 0)
+		return;
 	while (!waiter_tid)
 		sched_yield();
 	CHECK_OK("kill(process) with the main thread blocking it",

@@ -640,7 +640,9 @@ static void pidfd_tests(void)
 	sigaction(SIGUSR1, &sa, NULL);
 
 	pthread_t t;
-	pthread_create(&t, NULL, tid_thread, NULL);
+	if (CHECK_RET("pthread_create", pthread_create(&t, NULL, tid_thread, NULL),
+		      0) != 0)
+		return;
 	while (!thread_tid)
 		sched_yield();
 	CHECK_ERR("pidfd_open of a non-leader thread",
