@@ -130,7 +130,8 @@ static void op_pipepp(void)
 {
 	char c = 'x';
 
-	if (write(to_partner[1], &c, 1) != 1 || read(from_partner[0], &c, 1) != 1)
+	if (write(to_partner[1], &c, 1) != 1 ||
+	    read(from_partner[0], &c, 1) != 1)
 		abort();
 }
 
@@ -166,8 +167,8 @@ static void op_forkexec(void)
 	pid_t pid = fork();
 
 	if (pid == 0) {
-		char *argv[] = { (char *)self, "true", NULL };
-		char *envp[] = { NULL };
+		char *argv[] = {(char *)self, "true", NULL};
+		char *envp[] = {NULL};
 		execve(self, argv, envp);
 		_exit(127);
 	}
@@ -182,14 +183,14 @@ int main(int argc, char **argv)
 		void (*setup)(void);
 		void (*teardown)(void);
 	} modes[] = {
-		{ "getppid", op_getppid, NULL, NULL },
-		{ "clock", op_clock, NULL, NULL },
-		{ "write4k", op_write4k, NULL, NULL },
-		{ "thread", op_thread, NULL, NULL },
-		{ "futexpp", op_futexpp, setup_futexpp, teardown_futexpp },
-		{ "pipepp", op_pipepp, setup_pipepp, teardown_pipepp },
-		{ "fork", op_fork, NULL, NULL },
-		{ "forkexec", op_forkexec, NULL, NULL },
+	    {"getppid", op_getppid, NULL, NULL},
+	    {"clock", op_clock, NULL, NULL},
+	    {"write4k", op_write4k, NULL, NULL},
+	    {"thread", op_thread, NULL, NULL},
+	    {"futexpp", op_futexpp, setup_futexpp, teardown_futexpp},
+	    {"pipepp", op_pipepp, setup_pipepp, teardown_pipepp},
+	    {"fork", op_fork, NULL, NULL},
+	    {"forkexec", op_forkexec, NULL, NULL},
 	};
 	if (argc >= 2 && strcmp(argv[1], "true") == 0)
 		return 0;

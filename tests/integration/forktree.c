@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #define FANOUT 3
-#define DEPTH 4 /* levels, the root included */
+#define DEPTH  4 /* levels, the root included */
 
 /* Exit code of the node at `path` (base-FANOUT digits) on level `level`. */
 static int expected(int level, int path)
@@ -65,7 +65,8 @@ static int node(int level, int path)
 		int want = expected(level + 1, path * FANOUT + c);
 		if (r != kids[c] || !WIFEXITED(st) || WEXITSTATUS(st) != want) {
 			fprintf(stderr,
-				"level %d path %d child %d: status 0x%x, want exit %d\n",
+				"level %d path %d child %d: status 0x%x, want "
+				"exit %d\n",
 				level, path, c, st, want);
 			bad = 1;
 		}

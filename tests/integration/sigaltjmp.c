@@ -69,7 +69,7 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	alt = mmap(NULL, alt_size, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	stack_t ss = { .ss_sp = alt, .ss_size = alt_size, .ss_flags = 0 };
+	stack_t ss = {.ss_sp = alt, .ss_size = alt_size, .ss_flags = 0};
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
@@ -81,10 +81,11 @@ int main(void)
 		return 2;
 	}
 	long pg = sysconf(_SC_PAGESIZE);
-	char *ro = mmap(NULL, pg, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *ro =
+	    mmap(NULL, pg, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	static const char *const names[] = { "NULL write", "read-only write",
-					     "stack overflow" };
+	static const char *const names[] = {"NULL write", "read-only write",
+					    "stack overflow"};
 	for (int kind = 0; kind < 3; kind++) {
 		int ok = 1;
 		for (int round = 0; round < 3; round++) {

@@ -21,9 +21,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define NTHREADS 8
+#define NTHREADS   8
 #define INCREMENTS 100000
-#define ROUNDS 5000
+#define ROUNDS	   5000
 
 static int failures;
 
@@ -82,7 +82,7 @@ static void mutex_part(void)
 
 static pthread_mutex_t pp_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pp_cond = PTHREAD_COND_INITIALIZER;
-static int turn; /* 0: ping's turn, 1: pong's */
+static int turn;		/* 0: ping's turn, 1: pong's */
 static char played[2 * ROUNDS]; /* who moved, in order */
 static int nplayed;
 

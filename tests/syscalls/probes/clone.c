@@ -20,8 +20,8 @@
 #define STACK_SIZE (256 * 1024)
 
 /* The flags glibc's pthread_create passes, minus CLONE_SETTLS. */
-#define THREAD_FLAGS \
-	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | \
+#define THREAD_FLAGS                                                           \
+	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |    \
 	 CLONE_SYSVSEM | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID)
 
 static char *stack_top(void)
@@ -99,8 +99,8 @@ static void clone_vfork_tests(void)
 
 	g_val = 0;
 	fflush(stdout);
-	long pid = clone(vm_vfork_child, stk, CLONE_VM | CLONE_VFORK | SIGCHLD,
-			 NULL);
+	long pid =
+	    clone(vm_vfork_child, stk, CLONE_VM | CLONE_VFORK | SIGCHLD, NULL);
 	CHECK_TRUE("clone(VM|VFORK): parent resumed after the child ended",
 		   pid > 0 && g_val == 100000 && g_pid == pid);
 	px_expect_exit("clone(VM|VFORK) child", pid, "exited 9");
@@ -202,8 +202,8 @@ static void settid_tests(void)
 		  EINVAL);
 	CHECK_ERR("clone THREAD without SIGHAND",
 		  raw_clone(CLONE_THREAD | CLONE_VM, 0, 0), EINVAL);
-	CHECK_ERR("clone NEWNS with FS", raw_clone(CLONE_NEWNS | CLONE_FS, 0, 0),
-		  EINVAL);
+	CHECK_ERR("clone NEWNS with FS",
+		  raw_clone(CLONE_NEWNS | CLONE_FS, 0, 0), EINVAL);
 }
 
 static void *pthread_fn(void *arg)
@@ -269,9 +269,8 @@ static void sharing_tests(void)
 	long pid;
 
 	g_fd = -1;
-	pid = clone(share_child, stk, CLONE_VM | CLONE_VFORK | CLONE_FILES |
-					      SIGCHLD,
-		    (void *)0);
+	pid = clone(share_child, stk,
+		    CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, (void *)0);
 	px_expect_exit("CLONE_FILES child", pid, "exited 0");
 	CHECK_OK("CLONE_FILES: child's new fd is ours", fcntl(g_fd, F_GETFD));
 	close(g_fd);
@@ -283,8 +282,8 @@ static void sharing_tests(void)
 		  fcntl(g_fd, F_GETFD), EBADF);
 
 	umask(022);
-	pid = clone(share_child, stk, CLONE_VM | CLONE_VFORK | CLONE_FS | SIGCHLD,
-		    (void *)1);
+	pid = clone(share_child, stk,
+		    CLONE_VM | CLONE_VFORK | CLONE_FS | SIGCHLD, (void *)1);
 	px_expect_exit("CLONE_FS child", pid, "exited 0");
 	CHECK_RET("CLONE_FS: child's umask is ours", umask(022), 077);
 	pid = clone(share_child, stk, CLONE_VM | CLONE_VFORK | SIGCHLD,
@@ -295,9 +294,9 @@ static void sharing_tests(void)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = sig_handler;
 	sigaction(SIGUSR1, &sa, NULL);
-	pid = clone(share_child, stk,
-		    CLONE_VM | CLONE_VFORK | CLONE_SIGHAND | SIGCHLD,
-		    (void *)2);
+	pid =
+	    clone(share_child, stk,
+		  CLONE_VM | CLONE_VFORK | CLONE_SIGHAND | SIGCHLD, (void *)2);
 	px_expect_exit("CLONE_SIGHAND child", pid, "exited 0");
 	sigaction(SIGUSR2, NULL, &cur);
 	CHECK_TRUE("CLONE_SIGHAND: child's handler is ours",
@@ -361,12 +360,13 @@ static void clone3_tests(void)
 	if (pid == 0)
 		_exit(5);
 	CHECK_TRUE("clone3(CLONE_PIDFD): pid and pidfd", pid > 0 && pidfd >= 0);
-	CHECK_TRUE("pidfd is close-on-exec", fcntl(pidfd, F_GETFD) == FD_CLOEXEC);
+	CHECK_TRUE("pidfd is close-on-exec",
+		   fcntl(pidfd, F_GETFD) == FD_CLOEXEC);
 	memset(&si, 0, sizeof(si));
 	CHECK_OK("waitid(P_PIDFD)", waitid(P_PIDFD, pidfd, &si, WEXITED));
 	CHECK_TRUE("P_PIDFD: that child, exited 5",
 		   si.si_pid == pid && si.si_code == CLD_EXITED &&
-			   si.si_status == 5);
+		       si.si_status == 5);
 	close(pidfd);
 
 	/* exit_signal SIGUSR1: a "clone" child, invisible to plain wait. */
@@ -386,13 +386,13 @@ static void clone3_tests(void)
 	CHECK_TRUE("waitpid __WCLONE finds it",
 		   px_waitpid(pid, &st, __WCLONE) == pid);
 	check_status("its status", st, "exited 6");
-	struct timespec zero = { 0, 0 };
+	struct timespec zero = {0, 0};
 	memset(&si, 0, sizeof(si));
 	CHECK_RET("its exit signal SIGUSR1 was queued",
 		  sigtimedwait(&usr1, &si, &zero), SIGUSR1);
 	CHECK_TRUE("exit signal carries CLD_EXITED and status 6",
 		   si.si_code == CLD_EXITED && si.si_status == 6 &&
-			   si.si_pid == pid);
+		       si.si_pid == pid);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 
 	/* exit_signal 0: no signal at all, __WALL reaps it. */
@@ -415,7 +415,8 @@ static void clone3_tests(void)
 	CHECK_ERR("clone3 NULL args", clone3(NULL, sizeof(ca)), EFAULT);
 	static char big[8192] __attribute__((aligned(8)));
 	memcpy(big, &ca, sizeof(ca));
-	CHECK_ERR("clone3 size > page", clone3((void *)big, sizeof(big)), E2BIG);
+	CHECK_ERR("clone3 size > page", clone3((void *)big, sizeof(big)),
+		  E2BIG);
 	big[sizeof(ca)] = 1;
 	CHECK_ERR("clone3 unknown non-zero tail",
 		  clone3((void *)big, sizeof(ca) + 8), E2BIG);
@@ -440,8 +441,8 @@ static void clone3_tests(void)
 	ca.stack = 0;
 	ca.flags = CLONE_DETACHED; /* unknown to clone3 */
 	CHECK_ERR("clone3 CLONE_DETACHED", clone3(&ca, sizeof(ca)), EINVAL);
-	CHECK_ERR("no children left behind", waitpid(-1, NULL, __WALL | WNOHANG),
-		  ECHILD);
+	CHECK_ERR("no children left behind",
+		  waitpid(-1, NULL, __WALL | WNOHANG), ECHILD);
 }
 
 static void *mask_thread(void *arg)
@@ -470,7 +471,8 @@ static void inherit_tests(void)
 		sigset_t cm, cp;
 		sigprocmask(SIG_BLOCK, NULL, &cm);
 		sigpending(&cp);
-		_exit(sigismember(&cm, SIGUSR2) * 2 + sigismember(&cp, SIGUSR2));
+		_exit(sigismember(&cm, SIGUSR2) * 2 +
+		      sigismember(&cp, SIGUSR2));
 	}
 	px_expect_exit("fork child: mask inherited, pending not", pid,
 		       "exited 2");

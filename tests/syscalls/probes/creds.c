@@ -17,7 +17,7 @@
 #include <sys/prctl.h>
 
 #define NO_SUCH_PID 0x3fffffff
-#define CAPBIT(c) (1ULL << (c))
+#define CAPBIT(c)   (1ULL << (c))
 
 struct caps {
 	uint64_t eff, prm, inh;
@@ -25,8 +25,7 @@ struct caps {
 
 static long cap_get(pid_t pid, struct caps *c)
 {
-	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3,
-					      pid };
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, pid};
 	struct __user_cap_data_struct d[2];
 	long r = syscall(SYS_capget, &h, d);
 
@@ -40,11 +39,11 @@ static long cap_get(pid_t pid, struct caps *c)
 
 static long cap_set(const struct caps *c)
 {
-	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
 	struct __user_cap_data_struct d[2] = {
-		{ (uint32_t)c->eff, (uint32_t)c->prm, (uint32_t)c->inh },
-		{ (uint32_t)(c->eff >> 32), (uint32_t)(c->prm >> 32),
-		  (uint32_t)(c->inh >> 32) },
+	    {(uint32_t)c->eff, (uint32_t)c->prm, (uint32_t)c->inh},
+	    {(uint32_t)(c->eff >> 32), (uint32_t)(c->prm >> 32),
+	     (uint32_t)(c->inh >> 32)},
 	};
 	return syscall(SYS_capset, &h, d);
 }
@@ -76,7 +75,7 @@ static gid_t fsgid_now(void)
 
 static void groups_tests(void)
 {
-	gid_t set[3] = { 10, 20, 30 }, got[8];
+	gid_t set[3] = {10, 20, 30}, got[8];
 
 	CHECK_OK("setgroups 3", syscall(SYS_setgroups, 3, set));
 	CHECK_RET("getgroups count", syscall(SYS_getgroups, 0, NULL), 3);
@@ -116,8 +115,8 @@ static void gid_tests(void)
 	CHECK_TRUE("resgid == 0/0/0", resgid_is(0, 0, 0));
 	CHECK_OK("setegid(5)", setegid(5));
 	CHECK_TRUE("resgid == 0/5/0", resgid_is(0, 5, 0));
-	CHECK_RET("setfsgid(9) returns the old fsgid",
-		  syscall(SYS_setfsgid, 9), 5);
+	CHECK_RET("setfsgid(9) returns the old fsgid", syscall(SYS_setfsgid, 9),
+		  5);
 	CHECK_TRUE("fsgid now 9", fsgid_now() == 9);
 	CHECK_TRUE("setfsgid leaves egid alone", resgid_is(0, 5, 0));
 	CHECK_OK("setegid(0)", setegid(0));
@@ -132,7 +131,8 @@ static void cap_tests(void)
 	if (CHECK_OK("capget v3 self", cap_get(0, &c)) == -1)
 		return;
 	CHECK_TRUE("root: CAP_SETUID and CAP_SETGID effective",
-		   (c.eff & CAPBIT(CAP_SETUID)) && (c.eff & CAPBIT(CAP_SETGID)));
+		   (c.eff & CAPBIT(CAP_SETUID)) &&
+		       (c.eff & CAPBIT(CAP_SETGID)));
 	CHECK_TRUE("effective == permitted", c.eff == c.prm);
 	CHECK_TRUE("inheritable empty", c.inh == 0);
 	CHECK_OK("capget v3 by own pid", cap_get(getpid(), &c2));
@@ -141,7 +141,7 @@ static void cap_tests(void)
 	CHECK_ERR("capget pid -1", cap_get(-1, &c2), EINVAL);
 
 	/* An unknown version fails and reports the preferred one. */
-	struct __user_cap_header_struct h = { 0x12345678, 0 };
+	struct __user_cap_header_struct h = {0x12345678, 0};
 	struct __user_cap_data_struct d[2];
 	CHECK_ERR("capget bad version", syscall(SYS_capget, &h, d), EINVAL);
 	CHECK_TRUE("kernel wrote back version 3",
@@ -172,7 +172,7 @@ static void cap_tests(void)
 	cap_get(0, &c2);
 	CHECK_TRUE("CAP_CHOWN effective off, still permitted",
 		   !(c2.eff & CAPBIT(CAP_CHOWN)) &&
-			   (c2.prm & CAPBIT(CAP_CHOWN)));
+		       (c2.prm & CAPBIT(CAP_CHOWN)));
 	c2.eff |= CAPBIT(CAP_CHOWN);
 	CHECK_OK("capset: raise it again from permitted", cap_set(&c2));
 	c2.eff &= ~CAPBIT(CAP_CHOWN);
@@ -187,8 +187,7 @@ static void cap_tests(void)
 	cap_get(0, &c2);
 	CHECK_TRUE("CAP_CHOWN stays gone", !(c2.prm & CAPBIT(CAP_CHOWN)));
 
-	struct __user_cap_header_struct ho = { _LINUX_CAPABILITY_VERSION_3,
-					       1 };
+	struct __user_cap_header_struct ho = {_LINUX_CAPABILITY_VERSION_3, 1};
 	memset(d, 0, sizeof(d));
 	ho.pid = getppid() > 0 ? getppid() : NO_SUCH_PID;
 	CHECK_ERR("capset on another process", syscall(SYS_capset, &ho, d),
@@ -250,8 +249,7 @@ static void drop_all_child(void)
 	CHECK_TRUE("permitted and effective empty", c.prm == 0 && c.eff == 0);
 	CHECK_ERR("setuid(0)", syscall(SYS_setuid, 0), EPERM);
 	CHECK_ERR("seteuid(0)", seteuid(0), EPERM);
-	CHECK_ERR("setresuid(0, 0, 0)", syscall(SYS_setresuid, 0, 0, 0),
-		  EPERM);
+	CHECK_ERR("setresuid(0, 0, 0)", syscall(SYS_setresuid, 0, 0, 0), EPERM);
 	CHECK_OK("setuid(1000) to the real uid", syscall(SYS_setuid, 1000));
 	/* Unprivileged setuid moves only euid (and fsuid). */
 	CHECK_TRUE("resuid == 1000/1000/2000", resuid_is(1000, 1000, 2000));
@@ -264,10 +262,10 @@ static void drop_all_child(void)
 		  syscall(SYS_setfsuid, 3000), 1000);
 	CHECK_TRUE("fsuid still 1000", fsuid_now() == 1000);
 	CHECK_ERR("setgid without CAP_SETGID", syscall(SYS_setgid, 77), EPERM);
-	CHECK_ERR("capset cannot raise anything",
-		  cap_set(&(struct caps){ CAPBIT(CAP_KILL), CAPBIT(CAP_KILL),
-					  0 }),
-		  EPERM);
+	CHECK_ERR(
+	    "capset cannot raise anything",
+	    cap_set(&(struct caps){CAPBIT(CAP_KILL), CAPBIT(CAP_KILL), 0}),
+	    EPERM);
 }
 
 /* PR_SET_KEEPCAPS: permitted survives leaving uid 0, effective does not. */
@@ -276,7 +274,8 @@ static void keepcaps_child(void)
 	struct caps before, c;
 
 	cap_get(0, &before);
-	CHECK_OK("prctl(PR_SET_KEEPCAPS, 1)", prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0));
+	CHECK_OK("prctl(PR_SET_KEEPCAPS, 1)",
+		 prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0));
 	CHECK_RET("prctl(PR_GET_KEEPCAPS)", prctl(PR_GET_KEEPCAPS, 0, 0, 0, 0),
 		  1);
 	CHECK_OK("setresuid(1000, 1000, 1000)",

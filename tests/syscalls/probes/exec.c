@@ -24,8 +24,8 @@ extern char **environ;
 
 static const char *self;
 
-static const char *const image_argv[] = { "custom-argv0", "one", "two words",
-					  "", "last", NULL };
+static const char *const image_argv[] = {"custom-argv0", "one", "two words", "",
+					 "last",	 NULL};
 
 static const char *getenv_or(const char *name, const char *def)
 {
@@ -61,7 +61,7 @@ static int stage_image(int argc, char **argv)
 		   strcmp(getenv_or("EMPTY", "?"), "") == 0);
 	CHECK_TRUE("image: env order kept",
 		   strncmp(environ[0], "PROBE_EXEC_STAGE=", 17) == 0 &&
-			   strcmp(environ[1], "FOO=bar") == 0);
+		       strcmp(environ[1], "FOO=bar") == 0);
 
 	CHECK_TRUE("image: same pid",
 		   getpid() == atol(getenv_or("PROBE_PID", "0")));
@@ -79,7 +79,7 @@ static int stage_image(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, NULL, &m);
 	CHECK_TRUE("image: mask kept (SIGHUP, SIGTERM)",
 		   sigismember(&m, SIGHUP) && sigismember(&m, SIGTERM) &&
-			   !sigismember(&m, SIGUSR1));
+		       !sigismember(&m, SIGUSR1));
 	sigpending(&p);
 	CHECK_TRUE("image: blocked SIGHUP still pending",
 		   sigismember(&p, SIGHUP));
@@ -89,11 +89,12 @@ static int stage_image(int argc, char **argv)
 	CHECK_TRUE("image: alternate stack dropped", ss.ss_flags == SS_DISABLE);
 
 	/* The name is the new file's, not argv[0]. */
-	char name[16] = { 0 }, want[16] = { 0 };
+	char name[16] = {0}, want[16] = {0};
 	const char *base = strrchr(getenv_or("PROBE_SELF", "/"), '/') + 1;
 	strncpy(want, base, 15);
 	prctl(PR_GET_NAME, name, 0, 0, 0);
-	CHECK_TRUE("image: comm is the file's basename", strcmp(name, want) == 0);
+	CHECK_TRUE("image: comm is the file's basename",
+		   strcmp(name, want) == 0);
 	const char *execfn = (const char *)getauxval(AT_EXECFN);
 	CHECK_TRUE("image: AT_EXECFN is the path given to execve",
 		   execfn && strcmp(execfn, getenv_or("PROBE_SELF", "")) == 0);
@@ -173,7 +174,7 @@ static void image_child(void)
 	kill(getpid(), SIGHUP);
 
 	static char alt[65536];
-	stack_t ss = { .ss_sp = alt, .ss_size = sizeof(alt), .ss_flags = 0 };
+	stack_t ss = {.ss_sp = alt, .ss_size = sizeof(alt), .ss_flags = 0};
 	sigaltstack(&ss, NULL);
 	prctl(PR_SET_NAME, "before-exec", 0, 0, 0);
 
@@ -187,7 +188,7 @@ static void image_child(void)
 static void *exec_thread(void *arg)
 {
 	char pid_env[32], ppid_env[32];
-	const char *argv[] = { self, NULL };
+	const char *argv[] = {self, NULL};
 	const char *envp[4];
 
 	snprintf(pid_env, sizeof(pid_env), "PROBE_PID=%d", getpid());
@@ -222,8 +223,8 @@ static void setpgid_after_exec(void)
 	fflush(stdout);
 	pid_t pid = fork();
 	if (pid == 0) {
-		const char *argv[] = { self, NULL };
-		const char *envp[] = { "PROBE_EXEC_STAGE=block", NULL };
+		const char *argv[] = {self, NULL};
+		const char *envp[] = {"PROBE_EXEC_STAGE=block", NULL};
 		dup2(gate[0], 0);
 		dup2(ready[1], 1);
 		close(gate[1]);
@@ -242,25 +243,25 @@ static void setpgid_after_exec(void)
 
 static void failures(void)
 {
-	const char *argv[] = { self, NULL };
-	const char *envp[] = { "PROBE_EXEC_STAGE=image", NULL };
+	const char *argv[] = {self, NULL};
+	const char *envp[] = {"PROBE_EXEC_STAGE=image", NULL};
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = handler;
 	sigaction(SIGUSR1, &sa, NULL);
 
-	CHECK_ERR("execve missing file",
-		  execve("/nonexistent-probe-dir/prog", (char **)argv,
-			 (char **)envp),
-		  ENOENT);
+	CHECK_ERR(
+	    "execve missing file",
+	    execve("/nonexistent-probe-dir/prog", (char **)argv, (char **)envp),
+	    ENOENT);
 	CHECK_ERR("execve empty path", execve("", (char **)argv, (char **)envp),
 		  ENOENT);
 	CHECK_ERR("execve path EFAULT",
 		  syscall(SYS_execve, (void *)1, argv, envp), EFAULT);
-	CHECK_ERR("execve argv EFAULT", syscall(SYS_execve, self, (void *)1, envp),
-		  EFAULT);
-	const char *bad_argv[] = { self, (const char *)1, NULL };
+	CHECK_ERR("execve argv EFAULT",
+		  syscall(SYS_execve, self, (void *)1, envp), EFAULT);
+	const char *bad_argv[] = {self, (const char *)1, NULL};
 	CHECK_ERR("execve argv[1] EFAULT",
 		  syscall(SYS_execve, self, bad_argv, envp), EFAULT);
 
@@ -269,18 +270,20 @@ static void failures(void)
 	char *s = malloc(big + 1);
 	memset(s, 'a', big);
 	s[big] = 0;
-	const char *long_argv[] = { self, s, NULL };
+	const char *long_argv[] = {self, s, NULL};
 	CHECK_ERR("execve one 200 KiB argument",
 		  execve(self, (char **)long_argv, (char **)envp), E2BIG);
-	const char *long_envp[] = { s, NULL };
+	const char *long_envp[] = {s, NULL};
 	CHECK_ERR("execve one 200 KiB env string",
 		  execve(self, (char **)argv, (char **)long_envp), E2BIG);
 
-	/* Many legal strings whose total passes a quarter of the stack limit. */
+	/* Many legal strings whose total passes a quarter of the stack limit.
+	 */
 	struct rlimit rl;
 	getrlimit(RLIMIT_STACK, &rl);
-	size_t total = rl.rlim_cur == RLIM_INFINITY ? (64u << 20)
-						    : rl.rlim_cur / 4 + (1 << 20);
+	size_t total = rl.rlim_cur == RLIM_INFINITY
+			   ? (64u << 20)
+			   : rl.rlim_cur / 4 + (1 << 20);
 	size_t each = 100 * 1024, count = total / each + 1;
 	const char **many = calloc(count + 2, sizeof(char *));
 	s[each] = 0;
@@ -332,7 +335,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	pid = fork();
 	if (pid == 0) {
-		const char *envp[] = { "PROBE_EXEC_STAGE=null-argv", NULL };
+		const char *envp[] = {"PROBE_EXEC_STAGE=null-argv", NULL};
 		syscall(SYS_execve, self, NULL, envp);
 		_exit(99);
 	}

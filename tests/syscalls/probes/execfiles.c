@@ -47,7 +47,8 @@ static int stage_interp(int argc, char **argv)
 	ok &= i == argc;
 	if (!ok) {
 		for (i = 0; i < argc; i++)
-			fprintf(stderr, "interp argv[%d] = \"%s\"\n", i, argv[i]);
+			fprintf(stderr, "interp argv[%d] = \"%s\"\n", i,
+				argv[i]);
 	}
 	return ok ? 0 : 1;
 }
@@ -78,11 +79,10 @@ static char *path(const char *name)
 	return b;
 }
 
-static int put_file(const char *name, const void *data, size_t len,
-		    mode_t mode)
+static int put_file(const char *name, const void *data, size_t len, mode_t mode)
 {
-	int fd = open(path(name), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-		      mode);
+	int fd =
+	    open(path(name), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 
 	if (fd < 0)
 		return -1;
@@ -99,11 +99,11 @@ static int put_text(const char *name, const char *text, mode_t mode)
 
 /* fork + exec(ve|veat) in the child; returns the child's wait status. */
 struct exec_req {
-	int dirfd;		/* -1: plain execve */
+	int dirfd; /* -1: plain execve */
 	const char *file;
 	const char *const *argv;
 	const char *stage;
-	const char *want;	/* PROBE_WANT_ARGV / PROBE_WANT_EXECFN */
+	const char *want; /* PROBE_WANT_ARGV / PROBE_WANT_EXECFN */
 	int flags;
 };
 
@@ -162,8 +162,7 @@ static void expect_runs(const char *label, const struct exec_req *r,
 	check_status(l, st, want_status);
 }
 
-static void expect_fails(const char *label, const struct exec_req *r,
-			 int want)
+static void expect_fails(const char *label, const struct exec_req *r, int want)
 {
 	int e;
 
@@ -174,8 +173,8 @@ static void expect_fails(const char *label, const struct exec_req *r,
 static int copy_self(const char *name)
 {
 	int in = open(self, O_RDONLY | O_CLOEXEC);
-	int out = open(path(name), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-		       0755);
+	int out =
+	    open(path(name), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
 	char buf[65536];
 	ssize_t n;
 	int ok = in >= 0 && out >= 0;
@@ -190,9 +189,10 @@ static int copy_self(const char *name)
 }
 
 static const char *const names[] = {
-	"noexec", "garbage", "empty", "script-arg", "script-noarg",
-	"script-spaces", "script-crlf", "script-missing", "script-nested",
-	"script-long", "script-busybox", "copy", "link", "subdir",
+    "noexec",	     "garbage",	      "empty",		"script-arg",
+    "script-noarg",  "script-spaces", "script-crlf",	"script-missing",
+    "script-nested", "script-long",   "script-busybox", "copy",
+    "link",	     "subdir",
 };
 
 static void cleanup(void)
@@ -208,8 +208,8 @@ static void cleanup(void)
 
 static void permission_and_format(void)
 {
-	const char *argv[] = { "x", NULL };
-	struct exec_req r = { .dirfd = -1, .argv = argv, .stage = "image" };
+	const char *argv[] = {"x", NULL};
+	struct exec_req r = {.dirfd = -1, .argv = argv, .stage = "image"};
 
 	put_text("noexec", "#!/bin/sh\n", 0644);
 	r.file = path("noexec");
@@ -232,9 +232,9 @@ static void permission_and_format(void)
 static void scripts(void)
 {
 	char text[1024], want[4096];
-	const char *argv[] = { "ignored-argv0", "x", "y", NULL };
-	struct exec_req r = { .dirfd = -1, .argv = argv, .stage = "interp",
-			      .want = want };
+	const char *argv[] = {"ignored-argv0", "x", "y", NULL};
+	struct exec_req r = {
+	    .dirfd = -1, .argv = argv, .stage = "interp", .want = want};
 
 	snprintf(text, sizeof(text), "#!%s stage-arg\n", self);
 	put_text("script-arg", text, 0755);
@@ -273,7 +273,8 @@ static void scripts(void)
 		 path("script-arg"), r.file);
 	expect_runs("#! whose interpreter is a script", &r, "exited 0");
 
-	/* An interpreter path that does not fit the kernel's 256-byte buffer. */
+	/* An interpreter path that does not fit the kernel's 256-byte buffer.
+	 */
 	memset(text, 0, sizeof(text));
 	strcpy(text, "#!/");
 	memset(text + 3, 'a', 300);
@@ -287,10 +288,11 @@ static void scripts(void)
 			 "#!/bin/busybox sh\necho \"busybox script: $0 $1\" | "
 			 "/bin/busybox sed \"s|$0|SCRIPT|\"\nexit 3\n",
 			 0755);
-		const char *bargv[] = { "ignored", "arg1", NULL };
-		struct exec_req b = { .dirfd = -1,
-				      .file = path("script-busybox"),
-				      .argv = bargv, .stage = "none" };
+		const char *bargv[] = {"ignored", "arg1", NULL};
+		struct exec_req b = {.dirfd = -1,
+				     .file = path("script-busybox"),
+				     .argv = bargv,
+				     .stage = "none"};
 		expect_runs("#!/bin/busybox sh script", &b, "exited 3");
 	} else {
 		NOTE("#!/bin/busybox sh script: n/a (no /bin/busybox)\n");
@@ -299,8 +301,8 @@ static void scripts(void)
 
 static void binaries(void)
 {
-	const char *argv[] = { "copy", NULL };
-	struct exec_req r = { .dirfd = -1, .argv = argv, .stage = "image" };
+	const char *argv[] = {"copy", NULL};
+	struct exec_req r = {.dirfd = -1, .argv = argv, .stage = "image"};
 
 	if (CHECK_OK("copy the probe to the temp dir", copy_self("copy")) == -1)
 		return;
@@ -318,9 +320,12 @@ static void binaries(void)
 	char fdname[32];
 	int fd = open(path("copy"), O_RDONLY);
 	snprintf(fdname, sizeof(fdname), "/dev/fd/%d", fd);
-	struct exec_req a = { .dirfd = fd, .file = "", .argv = argv,
-			      .stage = "image", .want = fdname,
-			      .flags = AT_EMPTY_PATH };
+	struct exec_req a = {.dirfd = fd,
+			     .file = "",
+			     .argv = argv,
+			     .stage = "image",
+			     .want = fdname,
+			     .flags = AT_EMPTY_PATH};
 	expect_runs("execveat(fd, \"\", AT_EMPTY_PATH)", &a, "exited 0");
 	a.flags = 0;
 	expect_fails("execveat(fd, \"\") without AT_EMPTY_PATH", &a, ENOENT);
@@ -334,8 +339,8 @@ static void binaries(void)
 	close(fd);
 
 	int d = open(dir, O_RDONLY | O_DIRECTORY);
-	struct exec_req rel = { .dirfd = d, .file = "copy", .argv = argv,
-				.stage = "image" };
+	struct exec_req rel = {
+	    .dirfd = d, .file = "copy", .argv = argv, .stage = "image"};
 	char want_rel[64];
 	snprintf(want_rel, sizeof(want_rel), "/dev/fd/%d/copy", d);
 	rel.want = want_rel;
@@ -370,13 +375,16 @@ static void binaries(void)
 
 	/* A script by fd: fine unless the fd is close-on-exec. */
 	char want[4096];
-	const char *sargv[] = { "s", "x", NULL };
+	const char *sargv[] = {"s", "x", NULL};
 	fd = open(path("script-noarg"), O_RDONLY);
 	snprintf(fdname, sizeof(fdname), "/dev/fd/%d", fd);
 	snprintf(want, sizeof(want), "%s|%s|x", self, fdname);
-	struct exec_req s = { .dirfd = fd, .file = "", .argv = sargv,
-			      .stage = "interp", .want = want,
-			      .flags = AT_EMPTY_PATH };
+	struct exec_req s = {.dirfd = fd,
+			     .file = "",
+			     .argv = sargv,
+			     .stage = "interp",
+			     .want = want,
+			     .flags = AT_EMPTY_PATH};
 	expect_runs("execveat(script fd, AT_EMPTY_PATH)", &s, "exited 0");
 	close(fd);
 	fd = open(path("script-noarg"), O_RDONLY | O_CLOEXEC);

@@ -31,10 +31,10 @@
 #endif
 
 #define PF_WRITE 0x2
-#define PF_USER 0x4
+#define PF_USER	 0x4
 #define PF_INSTR 0x10
-#define EFL_TF 0x100
-#define EFL_AC 0x40000
+#define EFL_TF	 0x100
+#define EFL_AC	 0x40000
 
 /* Instruction sites with known addresses. */
 __asm__(".text\n"
@@ -87,7 +87,7 @@ void fault_hlt(void);
 uint32_t fault_ac(void *p);
 void fault_tf(void);
 extern char fault_idiv_insn[], fault_ud2_insn[], fault_int3_after[],
-	fault_tf_after[];
+    fault_tf_after[];
 
 static sigjmp_buf env;
 
@@ -136,23 +136,23 @@ static const char *codename(int sig, int code)
 		return "SI_KERNEL";
 	switch (sig) {
 	case SIGSEGV:
-		return code == SEGV_MAPERR ? "SEGV_MAPERR"
+		return code == SEGV_MAPERR   ? "SEGV_MAPERR"
 		       : code == SEGV_ACCERR ? "SEGV_ACCERR"
 					     : "SEGV_?";
 	case SIGBUS:
-		return code == BUS_ADRALN ? "BUS_ADRALN"
+		return code == BUS_ADRALN   ? "BUS_ADRALN"
 		       : code == BUS_ADRERR ? "BUS_ADRERR"
 					    : "BUS_?";
 	case SIGFPE:
-		return code == FPE_INTDIV ? "FPE_INTDIV"
+		return code == FPE_INTDIV   ? "FPE_INTDIV"
 		       : code == FPE_INTOVF ? "FPE_INTOVF"
 					    : "FPE_?";
 	case SIGILL:
-		return code == ILL_ILLOPN ? "ILL_ILLOPN"
+		return code == ILL_ILLOPN   ? "ILL_ILLOPN"
 		       : code == ILL_ILLOPC ? "ILL_ILLOPC"
 					    : "ILL_?";
 	case SIGTRAP:
-		return code == TRAP_TRACE ? "TRAP_TRACE"
+		return code == TRAP_TRACE   ? "TRAP_TRACE"
 		       : code == TRAP_BRKPT ? "TRAP_BRKPT"
 					    : "TRAP_?";
 	}
@@ -176,12 +176,12 @@ static void check_sig(const char *label, int want_sig, int want_code)
 		probe_mismatch(label, want, have);
 }
 
-#define FAULT(stmt)                              \
-	do {                                     \
-		memset((void *)&got, 0, sizeof(got)); \
-		if (sigsetjmp(env, 1) == 0) {    \
-			stmt;                    \
-		}                                \
+#define FAULT(stmt)                                                            \
+	do {                                                                   \
+		memset((void *)&got, 0, sizeof(got));                          \
+		if (sigsetjmp(env, 1) == 0) {                                  \
+			stmt;                                                  \
+		}                                                              \
 	} while (0)
 
 static volatile long sink;
@@ -204,8 +204,8 @@ static void segv_tests(void)
 	CHECK_TRUE("si_addr and cr2 are the address",
 		   got.addr == (uintptr_t)hole && got.cr2 == (uintptr_t)hole);
 	CHECK_TRUE("trapno 14, error code write|user",
-		   got.trapno == 14 &&
-			   (got.err & (PF_WRITE | PF_USER)) == (PF_WRITE | PF_USER));
+		   got.trapno == 14 && (got.err & (PF_WRITE | PF_USER)) ==
+					   (PF_WRITE | PF_USER));
 
 	FAULT(sink = *hole);
 	check_sig("read of an unmapped page", SIGSEGV, SEGV_MAPERR);
@@ -255,7 +255,7 @@ static void other_fault_tests(void)
 	check_sig("idiv by zero", SIGFPE, FPE_INTDIV);
 	CHECK_TRUE("si_addr and rip at the idiv",
 		   got.addr == (uintptr_t)fault_idiv_insn &&
-			   got.rip == (uintptr_t)fault_idiv_insn);
+		       got.rip == (uintptr_t)fault_idiv_insn);
 	FAULT(sink = fault_idiv(INT64_MIN, -1));
 	check_sig("INT64_MIN / -1 (same #DE)", SIGFPE, FPE_INTDIV);
 	signal(SIGFPE, SIG_DFL);
@@ -265,7 +265,7 @@ static void other_fault_tests(void)
 	check_sig("ud2", SIGILL, ILL_ILLOPN);
 	CHECK_TRUE("si_addr at the ud2",
 		   got.addr == (uintptr_t)fault_ud2_insn &&
-			   got.rip == (uintptr_t)fault_ud2_insn);
+		       got.rip == (uintptr_t)fault_ud2_insn);
 	signal(SIGILL, SIG_DFL);
 
 	install(SIGTRAP);
@@ -296,7 +296,7 @@ static void other_fault_tests(void)
 
 static void no_core(void)
 {
-	struct rlimit rl = { 0, 0 };
+	struct rlimit rl = {0, 0};
 
 	setrlimit(RLIMIT_CORE, &rl);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -328,8 +328,15 @@ static void overflow_handler(int sig)
 	_exit(42);
 }
 
-enum fatal { BLOCKED, IGNORED, RESETHAND, NESTED, FPE_BLOCKED, OVERFLOW,
-	     OVERFLOW_ALT };
+enum fatal {
+	BLOCKED,
+	IGNORED,
+	RESETHAND,
+	NESTED,
+	FPE_BLOCKED,
+	OVERFLOW,
+	OVERFLOW_ALT
+};
 
 static void fatal_case(const char *label, enum fatal how, const char *want)
 {
@@ -370,7 +377,7 @@ static void fatal_case(const char *label, enum fatal how, const char *want)
 			_exit(0);
 		case OVERFLOW_ALT: {
 			static char alt[65536];
-			stack_t ss = { .ss_sp = alt, .ss_size = sizeof(alt) };
+			stack_t ss = {.ss_sp = alt, .ss_size = sizeof(alt)};
 			sigaltstack(&ss, NULL);
 			sa.sa_handler = overflow_handler;
 			sa.sa_flags = SA_ONSTACK;

@@ -18,7 +18,7 @@
 #include <sched.h>
 #include <stddef.h>
 
-#define NO_SUCH_PID 0x3fffffff
+#define NO_SUCH_PID   0x3fffffff
 #define WAIT_LIMIT_NS (10 * 1000000000LL)
 
 static long fx(uint32_t *uaddr, int op, uint32_t val, const void *ts,
@@ -101,35 +101,33 @@ static void basic_tests(void)
 {
 	static uint32_t a, b;
 	struct timespec ts;
-	void *none = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
-			  -1, 0);
+	void *none =
+	    mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	a = 0;
-	CHECK_ERR("WAIT with a different value", fx(&a, FUTEX_WAIT_PRIVATE, 1,
-						    NULL, NULL, 0),
-		  EAGAIN);
-	ts = (struct timespec){ 0, 20 * 1000000 };
+	CHECK_ERR("WAIT with a different value",
+		  fx(&a, FUTEX_WAIT_PRIVATE, 1, NULL, NULL, 0), EAGAIN);
+	ts = (struct timespec){0, 20 * 1000000};
 	int64_t t0 = px_now_ns(CLOCK_MONOTONIC);
-	CHECK_ERR("WAIT 20ms timeout", fx(&a, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0),
-		  ETIMEDOUT);
+	CHECK_ERR("WAIT 20ms timeout",
+		  fx(&a, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0), ETIMEDOUT);
 	CHECK_TRUE("waited at least 20ms",
 		   px_now_ns(CLOCK_MONOTONIC) - t0 >= 20 * 1000000LL);
-	ts = (struct timespec){ 0, 20 * 1000000 };
+	ts = (struct timespec){0, 20 * 1000000};
 	t0 = px_now_ns(CLOCK_MONOTONIC);
-	CHECK_ERR("shared WAIT 20ms timeout", fx(&a, FUTEX_WAIT, 0, &ts, NULL, 0),
-		  ETIMEDOUT);
+	CHECK_ERR("shared WAIT 20ms timeout",
+		  fx(&a, FUTEX_WAIT, 0, &ts, NULL, 0), ETIMEDOUT);
 	CHECK_TRUE("waited at least 20ms",
 		   px_now_ns(CLOCK_MONOTONIC) - t0 >= 20 * 1000000LL);
-	ts = (struct timespec){ 0, 1000000000 };
-	CHECK_ERR("WAIT tv_nsec 1e9", fx(&a, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0),
-		  EINVAL);
-	ts = (struct timespec){ -1, 0 };
-	CHECK_ERR("WAIT negative timeout", fx(&a, FUTEX_WAIT_PRIVATE, 0, &ts,
-					      NULL, 0),
-		  EINVAL);
+	ts = (struct timespec){0, 1000000000};
+	CHECK_ERR("WAIT tv_nsec 1e9",
+		  fx(&a, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0), EINVAL);
+	ts = (struct timespec){-1, 0};
+	CHECK_ERR("WAIT negative timeout",
+		  fx(&a, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0), EINVAL);
 
 	/* Absolute timeouts already in the past, on both clocks. */
-	ts = (struct timespec){ 1, 0 };
+	ts = (struct timespec){1, 0};
 	CHECK_ERR("WAIT_BITSET absolute MONOTONIC in the past",
 		  fx(&a, FUTEX_WAIT_BITSET_PRIVATE, 0, &ts, NULL,
 		     FUTEX_BITSET_MATCH_ANY),
@@ -150,13 +148,13 @@ static void basic_tests(void)
 		  ETIMEDOUT);
 	CHECK_TRUE("woke at or after the deadline",
 		   px_now_ns(CLOCK_MONOTONIC) >=
-			   (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+		       (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec);
 
-	CHECK_RET("WAKE with no waiters", fx(&a, FUTEX_WAKE_PRIVATE, 1, NULL,
-					    NULL, 0),
-		  0);
-	CHECK_ERR("WAKE unaligned", fx((uint32_t *)((char *)&a + 1),
-				       FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0),
+	CHECK_RET("WAKE with no waiters",
+		  fx(&a, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0), 0);
+	CHECK_ERR("WAKE unaligned",
+		  fx((uint32_t *)((char *)&a + 1), FUTEX_WAKE_PRIVATE, 1, NULL,
+		     NULL, 0),
 		  EINVAL);
 	CHECK_ERR("WAIT on an inaccessible page",
 		  fx(none, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0), EFAULT);
@@ -171,11 +169,12 @@ static void basic_tests(void)
 	CHECK_ERR("WAKE_BITSET with bitset 0",
 		  fx(&a, FUTEX_WAKE_BITSET_PRIVATE, 1, NULL, NULL, 0), EINVAL);
 	CHECK_ERR("CMP_REQUEUE value mismatch",
-		  fx(&a, FUTEX_CMP_REQUEUE_PRIVATE, 1, (void *)1, &b, 7), EAGAIN);
-	CHECK_ERR("CMP_REQUEUE negative nr_wake",
-		  fx(&a, FUTEX_CMP_REQUEUE_PRIVATE, (uint32_t)-1, (void *)1, &b,
-		     0),
-		  EINVAL);
+		  fx(&a, FUTEX_CMP_REQUEUE_PRIVATE, 1, (void *)1, &b, 7),
+		  EAGAIN);
+	CHECK_ERR(
+	    "CMP_REQUEUE negative nr_wake",
+	    fx(&a, FUTEX_CMP_REQUEUE_PRIVATE, (uint32_t)-1, (void *)1, &b, 0),
+	    EINVAL);
 	CHECK_ERR("REQUEUE negative nr_requeue",
 		  fx(&a, FUTEX_REQUEUE_PRIVATE, 1, (void *)-1L, &b, 0), EINVAL);
 
@@ -185,23 +184,23 @@ static void basic_tests(void)
 		int op, arg;
 		uint32_t before, after;
 	} ops[] = {
-		{ "SET 5", FUTEX_OP_SET, 5, 99, 5 },
-		{ "ADD 3", FUTEX_OP_ADD, 3, 5, 8 },
-		{ "OR 0x10", FUTEX_OP_OR, 0x10, 8, 0x18 },
-		{ "ANDN 0x8", FUTEX_OP_ANDN, 0x8, 0x18, 0x10 },
-		{ "XOR 0xff", FUTEX_OP_XOR, 0xff, 0x10, 0xef },
-		{ "SET 1<<4 (OPARG_SHIFT)",
-		  FUTEX_OP_SET | (FUTEX_OP_OPARG_SHIFT << 0), 4, 0, 16 },
+	    {"SET 5", FUTEX_OP_SET, 5, 99, 5},
+	    {"ADD 3", FUTEX_OP_ADD, 3, 5, 8},
+	    {"OR 0x10", FUTEX_OP_OR, 0x10, 8, 0x18},
+	    {"ANDN 0x8", FUTEX_OP_ANDN, 0x8, 0x18, 0x10},
+	    {"XOR 0xff", FUTEX_OP_XOR, 0xff, 0x10, 0xef},
+	    {"SET 1<<4 (OPARG_SHIFT)",
+	     FUTEX_OP_SET | (FUTEX_OP_OPARG_SHIFT << 0), 4, 0, 16},
 	};
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 		char label[80];
 		b = ops[i].before;
 		snprintf(label, sizeof(label), "WAKE_OP %s", ops[i].name);
-		CHECK_RET(label,
-			  fx(&a, FUTEX_WAKE_OP_PRIVATE, 1, (void *)1, &b,
-			     FUTEX_OP(ops[i].op, ops[i].arg, FUTEX_OP_CMP_EQ,
-				      0)),
-			  0);
+		CHECK_RET(
+		    label,
+		    fx(&a, FUTEX_WAKE_OP_PRIVATE, 1, (void *)1, &b,
+		       FUTEX_OP(ops[i].op, ops[i].arg, FUTEX_OP_CMP_EQ, 0)),
+		    0);
 		snprintf(label, sizeof(label), "WAKE_OP %s: *uaddr2 %u -> %u",
 			 ops[i].name, ops[i].before, ops[i].after);
 		CHECK_TRUE(label, b == ops[i].after);
@@ -340,15 +339,14 @@ static void shared_tests(void)
 		kids[i] = fork();
 		if (kids[i] == 0)
 			_exit(fx(&sh[0], FUTEX_WAIT, 0, NULL, NULL, 0) == 0
-				      ? 0
-				      : 1);
+				  ? 0
+				  : 1);
 	}
 	settle(&sh[0], &sh[1], 2, 1);
 	CHECK_RET("shared CMP_REQUEUE moves both",
 		  fx(&sh[0], FUTEX_CMP_REQUEUE, 0, (void *)2, &sh[2], 0), 2);
-	CHECK_RET("shared WAKE on the target", fx(&sh[2], FUTEX_WAKE, 2, NULL,
-						 NULL, 0),
-		  2);
+	CHECK_RET("shared WAKE on the target",
+		  fx(&sh[2], FUTEX_WAKE, 2, NULL, NULL, 0), 2);
 	px_expect_exit("first child", kids[0], "exited 0");
 	px_expect_exit("second child", kids[1], "exited 0");
 	munmap(sh, 4096);
@@ -405,31 +403,34 @@ static void robust_tests(void)
 	CHECK_ERR("set_robust_list len 23",
 		  syscall(SYS_set_robust_list, head, 23), EINVAL);
 	CHECK_ERR("get_robust_list(no such pid)",
-		  syscall(SYS_get_robust_list, NO_SUCH_PID, &head, &len), ESRCH);
+		  syscall(SYS_get_robust_list, NO_SUCH_PID, &head, &len),
+		  ESRCH);
 
 	char *stk = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	robust_ctid = -1;
-	long tid = clone(robust_thread, stk + STACK_SIZE,
-			 CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
-				 CLONE_THREAD | CLONE_SYSVSEM |
-				 CLONE_CHILD_CLEARTID,
-			 NULL, NULL, NULL, &robust_ctid);
+	long tid =
+	    clone(robust_thread, stk + STACK_SIZE,
+		  CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
+		      CLONE_THREAD | CLONE_SYSVSEM | CLONE_CHILD_CLEARTID,
+		  NULL, NULL, NULL, &robust_ctid);
 	CHECK_TRUE("robust thread started", tid > 0);
 	/* The robust list is walked before the tid word is cleared. */
 	int64_t start = px_now_ns(CLOCK_MONOTONIC);
 	for (;;) {
 		pid_t v = __atomic_load_n(&robust_ctid, __ATOMIC_ACQUIRE);
-		if (v == 0 || px_now_ns(CLOCK_MONOTONIC) - start > WAIT_LIMIT_NS)
+		if (v == 0 ||
+		    px_now_ns(CLOCK_MONOTONIC) - start > WAIT_LIMIT_NS)
 			break;
-		struct timespec ts = { 1, 0 };
+		struct timespec ts = {1, 0};
 		fx((uint32_t *)&robust_ctid, FUTEX_WAIT, (uint32_t)v, &ts, NULL,
 		   0);
 	}
 	CHECK_TRUE("thread gone (CLEARTID)", robust_ctid == 0);
 	CHECK_TRUE("held lock: OWNER_DIED | WAITERS, tid cleared",
 		   held.word == (FUTEX_OWNER_DIED | FUTEX_WAITERS));
-	CHECK_TRUE("pending lock: OWNER_DIED", pending_lock.word == FUTEX_OWNER_DIED);
+	CHECK_TRUE("pending lock: OWNER_DIED",
+		   pending_lock.word == FUTEX_OWNER_DIED);
 	CHECK_TRUE("someone else's lock untouched",
 		   foreign.word == (uint32_t)tid + 1);
 	munmap(stk, STACK_SIZE);

@@ -16,7 +16,7 @@
 
 static void basic_tests(void)
 {
-	int p[2] = { -1, -1 };
+	int p[2] = {-1, -1};
 	char buf[64];
 
 	CHECK_OK("pipe", pipe(p));
@@ -46,7 +46,7 @@ static void basic_tests(void)
 	CHECK_OK("pipe2(O_CLOEXEC)", pipe2(p, O_CLOEXEC));
 	CHECK_TRUE("both ends close-on-exec",
 		   fcntl(p[0], F_GETFD) == FD_CLOEXEC &&
-			   fcntl(p[1], F_GETFD) == FD_CLOEXEC);
+		       fcntl(p[1], F_GETFD) == FD_CLOEXEC);
 	close(p[0]);
 	close(p[1]);
 	CHECK_ERR("pipe2 unknown flag", pipe2(p, O_APPEND), EINVAL);
@@ -63,7 +63,7 @@ static void nonblock_tests(void)
 	CHECK_OK("pipe2(O_NONBLOCK)", pipe2(p, O_NONBLOCK));
 	CHECK_TRUE("both ends O_NONBLOCK",
 		   (fcntl(p[0], F_GETFL) & O_NONBLOCK) &&
-			   (fcntl(p[1], F_GETFL) & O_NONBLOCK));
+		       (fcntl(p[1], F_GETFL) & O_NONBLOCK));
 	CHECK_ERR("read of an empty pipe", read(p[0], &c, 1), EAGAIN);
 
 	/* Page-sized writes: the capacity is 16 pages, 64 KiB. */
@@ -110,15 +110,15 @@ static void packet_tests(void)
 	CHECK_OK("pipe2(O_DIRECT)", pipe2(p, O_DIRECT));
 	write(p[1], "one", 3);
 	write(p[1], "three", 5);
-	CHECK_RET("packet mode: one write per read", read(p[0], buf, sizeof(buf)),
-		  3);
+	CHECK_RET("packet mode: one write per read",
+		  read(p[0], buf, sizeof(buf)), 3);
 	CHECK_RET("next packet", read(p[0], buf, sizeof(buf)), 5);
 	write(p[1], "abcdef", 6);
 	CHECK_RET("short read of a packet", read(p[0], buf, 2), 2);
 	/* The rest of that packet is discarded. */
 	write(p[1], "xy", 2);
-	CHECK_RET("next read gets the next packet", read(p[0], buf, sizeof(buf)),
-		  2);
+	CHECK_RET("next read gets the next packet",
+		  read(p[0], buf, sizeof(buf)), 2);
 	CHECK_TRUE("which is xy", memcmp(buf, "xy", 2) == 0);
 	close(p[0]);
 	close(p[1]);
@@ -154,7 +154,7 @@ static void sigpipe_tests(void)
 		  EPIPE);
 	sigpending(&pend);
 	CHECK_TRUE("SIGPIPE pending", sigismember(&pend, SIGPIPE));
-	struct timespec zero = { 0, 0 };
+	struct timespec zero = {0, 0};
 	siginfo_t si;
 	memset(&si, 0, sizeof(si));
 	CHECK_RET("take it", sigtimedwait(&s, &si, &zero), SIGPIPE);

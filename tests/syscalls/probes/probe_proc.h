@@ -51,7 +51,8 @@ static inline long check_errx(const char *label, long r, int err, int want)
 	if (r == -1) {
 		printf("%s: %s\n", label, px_errname(err));
 		if (err != want)
-			probe_mismatch(label, px_errname(want), px_errname(err));
+			probe_mismatch(label, px_errname(want),
+				       px_errname(err));
 	} else {
 		printf("%s: ok\n", label);
 		probe_mismatch(label, px_errname(want), "success");
@@ -59,8 +60,8 @@ static inline long check_errx(const char *label, long r, int err, int want)
 	return r;
 }
 
-#define CHECK_ERRX(label, expr, want) \
-	(errno = 0, probe_r = (long)(expr), \
+#define CHECK_ERRX(label, expr, want)                                          \
+	(errno = 0, probe_r = (long)(expr),                                    \
 	 check_errx((label), probe_r, errno, (want)))
 
 static inline const char *px_signame(int sig)
@@ -237,7 +238,8 @@ static inline void px_pend(int fd)
 		n = read(fd, &c, 1);
 	while (n == -1 && errno == EINTR);
 	if (n != 1) {
-		fprintf(stderr, "px_pend: %s\n", n == 0 ? "EOF" : strerror(errno));
+		fprintf(stderr, "px_pend: %s\n",
+			n == 0 ? "EOF" : strerror(errno));
 		_exit(3);
 	}
 }

@@ -18,7 +18,7 @@
 #include <sys/prctl.h>
 #include <sys/times.h>
 
-#define MS 1000000LL
+#define MS	    1000000LL
 #define NO_SUCH_PID 0x3fffffff
 
 static long ru_us(const struct rusage *r)
@@ -92,7 +92,7 @@ static void affinity_tests(void)
 
 static void policy_tests(void)
 {
-	struct sched_param p = { .sched_priority = 7 };
+	struct sched_param p = {.sched_priority = 7};
 
 	CHECK_RET("sched_getscheduler", sched_getscheduler(0), SCHED_OTHER);
 	CHECK_OK("sched_getparam", sched_getparam(0, &p));
@@ -114,8 +114,8 @@ static void policy_tests(void)
 		  sched_setscheduler(0, SCHED_OTHER, &p), EINVAL);
 	p.sched_priority = 0;
 	CHECK_OK("back to SCHED_OTHER", sched_setscheduler(0, SCHED_OTHER, &p));
-	CHECK_ERR("sched_setscheduler policy 42",
-		  sched_setscheduler(0, 42, &p), EINVAL);
+	CHECK_ERR("sched_setscheduler policy 42", sched_setscheduler(0, 42, &p),
+		  EINVAL);
 	CHECK_ERR("sched_getscheduler no such pid",
 		  sched_getscheduler(NO_SUCH_PID), ESRCH);
 	struct timespec rr;
@@ -165,10 +165,9 @@ static void accounting_tests(void)
 	px_burn_cpu(50 * MS);
 	getrusage(RUSAGE_SELF, &ru1);
 	clock_t c1 = times(&t1);
-	CHECK_TRUE("times: user+system grew by at least 3 ticks",
-		   (t1.tms_utime + t1.tms_stime) -
-				   (t0.tms_utime + t0.tms_stime) >=
-			   3);
+	CHECK_TRUE(
+	    "times: user+system grew by at least 3 ticks",
+	    (t1.tms_utime + t1.tms_stime) - (t0.tms_utime + t0.tms_stime) >= 3);
 	CHECK_TRUE("times: return value advanced at least 3 ticks",
 		   c1 - c0 >= 3);
 	CHECK_TRUE("getrusage SELF grew by at least 45ms",
@@ -185,7 +184,7 @@ static void accounting_tests(void)
 	CHECK_TRUE("RUSAGE_THREAD < RUSAGE_SELF", ru_us(&rth) < ru_us(&ru1));
 
 	getrusage(RUSAGE_SELF, &ru0);
-	struct timespec req = { 0, MS };
+	struct timespec req = {0, MS};
 	nanosleep(&req, NULL);
 	getrusage(RUSAGE_SELF, &ru1);
 	CHECK_TRUE("a sleep is a voluntary context switch",
@@ -219,12 +218,11 @@ static void accounting_tests(void)
 		   ru_us(&ru1) - ru_us(&ru0) >= 45000);
 	CHECK_TRUE("tms_cutime+cstime grew by at least 3 ticks",
 		   (t1.tms_cutime + t1.tms_cstime) -
-				   (t0.tms_cutime + t0.tms_cstime) >=
-			   3);
+			   (t0.tms_cutime + t0.tms_cstime) >=
+		       3);
 	CHECK_ERR("getrusage who 5", getrusage(5, &ru0), EINVAL);
-	CHECK_ERR("getrusage EFAULT", syscall(SYS_getrusage, RUSAGE_SELF,
-					      (void *)1),
-		  EFAULT);
+	CHECK_ERR("getrusage EFAULT",
+		  syscall(SYS_getrusage, RUSAGE_SELF, (void *)1), EFAULT);
 }
 
 static void *name_thread(void *arg)
@@ -238,7 +236,8 @@ static void *name_thread(void *arg)
 
 static void nnp_child(void)
 {
-	CHECK_OK("PR_SET_NO_NEW_PRIVS 1", prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+	CHECK_OK("PR_SET_NO_NEW_PRIVS 1",
+		 prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
 	CHECK_RET("PR_GET_NO_NEW_PRIVS", prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0),
 		  1);
 	CHECK_ERR("PR_SET_NO_NEW_PRIVS 0 (one-way)",
@@ -271,7 +270,7 @@ static void prctl_tests(void)
 	prctl(PR_GET_NAME, name, 0, 0, 0);
 	CHECK_TRUE("a thread's name is its own",
 		   strcmp(tname, "worker") == 0 &&
-			   strcmp(name, "0123456789abcde") == 0);
+		       strcmp(name, "0123456789abcde") == 0);
 	CHECK_ERR("PR_SET_NAME EFAULT", prctl(PR_SET_NAME, (void *)1, 0, 0, 0),
 		  EFAULT);
 

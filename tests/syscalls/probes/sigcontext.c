@@ -33,8 +33,8 @@
 #define FP_XSTATE_MAGIC1 0x46505853U
 #define FP_XSTATE_MAGIC2 0x46505845U
 #ifndef UC_FP_XSTATE
-#define UC_FP_XSTATE 0x1
-#define UC_SIGCONTEXT_SS 0x2
+#define UC_FP_XSTATE	     0x1
+#define UC_SIGCONTEXT_SS     0x2
 #define UC_STRICT_RESTORE_SS 0x4
 #endif
 
@@ -107,7 +107,7 @@ __asm__(".text\n"
 void sig_regs_probe(struct regs_io *io);
 
 #define NEW_R12 0x1234567887654321ULL
-#define EFL_DF 0x400ULL
+#define EFL_DF	0x400ULL
 
 static volatile struct {
 	uint64_t r12, r13, rip, rax, efl, csgsfs, uc_flags;
@@ -151,16 +151,18 @@ static void regs_tests(void)
 	CHECK_TRUE("handler ran", seen.ran);
 	CHECK_TRUE("frame: r12 and r13 of the interrupted code",
 		   seen.r12 == io.in12 && seen.r13 == io.in13);
-	CHECK_TRUE("frame: rip is just after the syscall", seen.rip == io.label);
+	CHECK_TRUE("frame: rip is just after the syscall",
+		   seen.rip == io.label);
 	CHECK_TRUE("frame: rax holds kill's return value 0", seen.rax == 0);
 	CHECK_TRUE("frame: eflags has the DF we set", (seen.efl & EFL_DF) != 0);
 	CHECK_TRUE("DF clear inside the handler", !seen.df_in_handler);
 	CHECK_TRUE("frame: cs == 0x33, ss == 0x2b",
 		   (seen.csgsfs & 0xffff) == 0x33 &&
-			   ((seen.csgsfs >> 48) & 0xffff) == 0x2b);
-	CHECK_TRUE("uc_flags: UC_SIGCONTEXT_SS|UC_STRICT_RESTORE_SS",
-		   (seen.uc_flags & (UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS)) ==
-			   (UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS));
+		       ((seen.csgsfs >> 48) & 0xffff) == 0x2b);
+	CHECK_TRUE(
+	    "uc_flags: UC_SIGCONTEXT_SS|UC_STRICT_RESTORE_SS",
+	    (seen.uc_flags & (UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS)) ==
+		(UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS));
 	CHECK_TRUE("after return: r12 is the handler's value",
 		   io.out12 == NEW_R12);
 	CHECK_TRUE("after return: r13 untouched", io.out13 == io.in13);
@@ -204,14 +206,14 @@ static void align_tests(void)
 	CHECK_TRUE("handler entry: (rsp + 8) % 16 == 0",
 		   (entry_rsp + 8) % 16 == 0);
 
-	stack_t ss = { .ss_sp = alt + 3, .ss_size = 65536 - 5, .ss_flags = 0 };
+	stack_t ss = {.ss_sp = alt + 3, .ss_size = 65536 - 5, .ss_flags = 0};
 	sigaltstack(&ss, NULL);
 	entry_rsp = 1;
 	kill(getpid(), SIGUSR2);
 	CHECK_TRUE("on a misaligned alternate stack: still aligned",
 		   (entry_rsp + 8) % 16 == 0 &&
-			   entry_rsp > (uint64_t)(uintptr_t)alt &&
-			   entry_rsp < (uint64_t)(uintptr_t)alt + sizeof(alt));
+		       entry_rsp > (uint64_t)(uintptr_t)alt &&
+		       entry_rsp < (uint64_t)(uintptr_t)alt + sizeof(alt));
 	ss.ss_flags = SS_DISABLE;
 	sigaltstack(&ss, NULL);
 	signal(SIGUSR2, SIG_DFL);
@@ -219,9 +221,9 @@ static void align_tests(void)
 
 /* ---- sigreturn: rip, rax and eflags from the frame --------------------- */
 
-#define EFL_ARITH 0x8d5ULL /* CF PF AF ZF SF OF */
-#define EFL_IF 0x200ULL
-#define EFL_FIXED1 0x2ULL
+#define EFL_ARITH      0x8d5ULL /* CF PF AF ZF SF OF */
+#define EFL_IF	       0x200ULL
+#define EFL_FIXED1     0x2ULL
 #define EFL_PRIVILEGED 0x1b3000ULL /* IOPL, NT, VM, VIF, VIP */
 
 static void ill_handler(int sig, siginfo_t *si, void *ucv)
@@ -267,14 +269,14 @@ static void sigreturn_tests(void)
 /* ---- FPU / SSE / AVX ---------------------------------------------------- */
 
 struct fpu_io {
-	uint64_t pid, sig;			/* 0, 8 */
-	uint8_t in_xmm[16][16];			/* 16 */
-	uint8_t in_yhi[16][16];			/* 272 */
-	uint8_t out_xmm[16][16];		/* 528 */
-	uint8_t out_yhi[16][16];		/* 784 */
-	uint32_t mxcsr_in, mxcsr_out;		/* 1040, 1044 */
-	uint16_t fcw_in, fcw_out;		/* 1048, 1050 */
-	uint32_t use_avx;			/* 1052 */
+	uint64_t pid, sig;	      /* 0, 8 */
+	uint8_t in_xmm[16][16];	      /* 16 */
+	uint8_t in_yhi[16][16];	      /* 272 */
+	uint8_t out_xmm[16][16];      /* 528 */
+	uint8_t out_yhi[16][16];      /* 784 */
+	uint32_t mxcsr_in, mxcsr_out; /* 1040, 1044 */
+	uint16_t fcw_in, fcw_out;     /* 1048, 1050 */
+	uint32_t use_avx;	      /* 1052 */
 };
 
 _Static_assert(__builtin_offsetof(struct fpu_io, mxcsr_in) == 1040, "io");
@@ -326,12 +328,12 @@ void sig_fpu_probe(struct fpu_io *io);
 
 static struct fpu_io fio;
 static uint32_t ymm_offset; /* of the YMM_Hi128 component in XSAVE */
-static const uint8_t new_xmm3[16] = { 0x33, 0x33, 0x33, 0x33, 0x44, 0x44,
-				       0x44, 0x44, 0x55, 0x55, 0x55, 0x55,
-				       0x66, 0x66, 0x66, 0x66 };
-static const uint8_t new_y5hi[16] = { 0xf5, 0xf5, 0xf5, 0xf5, 0xe5, 0xe5,
-				       0xe5, 0xe5, 0xd5, 0xd5, 0xd5, 0xd5,
-				       0xc5, 0xc5, 0xc5, 0xc5 };
+static const uint8_t new_xmm3[16] = {0x33, 0x33, 0x33, 0x33, 0x44, 0x44,
+				     0x44, 0x44, 0x55, 0x55, 0x55, 0x55,
+				     0x66, 0x66, 0x66, 0x66};
+static const uint8_t new_y5hi[16] = {0xf5, 0xf5, 0xf5, 0xf5, 0xe5, 0xe5,
+				     0xe5, 0xe5, 0xd5, 0xd5, 0xd5, 0xd5,
+				     0xc5, 0xc5, 0xc5, 0xc5};
 
 static volatile struct {
 	uint32_t mxcsr_entry;
@@ -357,7 +359,8 @@ static void fpu_handler(int sig, siginfo_t *si, void *ucv)
 	uint8_t *base = (uint8_t *)fp;
 
 	fseen.uc_fp_xstate = (uc->uc_flags & UC_FP_XSTATE) != 0;
-	fseen.xmm_in_frame = memcmp(fp->_xmm, fio.in_xmm, sizeof(fio.in_xmm)) == 0;
+	fseen.xmm_in_frame =
+	    memcmp(fp->_xmm, fio.in_xmm, sizeof(fio.in_xmm)) == 0;
 	fseen.mxcsr_in_frame = fp->mxcsr == fio.mxcsr_in;
 	fseen.fcw_in_frame = fp->cwd == fio.fcw_in;
 
@@ -375,9 +378,8 @@ static void fpu_handler(int sig, siginfo_t *si, void *ucv)
 		memcpy(&xstate_bv, base + 512, 8);
 		fseen.ymm_bit = (xstate_bv & 4) != 0;
 		fseen.yhi_in_frame =
-			fseen.ymm_bit &&
-			memcmp(base + ymm_offset, fio.in_yhi,
-			       sizeof(fio.in_yhi)) == 0;
+		    fseen.ymm_bit && memcmp(base + ymm_offset, fio.in_yhi,
+					    sizeof(fio.in_yhi)) == 0;
 		memcpy(base + ymm_offset + 16 * 5, new_y5hi, 16);
 	}
 	memcpy(fp->_xmm[3].element, new_xmm3, 16);
@@ -386,20 +388,19 @@ static void fpu_handler(int sig, siginfo_t *si, void *ucv)
 	__asm__ volatile(".irp i," REGS16 "\n"
 			 "pcmpeqd %%xmm\\i, %%xmm\\i\n"
 			 ".endr\n" ::
-				 : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4",
-				   "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
-				   "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
-				   "xmm15");
+			     : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5",
+			       "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
+			       "xmm12", "xmm13", "xmm14", "xmm15");
 	if (fio.use_avx)
-		__asm__ volatile(".irp i," REGS16 "\n"
-				 "vpcmpeqd %%xmm\\i, %%xmm\\i, %%xmm\\i\n"
-				 "vinsertf128 $1, %%xmm\\i, %%ymm\\i, %%ymm\\i\n"
-				 ".endr\n"
-				 "vzeroupper\n" ::
-					 : "xmm0", "xmm1", "xmm2", "xmm3",
-					   "xmm4", "xmm5", "xmm6", "xmm7",
-					   "xmm8", "xmm9", "xmm10", "xmm11",
-					   "xmm12", "xmm13", "xmm14", "xmm15");
+		__asm__ volatile(
+		    ".irp i," REGS16 "\n"
+		    "vpcmpeqd %%xmm\\i, %%xmm\\i, %%xmm\\i\n"
+		    "vinsertf128 $1, %%xmm\\i, %%ymm\\i, %%ymm\\i\n"
+		    ".endr\n"
+		    "vzeroupper\n" ::
+			: "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5",
+			  "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11",
+			  "xmm12", "xmm13", "xmm14", "xmm15");
 	uint32_t bad_mx = 0x7f80;
 	uint16_t bad_cw = 0x7f;
 	__asm__ volatile("ldmxcsr %0" ::"m"(bad_mx));

@@ -21,7 +21,7 @@
 
 static void no_core(void)
 {
-	struct rlimit rl = { 0, 0 };
+	struct rlimit rl = {0, 0};
 
 	setrlimit(RLIMIT_CORE, &rl);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -190,7 +190,7 @@ static void handled_job_control(void)
 static void orphaned_group(void)
 {
 	int st = 0;
-	int stops[] = { SIGTSTP, SIGTTIN, SIGTTOU };
+	int stops[] = {SIGTSTP, SIGTTIN, SIGTTOU};
 
 	for (int i = 0; i < 3; i++) {
 		char label[80];
@@ -257,7 +257,8 @@ static void blocked_never_ignored(void)
 	signal(SIGUSR1, SIG_DFL);
 	kill(getpid(), SIGUSR1);
 	signal(SIGUSR1, SIG_IGN);
-	CHECK_TRUE("SIG_IGN discards a pending fatal signal", !pending(SIGUSR1));
+	CHECK_TRUE("SIG_IGN discards a pending fatal signal",
+		   !pending(SIGUSR1));
 	signal(SIGUSR1, SIG_DFL);
 	sigprocmask(SIG_UNBLOCK, &m, NULL);
 	CHECK_TRUE("still alive after unblocking", 1);

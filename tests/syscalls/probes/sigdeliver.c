@@ -25,7 +25,7 @@
 #define SA_RESTORER 0x04000000
 #endif
 #define NO_SUCH_PID 0x3fffffff
-#define RTSIG 40 /* a realtime signal glibc leaves alone */
+#define RTSIG	    40 /* a realtime signal glibc leaves alone */
 
 struct rec {
 	int sig, code, pid, uid, val;
@@ -33,8 +33,8 @@ struct rec {
 	int self_blocked; /* the signal is in the mask while its handler runs */
 	int hup_blocked;
 	int ss_flags;
-	void *stack;	   /* an address on the handler's stack */
-	int uc_has_hup;	   /* SIGHUP in the interrupted context's mask */
+	void *stack;	/* an address on the handler's stack */
+	int uc_has_hup; /* SIGHUP in the interrupted context's mask */
 	int uc_has_self;
 };
 
@@ -146,22 +146,22 @@ static void sender_tests(void)
 	CHECK_TRUE("delivered before kill returned", nrec == 1);
 	CHECK_TRUE("kill: SI_USER, my pid and uid",
 		   recs[0].sig == SIGUSR1 && recs[0].code == SI_USER &&
-			   recs[0].pid == me && recs[0].uid == (int)getuid());
+		       recs[0].pid == me && recs[0].uid == (int)getuid());
 
 	nrec = 0;
 	CHECK_OK("tkill(self)", syscall(SYS_tkill, tid, SIGUSR1));
-	CHECK_TRUE("tkill: SI_TKILL", nrec == 1 && recs[0].code == SI_TKILL &&
-					      recs[0].pid == me);
+	CHECK_TRUE("tkill: SI_TKILL",
+		   nrec == 1 && recs[0].code == SI_TKILL && recs[0].pid == me);
 	nrec = 0;
 	CHECK_OK("tgkill(self)", syscall(SYS_tgkill, me, tid, SIGUSR1));
 	CHECK_TRUE("tgkill: SI_TKILL", nrec == 1 && recs[0].code == SI_TKILL);
 
 	nrec = 0;
 	CHECK_OK("sigqueue(self, 42)",
-		 sigqueue(me, SIGUSR1, (union sigval){ .sival_int = 42 }));
+		 sigqueue(me, SIGUSR1, (union sigval){.sival_int = 42}));
 	CHECK_TRUE("sigqueue: SI_QUEUE, value 42",
 		   nrec == 1 && recs[0].code == SI_QUEUE && recs[0].val == 42 &&
-			   recs[0].pid == me);
+		       recs[0].pid == me);
 
 	/* rt_sigqueueinfo passes the caller's siginfo through as is. */
 	memset(&si, 0, sizeof(si));
@@ -175,7 +175,7 @@ static void sender_tests(void)
 		 syscall(SYS_rt_sigqueueinfo, me, SIGUSR1, &si));
 	CHECK_TRUE("caller's code, pid, uid and value arrive unchanged",
 		   nrec == 1 && recs[0].code == -10 && recs[0].pid == 12345 &&
-			   recs[0].uid == 777 && recs[0].val == 7);
+		       recs[0].uid == 777 && recs[0].val == 7);
 	si.si_code = SI_USER;
 	nrec = 0;
 	CHECK_OK("rt_sigqueueinfo(self, SI_USER) allowed to oneself",
@@ -253,11 +253,11 @@ static void mask_tests(void)
 	block(RTSIG);
 	nrec = 0;
 	for (int v = 1; v <= 3; v++)
-		sigqueue(me, RTSIG, (union sigval){ .sival_int = v });
+		sigqueue(me, RTSIG, (union sigval){.sival_int = v});
 	unblock(RTSIG);
 	CHECK_TRUE("realtime: 3 deliveries, values 1, 2, 3",
 		   nrec == 3 && recs[0].val == 1 && recs[1].val == 2 &&
-			   recs[2].val == 3);
+		       recs[2].val == 3);
 
 	/*
 	 * Several different signals pending at once.  With each handler
@@ -278,7 +278,7 @@ static void mask_tests(void)
 	sigprocmask(SIG_UNBLOCK, &all3, NULL);
 	CHECK_TRUE("mutually blocking handlers run USR1, USR2, 40",
 		   nrec == 3 && recs[0].sig == SIGUSR1 &&
-			   recs[1].sig == SIGUSR2 && recs[2].sig == RTSIG);
+		       recs[1].sig == SIGUSR2 && recs[2].sig == RTSIG);
 	set_handler(SIGUSR1, SA_SIGINFO, NULL);
 	set_handler(SIGUSR2, SA_SIGINFO, NULL);
 	set_handler(RTSIG, SA_SIGINFO, NULL);
@@ -290,7 +290,7 @@ static void mask_tests(void)
 	sigprocmask(SIG_UNBLOCK, &all3, NULL);
 	CHECK_TRUE("stacked frames run 40, USR2, USR1",
 		   nrec == 3 && recs[0].sig == RTSIG &&
-			   recs[1].sig == SIGUSR2 && recs[2].sig == SIGUSR1);
+		       recs[1].sig == SIGUSR2 && recs[2].sig == SIGUSR1);
 
 	/* Masks during a handler, and the saved mask in the ucontext. */
 	sigset_t hup = setof(SIGHUP, 0, 0);
@@ -307,7 +307,7 @@ static void mask_tests(void)
 	sigprocmask(SIG_BLOCK, NULL, &cur);
 	CHECK_TRUE("mask restored after the handler",
 		   sigismember(&cur, SIGHUP) && !sigismember(&cur, SIGUSR1) &&
-			   !sigismember(&cur, SIGUSR2));
+		       !sigismember(&cur, SIGUSR2));
 	sigprocmask(SIG_UNBLOCK, &hup, NULL);
 	add_hup_on_return = 1;
 	kill(me, SIGUSR1);
@@ -362,9 +362,8 @@ struct ksigaction {
 
 static void restorer_test(void)
 {
-	struct ksigaction ka = { (void *)plain_handler,
-				 SA_RESTORER | SA_RESTART,
-				 (void *)probe_restorer, 0 };
+	struct ksigaction ka = {(void *)plain_handler, SA_RESTORER | SA_RESTART,
+				(void *)probe_restorer, 0};
 
 	CHECK_OK("rt_sigaction with our own SA_RESTORER",
 		 syscall(SYS_rt_sigaction, SIGUSR2, &ka, NULL, 8));
@@ -416,23 +415,23 @@ static void wait_tests(void)
 
 	block(SIGUSR2);
 	kill(me, SIGUSR2);
-	struct timespec zero = { 0, 0 };
+	struct timespec zero = {0, 0};
 	memset(&si, 0, sizeof(si));
 	CHECK_RET("sigtimedwait takes the pending SIGUSR2",
 		  sigtimedwait(&usr2, &si, &zero), SIGUSR2);
-	CHECK_TRUE("its siginfo: SI_USER from me",
-		   si.si_signo == SIGUSR2 && si.si_code == SI_USER &&
-			   si.si_pid == me);
+	CHECK_TRUE("its siginfo: SI_USER from me", si.si_signo == SIGUSR2 &&
+						       si.si_code == SI_USER &&
+						       si.si_pid == me);
 	CHECK_TRUE("no longer pending", !is_pending(SIGUSR2));
 	CHECK_ERR("sigtimedwait zero timeout, nothing pending",
 		  sigtimedwait(&usr2, &si, &zero), EAGAIN);
-	struct timespec ten_ms = { 0, 10 * 1000000 };
+	struct timespec ten_ms = {0, 10 * 1000000};
 	int64_t t0 = px_now_ns(CLOCK_MONOTONIC);
-	CHECK_ERR("sigtimedwait 10ms timeout", sigtimedwait(&usr2, &si, &ten_ms),
-		  EAGAIN);
+	CHECK_ERR("sigtimedwait 10ms timeout",
+		  sigtimedwait(&usr2, &si, &ten_ms), EAGAIN);
 	CHECK_TRUE("waited at least 10ms",
 		   px_now_ns(CLOCK_MONOTONIC) - t0 >= 10 * 1000000LL);
-	struct timespec bad = { 0, 1000000000 };
+	struct timespec bad = {0, 1000000000};
 	CHECK_ERR("sigtimedwait tv_nsec 1e9", sigtimedwait(&usr2, &si, &bad),
 		  EINVAL);
 	CHECK_ERR("rt_sigtimedwait sigsetsize 16",
@@ -441,8 +440,8 @@ static void wait_tests(void)
 	/* Realtime values through sigwaitinfo, in order. */
 	sigset_t rt = setof(RTSIG, 0, 0);
 	block(RTSIG);
-	sigqueue(me, RTSIG, (union sigval){ .sival_int = 5 });
-	sigqueue(me, RTSIG, (union sigval){ .sival_int = 6 });
+	sigqueue(me, RTSIG, (union sigval){.sival_int = 5});
+	sigqueue(me, RTSIG, (union sigval){.sival_int = 6});
 	int ok = sigwaitinfo(&rt, &si) == RTSIG && si.si_value.sival_int == 5;
 	ok &= sigwaitinfo(&rt, &si) == RTSIG && si.si_value.sival_int == 6;
 	CHECK_TRUE("sigwaitinfo: queued values 5 then 6", ok);
@@ -531,9 +530,9 @@ static void altstack_tests(void)
 	ss.ss_flags = 0;
 	CHECK_OK("sigaltstack set 64 KiB", sigaltstack(&ss, NULL));
 	CHECK_OK("query", sigaltstack(NULL, &old));
-	CHECK_TRUE("reads back, not on it",
-		   old.ss_sp == alt && old.ss_size == sizeof(alt) &&
-			   old.ss_flags == 0);
+	CHECK_TRUE("reads back, not on it", old.ss_sp == alt &&
+						old.ss_size == sizeof(alt) &&
+						old.ss_flags == 0);
 
 	set_handler(SIGUSR1, SA_SIGINFO | SA_ONSTACK, NULL);
 	nrec = 0;
@@ -546,7 +545,8 @@ static void altstack_tests(void)
 	nrec = 0;
 	kill(getpid(), SIGUSR1);
 	CHECK_TRUE("without SA_ONSTACK: the normal stack",
-		   nrec == 1 && !on_alt(recs[0].stack) && recs[0].ss_flags == 0);
+		   nrec == 1 && !on_alt(recs[0].stack) &&
+		       recs[0].ss_flags == 0);
 
 	/* SS_AUTODISARM: the stack is disarmed while its handler runs. */
 	ss.ss_flags = SS_AUTODISARM;
@@ -556,7 +556,7 @@ static void altstack_tests(void)
 	kill(getpid(), SIGUSR1);
 	CHECK_TRUE("autodisarm: on it, but reported disabled inside",
 		   nrec == 1 && on_alt(recs[0].stack) &&
-			   recs[0].ss_flags == SS_DISABLE);
+		       recs[0].ss_flags == SS_DISABLE);
 	sigaltstack(NULL, &old);
 	CHECK_TRUE("re-armed after the handler",
 		   old.ss_sp == alt && old.ss_flags == (int)SS_AUTODISARM);
@@ -566,7 +566,8 @@ static void altstack_tests(void)
 	CHECK_OK("sigaltstack with SS_ONSTACK", sigaltstack(&ss, NULL));
 	ss.ss_flags = SS_DISABLE;
 	ss.ss_size = 0;
-	CHECK_OK("sigaltstack SS_DISABLE (size ignored)", sigaltstack(&ss, NULL));
+	CHECK_OK("sigaltstack SS_DISABLE (size ignored)",
+		 sigaltstack(&ss, NULL));
 	sigaltstack(NULL, &old);
 	CHECK_TRUE("disabled", old.ss_flags == SS_DISABLE);
 	set_default(SIGUSR1);
@@ -577,7 +578,7 @@ static volatile long change_result, change_errno;
 
 static void change_alt_handler(int sig)
 {
-	stack_t ss = { .ss_sp = alt, .ss_size = sizeof(alt), .ss_flags = 0 };
+	stack_t ss = {.ss_sp = alt, .ss_size = sizeof(alt), .ss_flags = 0};
 
 	errno = 0;
 	change_result = sigaltstack(&ss, NULL);
@@ -586,7 +587,7 @@ static void change_alt_handler(int sig)
 
 static void altstack_eperm_test(void)
 {
-	stack_t ss = { .ss_sp = alt, .ss_size = sizeof(alt), .ss_flags = 0 };
+	stack_t ss = {.ss_sp = alt, .ss_size = sizeof(alt), .ss_flags = 0};
 	struct sigaction sa;
 
 	sigaltstack(&ss, NULL);

@@ -92,8 +92,7 @@ static void groups_child(void)
 	CHECK_TRUE("now leads its own group", syscall(SYS_getpgrp) == pid);
 	CHECK_OK("setpgid(0, 0) again", syscall(SYS_setpgid, 0, 0));
 	CHECK_ERR("setsid as group leader", syscall(SYS_setsid), EPERM);
-	CHECK_OK("setpgid(0, old group) back",
-		 syscall(SYS_setpgid, 0, pgid0));
+	CHECK_OK("setpgid(0, old group) back", syscall(SYS_setpgid, 0, pgid0));
 	CHECK_TRUE("back in the old group", syscall(SYS_getpgrp) == pgid0);
 	CHECK_ERR("setpgid(0, -1)", syscall(SYS_setpgid, 0, -1), EINVAL);
 	/* pgid 0 means "pid", and the negative pgid is caught first. */
@@ -139,8 +138,7 @@ static void session_child(void)
 		int ok = syscall(SYS_getsid, 0) == pid &&
 			 syscall(SYS_getpgrp) == pid;
 		/* Joining a group of another session is refused. */
-		ok &= syscall(SYS_setpgid, 0, old_pgid) == -1 &&
-		      errno == EPERM;
+		ok &= syscall(SYS_setpgid, 0, old_pgid) == -1 && errno == EPERM;
 		_exit(ok ? 0 : 1);
 	}
 	px_expect_exit("grandchild in the new session", c, "exited 0");
@@ -179,10 +177,9 @@ static void parent_moves_children(void)
 		 syscall(SYS_setpgid, b, a));
 	CHECK_TRUE("getpgid(child B) == A", syscall(SYS_getpgid, b) == a);
 	CHECK_OK("parent: setpgid(child B, B) then back to A",
-		 syscall(SYS_setpgid, b, 0) == 0 &&
-				 syscall(SYS_getpgid, b) == b
-			 ? syscall(SYS_setpgid, b, a)
-			 : -1);
+		 syscall(SYS_setpgid, b, 0) == 0 && syscall(SYS_getpgid, b) == b
+		     ? syscall(SYS_setpgid, b, a)
+		     : -1);
 	CHECK_ERR("parent: setpgid(child A, no such group)",
 		  syscall(SYS_setpgid, a, NO_SUCH_PID), EPERM);
 	px_post(gate[1]);

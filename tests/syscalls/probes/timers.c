@@ -16,9 +16,9 @@
 #include <pthread.h>
 #include <sys/time.h>
 
-#define MS 1000000LL
-#define SEC 1000000000LL
-#define RTSIG 41
+#define MS	    1000000LL
+#define SEC	    1000000000LL
+#define RTSIG	    41
 #define NO_SUCH_PID 0x3fffffff
 
 static int64_t ts_ns(const struct timespec *t)
@@ -28,7 +28,7 @@ static int64_t ts_ns(const struct timespec *t)
 
 static struct timespec ns_ts(int64_t ns)
 {
-	return (struct timespec){ ns / SEC, ns % SEC };
+	return (struct timespec){ns / SEC, ns % SEC};
 }
 
 static int64_t tv_us(const struct timeval *t)
@@ -70,14 +70,14 @@ static void block(int sig, int how)
 /* Arms ITIMER_REAL once, `ms` from now. */
 static void real_in(long ms)
 {
-	struct itimerval v = { { 0, 0 }, { ms / 1000, (ms % 1000) * 1000 } };
+	struct itimerval v = {{0, 0}, {ms / 1000, (ms % 1000) * 1000}};
 
 	setitimer(ITIMER_REAL, &v, NULL);
 }
 
 static void disarm_real(void)
 {
-	struct itimerval v = { { 0, 0 }, { 0, 0 } };
+	struct itimerval v = {{0, 0}, {0, 0}};
 
 	setitimer(ITIMER_REAL, &v, NULL);
 }
@@ -90,22 +90,22 @@ static void sleep_tests(void)
 	int64_t t0;
 
 	req = ns_ts(10 * MS);
-	rem = (struct timespec){ 77, 77 };
+	rem = (struct timespec){77, 77};
 	t0 = px_now_ns(CLOCK_MONOTONIC);
 	CHECK_OK("nanosleep 10ms", nanosleep(&req, &rem));
 	CHECK_TRUE("slept at least 10ms",
 		   px_now_ns(CLOCK_MONOTONIC) - t0 >= 10 * MS);
 	CHECK_TRUE("remaining time not written on success",
 		   rem.tv_sec == 77 && rem.tv_nsec == 77);
-	req = (struct timespec){ 0, 1000000000 };
+	req = (struct timespec){0, 1000000000};
 	CHECK_ERR("nanosleep tv_nsec 1e9", nanosleep(&req, NULL), EINVAL);
-	req = (struct timespec){ 0, -1 };
+	req = (struct timespec){0, -1};
 	CHECK_ERR("nanosleep tv_nsec -1", nanosleep(&req, NULL), EINVAL);
-	req = (struct timespec){ -1, 0 };
+	req = (struct timespec){-1, 0};
 	CHECK_ERR("nanosleep tv_sec -1", nanosleep(&req, NULL), EINVAL);
 	CHECK_ERR("nanosleep EFAULT", syscall(SYS_nanosleep, (void *)1, NULL),
 		  EFAULT);
-	req = (struct timespec){ 0, 0 };
+	req = (struct timespec){0, 0};
 	CHECK_OK("nanosleep 0", nanosleep(&req, NULL));
 
 	/* Interrupted by a handled SIGALRM: EINTR, even with SA_RESTART. */
@@ -147,12 +147,13 @@ static void sleep_tests(void)
 		   px_now_ns(CLOCK_REALTIME) >= target);
 	CHECK_ERR("clock_nanosleep invalid clock",
 		  syscall(SYS_clock_nanosleep, 100, 0, &req, NULL), EINVAL);
-	/* A thread cannot sleep on its own CPU clock: EOPNOTSUPP, not EINVAL. */
+	/* A thread cannot sleep on its own CPU clock: EOPNOTSUPP, not EINVAL.
+	 */
 	CHECK_ERR("clock_nanosleep THREAD_CPUTIME",
 		  syscall(SYS_clock_nanosleep, CLOCK_THREAD_CPUTIME_ID, 0, &req,
 			  NULL),
 		  EOPNOTSUPP);
-	req = (struct timespec){ 0, 1000000000 };
+	req = (struct timespec){0, 1000000000};
 	CHECK_ERR("clock_nanosleep tv_nsec 1e9",
 		  syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &req, NULL),
 		  EINVAL);
@@ -160,7 +161,7 @@ static void sleep_tests(void)
 	alarms = 0;
 	real_in(20);
 	req = ns_ts(10 * SEC);
-	rem = (struct timespec){ 0, 0 };
+	rem = (struct timespec){0, 0};
 	CHECK_ERR("clock_nanosleep relative 10s interrupted",
 		  syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &req, &rem),
 		  EINTR);
@@ -169,7 +170,7 @@ static void sleep_tests(void)
 	alarms = 0;
 	real_in(20);
 	req = ns_ts(px_now_ns(CLOCK_MONOTONIC) + 10 * SEC);
-	rem = (struct timespec){ 77, 77 };
+	rem = (struct timespec){77, 77};
 	CHECK_ERR("clock_nanosleep TIMER_ABSTIME interrupted",
 		  syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, TIMER_ABSTIME,
 			  &req, &rem),
@@ -232,8 +233,8 @@ static void itimer_tests(void)
 	getitimer(ITIMER_REAL, &v);
 	CHECK_TRUE("alarm is ITIMER_REAL: 9s < value <= 10s",
 		   tv_us(&v.it_value) > 9000000 &&
-			   tv_us(&v.it_value) <= 10000000 &&
-			   tv_us(&v.it_interval) == 0);
+		       tv_us(&v.it_value) <= 10000000 &&
+		       tv_us(&v.it_interval) == 0);
 	CHECK_RET("alarm(5) returns the old, rounded", alarm(5), 10);
 	CHECK_RET("alarm(0) cancels, returns 5", alarm(0), 5);
 	getitimer(ITIMER_REAL, &v);
@@ -252,15 +253,15 @@ static void itimer_tests(void)
 	CHECK_TRUE("alarm(1): SIGALRM after at least 1s",
 		   alarms == 1 && px_now_ns(CLOCK_MONOTONIC) - t0 >= SEC);
 
-	v = (struct itimerval){ { 0, 0 }, { 0, 30000 } };
+	v = (struct itimerval){{0, 0}, {0, 30000}};
 	t0 = px_now_ns(CLOCK_MONOTONIC);
-	long armed = CHECK_OK("setitimer REAL 30ms",
-			      setitimer(ITIMER_REAL, &v, &old));
+	long armed =
+	    CHECK_OK("setitimer REAL 30ms", setitimer(ITIMER_REAL, &v, &old));
 	CHECK_TRUE("old value was disarmed", tv_us(&old.it_value) == 0);
 	getitimer(ITIMER_REAL, &v);
 	CHECK_TRUE("getitimer: 0 < value <= 30ms, no interval",
 		   tv_us(&v.it_value) > 0 && tv_us(&v.it_value) <= 30000 &&
-			   tv_us(&v.it_interval) == 0);
+		       tv_us(&v.it_interval) == 0);
 	alarms = 0;
 	if (armed == 0)
 		sigsuspend(&none);
@@ -269,7 +270,7 @@ static void itimer_tests(void)
 	getitimer(ITIMER_REAL, &v);
 	CHECK_TRUE("one-shot: disarmed after firing", tv_us(&v.it_value) == 0);
 
-	v = (struct itimerval){ { 0, 5000 }, { 0, 5000 } };
+	v = (struct itimerval){{0, 5000}, {0, 5000}};
 	t0 = px_now_ns(CLOCK_MONOTONIC);
 	armed = setitimer(ITIMER_REAL, &v, NULL);
 	alarms = 0;
@@ -283,7 +284,7 @@ static void itimer_tests(void)
 	block(SIGALRM, SIG_UNBLOCK);
 
 	/* A NULL new value is taken as "disarm" (with a kernel warning). */
-	v = (struct itimerval){ { 0, 0 }, { 10, 0 } };
+	v = (struct itimerval){{0, 0}, {10, 0}};
 	setitimer(ITIMER_REAL, &v, NULL);
 	CHECK_OK("setitimer(REAL, NULL, &old)",
 		 syscall(SYS_setitimer, ITIMER_REAL, NULL, &old));
@@ -294,14 +295,15 @@ static void itimer_tests(void)
 	/* CPU-time itimers fire while we burn CPU. */
 	handle(SIGVTALRM, 0);
 	handle(SIGPROF, 0);
-	v = (struct itimerval){ { 0, 0 }, { 0, 10000 } };
+	v = (struct itimerval){{0, 0}, {0, 10000}};
 	CHECK_OK("setitimer VIRTUAL 10ms", setitimer(ITIMER_VIRTUAL, &v, NULL));
 	CHECK_OK("setitimer PROF 10ms", setitimer(ITIMER_PROF, &v, NULL));
 	int64_t c0 = px_now_ns(CLOCK_PROCESS_CPUTIME_ID);
 	while ((!vtalarms || !profs) &&
 	       px_now_ns(CLOCK_PROCESS_CPUTIME_ID) - c0 < 5 * SEC)
 		px_burn_cpu(MS);
-	CHECK_TRUE("SIGVTALRM and SIGPROF arrived", vtalarms == 1 && profs == 1);
+	CHECK_TRUE("SIGVTALRM and SIGPROF arrived",
+		   vtalarms == 1 && profs == 1);
 	CHECK_TRUE("after at least 10ms of CPU",
 		   px_now_ns(CLOCK_PROCESS_CPUTIME_ID) - c0 >= 10 * MS);
 	signal(SIGVTALRM, SIG_DFL);
@@ -309,15 +311,14 @@ static void itimer_tests(void)
 
 	CHECK_ERR("setitimer which 5", setitimer(5, &v, NULL), EINVAL);
 	CHECK_ERR("getitimer which 5", getitimer(5, &v), EINVAL);
-	v = (struct itimerval){ { 0, 0 }, { 0, 1000000 } };
+	v = (struct itimerval){{0, 0}, {0, 1000000}};
 	CHECK_ERR("setitimer tv_usec 1e6", setitimer(ITIMER_REAL, &v, NULL),
 		  EINVAL);
-	v = (struct itimerval){ { 0, 0 }, { -1, 0 } };
+	v = (struct itimerval){{0, 0}, {-1, 0}};
 	CHECK_ERR("setitimer negative", setitimer(ITIMER_REAL, &v, NULL),
 		  EINVAL);
-	CHECK_ERR("getitimer EFAULT", syscall(SYS_getitimer, ITIMER_REAL,
-					      (void *)1),
-		  EFAULT);
+	CHECK_ERR("getitimer EFAULT",
+		  syscall(SYS_getitimer, ITIMER_REAL, (void *)1), EFAULT);
 	signal(SIGALRM, SIG_DFL);
 }
 
@@ -339,7 +340,7 @@ static long tcreate(clockid_t clk, struct ksigevent *ev, int *id)
 static long tset(int id, int flags, int64_t value, int64_t interval,
 		 struct itimerspec *old)
 {
-	struct itimerspec its = { ns_ts(interval), ns_ts(value) };
+	struct itimerspec its = {ns_ts(interval), ns_ts(value)};
 
 	return syscall(SYS_timer_settime, id, flags, &its, old);
 }
@@ -399,7 +400,7 @@ static void posix_timer_tests(void)
 		   px_now_ns(CLOCK_MONOTONIC) - t0 >= 20 * MS);
 	CHECK_TRUE("SI_TIMER, value 77, its timer id, overrun 0",
 		   si.si_code == SI_TIMER && si.si_value.sival_int == 77 &&
-			   si.si_timerid == id && si.si_overrun == 0);
+		       si.si_timerid == id && si.si_overrun == 0);
 
 	/* Periodic 1ms while the signal stays blocked: overruns pile up. */
 	tset(id, 0, MS, MS, NULL);
@@ -413,13 +414,13 @@ static void posix_timer_tests(void)
 	struct itimerspec old;
 	CHECK_OK("disarm", tset(id, 0, 0, 0, &old));
 	CHECK_TRUE("old interval exactly 1ms", ts_ns(&old.it_interval) == MS);
-	struct timespec zero = { 0, 0 };
+	struct timespec zero = {0, 0};
 	sigtimedwait(&rt, &si, &zero); /* one may have queued meanwhile */
 
 	/* TIMER_ABSTIME in the past fires at once. */
-	CHECK_OK("timer_settime TIMER_ABSTIME in the past",
-		 tset(id, TIMER_ABSTIME, px_now_ns(CLOCK_MONOTONIC) - SEC, 0,
-		      NULL));
+	CHECK_OK(
+	    "timer_settime TIMER_ABSTIME in the past",
+	    tset(id, TIMER_ABSTIME, px_now_ns(CLOCK_MONOTONIC) - SEC, 0, NULL));
 	CHECK_RET("fired", sigwaitinfo(&rt, &si), RTSIG);
 	CHECK_OK("timer_delete", syscall(SYS_timer_delete, id));
 	CHECK_ERR("timer_gettime after delete", tget(id, &cur), EINVAL);
@@ -443,8 +444,8 @@ static void posix_timer_tests(void)
 	/* SIGEV_THREAD_ID: to one thread. */
 	pthread_t t;
 	thread_tid = 0;
-	if (CHECK_RET("pthread_create", pthread_create(&t, NULL, rt_waiter, NULL),
-		      0) != 0)
+	if (CHECK_RET("pthread_create",
+		      pthread_create(&t, NULL, rt_waiter, NULL), 0) != 0)
 		return;
 	while (!thread_tid)
 		sched_yield();
@@ -497,7 +498,7 @@ static void posix_timer_tests(void)
 		  EINVAL);
 	ev.signo = RTSIG;
 	tcreate(CLOCK_MONOTONIC, &ev, &id);
-	struct itimerspec bad = { { 0, 0 }, { 0, 1000000000 } };
+	struct itimerspec bad = {{0, 0}, {0, 1000000000}};
 	CHECK_ERR("timer_settime tv_nsec 1e9",
 		  syscall(SYS_timer_settime, id, 0, &bad, NULL), EINVAL);
 	syscall(SYS_timer_delete, id);

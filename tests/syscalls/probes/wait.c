@@ -232,8 +232,8 @@ static void wait4_tests(void)
 
 	new_gate();
 	pid_t pid = spawn(wait_gate_then_exit, 2);
-	CHECK_RET("wait4 WNOHANG, child running", wait4(pid, &st, WNOHANG, NULL),
-		  0);
+	CHECK_RET("wait4 WNOHANG, child running",
+		  wait4(pid, &st, WNOHANG, NULL), 0);
 	CHECK_ERR("wait4 with WNOWAIT (waitid only)",
 		  wait4(pid, &st, WNOWAIT, NULL), EINVAL);
 	CHECK_ERR("wait4 with an unknown option bit",
@@ -314,8 +314,8 @@ static void waitid_tests(void)
 		 waitid(P_PID, pid, &si, WEXITED | WNOWAIT));
 	CHECK_TRUE("siginfo: SIGCHLD, CLD_EXITED, status 21, pid, uid",
 		   si.si_signo == SIGCHLD && si.si_code == CLD_EXITED &&
-			   si.si_status == 21 && si.si_pid == pid &&
-			   si.si_uid == getuid());
+		       si.si_status == 21 && si.si_pid == pid &&
+		       si.si_uid == getuid());
 	memset(&si, 0, sizeof(si));
 	CHECK_OK("waitid WEXITED again reaps",
 		 waitid(P_PID, pid, &si, WEXITED));
@@ -337,9 +337,9 @@ static void waitid_tests(void)
 	kill(pid, SIGKILL);
 	memset(&si, 0, sizeof(si));
 	CHECK_OK("waitid after SIGKILL", waitid(P_ALL, 0, &si, WEXITED));
-	CHECK_TRUE("CLD_KILLED by SIGKILL",
-		   si.si_code == CLD_KILLED && si.si_status == SIGKILL &&
-			   si.si_pid == pid);
+	CHECK_TRUE("CLD_KILLED by SIGKILL", si.si_code == CLD_KILLED &&
+						si.si_status == SIGKILL &&
+						si.si_pid == pid);
 
 	/* P_PGID: two children in a group led by the first one. */
 	new_gate();
@@ -372,7 +372,8 @@ static void waitid_tests(void)
 	px_post(gate_w);
 	memset(&si, 0, sizeof(si));
 	CHECK_OK("waitid(P_PIDFD)", waitid(P_PIDFD, pidfd, &si, WEXITED));
-	CHECK_TRUE("P_PIDFD: exited 41", si.si_pid == pid && si.si_status == 41);
+	CHECK_TRUE("P_PIDFD: exited 41",
+		   si.si_pid == pid && si.si_status == 41);
 	CHECK_ERR("waitid(P_PIDFD) after reaping",
 		  waitid(P_PIDFD, pidfd, &si, WEXITED), ECHILD);
 	CHECK_ERR("waitid(P_PIDFD, stdout)", waitid(P_PIDFD, 1, &si, WEXITED),
@@ -475,7 +476,7 @@ static void sigchld_tests(void)
 		       "exited 10");
 	set_chld(NULL, SIG_DFL, 0);
 	/* Drain the default-disposition notification. */
-	struct timespec zero = { 0, 0 };
+	struct timespec zero = {0, 0};
 	sigtimedwait(&chld_set, &si, &zero);
 	sigprocmask(SIG_UNBLOCK, &chld_set, NULL);
 }
@@ -593,12 +594,13 @@ static void pidfd_tests(void)
 	int fd = syscall(SYS_pidfd_open, pid, 0);
 
 	CHECK_TRUE("pidfd_open", fd >= 0);
-	CHECK_ERR("pidfd_open flags 1", syscall(SYS_pidfd_open, pid, 1), EINVAL);
+	CHECK_ERR("pidfd_open flags 1", syscall(SYS_pidfd_open, pid, 1),
+		  EINVAL);
 	CHECK_ERR("pidfd_open no such pid",
 		  syscall(SYS_pidfd_open, NO_SUCH_PID, 0), ESRCH);
 	CHECK_ERR("pidfd_open pid -1", syscall(SYS_pidfd_open, -1, 0), EINVAL);
 
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 	CHECK_RET("poll(pidfd) while it runs", poll(&pfd, 1, 0), 0);
 	CHECK_OK("pidfd_send_signal(sig 0)",
 		 syscall(SYS_pidfd_send_signal, fd, 0, NULL, 0));
@@ -640,8 +642,8 @@ static void pidfd_tests(void)
 	sigaction(SIGUSR1, &sa, NULL);
 
 	pthread_t t;
-	if (CHECK_RET("pthread_create", pthread_create(&t, NULL, tid_thread, NULL),
-		      0) != 0)
+	if (CHECK_RET("pthread_create",
+		      pthread_create(&t, NULL, tid_thread, NULL), 0) != 0)
 		return;
 	while (!thread_tid)
 		sched_yield();
