@@ -7,7 +7,8 @@
  * AT_EXECFN follow the new file, and that exec from a non-leader thread
  * takes over the process's pid.  Failed execs (ENOENT, EFAULT, E2BIG) leave
  * the caller intact.  A parent's setpgid on a child that has exec'd gives
- * EACCES.  Needs no file of its own; exec.c's companion execfiles.c covers
+ * EACCES; a vfork parent resumes at the child's exec, before its exit.
+ * Needs no file of its own; exec.c's companion execfiles.c covers
  * the failures that need files (EACCES, ENOEXEC, #! scripts, execveat).
  *
  * The stage a process runs is chosen by the PROBE_EXEC_STAGE variable; the
@@ -241,6 +242,40 @@ static void setpgid_after_exec(void)
 	px_expect_exit("blocking image", pid, "exited 0");
 }
 
+/*
+ * vfork: the parent is held until the child's exec, not its exit.  The new
+ * image blocks until the parent closes the gate, so a parent held until
+ * exit would never get there.
+ */
+static void vfork_until_exec(void)
+{
+	int gate[2], ready[2];
+
+	if (pipe(gate) != 0 || pipe(ready) != 0) {
+		check_ok("pipe", -1, errno);
+		return;
+	}
+	static const char *const argv[] = {"vforked", NULL};
+	static const char *const envp[] = {"PROBE_EXEC_STAGE=block", NULL};
+	fflush(stdout);
+	pid_t pid = vfork();
+	if (pid == 0) {
+		dup2(gate[0], 0);
+		dup2(ready[1], 1);
+		close(gate[1]);
+		execve(self, (char **)argv, (char **)envp);
+		_exit(99);
+	}
+	close(gate[0]);
+	close(ready[1]);
+	CHECK_TRUE("vfork: parent resumed", pid > 0);
+	px_pend(ready[0]);
+	CHECK_TRUE("vfork: the child's new image runs while we do", 1);
+	close(gate[1]);
+	close(ready[0]);
+	px_expect_exit("vfork child's image", pid, "exited 0");
+}
+
 static void failures(void)
 {
 	const char *argv[] = {self, NULL};
@@ -342,6 +377,7 @@ int main(int argc, char **argv)
 	px_expect_exit("execve with a NULL argv", pid, "exited 0");
 
 	setpgid_after_exec();
+	vfork_until_exec();
 	failures();
 	return probe_done();
 }
