@@ -48,7 +48,7 @@ static void fork_tests(void)
 	g_val = 1;
 	*shared = 1;
 	fflush(stdout);
-	pid_t pid = fork();
+	pid_t pid = px_fork();
 	if (pid == 0) {
 		int ok = g_val == 1 && getppid() == me;
 		g_val = 2;
@@ -220,8 +220,7 @@ static void pthread_tests(void)
 	int ok = 1;
 
 	for (long i = 0; i < 4; i++)
-		ok &= pthread_create(&t[i], NULL, pthread_fn, (void *)i) == 0;
-	CHECK_TRUE("pthread_create x4", ok);
+		px_thread(&t[i], pthread_fn, (void *)i);
 	for (long i = 0; i < 4; i++) {
 		void *ret = NULL;
 		pthread_join(t[i], &ret);
@@ -323,7 +322,7 @@ static void clone_parent_test(void)
 	long me = getpid();
 
 	fflush(stdout);
-	pid_t mid = fork();
+	pid_t mid = px_fork();
 	if (mid == 0) {
 		long g = raw_clone(CLONE_PARENT | SIGCHLD, 0, 0);
 		if (g == 0) {
@@ -466,7 +465,7 @@ static void inherit_tests(void)
 	sigpending(&p);
 	CHECK_TRUE("SIGUSR2 blocked and pending", sigismember(&p, SIGUSR2));
 	fflush(stdout);
-	pid_t pid = fork();
+	pid_t pid = px_fork();
 	if (pid == 0) {
 		sigset_t cm, cp;
 		sigprocmask(SIG_BLOCK, NULL, &cm);
@@ -478,7 +477,7 @@ static void inherit_tests(void)
 		       "exited 2");
 	pthread_t t;
 	void *ret = NULL;
-	pthread_create(&t, NULL, mask_thread, NULL);
+	px_thread(&t, mask_thread, NULL);
 	pthread_join(t, &ret);
 	CHECK_RET("thread: mask inherited, process-wide pending visible",
 		  (long)ret, 3);

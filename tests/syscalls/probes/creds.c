@@ -155,7 +155,7 @@ static void cap_tests(void)
 
 	/* A child's sets equal ours. */
 	fflush(stdout);
-	pid_t pid = fork();
+	pid_t pid = px_fork();
 	if (pid == 0) {
 		pause();
 		_exit(0);

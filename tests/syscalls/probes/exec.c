@@ -222,7 +222,7 @@ static void setpgid_after_exec(void)
 		return;
 	}
 	fflush(stdout);
-	pid_t pid = fork();
+	pid_t pid = px_fork();
 	if (pid == 0) {
 		const char *argv[] = {self, NULL};
 		const char *envp[] = {"PROBE_EXEC_STAGE=block", NULL};
@@ -356,19 +356,19 @@ int main(int argc, char **argv)
 		return probe_done();
 
 	fflush(stdout);
-	pid_t pid = fork();
+	pid_t pid = px_fork();
 	if (pid == 0)
 		image_child();
 	px_expect_exit("exec'd image checks passed", pid, "exited 0");
 
 	fflush(stdout);
-	pid = fork();
+	pid = px_fork();
 	if (pid == 0)
 		thread_exec_child();
 	px_expect_exit("exec from a non-leader thread", pid, "exited 0");
 
 	fflush(stdout);
-	pid = fork();
+	pid = px_fork();
 	if (pid == 0) {
 		const char *envp[] = {"PROBE_EXEC_STAGE=null-argv", NULL};
 		syscall(SYS_execve, self, NULL, envp);

@@ -114,7 +114,7 @@ static int run_exec(const struct exec_req *r, int *exec_errno)
 	if (pipe2(errpipe, O_CLOEXEC) != 0)
 		return -1;
 	fflush(stdout);
-	pid_t pid = fork();
+	pid_t pid = px_fork();
 	if (pid == 0) {
 		char stage[64], want[8192];
 		const char *envp[3];

@@ -341,7 +341,7 @@ enum fatal {
 static void fatal_case(const char *label, enum fatal how, const char *want)
 {
 	fflush(stdout);
-	pid_t pid = fork();
+	pid_t pid = px_fork();
 	if (pid == 0) {
 		struct sigaction sa;
 		sigset_t s;

@@ -56,7 +56,7 @@ static void start_waiters(struct waiter *w, int n, uint32_t *word, int op,
 		w[i].op = op;
 		w[i].bitset = bitset;
 		w[i].ret = -2;
-		pthread_create(&w[i].t, NULL, waiter_fn, &w[i]);
+		px_thread(&w[i].t, waiter_fn, &w[i]);
 	}
 }
 
@@ -74,25 +74,36 @@ static int join_waiters(struct waiter *w, int n)
 
 /*
  * Returns once `n` waiters are queued on `word` (value 0): they are moved
- * to `park` as they arrive, then all moved back.  `shared` selects the
- * shared-futex ops.  0 on success, -1 on timeout.
+ * to `park` as they arrive, then all moved back.  A sleeping waiter can be
+ * woken spuriously (a deferred wake-up meant for an earlier wait); the
+ * kernel then queues it again on its original word, so a short count on
+ * the way back just means counting again.  `shared` selects the shared
+ * ops.  0 on success, -1 on a failed requeue or after 10 s.
  */
 static int settle(uint32_t *word, uint32_t *park, int n, int shared)
 {
 	int op = shared ? FUTEX_CMP_REQUEUE : FUTEX_CMP_REQUEUE_PRIVATE;
 	int64_t start = px_now_ns(CLOCK_MONOTONIC);
-	long moved = 0;
 
-	while (moved < n) {
-		long r = fx(word, op, 0, (void *)(long)INT_MAX, park, 0);
-		if (r > 0)
+	for (;;) {
+		long moved = 0;
+		while (moved < n) {
+			long r =
+			    fx(word, op, 0, (void *)(long)INT_MAX, park, 0);
+			if (r < 0)
+				return -1;
+			if (r == 0)
+				sched_yield();
 			moved += r;
-		else
-			sched_yield();
-		if (px_now_ns(CLOCK_MONOTONIC) - start > WAIT_LIMIT_NS)
+			if (px_now_ns(CLOCK_MONOTONIC) - start > WAIT_LIMIT_NS)
+				return -1;
+		}
+		long back = fx(park, op, 0, (void *)(long)INT_MAX, word, 0);
+		if (back == n)
+			return 0;
+		if (back < 0)
 			return -1;
 	}
-	return fx(park, op, 0, (void *)(long)INT_MAX, word, 0) == n ? 0 : -1;
 }
 
 /* ---- single-thread semantics ------------------------------------------- */
@@ -321,7 +332,7 @@ static void shared_tests(void)
 
 	sh[0] = 0;
 	fflush(stdout);
-	pid_t pid = fork();
+	pid_t pid = px_fork();
 	if (pid == 0)
 		_exit(fx(&sh[0], FUTEX_WAIT, 0, NULL, NULL, 0) == 0 ? 0 : 1);
 	CHECK_OK("child queued on the shared word",
@@ -336,7 +347,7 @@ static void shared_tests(void)
 	pid_t kids[2];
 	for (int i = 0; i < 2; i++) {
 		fflush(stdout);
-		kids[i] = fork();
+		kids[i] = px_fork();
 		if (kids[i] == 0)
 			_exit(fx(&sh[0], FUTEX_WAIT, 0, NULL, NULL, 0) == 0
 				  ? 0
@@ -438,7 +449,7 @@ static void robust_tests(void)
 	/* Process exit, on a shared word, with the parent waiting on it. */
 	uint32_t *sh = px_shared(4096);
 	fflush(stdout);
-	pid_t pid = fork();
+	pid_t pid = px_fork();
 	if (pid == 0) {
 		static struct rhead h;
 		struct rlock *l = (struct rlock *)(sh + 4);
@@ -480,7 +491,7 @@ static void robust_mutex_test(void)
 	pthread_mutexattr_init(&a);
 	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
 	pthread_mutex_init(&rm, &a);
-	pthread_create(&t, NULL, lock_and_leave, NULL);
+	px_thread(&t, lock_and_leave, NULL);
 	pthread_join(t, NULL);
 	int r = pthread_mutex_lock(&rm);
 	CHECK_TRUE("robust mutex of an exited thread: EOWNERDEAD",

@@ -131,7 +131,7 @@ static void sigpipe_tests(void)
 	pipe(p);
 	close(p[0]);
 	fflush(stdout);
-	pid_t pid = fork();
+	pid_t pid = px_fork();
 	if (pid == 0) {
 		signal(SIGPIPE, SIG_DFL);
 		if (write(p[1], "x", 1) == -1)
@@ -183,7 +183,7 @@ static void blocking_tests(void)
 	pipe(p);
 	wake_fd = p[1];
 	pthread_t t;
-	pthread_create(&t, NULL, late_writer, NULL);
+	px_thread(&t, late_writer, NULL);
 	CHECK_RET("blocking read woken by a writer thread",
 		  read(p[0], buf, sizeof(buf)), 4);
 	pthread_join(t, NULL);
@@ -192,7 +192,7 @@ static void blocking_tests(void)
 	int gate[2];
 	pipe(gate);
 	fflush(stdout);
-	pid_t pid = fork();
+	pid_t pid = px_fork();
 	if (pid == 0) {
 		close(p[0]);
 		close(gate[1]);

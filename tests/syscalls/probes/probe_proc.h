@@ -21,6 +21,7 @@
 #include "probe.h"
 
 #include <linux/futex.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -176,6 +177,34 @@ static inline int px_child(const char *label, void (*fn)(void))
 		exit(probe_done());
 	}
 	return px_expect_exit(label, pid, "exited 0");
+}
+
+/*
+ * fork and pthread_create that cannot fail quietly: without the new task
+ * nothing after them can be checked, and a failed fork's -1 must never
+ * reach kill() (kill(-1, sig) signals every process we may signal).  On
+ * failure they say so and end the probe.
+ */
+static inline pid_t px_fork(void)
+{
+	fflush(stdout);
+	pid_t pid = fork();
+
+	if (pid == -1) {
+		check_ok("fork", -1, errno);
+		exit(probe_done());
+	}
+	return pid;
+}
+
+static inline void px_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	int e = pthread_create(t, NULL, fn, arg);
+
+	if (e != 0) {
+		check_ok("pthread_create", -1, e);
+		exit(probe_done());
+	}
 }
 
 /* Anonymous memory shared with forked children. */

@@ -81,7 +81,7 @@ static void affinity_tests(void)
 		}
 	sched_setaffinity(0, sizeof(set), &set);
 	fflush(stdout);
-	pid_t pid = fork();
+	pid_t pid = px_fork();
 	if (pid == 0) {
 		sched_getaffinity(0, sizeof(got), &got);
 		_exit(CPU_EQUAL(&got, &set) ? 0 : 1);
@@ -130,7 +130,7 @@ static void policy_tests(void)
 		  syscall(SYS_getpriority, PRIO_PROCESS, 0), 15);
 	CHECK_RET("libc getpriority", getpriority(PRIO_PROCESS, 0), 5);
 	fflush(stdout);
-	pid_t pid = fork();
+	pid_t pid = px_fork();
 	if (pid == 0)
 		_exit(getpriority(PRIO_PROCESS, 0) == 5 ? 0 : 1);
 	px_expect_exit("fork child inherits nice 5", pid, "exited 0");
@@ -176,7 +176,7 @@ static void accounting_tests(void)
 	CHECK_ERR("times EFAULT", syscall(SYS_times, (void *)1), EFAULT);
 
 	pthread_t t;
-	pthread_create(&t, NULL, burn_thread, &rth);
+	px_thread(&t, burn_thread, &rth);
 	pthread_join(t, NULL);
 	getrusage(RUSAGE_SELF, &ru1);
 	CHECK_TRUE("RUSAGE_THREAD of a 30ms burner >= 25ms",
@@ -203,7 +203,7 @@ static void accounting_tests(void)
 	getrusage(RUSAGE_CHILDREN, &ru0);
 	times(&t0);
 	fflush(stdout);
-	pid_t pid = fork();
+	pid_t pid = px_fork();
 	if (pid == 0) {
 		px_burn_cpu(50 * MS);
 		_exit(0);
@@ -245,7 +245,7 @@ static void nnp_child(void)
 	CHECK_ERR("PR_SET_NO_NEW_PRIVS with a stray argument",
 		  prctl(PR_SET_NO_NEW_PRIVS, 1, 1, 0, 0), EINVAL);
 	fflush(stdout);
-	pid_t pid = fork();
+	pid_t pid = px_fork();
 	if (pid == 0)
 		_exit(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
 	px_expect_exit("inherited by fork", pid, "exited 1");
@@ -265,7 +265,7 @@ static void prctl_tests(void)
 		   strcmp(name, "0123456789abcde") == 0);
 	char tname[32] = "";
 	pthread_t t;
-	pthread_create(&t, NULL, name_thread, tname);
+	px_thread(&t, name_thread, tname);
 	pthread_join(t, NULL);
 	prctl(PR_GET_NAME, name, 0, 0, 0);
 	CHECK_TRUE("a thread's name is its own",

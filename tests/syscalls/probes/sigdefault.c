@@ -58,7 +58,7 @@ static void default_actions(void)
 		int st = 0;
 
 		fflush(stdout);
-		pid_t pid = fork();
+		pid_t pid = px_fork();
 		if (pid == 0) {
 			sigset_t none;
 			quiet_child();
@@ -99,7 +99,7 @@ static void stopped_process_tests(void)
 	int st = 0;
 
 	fflush(stdout);
-	pid_t pid = fork();
+	pid_t pid = px_fork();
 	if (pid == 0) {
 		quiet_child();
 		kill(getpid(), SIGSTOP);
@@ -116,7 +116,7 @@ static void stopped_process_tests(void)
 		       "killed by SIGTERM");
 
 	fflush(stdout);
-	pid = fork();
+	pid = px_fork();
 	if (pid == 0) {
 		quiet_child();
 		kill(getpid(), SIGSTOP);
@@ -149,7 +149,7 @@ static void handled_job_control(void)
 		return;
 	}
 	fflush(stdout);
-	pid_t pid = fork();
+	pid_t pid = px_fork();
 	if (pid == 0) {
 		quiet_child();
 		signal(SIGCONT, cont_handler);
@@ -164,7 +164,7 @@ static void handled_job_control(void)
 	px_expect_exit("then it exits", pid, "exited 0");
 
 	fflush(stdout);
-	pid = fork();
+	pid = px_fork();
 	if (pid == 0) {
 		quiet_child();
 		signal(SIGTSTP, tstp_handler);
@@ -174,7 +174,7 @@ static void handled_job_control(void)
 	px_expect_exit("handled SIGTSTP does not stop", pid, "exited 0");
 
 	fflush(stdout);
-	pid = fork();
+	pid = px_fork();
 	if (pid == 0) {
 		quiet_child();
 		signal(SIGTERM, SIG_IGN);
@@ -196,7 +196,7 @@ static void orphaned_group(void)
 		char label[80];
 
 		fflush(stdout);
-		pid_t pid = fork();
+		pid_t pid = px_fork();
 		if (pid == 0) {
 			no_core();
 			setsid();
@@ -210,7 +210,7 @@ static void orphaned_group(void)
 		check_status(label, st, "exited 0");
 	}
 	fflush(stdout);
-	pid_t pid = fork();
+	pid_t pid = px_fork();
 	if (pid == 0) {
 		no_core();
 		setsid();
@@ -290,12 +290,12 @@ static void threaded_targets(void)
 		return;
 	}
 	fflush(stdout);
-	pid_t pid = fork();
+	pid_t pid = px_fork();
 	if (pid == 0) {
 		pthread_t t;
 		quiet_child();
 		for (int i = 0; i < 3; i++)
-			pthread_create(&t, NULL, sleeper, NULL);
+			px_thread(&t, sleeper, NULL);
 		px_post(ready[1]);
 		sleeper(NULL);
 	}
@@ -311,7 +311,7 @@ static void threaded_targets(void)
 	px_expect_exit("SIGTERM kills all 4 threads", pid, "killed by SIGTERM");
 
 	fflush(stdout);
-	pid = fork();
+	pid = px_fork();
 	if (pid == 0) {
 		pthread_t t;
 		quiet_child();
@@ -326,7 +326,7 @@ static void threaded_targets(void)
 		       "killed by SIGUSR2");
 
 	fflush(stdout);
-	pid = fork();
+	pid = px_fork();
 	if (pid == 0) {
 		sigset_t all;
 		quiet_child();

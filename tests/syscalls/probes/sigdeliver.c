@@ -190,7 +190,7 @@ static void sender_tests(void)
 
 	/* Errors. */
 	fflush(stdout);
-	pid_t child = fork();
+	pid_t child = px_fork();
 	if (child == 0) {
 		pause();
 		_exit(0);
@@ -403,7 +403,7 @@ static void wait_tests(void)
 	/* A signal from another thread; blocked until sigsuspend opens. */
 	pthread_t t;
 	nrec = 0;
-	pthread_create(&t, NULL, send_usr1_to_main, NULL);
+	px_thread(&t, send_usr1_to_main, NULL);
 	CHECK_ERR("sigsuspend woken from another thread", sigsuspend(&none),
 		  EINTR);
 	pthread_join(t, NULL);
@@ -474,9 +474,7 @@ static void thread_tests(void)
 	block(SIGUSR1);
 	nrec = 0;
 	waiter_tid = 0;
-	if (CHECK_RET("pthread_create", pthread_create(&t, NULL, waiter, NULL),
-		      0) != 0)
-		return;
+	px_thread(&t, waiter, NULL);
 	while (!waiter_tid)
 		sched_yield();
 	CHECK_OK("tgkill(the waiter)",
@@ -489,9 +487,7 @@ static void thread_tests(void)
 	/* Process-directed, with the main thread blocking it. */
 	nrec = 0;
 	waiter_tid = 0;
-	if (CHECK_RET("pthread_create", pthread_create(&t, NULL, waiter, NULL),
-		      0) != 0)
-		return;
+	px_thread(&t, waiter, NULL);
 	while (!waiter_tid)
 		sched_yield();
 	CHECK_OK("kill(process) with the main thread blocking it",
@@ -621,7 +617,7 @@ static pid_t start_hammer(struct hammer *h, int write_fd, int then_write)
 	pid_t reader = getpid();
 
 	fflush(stdout);
-	pid_t pid = fork();
+	pid_t pid = px_fork();
 	if (pid == 0) {
 		if (then_write) {
 			while (!h->in_read)

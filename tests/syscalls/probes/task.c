@@ -51,7 +51,7 @@ static void pid_relations(void)
 		   syscall(SYS_getsid, me.pid) == me.sid);
 
 	fflush(stdout);
-	pid_t pid = fork();
+	pid_t pid = px_fork();
 	if (pid == 0) {
 		get_ids(&shm[0]);
 		_exit(0);
@@ -65,8 +65,7 @@ static void pid_relations(void)
 	CHECK_TRUE("child inherits my session", shm[0].sid == me.sid);
 
 	pthread_t t;
-	CHECK_RET("pthread_create", pthread_create(&t, NULL, thread_ids, &th),
-		  0);
+	px_thread(&t, thread_ids, &th);
 	pthread_join(t, NULL);
 	CHECK_TRUE("thread: getpid == my pid", th.pid == me.pid);
 	CHECK_TRUE("thread: gettid != getpid", th.tid != th.pid);
@@ -133,7 +132,7 @@ static void session_child(void)
 
 	/* A child of the new session leader inherits the new session. */
 	fflush(stdout);
-	pid_t c = fork();
+	pid_t c = px_fork();
 	if (c == 0) {
 		int ok = syscall(SYS_getsid, 0) == pid &&
 			 syscall(SYS_getpgrp) == pid;
@@ -158,13 +157,13 @@ static void parent_moves_children(void)
 		return;
 	}
 	fflush(stdout);
-	a = fork();
+	a = px_fork();
 	if (a == 0) {
 		close(gate[1]);
 		px_pend(gate[0]);
 		_exit(syscall(SYS_getpgrp) == syscall(SYS_getpid) ? 0 : 1);
 	}
-	b = fork();
+	b = px_fork();
 	if (b == 0) {
 		close(gate[1]);
 		px_pend(gate[0]);
@@ -203,7 +202,7 @@ static void parent_vs_session_leader(void)
 		return;
 	}
 	fflush(stdout);
-	pid_t c = fork();
+	pid_t c = px_fork();
 	if (c == 0) {
 		syscall(SYS_setsid);
 		px_post(ready[1]);
@@ -241,13 +240,13 @@ static void orphans(void)
 		return;
 	}
 	fflush(stdout);
-	pid_t mid = fork();
+	pid_t mid = px_fork();
 	if (mid == 0) {
 		int sub = -1;
 		prctl(PR_GET_CHILD_SUBREAPER, &sub, 0, 0, 0);
 		shm[1].pid = sub; /* the flag is not inherited */
 		shm[1].tid = syscall(SYS_getpid);
-		pid_t g = fork();
+		pid_t g = px_fork();
 		if (g == 0) {
 			shm[1].ppid = syscall(SYS_getppid) == shm[1].tid;
 			px_post(ready[1]);
@@ -273,9 +272,9 @@ static void orphans(void)
 
 	/* An orphaned zombie is handed over too, and still reapable. */
 	fflush(stdout);
-	mid = fork();
+	mid = px_fork();
 	if (mid == 0) {
-		pid_t g = fork();
+		pid_t g = px_fork();
 		if (g == 0)
 			_exit(6);
 		/* Make sure it is a zombie before we leave it behind. */

@@ -73,7 +73,7 @@ static int pending_sigchld(void)
 static pid_t spawn(int (*fn)(int), int arg)
 {
 	fflush(stdout);
-	pid_t pid = fork();
+	pid_t pid = px_fork();
 	if (pid == 0)
 		_exit(fn(arg));
 	return pid;
@@ -132,8 +132,8 @@ static int threads_exit_group(int unused)
 	pthread_t t;
 
 	for (int i = 0; i < 3; i++)
-		pthread_create(&t, NULL, block_forever, NULL);
-	pthread_create(&t, NULL, exit_group_9, NULL);
+		px_thread(&t, block_forever, NULL);
+	px_thread(&t, exit_group_9, NULL);
 	block_forever(NULL);
 	return 1;
 }
@@ -159,7 +159,7 @@ static int leader_exits_first(int unused)
 
 	leader_gone = 1;
 	syscall(SYS_set_tid_address, &leader_gone);
-	pthread_create(&t, NULL, exit_5_after_leader, NULL);
+	px_thread(&t, exit_5_after_leader, NULL);
 	syscall(SYS_exit, 3);
 	return 1;
 }
@@ -174,7 +174,7 @@ static int leader_exits_last(int unused)
 {
 	pthread_t t;
 
-	pthread_create(&t, NULL, exit_5, NULL);
+	px_thread(&t, exit_5, NULL);
 	/* The kernel's CLONE_CHILD_CLEARTID wake ends the join. */
 	pthread_join(t, NULL);
 	syscall(SYS_exit, 3);
@@ -192,7 +192,7 @@ static int main_exit_group_with_blocked_threads(int unused)
 	pthread_t t;
 
 	for (int i = 0; i < 4; i++) {
-		pthread_create(&t, NULL, exit_group_from_main, NULL);
+		px_thread(&t, exit_group_from_main, NULL);
 		px_pend(gate_r);
 	}
 	syscall(SYS_exit_group, 4);
@@ -518,7 +518,7 @@ static int pdeath_thread_middle(int unused)
 	pthread_t t;
 	int st = 0;
 
-	pthread_create(&t, NULL, pdeath_thread, NULL);
+	px_thread(&t, pdeath_thread, NULL);
 	pthread_join(t, NULL);
 	/* The grandchild now belongs to this (main) thread's process. */
 	if (px_waitpid((pid_t)shm[3], &st, 0) != (pid_t)shm[3])
@@ -642,9 +642,7 @@ static void pidfd_tests(void)
 	sigaction(SIGUSR1, &sa, NULL);
 
 	pthread_t t;
-	if (CHECK_RET("pthread_create",
-		      pthread_create(&t, NULL, tid_thread, NULL), 0) != 0)
-		return;
+	px_thread(&t, tid_thread, NULL);
 	while (!thread_tid)
 		sched_yield();
 	CHECK_ERR("pidfd_open of a non-leader thread",
