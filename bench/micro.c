@@ -2,11 +2,23 @@
  * 5 runs). Static, so the same binary runs natively and in the sandbox.
  *   getppid   a trapped system call
  *   clock     clock_gettime(CLOCK_MONOTONIC) through the vDSO
- *   write4k   write(1, 4 KiB) (the runner points stdout at /dev/null) */
+ *   write4k   write(1, 4 KiB) (the runner points stdout at /dev/null)
+ *   thread    pthread_create + pthread_join of a thread that returns at once
+ *   futexpp   a futex round trip between two threads (wake, then be woken)
+ *   pipepp    a 1-byte round trip between two threads over two pipes
+ *   fork      fork + _exit(0) in the child + waitpid
+ *   forkexec  fork + execve of this binary in mode "true" + waitpid
+ *   true      exits 0 at once (the exec target of forkexec)
+ * forkexec needs argv[0] to be a path to this binary. */
+#define _GNU_SOURCE
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +30,7 @@ static double now_ns(void)
 }
 
 static char buf[4096];
+static const char *self;
 
 static void op_getppid(void)
 {
@@ -36,36 +49,180 @@ static void op_write4k(void)
 		abort();
 }
 
+static void *nothing(void *arg)
+{
+	return arg;
+}
+
+static void op_thread(void)
+{
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, nothing, NULL) != 0 ||
+	    pthread_join(t, NULL) != 0)
+		abort();
+}
+
+/* futexpp: the word is 1 while the partner owes a reply, 2 to stop. */
+static uint32_t word;
+static pthread_t partner;
+
+static long futex(uint32_t *w, int op, uint32_t val)
+{
+	return syscall(SYS_futex, w, op, val, NULL, NULL, 0);
+}
+
+static void *futex_partner(void *arg)
+{
+	for (;;) {
+		uint32_t v;
+		while ((v = __atomic_load_n(&word, __ATOMIC_ACQUIRE)) == 0)
+			futex(&word, FUTEX_WAIT_PRIVATE, 0);
+		if (v == 2)
+			return NULL;
+		__atomic_store_n(&word, 0, __ATOMIC_RELEASE);
+		futex(&word, FUTEX_WAKE_PRIVATE, 1);
+	}
+}
+
+static void setup_futexpp(void)
+{
+	if (pthread_create(&partner, NULL, futex_partner, NULL) != 0)
+		abort();
+}
+
+static void op_futexpp(void)
+{
+	__atomic_store_n(&word, 1, __ATOMIC_RELEASE);
+	futex(&word, FUTEX_WAKE_PRIVATE, 1);
+	while (__atomic_load_n(&word, __ATOMIC_ACQUIRE) == 1)
+		futex(&word, FUTEX_WAIT_PRIVATE, 1);
+}
+
+static void teardown_futexpp(void)
+{
+	__atomic_store_n(&word, 2, __ATOMIC_RELEASE);
+	futex(&word, FUTEX_WAKE_PRIVATE, 1);
+	pthread_join(partner, NULL);
+}
+
+/* pipepp: the partner echoes each byte until its input reaches EOF. */
+static int to_partner[2], from_partner[2];
+
+static void *pipe_partner(void *arg)
+{
+	char c;
+
+	while (read(to_partner[0], &c, 1) == 1)
+		if (write(from_partner[1], &c, 1) != 1)
+			abort();
+	return NULL;
+}
+
+static void setup_pipepp(void)
+{
+	if (pipe(to_partner) != 0 || pipe(from_partner) != 0 ||
+	    pthread_create(&partner, NULL, pipe_partner, NULL) != 0)
+		abort();
+}
+
+static void op_pipepp(void)
+{
+	char c = 'x';
+
+	if (write(to_partner[1], &c, 1) != 1 ||
+	    read(from_partner[0], &c, 1) != 1)
+		abort();
+}
+
+static void teardown_pipepp(void)
+{
+	close(to_partner[1]);
+	pthread_join(partner, NULL);
+	close(to_partner[0]);
+	close(from_partner[0]);
+	close(from_partner[1]);
+}
+
+static void reap(pid_t pid)
+{
+	int st;
+
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
+	    WEXITSTATUS(st) != 0)
+		abort();
+}
+
+static void op_fork(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(0);
+	reap(pid);
+}
+
+static void op_forkexec(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		char *argv[] = {(char *)self, "true", NULL};
+		char *envp[] = {NULL};
+		execve(self, argv, envp);
+		_exit(127);
+	}
+	reap(pid);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
 		const char *name;
 		void (*op)(void);
+		void (*setup)(void);
+		void (*teardown)(void);
 	} modes[] = {
-		{ "getppid", op_getppid },
-		{ "clock", op_clock },
-		{ "write4k", op_write4k },
+	    {"getppid", op_getppid, NULL, NULL},
+	    {"clock", op_clock, NULL, NULL},
+	    {"write4k", op_write4k, NULL, NULL},
+	    {"thread", op_thread, NULL, NULL},
+	    {"futexpp", op_futexpp, setup_futexpp, teardown_futexpp},
+	    {"pipepp", op_pipepp, setup_pipepp, teardown_pipepp},
+	    {"fork", op_fork, NULL, NULL},
+	    {"forkexec", op_forkexec, NULL, NULL},
 	};
+	if (argc >= 2 && strcmp(argv[1], "true") == 0)
+		return 0;
 	if (argc < 3) {
-		fprintf(stderr, "usage: %s getppid|clock|write4k ITERATIONS\n", argv[0]);
+		fprintf(stderr,
+			"usage: %s getppid|clock|write4k|thread|futexpp|pipepp|"
+			"fork|forkexec ITERATIONS\n       %s true\n",
+			argv[0], argv[0]);
 		return 2;
 	}
+	self = argv[0];
 	long n = atol(argv[2]);
-	void (*op)(void) = NULL;
-	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+	size_t m = sizeof(modes) / sizeof(modes[0]);
+	size_t i;
+	for (i = 0; i < m; i++)
 		if (strcmp(argv[1], modes[i].name) == 0)
-			op = modes[i].op;
-	if (!op || n <= 0)
+			break;
+	if (i == m || n <= 0)
 		return 2;
+	if (modes[i].setup)
+		modes[i].setup();
 	double best = 1e30;
 	for (int run = 0; run < 5; run++) {
 		double t0 = now_ns();
-		for (long i = 0; i < n; i++)
-			op();
+		for (long k = 0; k < n; k++)
+			modes[i].op();
 		double per = (now_ns() - t0) / (double)n;
 		if (per < best)
 			best = per;
 	}
+	if (modes[i].teardown)
+		modes[i].teardown();
 	/* stdout may be /dev/null (write4k): report on stderr. */
 	fprintf(stderr, "%.1f\n", best);
 	return 0;

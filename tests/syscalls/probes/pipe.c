@@ -1,0 +1,225 @@
+/*
+ * pipe: pipe and pipe2.  Flags (O_CLOEXEC, O_NONBLOCK, O_DIRECT packet
+ * mode) and their errors, data through the pipe in order, EOF once every
+ * writer is closed (including a writer held by a child), EAGAIN on an empty
+ * non-blocking pipe and on a full one, the default 64 KiB capacity, PIPE_BUF
+ * atomicity of non-blocking writes, EPIPE with SIGPIPE (default action
+ * kills, ignored gives EPIPE, blocked leaves it pending), a blocked reader
+ * woken by a writer thread, and a pipe shared across fork.
+ */
+#include "probe_proc.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sys/stat.h>
+
+static void basic_tests(void)
+{
+	int p[2] = {-1, -1};
+	char buf[64];
+
+	CHECK_OK("pipe", pipe(p));
+	CHECK_TRUE("two new descriptors", p[0] >= 0 && p[1] > p[0]);
+	CHECK_RET("read end is O_RDONLY", fcntl(p[0], F_GETFL) & O_ACCMODE,
+		  O_RDONLY);
+	CHECK_RET("write end is O_WRONLY", fcntl(p[1], F_GETFL) & O_ACCMODE,
+		  O_WRONLY);
+	CHECK_RET("no close-on-exec", fcntl(p[0], F_GETFD), 0);
+	struct stat st;
+	CHECK_OK("fstat", fstat(p[0], &st));
+	CHECK_TRUE("S_ISFIFO", S_ISFIFO(st.st_mode));
+	CHECK_RET("write 5", write(p[1], "hello", 5), 5);
+	CHECK_RET("write 3", write(p[1], "abc", 3), 3);
+	CHECK_RET("read 4 of 8", read(p[0], buf, 4), 4);
+	CHECK_TRUE("in order", memcmp(buf, "hell", 4) == 0);
+	CHECK_RET("read the rest", read(p[0], buf, sizeof(buf)), 4);
+	CHECK_TRUE("in order", memcmp(buf, "oabc", 4) == 0);
+	CHECK_RET("read 0 bytes", read(p[0], buf, 0), 0);
+	CHECK_ERR("read from the write end", read(p[1], buf, 1), EBADF);
+	CHECK_ERR("write to the read end", write(p[0], "x", 1), EBADF);
+	CHECK_ERR("lseek on a pipe", lseek(p[0], 0, SEEK_SET), ESPIPE);
+	close(p[1]);
+	CHECK_RET("read with the writer closed: EOF", read(p[0], buf, 1), 0);
+	close(p[0]);
+
+	CHECK_OK("pipe2(O_CLOEXEC)", pipe2(p, O_CLOEXEC));
+	CHECK_TRUE("both ends close-on-exec",
+		   fcntl(p[0], F_GETFD) == FD_CLOEXEC &&
+		       fcntl(p[1], F_GETFD) == FD_CLOEXEC);
+	close(p[0]);
+	close(p[1]);
+	CHECK_ERR("pipe2 unknown flag", pipe2(p, O_APPEND), EINVAL);
+	CHECK_ERR("pipe2 EFAULT", syscall(SYS_pipe2, (void *)1, 0), EFAULT);
+	CHECK_ERR("pipe EFAULT", syscall(SYS_pipe, (void *)1), EFAULT);
+}
+
+static void nonblock_tests(void)
+{
+	int p[2];
+	static char big[70000];
+	char c;
+
+	CHECK_OK("pipe2(O_NONBLOCK)", pipe2(p, O_NONBLOCK));
+	CHECK_TRUE("both ends O_NONBLOCK",
+		   (fcntl(p[0], F_GETFL) & O_NONBLOCK) &&
+		       (fcntl(p[1], F_GETFL) & O_NONBLOCK));
+	CHECK_ERR("read of an empty pipe", read(p[0], &c, 1), EAGAIN);
+
+	/* Page-sized writes: the capacity is 16 pages, 64 KiB. */
+	long total = 0, n;
+	while ((n = write(p[1], big, 4096)) > 0)
+		total += n;
+	CHECK_TRUE("the filling loop ended on a failed write", n == -1);
+	CHECK_ERR("write to a full pipe", write(p[1], big, 4096), EAGAIN);
+	CHECK_RET("capacity", total, 65536);
+	CHECK_RET("read 4096", read(p[0], big, 4096), 4096);
+	CHECK_RET("an 8192-byte write takes the 4096 that fit",
+		  write(p[1], big, 8192), 4096);
+	CHECK_RET("read 1000", read(p[0], big, 1000), 1000);
+	/* 1000 bytes free, but a PIPE_BUF write is all or nothing. */
+	CHECK_ERR("write PIPE_BUF with less room", write(p[1], big, PIPE_BUF),
+		  EAGAIN);
+	close(p[0]);
+	close(p[1]);
+
+	CHECK_OK("pipe2(O_NONBLOCK) again", pipe2(p, O_NONBLOCK));
+	CHECK_RET("70000-byte write to an empty pipe is partial",
+		  write(p[1], big, sizeof(big)), 65536);
+	close(p[1]);
+	total = 0;
+	while ((n = read(p[0], big, sizeof(big))) > 0)
+		total += n;
+	CHECK_RET("then EOF", n, 0);
+	CHECK_RET("all of it read back", total, 65536);
+	close(p[0]);
+
+	/* O_NONBLOCK through fcntl on a plain pipe. */
+	pipe(p);
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	CHECK_ERR("F_SETFL O_NONBLOCK read", read(p[0], &c, 1), EAGAIN);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void packet_tests(void)
+{
+	int p[2];
+	char buf[64];
+
+	CHECK_OK("pipe2(O_DIRECT)", pipe2(p, O_DIRECT));
+	write(p[1], "one", 3);
+	write(p[1], "three", 5);
+	CHECK_RET("packet mode: one write per read",
+		  read(p[0], buf, sizeof(buf)), 3);
+	CHECK_RET("next packet", read(p[0], buf, sizeof(buf)), 5);
+	write(p[1], "abcdef", 6);
+	CHECK_RET("short read of a packet", read(p[0], buf, 2), 2);
+	/* The rest of that packet is discarded. */
+	write(p[1], "xy", 2);
+	CHECK_RET("next read gets the next packet",
+		  read(p[0], buf, sizeof(buf)), 2);
+	CHECK_TRUE("which is xy", memcmp(buf, "xy", 2) == 0);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void sigpipe_tests(void)
+{
+	int p[2];
+
+	pipe(p);
+	close(p[0]);
+	fflush(stdout);
+	pid_t pid = px_fork();
+	if (pid == 0) {
+		signal(SIGPIPE, SIG_DFL);
+		if (write(p[1], "x", 1) == -1)
+			_exit(errno == EPIPE ? 2 : 3);
+		_exit(4);
+	}
+	px_expect_exit("write with no reader, SIGPIPE default", pid,
+		       "killed by SIGPIPE");
+
+	signal(SIGPIPE, SIG_IGN);
+	CHECK_ERR("write with no reader, SIGPIPE ignored", write(p[1], "x", 1),
+		  EPIPE);
+	signal(SIGPIPE, SIG_DFL);
+
+	sigset_t s, pend;
+	sigemptyset(&s);
+	sigaddset(&s, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &s, NULL);
+	CHECK_ERR("write with no reader, SIGPIPE blocked", write(p[1], "x", 1),
+		  EPIPE);
+	sigpending(&pend);
+	CHECK_TRUE("SIGPIPE pending", sigismember(&pend, SIGPIPE));
+	struct timespec zero = {0, 0};
+	siginfo_t si;
+	memset(&si, 0, sizeof(si));
+	CHECK_RET("take it", sigtimedwait(&s, &si, &zero), SIGPIPE);
+	/* Sent by the kernel to the writing thread. */
+	CHECK_TRUE("SIGPIPE si_code SI_USER, si_pid my pid",
+		   si.si_code == SI_USER && si.si_pid == getpid());
+	sigprocmask(SIG_UNBLOCK, &s, NULL);
+	close(p[1]);
+}
+
+static int wake_fd;
+
+static void *late_writer(void *arg)
+{
+	/* Any order works: the reader blocks, or finds the data waiting. */
+	if (write(wake_fd, "late", 4) != 4)
+		return (void *)1;
+	return NULL;
+}
+
+static void blocking_tests(void)
+{
+	int p[2];
+	char buf[8];
+
+	pipe(p);
+	wake_fd = p[1];
+	pthread_t t;
+	px_thread(&t, late_writer, NULL);
+	CHECK_RET("blocking read woken by a writer thread",
+		  read(p[0], buf, sizeof(buf)), 4);
+	pthread_join(t, NULL);
+
+	/* A child holds a write end: EOF only once it is gone too. */
+	int gate[2];
+	pipe(gate);
+	fflush(stdout);
+	pid_t pid = px_fork();
+	if (pid == 0) {
+		close(p[0]);
+		close(gate[1]);
+		px_pend(gate[0]);
+		if (write(p[1], "kid", 3) != 3)
+			_exit(1);
+		_exit(0);
+	}
+	close(p[1]);
+	close(gate[0]);
+	px_post(gate[1]);
+	CHECK_RET("data from the child's copy of the write end",
+		  read(p[0], buf, sizeof(buf)), 3);
+	CHECK_RET("EOF once the child has exited", read(p[0], buf, sizeof(buf)),
+		  0);
+	px_expect_exit("writer child", pid, "exited 0");
+	close(p[0]);
+	close(gate[1]);
+}
+
+int main(void)
+{
+	px_reset();
+	basic_tests();
+	nonblock_tests();
+	packet_tests();
+	sigpipe_tests();
+	blocking_tests();
+	return probe_done();
+}
