@@ -3,6 +3,7 @@
 #pragma once
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/resource.h>
@@ -11,6 +12,14 @@
 #include "../../platform/platform.h"
 
 #define SENTRY_NSIG 64
+
+/* Kernel-internal errnos (never seen by the workload): a blocking call cut
+ * short by a signal returns one, and signal delivery turns it into EINTR or
+ * a transparent restart, as on Linux. */
+#define ERESTARTSYS 512 /* restart if the handler has SA_RESTART */
+#define ERESTARTNOINTR 513 /* always restart */
+#define ERESTARTNOHAND 514 /* restart only if no handler runs */
+#define ERESTART_RESTARTBLOCK 516 /* restart through restart_syscall */
 #define SENTRY_RLIM_NLIMITS 16
 
 struct mm;
@@ -66,7 +75,13 @@ struct task {
 	char comm[16];
 	bool exited;
 	int exit_status; /* wait(2) status of the thread group */
+	_Atomic uint32_t wake_seq; /* event counter: sentry/kernel/wait.h */
 };
+
+/* A signal is pending and unblocked for t: blocking calls give up. */
+bool task_signal_pending(struct task *t);
+/* The soft limit of resource res for t's process. */
+uint64_t task_rlimit_cur(struct task *t, int res);
 
 /* Copies between the sentry and workload memory; -EFAULT on a bad range. */
 int task_copy_in(struct task *t, void *dst, uint64_t src, size_t n);

@@ -68,6 +68,17 @@ long task_host_syscall(struct task *t, long nr, uint64_t a0, uint64_t a1,
 	return err < 0 ? err : ret;
 }
 
+bool task_signal_pending(struct task *t)
+{
+	(void)t; /* signal delivery lands with issue 4 */
+	return false;
+}
+
+uint64_t task_rlimit_cur(struct task *t, int res)
+{
+	return t->rlim[res].rlim_cur;
+}
+
 static void task_serve_fault(struct task *t, const struct plat_trap *trap)
 {
 	/* Signal delivery lands with issue 4; until then a fault is fatal, as

@@ -1,0 +1,111 @@
+#define _GNU_SOURCE
+#include "wait.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <stdatomic.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kernel.h"
+
+void waitq_init(struct waitq *q)
+{
+	pthread_mutex_init(&q->lock, NULL);
+	q->head = NULL;
+}
+
+void waitq_add(struct waitq *q, struct waiter *w, struct task *t)
+{
+	w->t = t;
+	pthread_mutex_lock(&q->lock);
+	w->prev = NULL;
+	w->next = q->head;
+	if (q->head)
+		q->head->prev = w;
+	q->head = w;
+	pthread_mutex_unlock(&q->lock);
+}
+
+void waitq_remove(struct waitq *q, struct waiter *w)
+{
+	pthread_mutex_lock(&q->lock);
+	if (w->prev)
+		w->prev->next = w->next;
+	else if (q->head == w)
+		q->head = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	w->next = w->prev = NULL;
+	pthread_mutex_unlock(&q->lock);
+}
+
+void waitq_wake_all(struct waitq *q)
+{
+	pthread_mutex_lock(&q->lock);
+	for (struct waiter *w = q->head; w; w = w->next)
+		task_wake(w->t);
+	pthread_mutex_unlock(&q->lock);
+}
+
+bool waitq_empty(struct waitq *q)
+{
+	pthread_mutex_lock(&q->lock);
+	bool empty = q->head == NULL;
+	pthread_mutex_unlock(&q->lock);
+	return empty;
+}
+
+uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+uint32_t task_wait_seq(struct task *t)
+{
+	return atomic_load(&t->wake_seq);
+}
+
+void task_wake(struct task *t)
+{
+	atomic_fetch_add(&t->wake_seq, 1);
+	syscall(SYS_futex, &t->wake_seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static int sleep_on(struct task *t, uint32_t seq, uint64_t deadline_ns,
+		    bool interruptible)
+{
+	if (interruptible && task_signal_pending(t))
+		return -ERESTARTSYS;
+	if (deadline_ns && monotonic_ns() >= deadline_ns)
+		return -ETIMEDOUT;
+	struct timespec ts, *tp = NULL;
+	if (deadline_ns) {
+		ts.tv_sec = (time_t)(deadline_ns / 1000000000ULL);
+		ts.tv_nsec = (long)(deadline_ns % 1000000000ULL);
+		tp = &ts;
+	}
+	/* Absolute CLOCK_MONOTONIC deadline: FUTEX_WAIT_BITSET. */
+	long r = syscall(SYS_futex, &t->wake_seq,
+			 FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, seq, tp, NULL,
+			 FUTEX_BITSET_MATCH_ANY);
+	if (r < 0 && errno == ETIMEDOUT)
+		return -ETIMEDOUT;
+	if (interruptible && task_signal_pending(t))
+		return -ERESTARTSYS;
+	return 0;
+}
+
+int task_sleep(struct task *t, uint32_t seq, uint64_t deadline_ns)
+{
+	return sleep_on(t, seq, deadline_ns, true);
+}
+
+int task_sleep_uninterruptible(struct task *t, uint32_t seq,
+			       uint64_t deadline_ns)
+{
+	return sleep_on(t, seq, deadline_ns, false);
+}
