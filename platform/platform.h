@@ -100,6 +100,8 @@ struct platform_ops {
 	/* Host id of the stub thread (for logs and CPU-time clocks only: it is
 	 * never shown to the workload). */
 	pid_t (*thread_host_tid)(struct plat_thread *th);
+	/* Host pid of the stub process (CPU-time accounting only). */
+	pid_t (*as_host_pid)(struct plat_as *as);
 };
 
 /* A range of the stub's address space the workload must never map over,

@@ -10,22 +10,48 @@
 /* sys_mm.c */
 SYSCALL(brk); SYSCALL(mmap); SYSCALL(munmap); SYSCALL(mprotect);
 SYSCALL(mremap); SYSCALL(madvise);
-/* sys_identity.c */
-SYSCALL(getpid); SYSCALL(getppid); SYSCALL(gettid); SYSCALL(getuid);
-SYSCALL(geteuid); SYSCALL(getgid); SYSCALL(getegid); SYSCALL(getgroups);
-SYSCALL(getresuid); SYSCALL(getresgid);
+/* sys_creds.c */
+SYSCALL(getuid); SYSCALL(geteuid); SYSCALL(getgid); SYSCALL(getegid);
+SYSCALL(getgroups); SYSCALL(setgroups); SYSCALL(getresuid);
+SYSCALL(getresgid); SYSCALL(setuid); SYSCALL(setgid); SYSCALL(setreuid);
+SYSCALL(setregid); SYSCALL(setresuid); SYSCALL(setresgid);
+SYSCALL(setfsuid); SYSCALL(setfsgid); SYSCALL(capget); SYSCALL(capset);
 /* sys_read_write.c */
 SYSCALL(read); SYSCALL(write); SYSCALL(readv); SYSCALL(writev);
 SYSCALL(close); SYSCALL(fstat); SYSCALL(newfstatat); SYSCALL(ioctl);
 /* sys_time.c */
 SYSCALL(clock_gettime); SYSCALL(clock_getres); SYSCALL(gettimeofday);
-SYSCALL(time);
+SYSCALL(time); SYSCALL(nanosleep); SYSCALL(clock_nanosleep);
+SYSCALL(getitimer); SYSCALL(setitimer); SYSCALL(alarm);
+SYSCALL(timer_create); SYSCALL(timer_settime); SYSCALL(timer_gettime);
+SYSCALL(timer_getoverrun); SYSCALL(timer_delete); SYSCALL(times);
+SYSCALL(getrusage);
 /* sys_signal.c */
-SYSCALL(rt_sigaction); SYSCALL(rt_sigprocmask);
+SYSCALL(rt_sigaction); SYSCALL(rt_sigprocmask); SYSCALL(rt_sigpending);
+SYSCALL(rt_sigsuspend); SYSCALL(pause); SYSCALL(rt_sigtimedwait);
+SYSCALL(kill); SYSCALL(tkill); SYSCALL(tgkill); SYSCALL(rt_sigqueueinfo);
+SYSCALL(rt_tgsigqueueinfo); SYSCALL(pidfd_send_signal);
+SYSCALL(sigaltstack); SYSCALL(rt_sigreturn);
+/* sys_process.c */
+SYSCALL(clone); SYSCALL(fork); SYSCALL(vfork); SYSCALL(clone3);
+SYSCALL(execve); SYSCALL(execveat); SYSCALL(exit); SYSCALL(exit_group);
+SYSCALL(wait4); SYSCALL(waitid); SYSCALL(set_tid_address);
+SYSCALL(getpid); SYSCALL(getppid); SYSCALL(gettid);
+SYSCALL(restart_syscall); SYSCALL(setpgid); SYSCALL(getpgid);
+SYSCALL(getpgrp); SYSCALL(getsid); SYSCALL(setsid); SYSCALL(pidfd_open);
+/* sys_futex.c */
+SYSCALL(futex); SYSCALL(set_robust_list); SYSCALL(get_robust_list);
+/* sys_sched.c */
+SYSCALL(sched_yield); SYSCALL(sched_getaffinity); SYSCALL(sched_setaffinity);
+SYSCALL(getcpu); SYSCALL(sched_getscheduler); SYSCALL(sched_setscheduler);
+SYSCALL(sched_getparam); SYSCALL(sched_setparam);
+SYSCALL(sched_get_priority_max); SYSCALL(sched_get_priority_min);
+SYSCALL(sched_rr_get_interval); SYSCALL(getpriority); SYSCALL(setpriority);
+SYSCALL(prctl);
+/* sys_pipe.c */
+SYSCALL(pipe); SYSCALL(pipe2);
 /* sys_misc.c */
 SYSCALL(uname); SYSCALL(getrandom); SYSCALL(prlimit64); SYSCALL(getrlimit);
-SYSCALL(setrlimit); SYSCALL(arch_prctl); SYSCALL(set_tid_address);
-SYSCALL(set_robust_list); SYSCALL(get_robust_list); SYSCALL(exit);
-SYSCALL(exit_group); SYSCALL(prctl);
+SYSCALL(setrlimit); SYSCALL(arch_prctl);
 /* sys_fd.c */
 SYSCALL(dup); SYSCALL(dup2); SYSCALL(dup3); SYSCALL(fcntl);

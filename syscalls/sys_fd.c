@@ -8,7 +8,7 @@
 
 static long rlimit_nofile(struct task *t)
 {
-	uint64_t n = t->rlim[RLIMIT_NOFILE].rlim_cur;
+	uint64_t n = task_rlimit_cur(t, RLIMIT_NOFILE);
 	return n > FDTABLE_MAX ? FDTABLE_MAX : (long)n;
 }
 
@@ -37,10 +37,9 @@ static long dup_to(struct task *t, int oldfd, int newfd, bool cloexec)
 		file_put(f);
 		return -EBADF;
 	}
-	fd_close(t->fdt, newfd);
-	t->fdt->files[newfd] = f; /* the reference from fd_get moves here */
-	t->fdt->cloexec[newfd] = cloexec;
-	return newfd;
+	long r = fd_install_at(t->fdt, f, newfd, cloexec);
+	file_put(f);
+	return r;
 }
 
 SYSCALL(dup)
@@ -88,11 +87,14 @@ SYSCALL(fcntl)
 		r = dup_at_least(t, fd, (long)a->a[2], cmd == F_DUPFD_CLOEXEC);
 		break;
 	case F_GETFD:
-		r = t->fdt->cloexec[fd] ? FD_CLOEXEC : 0;
+		r = fd_cloexec(t->fdt, fd, -1);
+		if (r > 0)
+			r = FD_CLOEXEC;
 		break;
 	case F_SETFD:
-		t->fdt->cloexec[fd] = (a->a[2] & FD_CLOEXEC) != 0;
-		r = 0;
+		r = fd_cloexec(t->fdt, fd, (a->a[2] & FD_CLOEXEC) != 0);
+		if (r > 0)
+			r = 0;
 		break;
 	case F_GETFL:
 		r = f->flags;

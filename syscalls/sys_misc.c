@@ -40,15 +40,14 @@ SYSCALL(getrandom)
 	return (long)done;
 }
 
-/* Hard limits can only be lowered: the sandbox grants no CAP_SYS_RESOURCE,
- * and the sentry could not honour more than runsc was given anyway. */
+/* Raising a hard limit needs CAP_SYS_RESOURCE in the sandbox; it can
+ * never go above what runsc itself was given, since the host enforces
+ * that. */
 static long do_prlimit(struct task *t, int pid, unsigned res, uint64_t newp,
 		       uint64_t oldp)
 {
 	struct rlimit nl, old;
 
-	if (pid != 0 && pid != t->tgid)
-		return -ESRCH;
 	if (res >= SENTRY_RLIM_NLIMITS)
 		return -EINVAL;
 	if (newp) {
@@ -57,17 +56,36 @@ static long do_prlimit(struct task *t, int pid, unsigned res, uint64_t newp,
 			return err;
 		if (nl.rlim_cur > nl.rlim_max)
 			return -EINVAL;
-		if (nl.rlim_max > t->rlim[res].rlim_max)
-			return -EPERM;
 		if (res == RLIMIT_NOFILE && nl.rlim_max > 1024 * 1024)
 			return -EPERM;
 	}
-	old = t->rlim[res];
-	if (newp)
-		t->rlim[res] = nl;
-	if (oldp)
+	struct kernel *k = t->k;
+	long err = 0;
+	pthread_mutex_lock(&k->lock);
+	struct thread_group *g = pid ? tg_lookup(k, pid) : t->tg;
+	if (!g || g->zombie) {
+		err = -ESRCH;
+		goto out;
+	}
+	if (g != t->tg && !may_signal(t, g->leader, 0)) {
+		err = -EPERM;
+		goto out;
+	}
+	old = g->rlim[res];
+	if (newp) {
+		bool cap_resource = t->cred.cap_effective & (1ULL << 24);
+		if (nl.rlim_max > g->rlim[res].rlim_max &&
+		    (!cap_resource || nl.rlim_max > t->k->rlim[res].rlim_max)) {
+			err = -EPERM;
+			goto out;
+		}
+		g->rlim[res] = nl;
+	}
+out:
+	pthread_mutex_unlock(&k->lock);
+	if (!err && oldp)
 		return task_copy_out(t, oldp, &old, sizeof(old));
-	return 0;
+	return err;
 }
 
 SYSCALL(prlimit64)
@@ -113,62 +131,3 @@ SYSCALL(arch_prctl)
 	}
 }
 
-SYSCALL(set_tid_address)
-{
-	t->clear_child_tid = a->a[0];
-	return t->tid;
-}
-
-SYSCALL(set_robust_list)
-{
-	if (a->a[1] != 24) /* sizeof(struct robust_list_head) */
-		return -EINVAL;
-	t->robust_list = a->a[0];
-	t->robust_len = a->a[1];
-	return 0;
-}
-
-SYSCALL(get_robust_list)
-{
-	int pid = (int)a->a[0];
-	if (pid != 0 && pid != t->tid)
-		return -ESRCH;
-	int err = task_copy_out(t, a->a[1], &t->robust_list, sizeof(uint64_t));
-	if (!err)
-		err = task_copy_out(t, a->a[2], &t->robust_len, sizeof(uint64_t));
-	return err;
-}
-
-/* One thread per process until clone lands: exit ends the process. */
-SYSCALL(exit)
-{
-	t->exited = true;
-	t->exit_status = (int)(a->a[0] & 0xff) << 8;
-	return 0;
-}
-
-SYSCALL(exit_group)
-{
-	t->exited = true;
-	t->exit_status = (int)(a->a[0] & 0xff) << 8;
-	return 0;
-}
-
-SYSCALL(prctl)
-{
-	switch ((int)a->a[0]) {
-	case PR_SET_NAME: {
-		char name[16];
-		int r = task_copy_in_string(t, name, a->a[1], sizeof(name));
-		if (r < 0 && r != -ENAMETOOLONG)
-			return r;
-		memcpy(t->comm, name, sizeof(name));
-		t->comm[15] = '\0';
-		return 0;
-	}
-	case PR_GET_NAME:
-		return task_copy_out(t, a->a[1], t->comm, sizeof(t->comm));
-	default:
-		return -EINVAL; /* the rest of prctl arrives with issue 4 */
-	}
-}

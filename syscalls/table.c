@@ -16,7 +16,7 @@ const struct syscall_def syscall_table[ABI_NR_SYSCALLS] = {
 	PARTIAL(mremap, "xuuxx", "MREMAP_DONTUNMAP and duplicating a shared mapping (old_size 0) return EINVAL"),
 	PARTIAL(madvise, "xud", "MADV_HWPOISON and MADV_SOFT_OFFLINE return EPERM (they act on host pages)"),
 
-	/* Identity: the sandbox's own pid namespace and credentials. */
+	/* Identity and credentials: the sandbox's own pid namespace. */
 	FULL(getpid, ""),
 	FULL(getppid, ""),
 	FULL(gettid, ""),
@@ -25,8 +25,96 @@ const struct syscall_def syscall_table[ABI_NR_SYSCALLS] = {
 	FULL(getgid, ""),
 	FULL(getegid, ""),
 	FULL(getgroups, "dp"),
+	PARTIAL(setgroups, "dp", "at most 256 groups are kept; more gives ENOMEM"),
 	FULL(getresuid, "ppp"),
 	FULL(getresgid, "ppp"),
+	FULL(setuid, "u"),
+	FULL(setgid, "u"),
+	FULL(setreuid, "uu"),
+	FULL(setregid, "uu"),
+	FULL(setresuid, "uuu"),
+	FULL(setresgid, "uuu"),
+	FULL(setfsuid, "u"),
+	FULL(setfsgid, "u"),
+	PARTIAL(capget, "pp", "capabilities are the sandbox's bookkeeping: they gate what the sentry allows, file capabilities do not exist"),
+	PARTIAL(capset, "pp", "see capget"),
+
+	/* Processes: clone is a host fork or thread of the stub driven by the
+	 * sentry; exec is the sentry's loader into a fresh stub. */
+	PARTIAL(clone, "xpppx", "namespaces (CLONE_NEW*) and CLONE_INTO_CGROUP return EINVAL"),
+	FULL(fork, ""),
+	FULL(vfork, ""),
+	PARTIAL(clone3, "pu", "as clone; set_tid (choosing pids) returns EINVAL"),
+	PARTIAL(execve, "spp", "executables are read from the host path until the VFS lands (issue 5); paths resolve against the sandbox's starting directory"),
+	PARTIAL(execveat, "dsppx", "AT_EMPTY_PATH (exec by fd) returns ENOSYS until the VFS lands; dirfd is ignored"),
+	FULL(exit, "d"),
+	FULL(wait4, "dpxp"),
+	FULL(waitid, "ddpxp"),
+	FULL(set_tid_address, "p"),
+	FULL(restart_syscall, ""),
+	FULL(setpgid, "dd"),
+	FULL(getpgid, "d"),
+	FULL(getpgrp, ""),
+	FULL(getsid, "d"),
+	FULL(setsid, ""),
+	PARTIAL(pidfd_open, "dx", "PIDFD_THREAD returns EINVAL for non-leaders; poll on a pidfd is not supported yet"),
+	PARTIAL(prctl, "dxxxx", "names, PDEATHSIG, subreaper, NO_NEW_PRIVS, DUMPABLE, KEEPCAPS, capability bounding set, timer slack, GET_TID_ADDRESS, GET_SECCOMP (always 0); PR_SET_SECCOMP, PR_SET_MM, PR_SET_VMA and the rest return EINVAL"),
+
+	/* Signals: delivered by the sentry with Linux's frames. */
+	FULL(rt_sigaction, "Sppu"),
+	FULL(rt_sigprocmask, "dppu"),
+	FULL(rt_sigpending, "pu"),
+	FULL(rt_sigsuspend, "pu"),
+	FULL(pause, ""),
+	FULL(rt_sigtimedwait, "ppps"),
+	FULL(kill, "dS"),
+	FULL(tkill, "dS"),
+	FULL(tgkill, "ddS"),
+	FULL(rt_sigqueueinfo, "dSp"),
+	FULL(rt_tgsigqueueinfo, "ddSp"),
+	PARTIAL(pidfd_send_signal, "dSpx", "PIDFD_SIGNAL_THREAD is treated as the process"),
+	FULL(sigaltstack, "pp"),
+	FULL(rt_sigreturn, ""),
+
+	/* Futexes: served by the sentry, so signals, thread exit and robust
+	 * lists wake them without the host. */
+	PARTIAL(futex, "pdupux", "priority-inheritance operations return ENOSYS; FUTEX_WAKE_OP's read-modify-write is atomic against other futex calls, not against plain atomic instructions of other threads"),
+	FULL(set_robust_list, "pu"),
+	FULL(get_robust_list, "dpp"),
+
+	/* Scheduling: recorded and reported; the host schedules the stubs. */
+	FULL(sched_yield, ""),
+	PARTIAL(sched_getaffinity, "dup", "affinity is recorded, not applied to the host threads"),
+	PARTIAL(sched_setaffinity, "dup", "see sched_getaffinity"),
+	PARTIAL(getcpu, "ppp", "reports the CPU of the serving sentry thread, node 0"),
+	PARTIAL(sched_getscheduler, "d", "policies and priorities are recorded, not applied"),
+	PARTIAL(sched_setscheduler, "ddp", "see sched_getscheduler"),
+	PARTIAL(sched_getparam, "dp", "see sched_getscheduler"),
+	PARTIAL(sched_setparam, "dp", "see sched_getscheduler"),
+	FULL(sched_get_priority_max, "d"),
+	FULL(sched_get_priority_min, "d"),
+	PARTIAL(sched_rr_get_interval, "dp", "see sched_getscheduler"),
+	PARTIAL(getpriority, "dd", "nice values are recorded, not applied"),
+	PARTIAL(setpriority, "ddd", "see getpriority"),
+
+	/* Time: the wall and monotonic clocks are the host's (the vDSO serves
+	 * them without a trap); CPU clocks measure the stub threads. */
+	FULL(nanosleep, "pp"),
+	PARTIAL(clock_nanosleep, "ddpp", "CPU-clock sleeps are checked every millisecond"),
+	FULL(getitimer, "dp"),
+	PARTIAL(setitimer, "dpp", "ITIMER_VIRTUAL and ITIMER_PROF fire up to 10 ms late (CPU time is sampled)"),
+	FULL(alarm, "u"),
+	PARTIAL(timer_create, "dpp", "CPU-clock timers fire up to 10 ms late; timers on other processes' CPU clocks return EINVAL"),
+	FULL(timer_settime, "ddpp"),
+	FULL(timer_gettime, "dp"),
+	FULL(timer_getoverrun, "d"),
+	FULL(timer_delete, "d"),
+	PARTIAL(times, "p", "system time counts the host's work for the stub, not the sentry's"),
+	PARTIAL(getrusage, "dp", "only user and system time are filled in"),
+
+	/* Pipes: the sentry's own buffers. */
+	PARTIAL(pipe, "p", "F_SETPIPE_SZ is not supported; capacity is 64 KiB"),
+	PARTIAL(pipe2, "px", "see pipe"),
 
 	/* Files: the standard streams only until the VFS lands. */
 	FULL(read, "dBu"),
@@ -43,27 +131,18 @@ const struct syscall_def syscall_table[ABI_NR_SYSCALLS] = {
 	PARTIAL(ioctl, "dxx", "TCGETS, TIOCGWINSZ, FIOCLEX, FIONCLEX; other requests return ENOTTY"),
 
 	/* Time: host clocks; the vDSO serves the common case without a trap. */
-	PARTIAL(clock_gettime, "dp", "CPU clocks of other processes and dynamic (fd) clocks return EINVAL"),
-	PARTIAL(clock_getres, "dp", "CPU clocks of other processes and dynamic (fd) clocks return EINVAL"),
+	PARTIAL(clock_gettime, "dp", "dynamic (fd) clocks return EINVAL"),
+	PARTIAL(clock_getres, "dp", "dynamic (fd) clocks return EINVAL"),
 	FULL(gettimeofday, "pp"),
 	FULL(time, "p"),
-
-	/* Signals: dispositions and masks are kept; no delivery yet. */
-	PARTIAL(rt_sigaction, "Sppu", "bookkeeping only: signals are not delivered yet"),
-	PARTIAL(rt_sigprocmask, "dppu", "bookkeeping only: signals are not delivered yet"),
 
 	/* System information, limits, thread set-up, exit. */
 	FULL(uname, "p"),
 	FULL(getrandom, "pux"),
-	PARTIAL(prlimit64, "ddpp", "limits are recorded; only RLIMIT_STACK (at exec) and RLIMIT_DATA (brk) are enforced so far; hard limits can only be lowered"),
+	PARTIAL(prlimit64, "ddpp", "limits are recorded; RLIMIT_STACK (at exec), RLIMIT_DATA (brk) and RLIMIT_NOFILE are enforced, the others not yet"),
 	PARTIAL(getrlimit, "dp", "see prlimit64"),
 	PARTIAL(setrlimit, "dp", "see prlimit64"),
 	PARTIAL(arch_prctl, "xx", "ARCH_SET_CPUID returns ENODEV; CET and shadow-stack codes return EINVAL"),
-	PARTIAL(set_tid_address, "p", "the address is recorded; the exit-time clear and futex wake need threads (issue 4)"),
-	PARTIAL(set_robust_list, "pu", "the list is recorded; exit-time cleanup needs threads and futexes (issue 4)"),
-	PARTIAL(get_robust_list, "dpp", "only the calling thread"),
-	PARTIAL(prctl, "dxxxx", "PR_SET_NAME and PR_GET_NAME; other options return EINVAL until issue 4"),
-	PARTIAL(exit, "d", "ends the whole process: one thread per process until clone lands"),
 	FULL(exit_group, "d"),
 
 	NOSYS(rseq, "restartable sequences need preemption and migration notification from the platform; glibc and others fall back when it fails"),

@@ -502,6 +502,11 @@ static pid_t ptrace_thread_host_tid(struct plat_thread *th)
 	return th->tid;
 }
 
+static pid_t ptrace_as_host_pid(struct plat_as *as)
+{
+	return as->pid;
+}
+
 const struct platform_ops plat_ptrace_ops = {
 	.name = "ptrace",
 	.init = ptrace_init,
@@ -519,4 +524,5 @@ const struct platform_ops plat_ptrace_ops = {
 	.copy_in = ptrace_copy_in,
 	.copy_out = ptrace_copy_out,
 	.thread_host_tid = ptrace_thread_host_tid,
+	.as_host_pid = ptrace_as_host_pid,
 };

@@ -907,6 +907,11 @@ static pid_t systrap_thread_host_tid(struct plat_thread *th)
 	return th->tid;
 }
 
+static pid_t systrap_as_host_pid(struct plat_as *as)
+{
+	return as->pid;
+}
+
 const struct platform_ops plat_systrap_ops = {
 	.name = "systrap",
 	.init = systrap_init,
@@ -924,4 +929,5 @@ const struct platform_ops plat_systrap_ops = {
 	.copy_in = systrap_copy_in,
 	.copy_out = systrap_copy_out,
 	.thread_host_tid = systrap_thread_host_tid,
+	.as_host_pid = systrap_as_host_pid,
 };

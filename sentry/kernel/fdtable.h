@@ -3,6 +3,7 @@
  * syscall handlers stay thin: fd_get, call, file_put. */
 #pragma once
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -32,6 +33,8 @@ struct file {
 #define FDTABLE_MAX 1024
 
 struct fdtable {
+	atomic_int refs; /* tasks sharing it (CLONE_FILES) */
+	pthread_mutex_t lock;
 	struct file *files[FDTABLE_MAX];
 	bool cloexec[FDTABLE_MAX];
 };
@@ -41,12 +44,21 @@ struct file *file_ref(struct file *f);
 void file_put(struct file *f); /* accepts NULL */
 
 struct fdtable *fdtable_new(void);
-void fdtable_free(struct fdtable *fdt);
+struct fdtable *fdtable_ref(struct fdtable *fdt);
+void fdtable_put(struct fdtable *fdt); /* accepts NULL */
+/* A copy for fork: same open files, same close-on-exec flags. */
+struct fdtable *fdtable_copy(struct fdtable *fdt);
+/* execve: closes every close-on-exec descriptor. */
+void fdtable_close_on_exec(struct fdtable *fdt);
 /* Installs f at the lowest free fd >= min; takes a reference. */
 int fd_install(struct fdtable *fdt, struct file *f, int min, bool cloexec);
 /* A referenced file for fd, or NULL (EBADF). Release with file_put. */
 struct file *fd_get(struct fdtable *fdt, int fd);
 int fd_close(struct fdtable *fdt, int fd);
+/* Puts f at fd (dup2), closing what was there; takes a reference. */
+int fd_install_at(struct fdtable *fdt, struct file *f, int fd, bool cloexec);
+/* Sets (set 0/1) and returns fd's close-on-exec flag; set -1 only reads. */
+int fd_cloexec(struct fdtable *fdt, int fd, int set);
 
 /* A file backed by a host fd the sandbox was given (the standard streams). */
 struct file *hostfd_file_new(int host_fd);

@@ -2,12 +2,14 @@
 #include "kernel.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include "../../lib/log.h"
 #include "../../syscalls/table.h"
+#include "timer.h"
 
 int kernel_init(struct kernel *k, const struct sentry_config *cfg)
 {
@@ -17,6 +19,13 @@ int kernel_init(struct kernel *k, const struct sentry_config *cfg)
 	if (!k->plat)
 		return -EINVAL;
 	pthread_mutex_init(&k->lock, NULL);
+	pthread_cond_init(&k->tasks_gone, NULL);
+	list_init(&k->tasks);
+	list_init(&k->groups);
+	k->pid_hash = calloc(4096, sizeof(struct task *));
+	if (!k->pid_hash)
+		return -ENOMEM;
+	k->boot_ns = monotonic_ns();
 	/* The sandbox reports the host's kernel identity (programs check the
 	 * release) and, for `runsc do`, the host's hostname. */
 	if (uname(&k->uts) < 0)
@@ -34,5 +43,8 @@ int kernel_init(struct kernel *k, const struct sentry_config *cfg)
 		if (k->crash_nr < 0)
 			return -EINVAL;
 	}
-	return k->plat->init();
+	int err = k->plat->init();
+	if (err < 0)
+		return err;
+	return timers_start(k);
 }

@@ -1,12 +1,13 @@
 /* Tasks: one per workload thread, each served by its own sentry thread,
  * which is also the only one allowed to drive the task's stub thread
- * (ptrace's rule, kept by every platform). The loop: run the stub until it
- * traps, serve the trap, repeat until the thread group exits. */
+ * (ptrace's rule, kept by every platform). The loop: deliver signals, run
+ * the stub until it traps, serve the trap, repeat until the task exits.
+ * Also here: the pid table and the sandbox's boot (kernel_run). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../lib/log.h"
@@ -19,12 +20,21 @@
 /* Linux x86-64 user segment selectors (__USER_CS, __USER_DS). */
 #define USER_CS 0x33
 #define USER_DS 0x2b
+#define PID_HASH 4096
+#define PID_MAX 4194304 /* /proc/sys/kernel/pid_max on 64-bit Linux */
+
+static __thread struct task *current;
+
+struct task *task_current(void)
+{
+	return current;
+}
 
 int task_copy_in(struct task *t, void *dst, uint64_t src, size_t n)
 {
 	if (src + n < src || src + n > MM_TASK_SIZE)
 		return -EFAULT;
-	return t->k->plat->copy_in(t->as, dst, src, n);
+	return t->k->plat->copy_in(t->mm->as, dst, src, n);
 }
 
 int task_copy_out(struct task *t, uint64_t dst, const void *src, size_t n)
@@ -34,7 +44,7 @@ int task_copy_out(struct task *t, uint64_t dst, const void *src, size_t n)
 	/* The stub's own pages are never the workload's to write through us. */
 	if (n && mm_range_reserved(dst, dst + n))
 		return -EFAULT;
-	return t->k->plat->copy_out(t->as, dst, src, n);
+	return t->k->plat->copy_out(t->mm->as, dst, src, n);
 }
 
 int task_copy_in_string(struct task *t, char *dst, uint64_t src, size_t max)
@@ -70,43 +80,119 @@ long task_host_syscall(struct task *t, long nr, uint64_t a0, uint64_t a1,
 
 bool task_signal_pending(struct task *t)
 {
-	(void)t; /* signal delivery lands with issue 4 */
-	return false;
+	return atomic_load(&t->sigpending_hint);
 }
 
 uint64_t task_rlimit_cur(struct task *t, int res)
 {
-	return t->rlim[res].rlim_cur;
+	return t->tg->rlim[res].rlim_cur;
 }
+
+/* --- the pid table -------------------------------------------------------- */
+
+struct task *task_lookup(struct kernel *k, int tid)
+{
+	if (tid <= 0)
+		return NULL;
+	for (struct task *t = k->pid_hash[tid % PID_HASH]; t; t = t->pid_next)
+		if (t->tid == tid)
+			return t;
+	return NULL;
+}
+
+struct thread_group *tg_lookup(struct kernel *k, int tgid)
+{
+	struct task *t = task_lookup(k, tgid);
+	return t && t->tg->tgid == tgid ? t->tg : NULL;
+}
+
+/* A pid is taken while a task, a thread group (a zombie's leader keeps its
+ * tid), a process group or a session still names it. */
+static bool pid_in_use(struct kernel *k, int pid)
+{
+	if (task_lookup(k, pid))
+		return true;
+	list_for_each(pos, &k->groups) {
+		struct thread_group *g = list_entry(pos, struct thread_group, link);
+		if (g->tgid == pid || g->pgid == pid || g->sid == pid)
+			return true;
+	}
+	return false;
+}
+
+int pid_alloc(struct kernel *k)
+{
+	for (int tries = 0; tries < PID_MAX; tries++) {
+		int pid = k->last_pid + 1;
+		if (pid >= PID_MAX)
+			pid = 300; /* Linux restarts above the kernel threads */
+		k->last_pid = pid;
+		if (!pid_in_use(k, pid))
+			return pid;
+	}
+	return -EAGAIN;
+}
+
+void pid_hash_add(struct kernel *k, struct task *t)
+{
+	struct task **b = &k->pid_hash[t->tid % PID_HASH];
+	t->pid_next = *b;
+	*b = t;
+}
+
+void pid_hash_del(struct kernel *k, struct task *t)
+{
+	for (struct task **p = &k->pid_hash[t->tid % PID_HASH]; *p;
+	     p = &(*p)->pid_next)
+		if (*p == t) {
+			*p = t->pid_next;
+			return;
+		}
+}
+
+/* --- the run loop ---------------------------------------------------------- */
 
 static void task_serve_fault(struct task *t, const struct plat_trap *trap)
 {
-	/* Signal delivery lands with issue 4; until then a fault is fatal, as
-	 * for a workload with no handler. */
-	log_info("workload fault: signal %d code %d addr %#lx at rip %#lx",
-		 trap->signo, trap->si_code, (unsigned long)trap->fault_addr,
-		 (unsigned long)t->regs.rip);
-	t->exited = true;
-	t->exit_status = trap->signo;
+	struct ksiginfo info;
+
+	memset(&info, 0, sizeof(info));
+	info.signo = trap->signo;
+	info.code = trap->si_code;
+	info.fault.addr = trap->fault_addr;
+	log_debug("task %d: fault: signal %d code %d addr %#lx at rip %#lx",
+		  t->tid, trap->signo, trap->si_code,
+		  (unsigned long)trap->fault_addr, (unsigned long)t->regs.rip);
+	force_signal(t, trap->signo, &info);
 }
 
-static void task_loop(struct task *t)
+void task_run_loop(struct task *t)
 {
 	const struct platform_ops *plat = t->k->plat;
 	struct plat_trap trap;
 	bool compat_reported = false;
 
-	while (!t->exited) {
+	for (;;) {
+		task_do_signals(t);
+		/* Dekker with the signal senders (task_kick): say we are going
+		 * to run, then look once more, so a signal sent in between is
+		 * either seen here or interrupts the run. */
+		atomic_store(&t->in_user, true);
+		if (task_signal_pending(t)) {
+			atomic_store(&t->in_user, false);
+			continue;
+		}
 		int err = plat->run(t->th, &t->regs, t->regs_dirty, &trap);
+		atomic_store(&t->in_user, false);
 		t->regs_dirty = false;
+		t->in_syscall = false;
 		if (err < 0) {
 			log_error("platform: run failed: %s", strerror(-err));
-			t->exited = true;
-			t->exit_status = SIGKILL;
-			break;
+			trap.kind = PLAT_TRAP_DEAD;
 		}
 		switch (trap.kind) {
 		case PLAT_TRAP_SYSCALL:
+			t->in_syscall = true;
 			syscall_dispatch(t);
 			break;
 		case PLAT_TRAP_SYSCALL_COMPAT:
@@ -122,92 +208,125 @@ static void task_loop(struct task *t)
 			task_serve_fault(t, &trap);
 			break;
 		case PLAT_TRAP_SIGNAL:
-		case PLAT_TRAP_INTERRUPT:
 			/* A host signal aimed at the stub from outside: the
 			 * workload only ever sees the sandbox's signals. */
 			log_debug("ignoring host signal %d to the stub", trap.signo);
 			break;
-		case PLAT_TRAP_DEAD:
-			log_warn("the workload's stub died from outside the sandbox");
-			t->exited = true;
-			t->exit_status = SIGKILL;
-			break;
+		case PLAT_TRAP_INTERRUPT:
+			break; /* task_do_signals has work */
+		case PLAT_TRAP_DEAD: {
+			/* The stub is gone (killed from outside, or by its
+			 * seccomp filter after tampering): the whole process
+			 * goes with it. */
+			log_warn("task %d: the workload's stub process died",
+				 t->tid);
+			pthread_mutex_lock(&t->k->lock);
+			group_exit_locked(t->tg, SIGKILL);
+			pthread_mutex_unlock(&t->k->lock);
+			task_exit(t, 0);
+			return;
+		}
 		}
 	}
 }
 
-struct task_start {
-	struct task *t;
-	struct exec_file *exe;
-	int err;
-};
-
-static void *task_main(void *arg)
+static void *task_thread_main(void *arg)
 {
-	struct task_start *s = arg;
-	struct task *t = s->t;
-	const struct sentry_config *cfg = t->k->cfg;
+	struct task *t = arg;
 
 	sentry_thread_setup();
-	int err = t->k->plat->as_create(&t->as, &t->th);
-	if (!err) {
-		err = t->k->plat->thread_adopt(t->th);
-		if (err < 0) {
-			t->k->plat->thread_release(t->th);
-			t->k->plat->as_destroy(t->as);
-		}
-	}
+	current = t;
+	int err = t->k->plat->thread_adopt(t->th);
 	if (err < 0) {
-		log_error("cannot create the stub: %s", strerror(-err));
-		s->err = err;
-		sentry_thread_teardown();
+		log_error("task %d: cannot adopt its stub thread: %s", t->tid,
+			  strerror(-err));
+		pthread_mutex_lock(&t->k->lock);
+		group_exit_locked(t->tg, SIGKILL);
+		pthread_mutex_unlock(&t->k->lock);
+		task_exit(t, 0);
 		return NULL;
 	}
-	log_debug("stub host pid %d", (int)t->k->plat->thread_host_tid(t->th));
-	t->regs.cs = USER_CS;
-	t->regs.ss = USER_DS;
-	err = loader_load(t, s->exe, cfg->argv, cfg->envp, cfg->exec_path);
-	if (err < 0) {
-		log_error("cannot load %s: %s", cfg->exec_path, strerror(-err));
-		s->err = err;
+	log_debug("task %d: stub host pid %d", t->tid,
+		  (int)t->k->plat->thread_host_tid(t->th));
+	if (t->boot) {
+		const struct sentry_config *cfg = t->k->cfg;
+		err = exec_boot(t, cfg->exec_path, cfg->argv, cfg->envp);
+		t->boot = false;
+		if (err < 0) {
+			log_error("cannot run %s: %s", cfg->exec_path,
+				  strerror(-err));
+			pthread_mutex_lock(&t->k->lock);
+			t->k->boot_err = err;
+			group_exit_locked(t->tg, SIGKILL);
+			pthread_mutex_unlock(&t->k->lock);
+			task_exit(t, 0);
+		} else {
+			task_run_loop(t);
+		}
 	} else {
-		task_loop(t);
+		task_run_loop(t);
 	}
-	t->k->plat->thread_release(t->th);
-	t->k->plat->as_destroy(t->as);
-	t->as = NULL;
-	t->th = NULL;
-	sentry_thread_teardown();
+	/* task_exit does not return to the loop; it ends here. */
 	return NULL;
 }
 
-int kernel_run(struct kernel *k)
+int task_start(struct task *t)
+{
+	pthread_attr_t attr;
+	pthread_t thr;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	/* Handlers run on this stack: keep it modest, many tasks may live. */
+	pthread_attr_setstacksize(&attr, 512 * 1024);
+	int err = pthread_create(&thr, &attr, task_thread_main, t);
+	pthread_attr_destroy(&attr);
+	if (err)
+		return -err;
+	t->thread = thr;
+	t->thread_started = true;
+	return 0;
+}
+
+/* --- boot -------------------------------------------------------------------- */
+
+static int init_task(struct kernel *k, struct task **out)
 {
 	const struct sentry_config *cfg = k->cfg;
-	struct exec_file exe;
-	struct task *t;
-	pthread_t thr;
+	struct task *t = calloc(1, sizeof(*t));
+	struct thread_group *tg = calloc(1, sizeof(*tg));
+	struct plat_as *as = NULL;
+	struct plat_thread *th = NULL;
 	int err;
 
-	err = exec_file_open(cfg->exec_path, &exe);
+	if (!t || !tg) {
+		free(t);
+		free(tg);
+		return -ENOMEM;
+	}
+	err = k->plat->as_create(&as, &th);
 	if (err < 0) {
-		if (err == -ENOEXEC && exe.why)
-			log_error("exec %s: %s (%s)", cfg->exec_path,
-				  strerror(-err), exe.why);
-		else
-			log_error("exec %s: %s", cfg->exec_path, strerror(-err));
-		exec_file_close(&exe);
+		free(t);
+		free(tg);
 		return err;
 	}
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		return -ENOMEM;
 	t->k = k;
-	t->mm = mm_new();
+	t->tg = tg;
+	t->th = th;
+	t->mm = mm_new(as);
 	t->fdt = fdtable_new();
-	if (!t->mm || !t->fdt) {
-		err = -ENOMEM;
-		goto out;
+	tg->sighand = sighand_new();
+	if (!t->mm || !t->fdt || !tg->sighand) {
+		k->plat->thread_release(th);
+		if (t->mm)
+			mm_put(k->plat, t->mm);
+		else
+			k->plat->as_destroy(as);
+		fdtable_put(t->fdt);
+		sighand_put(tg->sighand);
+		free(t);
+		free(tg);
+		return -ENOMEM;
 	}
 	for (int i = 0; i < 3; i++) {
 		struct file *f = hostfd_file_new(cfg->stdio[i]);
@@ -216,26 +335,66 @@ int kernel_run(struct kernel *k)
 		fd_install(t->fdt, f, i, false);
 		file_put(f);
 	}
-	t->tid = t->tgid = 1; /* the first process of the sandbox's pid namespace */
-	t->ppid = 0;
+
+	tg->k = k;
+	list_init(&tg->threads);
+	list_init(&tg->children);
+	list_init(&tg->sibling);
+	waitq_init(&tg->child_wait);
+	waitq_init(&tg->stop_wait);
+	memcpy(tg->rlim, k->rlim, sizeof(tg->rlim));
+	tg->exit_signal = SIGCHLD;
+	tg->start_ns = t->start_ns = monotonic_ns();
+
+	/* The first process of the sandbox's pid namespace. */
+	t->tid = tg->tgid = tg->pgid = tg->sid = 1;
+	k->last_pid = 1;
+	tg->leader = t;
+	tg->nr_threads = 1;
+	list_add_tail(&tg->threads, &t->tg_link);
+	list_add_tail(&k->groups, &tg->link);
+	list_add_tail(&k->tasks, &t->link);
+	pid_hash_add(k, t);
+	k->init = tg;
+
+	uint64_t caps = cfg->uid == 0 ? 0x1ffffffffffULL : 0;
 	t->cred = (struct creds){ cfg->uid, cfg->uid, cfg->uid, cfg->uid,
-				  cfg->gid, cfg->gid, cfg->gid, cfg->gid, 0, { 0 } };
-	memcpy(t->rlim, k->rlim, sizeof(t->rlim));
+				  cfg->gid, cfg->gid, cfg->gid, cfg->gid };
+	t->cred.cap_permitted = t->cred.cap_effective = caps;
+	t->cred.cap_bounding = 0x1ffffffffffULL;
 	const char *base = strrchr(cfg->exec_path, '/');
 	snprintf(t->comm, sizeof(t->comm), "%s", base ? base + 1 : cfg->exec_path);
+	tg->exe_path = strdup(cfg->exec_path);
+	t->regs.cs = USER_CS;
+	t->regs.ss = USER_DS;
+	*out = t;
+	return 0;
+}
 
-	struct task_start s = { t, &exe, 0 };
-	err = pthread_create(&thr, NULL, task_main, &s);
-	if (err) {
-		err = -err;
-		goto out;
+int kernel_run(struct kernel *k)
+{
+	struct task *t;
+	int err;
+
+	err = init_task(k, &t);
+	if (err < 0) {
+		log_error("cannot create the first process: %s", strerror(-err));
+		return err;
 	}
-	pthread_join(thr, NULL);
-	err = s.err < 0 ? s.err : t->exit_status;
-out:
-	exec_file_close(&exe);
-	fdtable_free(t->fdt);
-	mm_free(t->mm);
-	free(t);
-	return err;
+	/* The task's own sentry thread loads the program: only the thread
+	 * that adopted a stub thread may drive it. */
+	t->boot = true;
+	pthread_mutex_lock(&k->lock);
+	k->nr_tasks = 1;
+	err = task_start(t);
+	if (err < 0) {
+		pthread_mutex_unlock(&k->lock);
+		log_error("cannot start the first task: %s", strerror(-err));
+		return err;
+	}
+	while (k->nr_tasks > 0)
+		pthread_cond_wait(&k->tasks_gone, &k->lock);
+	int status = k->boot_err < 0 ? k->boot_err : k->init_status;
+	pthread_mutex_unlock(&k->lock);
+	return status;
 }

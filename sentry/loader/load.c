@@ -56,13 +56,24 @@ int exec_file_open(const char *path, struct exec_file *f)
 		}
 		off += (size_t)n;
 	}
-	int err = elf_parse(f->data, f->len, &f->elf, &f->why);
-	if (err < 0)
-		return err;
-	if (f->elf.has_interp) {
-		f->why = "dynamic executables need the VFS (not yet implemented)";
-		return -ENOEXEC;
+	if (f->len >= 2 && f->data[0] == '#' && f->data[1] == '!') {
+		f->script = true;
+		return 0;
 	}
+	return elf_parse(f->data, f->len, &f->elf, &f->why);
+}
+
+int exec_interp_path(const struct exec_file *f, char *buf, size_t len)
+{
+	const struct elf_info *e = &f->elf;
+	if (!e->has_interp || e->interp_len < 2 || e->interp_len > len ||
+	    e->interp_offset > f->len || e->interp_len > f->len - e->interp_offset)
+		return -ENOEXEC;
+	memcpy(buf, f->data + e->interp_offset, e->interp_len);
+	/* The path is NUL-terminated inside the segment, and only there. */
+	if (buf[e->interp_len - 1] != '\0' ||
+	    strlen(buf) != e->interp_len - 1)
+		return -ENOEXEC;
 	return 0;
 }
 
@@ -130,15 +141,16 @@ static int load_segments(struct task *t, const struct elf_info *e,
 	return 0;
 }
 
-int loader_load(struct task *t, const struct exec_file *f, char *const argv[],
+int loader_load(struct task *t, const struct exec_file *f,
+		const struct exec_file *interp, char *const argv[],
 		char *const envp[], const char *execfn)
 {
 	const struct elf_info *e = &f->elf;
 	struct mm *mm = t->mm;
-	uint64_t bias = 0;
+	uint64_t bias = 0, interp_bias = 0;
 	int err;
 
-	uint64_t stack_size = t->rlim[RLIMIT_STACK].rlim_cur;
+	uint64_t stack_size = task_rlimit_cur(t, RLIMIT_STACK);
 	if (stack_size == RLIM_INFINITY || stack_size > DEFAULT_STACK)
 		stack_size = DEFAULT_STACK;
 	if (stack_size < 128 * 1024)
@@ -172,6 +184,24 @@ int loader_load(struct task *t, const struct exec_file *f, char *const argv[],
 		return err;
 	mm->brk_start = mm->brk = e->max_vaddr + bias + random_pages(8192);
 
+	/* The interpreter goes in the mmap area, as Linux maps it. */
+	uint64_t entry = e->entry + bias;
+	if (interp) {
+		const struct elf_info *ie = &interp->elf;
+		uint64_t span = ie->max_vaddr - ie->min_vaddr, base;
+		if (ie->type != ET_DYN)
+			return -ELIBBAD;
+		err = mm_find_free(mm, span, mm->mmap_base, &base);
+		if (err < 0)
+			return err;
+		interp_bias = base - ie->min_vaddr;
+		err = load_segments(t, ie, interp->data, interp_bias);
+		if (err < 0)
+			return err;
+		mm->mmap_base = base;
+		entry = ie->entry + interp_bias;
+	}
+
 	uint8_t rnd[16];
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
 		return -EIO;
@@ -185,7 +215,7 @@ int loader_load(struct task *t, const struct exec_file *f, char *const argv[],
 		{ AT_PHDR, e->phdr_vaddr ? e->phdr_vaddr + bias : 0 },
 		{ AT_PHENT, e->phentsize },
 		{ AT_PHNUM, e->phnum },
-		{ AT_BASE, 0 },
+		{ AT_BASE, interp ? interp_bias + interp->elf.min_vaddr : 0 },
 		{ AT_FLAGS, 0 },
 		{ AT_ENTRY, e->entry + bias },
 		{ AT_UID, c->ruid },
@@ -217,7 +247,7 @@ int loader_load(struct task *t, const struct exec_file *f, char *const argv[],
 	memset(r, 0, sizeof(*r));
 	r->cs = cs;
 	r->ss = ss;
-	r->rip = e->entry + bias;
+	r->rip = entry;
 	r->rsp = sp;
 	r->eflags = 0x200;
 	t->regs_dirty = true;

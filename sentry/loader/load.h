@@ -2,6 +2,7 @@
  * the stack with argv/envp/auxv, the heap start, and the initial registers. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,14 +13,20 @@ struct task;
 struct exec_file {
 	uint8_t *data;
 	size_t len;
+	bool script; /* starts with "#!": data holds the file, elf is unset */
 	struct elf_info elf;
 	const char *why; /* reason when parsing failed */
 };
 
-/* Reads and parses the executable at path. Returns 0 or -errno (ENOENT,
- * EACCES, ENOEXEC with f->why set). */
+/* Reads the executable at path and parses it (unless it is a script).
+ * Returns 0 or -errno (ENOENT, EACCES, ENOEXEC with f->why set). */
 int exec_file_open(const char *path, struct exec_file *f);
 void exec_file_close(struct exec_file *f);
+/* The PT_INTERP path of an ELF file with one; -ENOEXEC if malformed. */
+int exec_interp_path(const struct exec_file *f, char *buf, size_t len);
 
-int loader_load(struct task *t, const struct exec_file *f, char *const argv[],
+/* Loads f (and its interpreter, if any) into t's empty address space and
+ * builds the stack; sets t->regs to the entry state. */
+int loader_load(struct task *t, const struct exec_file *f,
+		const struct exec_file *interp, char *const argv[],
 		char *const envp[], const char *execfn);

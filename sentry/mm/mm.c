@@ -17,20 +17,68 @@
 #endif
 #include "../kernel/kernel.h"
 
-struct mm *mm_new(void)
+static atomic_uint_fast64_t next_obj = 1;
+
+struct mm *mm_new(struct plat_as *as)
 {
-	return calloc(1, sizeof(struct mm));
+	struct mm *mm = calloc(1, sizeof(struct mm));
+	if (!mm)
+		return NULL;
+	atomic_init(&mm->users, 1);
+	pthread_mutex_init(&mm->lock, NULL);
+	mm->as = as;
+	return mm;
 }
 
-void mm_free(struct mm *mm)
+struct mm *mm_ref(struct mm *mm)
 {
-	if (!mm)
-		return;
-	for (struct vma *v = mm->vmas, *n; v; v = n) {
+	atomic_fetch_add(&mm->users, 1);
+	return mm;
+}
+
+static void vmas_free(struct vma *v)
+{
+	for (struct vma *n; v; v = n) {
 		n = v->next;
 		free(v);
 	}
+}
+
+void mm_put(const struct platform_ops *plat, struct mm *mm)
+{
+	if (!mm || atomic_fetch_sub(&mm->users, 1) != 1)
+		return;
+	if (mm->as)
+		plat->as_destroy(mm->as);
+	vmas_free(mm->vmas);
+	pthread_mutex_destroy(&mm->lock);
 	free(mm);
+}
+
+struct mm *mm_fork(struct mm *parent, struct plat_as *child_as)
+{
+	struct mm *mm = mm_new(child_as);
+	if (!mm)
+		return NULL;
+	struct vma **tail = &mm->vmas;
+	for (struct vma *v = parent->vmas; v; v = v->next) {
+		struct vma *n = malloc(sizeof(*n));
+		if (!n) {
+			mm->as = NULL; /* the caller still owns it */
+			mm_put(NULL, mm);
+			return NULL;
+		}
+		*n = *v;
+		n->next = NULL;
+		*tail = n;
+		tail = &n->next;
+	}
+	mm->mmap_base = parent->mmap_base;
+	mm->brk_start = parent->brk_start;
+	mm->brk = parent->brk;
+	mm->stack_top = parent->stack_top;
+	mm->stack_bottom = parent->stack_bottom;
+	return mm;
 }
 
 bool mm_range_reserved(uint64_t start, uint64_t end)
@@ -85,6 +133,7 @@ static int split_at(struct mm *mm, uint64_t addr)
 		return -ENOMEM;
 	*n = *v;
 	n->start = addr;
+	n->pgoff = v->pgoff + (addr - v->start);
 	v->end = addr;
 	v->next = n;
 	return 0;
@@ -95,7 +144,9 @@ static void merge_neighbours(struct mm *mm)
 	for (struct vma *v = mm->vmas; v && v->next;) {
 		struct vma *n = v->next;
 		if (v->end == n->start && v->prot == n->prot &&
-		    v->flags == n->flags && v->name == n->name) {
+		    v->flags == n->flags && v->name == n->name &&
+		    v->obj == n->obj &&
+		    (!v->obj || v->pgoff + (v->end - v->start) == n->pgoff)) {
 			v->end = n->end;
 			v->next = n->next;
 			free(n);
@@ -125,7 +176,7 @@ static int vma_remove(struct mm *mm, uint64_t start, uint64_t end)
 }
 
 static int vma_insert(struct mm *mm, uint64_t start, uint64_t end, int prot,
-		      int flags, const char *name)
+		      int flags, const char *name, uint64_t obj, uint64_t pgoff)
 {
 	int err = vma_remove(mm, start, end);
 	if (err)
@@ -133,7 +184,7 @@ static int vma_insert(struct mm *mm, uint64_t start, uint64_t end, int prot,
 	struct vma *n = malloc(sizeof(*n));
 	if (!n)
 		return -ENOMEM;
-	*n = (struct vma){ start, end, prot, flags, name, NULL };
+	*n = (struct vma){ start, end, prot, flags, name, obj, pgoff, NULL };
 	struct vma **pp = &mm->vmas;
 	while (*pp && (*pp)->start < start)
 		pp = &(*pp)->next;
@@ -193,7 +244,7 @@ static long host_mmap_fixed(struct task *t, uint64_t start, uint64_t len,
 	return r;
 }
 
-int mm_map_fixed(struct task *t, uint64_t start, uint64_t end, int prot,
+static int do_map_fixed(struct task *t, uint64_t start, uint64_t end, int prot,
 		 const char *name)
 {
 	if (start < MM_MIN_ADDR || end > MM_TASK_SIZE ||
@@ -204,7 +255,7 @@ int mm_map_fixed(struct task *t, uint64_t start, uint64_t end, int prot,
 	if (r < 0)
 		return (int)r;
 	return vma_insert(t->mm, start, end, prot, MAP_PRIVATE | MAP_ANONYMOUS,
-			  name);
+			  name, 0, 0);
 }
 
 #define PROT_VALID (PROT_READ | PROT_WRITE | PROT_EXEC)
@@ -213,7 +264,7 @@ int mm_map_fixed(struct task *t, uint64_t start, uint64_t end, int prot,
  * and MAP_HUGETLB are not supported: see the syscall table). */
 #define MAP_PASS (MAP_NORESERVE | MAP_POPULATE | MAP_STACK)
 
-long mm_mmap(struct task *t, uint64_t addr, uint64_t len, int prot, int flags,
+static long do_mmap(struct task *t, uint64_t addr, uint64_t len, int prot, int flags,
 	     int fd, uint64_t off)
 {
 	struct mm *mm = t->mm;
@@ -267,14 +318,15 @@ long mm_mmap(struct task *t, uint64_t addr, uint64_t len, int prot, int flags,
 				 type | MAP_ANONYMOUS | (flags & MAP_PASS));
 	if (r < 0)
 		return r;
+	uint64_t obj = type == MAP_SHARED ? atomic_fetch_add(&next_obj, 1) : 0;
 	int err = vma_insert(mm, start, start + len, prot,
-			     type | MAP_ANONYMOUS, NULL);
+			     type | MAP_ANONYMOUS, NULL, obj, 0);
 	if (err)
 		return err;
 	return (long)start;
 }
 
-long mm_munmap(struct task *t, uint64_t addr, uint64_t len)
+static long do_munmap(struct task *t, uint64_t addr, uint64_t len)
 {
 	if ((addr & (MM_PAGE - 1)) || len == 0)
 		return -EINVAL;
@@ -289,7 +341,7 @@ long mm_munmap(struct task *t, uint64_t addr, uint64_t len)
 	return vma_remove(t->mm, addr, addr + len);
 }
 
-long mm_mprotect(struct task *t, uint64_t addr, uint64_t len, int prot)
+static long do_mprotect(struct task *t, uint64_t addr, uint64_t len, int prot)
 {
 	struct mm *mm = t->mm;
 
@@ -323,7 +375,7 @@ long mm_mprotect(struct task *t, uint64_t addr, uint64_t len, int prot)
 	return 0;
 }
 
-long mm_mremap(struct task *t, uint64_t old, uint64_t oldlen, uint64_t newlen,
+static long do_mremap(struct task *t, uint64_t old, uint64_t oldlen, uint64_t newlen,
 	       int flags, uint64_t newaddr)
 {
 	struct mm *mm = t->mm;
@@ -349,6 +401,7 @@ long mm_mremap(struct task *t, uint64_t old, uint64_t oldlen, uint64_t newlen,
 		return -EFAULT;
 	int prot = v->prot, vflags = v->flags;
 	const char *name = v->name;
+	uint64_t obj = v->obj, pgoff = v->pgoff + (old - v->start);
 
 	if (flags & MREMAP_FIXED) {
 		if (newaddr & (MM_PAGE - 1))
@@ -365,12 +418,12 @@ long mm_mremap(struct task *t, uint64_t old, uint64_t oldlen, uint64_t newlen,
 		int err = vma_remove(mm, old, old + oldlen);
 		if (!err)
 			err = vma_insert(mm, newaddr, newaddr + newlen, prot,
-					 vflags, name);
+					 vflags, name, obj, pgoff);
 		return err ? err : (long)newaddr;
 	}
 	if (newlen <= oldlen) {
 		if (newlen < oldlen) {
-			r = mm_munmap(t, old + newlen, oldlen - newlen);
+			r = do_munmap(t, old + newlen, oldlen - newlen);
 			if (r < 0)
 				return r;
 		}
@@ -382,7 +435,8 @@ long mm_mremap(struct task *t, uint64_t old, uint64_t oldlen, uint64_t newlen,
 				      0);
 		if (r < 0)
 			return r;
-		int err = vma_insert(mm, old, old + newlen, prot, vflags, name);
+		int err = vma_insert(mm, old, old + newlen, prot, vflags, name,
+				     obj, pgoff);
 		return err ? err : (long)old;
 	}
 	if (!(flags & MREMAP_MAYMOVE))
@@ -396,11 +450,12 @@ long mm_mremap(struct task *t, uint64_t old, uint64_t oldlen, uint64_t newlen,
 		return r;
 	int err = vma_remove(mm, old, old + oldlen);
 	if (!err)
-		err = vma_insert(mm, dest, dest + newlen, prot, vflags, name);
+		err = vma_insert(mm, dest, dest + newlen, prot, vflags, name,
+				 obj, pgoff);
 	return err ? err : (long)dest;
 }
 
-long mm_madvise(struct task *t, uint64_t addr, uint64_t len, int advice)
+static long do_madvise(struct task *t, uint64_t addr, uint64_t len, int advice)
 {
 	switch (advice) {
 	/* Advice that only concerns the workload's own anonymous pages. */
@@ -447,28 +502,96 @@ long mm_madvise(struct task *t, uint64_t addr, uint64_t len, int advice)
 	return fully_mapped(t->mm, addr, addr + len) ? 0 : -ENOMEM;
 }
 
-long mm_brk(struct task *t, uint64_t addr)
+static long do_brk(struct task *t, uint64_t addr)
 {
 	struct mm *mm = t->mm;
 	uint64_t oldend = ALIGN_UP_PAGE(mm->brk);
 	uint64_t newend = ALIGN_UP_PAGE(addr);
-	struct rlimit *rl = &t->rlim[RLIMIT_DATA];
+	uint64_t data_limit = task_rlimit_cur(t, RLIMIT_DATA);
 
 	/* brk returns the new break, or the old one when it cannot move. */
 	if (addr < mm->brk_start || addr > MM_TASK_SIZE)
 		return (long)mm->brk;
-	if (rl->rlim_cur != RLIM_INFINITY && addr - mm->brk_start > rl->rlim_cur)
+	if (data_limit != RLIM_INFINITY && addr - mm->brk_start > data_limit)
 		return (long)mm->brk;
 	if (newend > oldend) {
 		if (!range_free(mm, oldend, newend))
 			return (long)mm->brk;
-		if (mm_map_fixed(t, oldend, newend, PROT_READ | PROT_WRITE,
+		if (do_map_fixed(t, oldend, newend, PROT_READ | PROT_WRITE,
 				 "[heap]") < 0)
 			return (long)mm->brk;
 	} else if (newend < oldend) {
-		if (mm_munmap(t, newend, oldend - newend) < 0)
+		if (do_munmap(t, newend, oldend - newend) < 0)
 			return (long)mm->brk;
 	}
 	mm->brk = addr;
 	return (long)addr;
+}
+
+/* The system call entry points: each holds the mm's lock across its host
+ * calls, so threads sharing the mm see one map. */
+#define LOCKED(call)                                                           \
+	({                                                                     \
+		pthread_mutex_lock(&t->mm->lock);                              \
+		long r_ = (call);                                              \
+		pthread_mutex_unlock(&t->mm->lock);                            \
+		r_;                                                            \
+	})
+
+long mm_mmap(struct task *t, uint64_t addr, uint64_t len, int prot, int flags,
+	     int fd, uint64_t off)
+{
+	return LOCKED(do_mmap(t, addr, len, prot, flags, fd, off));
+}
+
+long mm_munmap(struct task *t, uint64_t addr, uint64_t len)
+{
+	return LOCKED(do_munmap(t, addr, len));
+}
+
+long mm_mprotect(struct task *t, uint64_t addr, uint64_t len, int prot)
+{
+	return LOCKED(do_mprotect(t, addr, len, prot));
+}
+
+long mm_mremap(struct task *t, uint64_t old, uint64_t oldlen, uint64_t newlen,
+	       int flags, uint64_t newaddr)
+{
+	return LOCKED(do_mremap(t, old, oldlen, newlen, flags, newaddr));
+}
+
+long mm_madvise(struct task *t, uint64_t addr, uint64_t len, int advice)
+{
+	return LOCKED(do_madvise(t, addr, len, advice));
+}
+
+long mm_brk(struct task *t, uint64_t addr)
+{
+	return LOCKED(do_brk(t, addr));
+}
+
+int mm_map_fixed(struct task *t, uint64_t start, uint64_t end, int prot,
+		 const char *name)
+{
+	return (int)LOCKED(do_map_fixed(t, start, end, prot, name));
+}
+
+int mm_futex_key(struct mm *mm, uint64_t addr, bool private_op, uint64_t *obj,
+		 uint64_t *off)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&mm->lock);
+	struct vma *v = vma_find(mm, addr);
+	if (!v)
+		err = -EFAULT;
+	else if (!private_op && v->obj) {
+		*obj = v->obj;
+		*off = v->pgoff + (addr - v->start);
+	} else {
+		*obj = 0;
+		*off = addr;
+	}
+	pthread_mutex_unlock(&mm->lock);
+	return err;
 }

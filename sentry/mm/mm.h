@@ -4,10 +4,14 @@
  * ranges (plat_reserved) can never be mapped over, unmapped or changed. */
 #pragma once
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 struct task;
+struct plat_as;
+struct platform_ops;
 
 #define MM_PAGE 4096ULL
 #define MM_TASK_SIZE 0x7ffffffff000ULL
@@ -18,18 +22,34 @@ struct vma {
 	int prot;
 	int flags; /* MAP_PRIVATE / MAP_SHARED | MAP_ANONYMOUS */
 	const char *name; /* "[heap]", "[stack]" or NULL; static strings */
+	/* Identity of the memory, for shared futexes: a MAP_SHARED anonymous
+	 * region keeps its object id (and offset) across fork and mremap;
+	 * private memory has obj 0. */
+	uint64_t obj, pgoff;
 	struct vma *next;
 };
 
 struct mm {
+	atomic_int users; /* tasks using it (threads, vfork children) */
+	pthread_mutex_t lock; /* the vma list and brk; held across host calls */
+	struct plat_as *as; /* the stub process carrying it out */
 	struct vma *vmas; /* sorted, non-overlapping */
 	uint64_t mmap_base; /* top of the top-down mmap area */
 	uint64_t brk_start, brk;
 	uint64_t stack_top, stack_bottom;
 };
 
-struct mm *mm_new(void);
-void mm_free(struct mm *mm);
+/* A new mm on address space as (owned by the mm from now on). */
+struct mm *mm_new(struct plat_as *as);
+struct mm *mm_ref(struct mm *mm);
+/* Drops a user; the last one destroys the address space. */
+void mm_put(const struct platform_ops *plat, struct mm *mm);
+/* The mm of a forked address space: a copy of parent's map. */
+struct mm *mm_fork(struct mm *parent, struct plat_as *child_as);
+/* The futex key of a workload address: (obj, offset) for shared memory,
+ * (0, addr) for private. -EFAULT if unmapped. */
+int mm_futex_key(struct mm *mm, uint64_t addr, bool private_op, uint64_t *obj,
+		 uint64_t *off);
 
 /* System call semantics; return the syscall result (address or -errno). */
 long mm_mmap(struct task *t, uint64_t addr, uint64_t len, int prot, int flags,

@@ -1,0 +1,314 @@
+/* Pipes. The buffer lives in the sentry; readers and writers block on wait
+ * queues (sentry/kernel/wait.h), so a signal interrupts them like any
+ * other blocking call. Linux semantics: reads return what is there (0 at
+ * end of file once every writer is gone); a write of at most PIPE_BUF bytes
+ * is atomic; writing with no reader left raises SIGPIPE and fails with
+ * EPIPE; O_DIRECT makes each write a packet that one read returns. */
+#define _GNU_SOURCE
+#include "pipe.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "../../kernel/fdtable.h"
+#include "../../kernel/kernel.h"
+
+#define PIPE_SIZE 65536
+#define PIPE_BUF_ 4096
+#define MAX_PACKETS (PIPE_SIZE / 1)
+
+struct pipe {
+	pthread_mutex_t lock;
+	atomic_int refs;
+	unsigned char *buf;
+	size_t head, len; /* ring: data at [head, head + len) mod size */
+	size_t size;
+	int readers, writers;
+	bool packet;
+	/* Packet mode: the lengths of the packets in the buffer, in order. */
+	uint16_t *pkt;
+	size_t pkt_head, pkt_count;
+	struct waitq rq, wq; /* readers wait for data, writers for room */
+	uint64_t ino;
+	uint32_t uid, gid;
+	struct timespec mtime, ctime_;
+};
+
+struct pipe_end {
+	struct pipe *p;
+	bool write;
+};
+
+static atomic_uint_fast64_t next_ino = 1;
+
+static void pipe_put(struct pipe *p)
+{
+	if (atomic_fetch_sub(&p->refs, 1) != 1)
+		return;
+	free(p->buf);
+	free(p->pkt);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+static size_t ring_copy_out(struct pipe *p, void *dst, size_t n)
+{
+	size_t first = p->size - p->head;
+	if (first > n)
+		first = n;
+	memcpy(dst, p->buf + p->head, first);
+	memcpy((unsigned char *)dst + first, p->buf, n - first);
+	p->head = (p->head + n) % p->size;
+	p->len -= n;
+	return n;
+}
+
+static void ring_copy_in(struct pipe *p, const void *src, size_t n)
+{
+	size_t tail = (p->head + p->len) % p->size;
+	size_t first = p->size - tail;
+	if (first > n)
+		first = n;
+	memcpy(p->buf + tail, src, first);
+	memcpy(p->buf, (const unsigned char *)src + first, n - first);
+	p->len += n;
+}
+
+static long pipe_read(struct file *f, void *buf, size_t n)
+{
+	struct pipe_end *e = f->priv;
+	struct pipe *p = e->p;
+	struct task *t = task_current();
+	struct waiter w;
+	long ret;
+
+	if (n == 0)
+		return 0;
+	waitq_add(&p->rq, &w, t);
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		uint32_t seq = task_wait_seq(t);
+		if (p->len > 0) {
+			size_t take = n < p->len ? n : p->len;
+			if (p->packet && p->pkt_count) {
+				size_t plen = p->pkt[p->pkt_head];
+				take = n < plen ? n : plen;
+				ring_copy_out(p, buf, take);
+				/* The rest of a packet too long for the
+				 * buffer is dropped, as on Linux. */
+				if (plen > take) {
+					char sink[256];
+					size_t left = plen - take;
+					while (left) {
+						size_t c = left < sizeof(sink) ? left : sizeof(sink);
+						ring_copy_out(p, sink, c);
+						left -= c;
+					}
+				}
+				p->pkt_head = (p->pkt_head + 1) % MAX_PACKETS;
+				p->pkt_count--;
+			} else {
+				ring_copy_out(p, buf, take);
+			}
+			ret = (long)take;
+			break;
+		}
+		if (p->writers == 0) {
+			ret = 0;
+			break;
+		}
+		if (f->flags & O_NONBLOCK) {
+			ret = -EAGAIN;
+			break;
+		}
+		pthread_mutex_unlock(&p->lock);
+		int r = task_sleep(t, seq, 0);
+		pthread_mutex_lock(&p->lock);
+		if (r < 0 && p->len == 0) {
+			ret = -ERESTARTSYS;
+			break;
+		}
+	}
+	if (ret > 0)
+		clock_gettime(CLOCK_REALTIME, &p->mtime);
+	pthread_mutex_unlock(&p->lock);
+	waitq_remove(&p->rq, &w);
+	if (ret > 0)
+		waitq_wake_all(&p->wq);
+	return ret;
+}
+
+static long pipe_write(struct file *f, const void *buf, size_t n)
+{
+	struct pipe_end *e = f->priv;
+	struct pipe *p = e->p;
+	struct task *t = task_current();
+	struct waiter w;
+	size_t done = 0;
+	long ret = 0;
+
+	if (n == 0)
+		return 0;
+	if (p->packet && n > PIPE_BUF_)
+		n = PIPE_BUF_; /* larger writes are cut into one packet here */
+	waitq_add(&p->wq, &w, t);
+	pthread_mutex_lock(&p->lock);
+	while (done < n) {
+		uint32_t seq = task_wait_seq(t);
+		if (p->readers == 0) {
+			ret = -EPIPE;
+			break;
+		}
+		size_t room = p->size - p->len;
+		size_t want = n - done;
+		bool atomic = n <= PIPE_BUF_;
+		if (p->packet && p->pkt_count >= MAX_PACKETS)
+			room = 0;
+		if (room >= want || (!atomic && room > 0)) {
+			size_t c = want < room ? want : room;
+			ring_copy_in(p, (const unsigned char *)buf + done, c);
+			if (p->packet) {
+				size_t at = (p->pkt_head + p->pkt_count) % MAX_PACKETS;
+				p->pkt[at] = (uint16_t)c;
+				p->pkt_count++;
+			}
+			done += c;
+			waitq_wake_all(&p->rq);
+			continue;
+		}
+		if (f->flags & O_NONBLOCK) {
+			if (!done)
+				ret = -EAGAIN;
+			break;
+		}
+		pthread_mutex_unlock(&p->lock);
+		int r = task_sleep(t, seq, 0);
+		pthread_mutex_lock(&p->lock);
+		if (r < 0) {
+			if (!done)
+				ret = -ERESTARTSYS;
+			break;
+		}
+	}
+	if (done)
+		clock_gettime(CLOCK_REALTIME, &p->mtime);
+	pthread_mutex_unlock(&p->lock);
+	waitq_remove(&p->wq, &w);
+	if (ret == -EPIPE) {
+		pthread_mutex_lock(&t->k->lock);
+		send_signal_locked(t, SIGPIPE, NULL, false);
+		pthread_mutex_unlock(&t->k->lock);
+	}
+	return done ? (long)done : ret;
+}
+
+static long pipe_fstat(struct file *f, struct stat *st)
+{
+	struct pipe *p = ((struct pipe_end *)f->priv)->p;
+	memset(st, 0, sizeof(*st));
+	st->st_mode = S_IFIFO | 0600;
+	st->st_nlink = 1;
+	st->st_ino = p->ino;
+	st->st_dev = 0xd; /* the anonymous pipefs device */
+	st->st_uid = p->uid;
+	st->st_gid = p->gid;
+	st->st_blksize = 4096;
+	st->st_mtim = st->st_atim = p->mtime;
+	st->st_ctim = p->ctime_;
+	return 0;
+}
+
+static long pipe_ioctl(struct task *t, struct file *f, unsigned cmd,
+		       uint64_t arg)
+{
+	struct pipe *p = ((struct pipe_end *)f->priv)->p;
+	if (cmd != FIONREAD)
+		return -ENOTTY;
+	pthread_mutex_lock(&p->lock);
+	int n = (int)p->len;
+	pthread_mutex_unlock(&p->lock);
+	return task_copy_out(t, arg, &n, sizeof(n));
+}
+
+static void pipe_release(struct file *f)
+{
+	struct pipe_end *e = f->priv;
+	struct pipe *p = e->p;
+	pthread_mutex_lock(&p->lock);
+	if (e->write)
+		p->writers--;
+	else
+		p->readers--;
+	pthread_mutex_unlock(&p->lock);
+	/* The other side sees end of file or EPIPE. */
+	waitq_wake_all(&p->rq);
+	waitq_wake_all(&p->wq);
+	pipe_put(p);
+	free(e);
+}
+
+static const struct file_ops pipe_ops = {
+	.read = pipe_read,
+	.write = pipe_write,
+	.fstat = pipe_fstat,
+	.ioctl = pipe_ioctl,
+	.release = pipe_release,
+};
+
+static struct file *end_new(struct pipe *p, bool write, int flags)
+{
+	struct pipe_end *e = malloc(sizeof(*e));
+	if (!e)
+		return NULL;
+	e->p = p;
+	e->write = write;
+	struct file *f = file_new(&pipe_ops, (write ? O_WRONLY : O_RDONLY) | flags,
+				  e);
+	if (!f) {
+		free(e);
+		return NULL;
+	}
+	atomic_fetch_add(&p->refs, 1);
+	return f;
+}
+
+int pipe_create(struct task *t, int flags, struct file **rd, struct file **wr)
+{
+	struct pipe *p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	pthread_mutex_init(&p->lock, NULL);
+	atomic_init(&p->refs, 1);
+	p->size = PIPE_SIZE;
+	p->buf = malloc(PIPE_SIZE);
+	p->packet = flags & O_DIRECT;
+	if (p->packet)
+		p->pkt = malloc(MAX_PACKETS * sizeof(uint16_t));
+	if (!p->buf || (p->packet && !p->pkt)) {
+		pipe_put(p);
+		return -ENOMEM;
+	}
+	waitq_init(&p->rq);
+	waitq_init(&p->wq);
+	p->readers = p->writers = 1;
+	p->ino = atomic_fetch_add(&next_ino, 1);
+	p->uid = t->cred.euid;
+	p->gid = t->cred.egid;
+	clock_gettime(CLOCK_REALTIME, &p->ctime_);
+	p->mtime = p->ctime_;
+	*rd = end_new(p, false, flags & (O_NONBLOCK | O_DIRECT));
+	*wr = end_new(p, true, flags & (O_NONBLOCK | O_DIRECT));
+	pipe_put(p);
+	if (!*rd || !*wr) {
+		file_put(*rd);
+		file_put(*wr);
+		return -ENOMEM;
+	}
+	return 0;
+}

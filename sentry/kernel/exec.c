@@ -1,0 +1,406 @@
+/* execve: the sentry's own loader into a fresh stub. Everything that can
+ * fail is done before the point of no return: the new program (and its
+ * interpreter) is loaded into a new address space while the caller's stays
+ * intact, so a failed exec returns an errno to an unharmed caller. Then the
+ * other threads die, the old address space goes, descriptors marked
+ * close-on-exec close and handled signals return to their defaults. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../lib/log.h"
+#include "../loader/load.h"
+#include "../mm/mm.h"
+#include "fdtable.h"
+#include "futex.h"
+#include "kernel.h"
+#include "timer.h"
+
+#define MAX_ARG_STRLEN (32 * 4096)
+#define BINPRM_BUF_SIZE 256
+#define MAX_SCRIPT_DEPTH 5 /* Linux's limit on nested interpreters */
+#define USER_CS 0x33
+#define USER_DS 0x2b
+
+struct strvec {
+	char **v;
+	size_t n, cap;
+	size_t bytes; /* strings, NULs included */
+};
+
+static void strvec_free(struct strvec *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+static int strvec_insert(struct strvec *s, size_t at, const char *str)
+{
+	if (s->n + 2 > s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		char **v = realloc(s->v, cap * sizeof(char *));
+		if (!v)
+			return -ENOMEM;
+		s->v = v;
+		s->cap = cap;
+	}
+	char *c = strdup(str);
+	if (!c)
+		return -ENOMEM;
+	memmove(s->v + at + 1, s->v + at, (s->n - at) * sizeof(char *));
+	s->v[at] = c;
+	s->n++;
+	s->v[s->n] = NULL;
+	s->bytes += strlen(str) + 1;
+	return 0;
+}
+
+static void strvec_remove(struct strvec *s, size_t at)
+{
+	s->bytes -= strlen(s->v[at]) + 1;
+	free(s->v[at]);
+	memmove(s->v + at, s->v + at + 1, (s->n - at) * sizeof(char *));
+	s->n--;
+}
+
+/* Copies a NULL-terminated array of workload strings. */
+static int copy_strings(struct task *t, uint64_t uv, struct strvec *out)
+{
+	char *buf = malloc(MAX_ARG_STRLEN);
+	if (!buf)
+		return -ENOMEM;
+	int err = 0;
+	for (uint64_t i = 0; uv; i++) {
+		uint64_t p;
+		err = task_copy_in(t, &p, uv + i * 8, 8);
+		if (err < 0)
+			break;
+		if (!p)
+			break;
+		err = task_copy_in_string(t, buf, p, MAX_ARG_STRLEN);
+		if (err == -ENAMETOOLONG)
+			err = -E2BIG;
+		if (err < 0)
+			break;
+		err = strvec_insert(out, out->n, buf);
+		if (err < 0)
+			break;
+		if (out->n > 0x7fffffff) {
+			err = -E2BIG;
+			break;
+		}
+	}
+	free(buf);
+	return err < 0 ? err : 0;
+}
+
+/* The limit Linux puts on argv + envp: a quarter of the stack limit, at
+ * least 32 pages, at most 3/4 of 8 MiB. */
+static int check_size(struct task *t, const struct strvec *argv,
+		      const struct strvec *envp)
+{
+	uint64_t stk = task_rlimit_cur(t, RLIMIT_STACK);
+	uint64_t limit = 6ULL << 20;
+	if (stk / 4 < limit)
+		limit = stk / 4;
+	if (limit < 32 * 4096)
+		limit = 32 * 4096;
+	uint64_t ptrs = (argv->n + envp->n) * sizeof(void *);
+	if (limit <= ptrs)
+		return -E2BIG;
+	if (argv->bytes + envp->bytes > limit - ptrs)
+		return -E2BIG;
+	return 0;
+}
+
+/* "#!interpreter [arg]": argv becomes interpreter [arg] path args[1..]. */
+static int parse_script(const struct exec_file *f, const char *path,
+			struct strvec *argv, char *interp, size_t len)
+{
+	char line[BINPRM_BUF_SIZE + 1];
+	size_t n = f->len < BINPRM_BUF_SIZE ? f->len : BINPRM_BUF_SIZE;
+	memcpy(line, f->data, n);
+	line[n] = '\0';
+	char *nl = memchr(line, '\n', n);
+	if (nl)
+		*nl = '\0';
+	else if (f->len > BINPRM_BUF_SIZE)
+		return -ENOEXEC; /* the line does not fit: Linux refuses it */
+	char *p = line + 2;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	char *end = p + strlen(p);
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+		*--end = '\0';
+	if (!*p)
+		return -ENOEXEC;
+	char *arg = p;
+	while (*arg && *arg != ' ' && *arg != '\t')
+		arg++;
+	if (*arg) {
+		*arg++ = '\0';
+		while (*arg == ' ' || *arg == '\t')
+			arg++;
+	}
+	if (strlen(p) >= len)
+		return -ENAMETOOLONG;
+	strcpy(interp, p);
+	/* argv[0] is replaced by the script's path. */
+	if (argv->n)
+		strvec_remove(argv, 0);
+	int err = strvec_insert(argv, 0, path);
+	if (!err && *arg)
+		err = strvec_insert(argv, 0, arg);
+	if (!err)
+		err = strvec_insert(argv, 0, interp);
+	return err;
+}
+
+/* Opens path, following `#!` interpreters (argv is rewritten for them),
+ * and the ELF interpreter if the program has one. */
+static int exec_prepare(const char *path, struct strvec *argv,
+			struct exec_file *f, struct exec_file *interp)
+{
+	char cur[PATH_MAX], interp_path[PATH_MAX];
+	int err;
+
+	if (strlen(path) >= sizeof(cur))
+		return -ENAMETOOLONG;
+	strcpy(cur, path);
+	for (int depth = 0;; depth++) {
+		exec_file_close(f);
+		err = exec_file_open(cur, f);
+		if (err < 0) {
+			if (err == -ENOEXEC && f->why)
+				log_debug("exec %s: %s", cur, f->why);
+			return err;
+		}
+		if (!f->script)
+			break;
+		if (depth >= MAX_SCRIPT_DEPTH)
+			return -ELOOP;
+		err = parse_script(f, cur, argv, interp_path, sizeof(interp_path));
+		if (err < 0)
+			return err;
+		strcpy(cur, interp_path);
+	}
+	if (f->elf.has_interp) {
+		err = exec_interp_path(f, interp_path, sizeof(interp_path));
+		if (!err)
+			err = exec_file_open(interp_path, interp);
+		if (!err && (interp->script || interp->elf.has_interp))
+			err = -ELIBBAD;
+	}
+	return err;
+}
+
+int exec_boot(struct task *t, const char *path, char *const *uargv,
+	      char *const *uenvp)
+{
+	struct strvec argv = { 0 }, envp = { 0 };
+	struct exec_file f = { 0 }, interp = { 0 };
+	int err = 0;
+
+	for (size_t i = 0; !err && uargv[i]; i++)
+		err = strvec_insert(&argv, argv.n, uargv[i]);
+	for (size_t i = 0; !err && uenvp[i]; i++)
+		err = strvec_insert(&envp, envp.n, uenvp[i]);
+	if (!err && argv.n == 0)
+		err = strvec_insert(&argv, 0, "");
+	if (!err)
+		err = exec_prepare(path, &argv, &f, &interp);
+	if (!err)
+		err = check_size(t, &argv, &envp);
+	if (!err)
+		err = loader_load(t, &f, f.elf.has_interp ? &interp : NULL,
+				  argv.v, envp.v, path);
+	exec_file_close(&f);
+	exec_file_close(&interp);
+	strvec_free(&argv);
+	strvec_free(&envp);
+	return err;
+}
+
+/* Kills every other thread of t's process and waits for them; t becomes
+ * the leader (taking its pid) if it was not. */
+static int de_thread(struct task *t)
+{
+	struct kernel *k = t->k;
+	struct thread_group *tg = t->tg;
+
+	pthread_mutex_lock(&k->lock);
+	list_for_each(pos, &tg->threads) {
+		struct task *x = list_entry(pos, struct task, tg_link);
+		if (x != t && !x->exiting) {
+			x->exiting = true;
+			recalc_sigpending_locked(x);
+		}
+	}
+	tg->exec_waiter = t;
+	while (tg->nr_threads > 1 && !tg->group_exit) {
+		uint32_t seq = task_wait_seq(t);
+		pthread_mutex_unlock(&k->lock);
+		task_sleep_uninterruptible(t, seq, 0);
+		pthread_mutex_lock(&k->lock);
+	}
+	tg->exec_waiter = NULL;
+	if (tg->group_exit) {
+		pthread_mutex_unlock(&k->lock);
+		return -EINTR;
+	}
+	struct task *old = tg->leader;
+	if (old != t) {
+		/* The old leader has exited; t takes its pid. */
+		pid_hash_del(k, old);
+		list_del(&old->link);
+		pid_hash_del(k, t);
+		t->tid = tg->tgid;
+		pid_hash_add(k, t);
+		tg->leader = t;
+		sigpending_flush(&old->pending);
+		free(old->fpbuf);
+		free(old);
+	}
+	pthread_mutex_unlock(&k->lock);
+	return 0;
+}
+
+long task_execve(struct task *t, const char *path, uint64_t uargv,
+		 uint64_t uenvp, int flags, int dirfd)
+{
+	struct kernel *k = t->k;
+	const struct platform_ops *plat = k->plat;
+	struct strvec argv = { 0 }, envp = { 0 };
+	struct exec_file f = { 0 }, interp = { 0 };
+	struct plat_as *as = NULL;
+	struct plat_thread *th = NULL;
+	struct mm *mm = NULL;
+	long err;
+
+	(void)flags;
+	(void)dirfd;
+	err = copy_strings(t, uargv, &argv);
+	if (!err)
+		err = copy_strings(t, uenvp, &envp);
+	/* Linux runs a NULL or empty argv with argv[0] = "". */
+	if (!err && argv.n == 0)
+		err = strvec_insert(&argv, 0, "");
+	if (!err)
+		err = check_size(t, &argv, &envp);
+	if (err < 0)
+		goto out;
+
+	err = exec_prepare(path, &argv, &f, &interp);
+	if (!err)
+		err = check_size(t, &argv, &envp);
+	if (err < 0)
+		goto out;
+
+	/* Build the new image beside the old one. */
+	err = plat->as_create(&as, &th);
+	if (err < 0)
+		goto out;
+	err = plat->thread_adopt(th);
+	if (err < 0) {
+		plat->thread_release(th);
+		plat->as_destroy(as);
+		goto out;
+	}
+	mm = mm_new(as);
+	if (!mm) {
+		plat->thread_release(th);
+		plat->as_destroy(as);
+		err = -ENOMEM;
+		goto out;
+	}
+	struct mm *old_mm = t->mm;
+	struct plat_thread *old_th = t->th;
+	struct plat_regs old_regs = t->regs;
+	t->mm = mm;
+	t->th = th; /* interrupts now reach the new thread: harmless */
+	t->regs.cs = USER_CS;
+	t->regs.ss = USER_DS;
+	err = loader_load(t, &f, f.elf.has_interp ? &interp : NULL, argv.v,
+			  envp.v, path);
+	if (err < 0) {
+		pthread_mutex_lock(&k->lock);
+		t->mm = old_mm;
+		t->th = old_th;
+		pthread_mutex_unlock(&k->lock);
+		t->regs = old_regs;
+		t->regs_dirty = true;
+		plat->thread_release(th);
+		mm_put(plat, mm);
+		goto out;
+	}
+	struct plat_regs new_regs = t->regs;
+	pthread_mutex_lock(&k->lock);
+	t->mm = old_mm;
+	t->th = old_th;
+	pthread_mutex_unlock(&k->lock);
+
+	/* --- the point of no return --- */
+	err = de_thread(t);
+	if (err < 0) {
+		/* Killed meanwhile: the new image goes, the task exits. */
+		plat->thread_release(th);
+		mm_put(plat, mm);
+		goto out;
+	}
+	/* The old image's futex duties: robust locks and the tid word. */
+	futex_exit_robust_list(t);
+	t->clear_child_tid = 0;
+	pthread_mutex_lock(&k->lock);
+	tg_account_mm(t->tg, old_mm);
+	t->mm = mm;
+	t->th = th;
+	vfork_release_locked(t);
+	pthread_mutex_unlock(&k->lock);
+	plat->thread_release(old_th);
+	mm_put(plat, old_mm);
+	t->regs = new_regs;
+	t->regs_dirty = true;
+
+	/* Descriptors: unshare, then close the close-on-exec ones. */
+	if (atomic_load(&t->fdt->refs) > 1) {
+		struct fdtable *n = fdtable_copy(t->fdt);
+		if (n) {
+			fdtable_put(t->fdt);
+			t->fdt = n;
+		}
+	}
+	fdtable_close_on_exec(t->fdt);
+
+	pthread_mutex_lock(&k->lock);
+	struct thread_group *tg = t->tg;
+	if (atomic_load(&tg->sighand->refs) > 1) {
+		struct sighand *sh = sighand_copy(tg->sighand);
+		if (sh) {
+			sighand_put(tg->sighand);
+			tg->sighand = sh;
+		}
+	}
+	sighand_exec_reset(tg->sighand);
+	t->ss_sp = t->ss_size = 0;
+	t->ss_flags = 2; /* SS_DISABLE */
+	tg->did_exec = true;
+	free(tg->exe_path);
+	tg->exe_path = strdup(path);
+	const char *base = strrchr(path, '/');
+	memset(t->comm, 0, sizeof(t->comm));
+	strncpy(t->comm, base ? base + 1 : path, sizeof(t->comm) - 1);
+	timers_exec_locked(tg);
+	pthread_mutex_unlock(&k->lock);
+	err = 0;
+out:
+	exec_file_close(&f);
+	exec_file_close(&interp);
+	strvec_free(&argv);
+	strvec_free(&envp);
+	return err;
+}

@@ -1,0 +1,60 @@
+/* pidfds: a file naming one process. It holds the process's pid and start
+ * time, so a pidfd never reaches a later process that reused the pid. */
+#define _GNU_SOURCE
+#include "pidfd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+
+#include "fdtable.h"
+#include "kernel.h"
+
+struct pidref {
+	int pid;
+	uint64_t start_ns;
+};
+
+static void pidfd_release(struct file *f)
+{
+	free(f->priv);
+}
+
+static const struct file_ops pidfd_ops = {
+	.release = pidfd_release,
+};
+
+int pidfd_create(struct task *t, struct thread_group *g, int flags)
+{
+	struct pidref *r = malloc(sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->pid = g->tgid;
+	r->start_ns = g->start_ns;
+	struct file *f = file_new(&pidfd_ops, O_RDWR | (flags & O_NONBLOCK), r);
+	if (!f) {
+		free(r);
+		return -ENOMEM;
+	}
+	int fd = fd_install(t->fdt, f, 0, true);
+	file_put(f);
+	return fd;
+}
+
+int pidfd_to_pid(struct task *t, int fd)
+{
+	struct file *f = fd_get(t->fdt, fd);
+	if (!f)
+		return -EBADF;
+	if (f->ops != &pidfd_ops) {
+		file_put(f);
+		return -EBADF;
+	}
+	struct pidref r = *(struct pidref *)f->priv;
+	file_put(f);
+	pthread_mutex_lock(&t->k->lock);
+	struct thread_group *g = tg_lookup(t->k, r.pid);
+	bool same = g && g->start_ns == r.start_ns && !g->reaped;
+	pthread_mutex_unlock(&t->k->lock);
+	return same ? r.pid : -ESRCH;
+}

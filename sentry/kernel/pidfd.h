@@ -1,0 +1,10 @@
+/* pidfds (pidfd.c). */
+#pragma once
+
+#include <stdint.h>
+
+struct task;
+struct thread_group;
+
+/* A new pidfd for process g in t's fd table; returns the fd. */
+int pidfd_create(struct task *t, struct thread_group *g, int flags);

@@ -1,0 +1,45 @@
+/* pipe and pipe2; pipes themselves are sentry/fsimpl/pipe. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+
+#include "../sentry/fsimpl/pipe/pipe.h"
+#include "../sentry/kernel/fdtable.h"
+#include "handlers.h"
+
+static long do_pipe(struct task *t, uint64_t ufds, int flags)
+{
+	struct file *rd, *wr;
+
+	if (flags & ~(O_CLOEXEC | O_NONBLOCK | O_DIRECT))
+		return -EINVAL;
+	int err = pipe_create(t, flags, &rd, &wr);
+	if (err < 0)
+		return err;
+	bool cloexec = flags & O_CLOEXEC;
+	int fds[2] = { fd_install(t->fdt, rd, 0, cloexec), -1 };
+	if (fds[0] >= 0)
+		fds[1] = fd_install(t->fdt, wr, 0, cloexec);
+	file_put(rd);
+	file_put(wr);
+	err = fds[0] < 0 ? fds[0] : fds[1] < 0 ? fds[1] : 0;
+	if (!err)
+		err = task_copy_out(t, ufds, fds, sizeof(fds));
+	if (err < 0) {
+		if (fds[0] >= 0)
+			fd_close(t->fdt, fds[0]);
+		if (fds[1] >= 0)
+			fd_close(t->fdt, fds[1]);
+	}
+	return err;
+}
+
+SYSCALL(pipe)
+{
+	return do_pipe(t, a->a[0], 0);
+}
+
+SYSCALL(pipe2)
+{
+	return do_pipe(t, a->a[0], (int)a->a[1]);
+}
