@@ -47,6 +47,10 @@ struct plat_trap {
 	int signo; /* FAULT, SIGNAL */
 	int si_code; /* FAULT */
 	uint64_t fault_addr; /* FAULT */
+	/* FAULT: the hardware error code and trap number, as a signal frame
+	 * carries them; trap_info says they are known. */
+	uint64_t err, trapno;
+	bool trap_info;
 };
 
 /* The host signal the sentry sends a stub thread to make it trap. */
@@ -54,6 +58,7 @@ struct plat_trap {
 
 struct plat_as;
 struct plat_thread;
+struct rusage;
 
 struct platform_ops {
 	const char *name;
@@ -94,6 +99,9 @@ struct platform_ops {
 	int (*fpstate_get)(struct plat_thread *th, void *buf, size_t len);
 	/* Replaces it; the image must have passed plat_fpstate_sanitize. */
 	int (*fpstate_set)(struct plat_thread *th, const void *buf, size_t len);
+	/* getrusage(who) as the host sees th's stub: RUSAGE_SELF for the
+	 * stub process, RUSAGE_THREAD for the stub thread itself. */
+	int (*thread_rusage)(struct plat_thread *th, int who, struct rusage *ru);
 	int (*copy_in)(struct plat_as *as, void *dst, uint64_t src, size_t n);
 	int (*copy_out)(struct plat_as *as, uint64_t dst, const void *src,
 			size_t n);

@@ -67,8 +67,14 @@ static void stub_child(pid_t parent)
 	syscall(SYS_close_range, 0, ~0U, 0);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	for (int sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
+	/* Raw calls: glibc's signal() refuses its internal signals (32, 33),
+	 * whose sentry handlers must not survive in the stub either. */
+	struct {
+		uint64_t handler, flags, restorer, mask;
+	} dfl = { 0, 0, 0, 0 };
+	for (int sig = 1; sig <= 64; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			syscall(SYS_rt_sigaction, sig, &dfl, NULL, 8);
 	/* glibc registered an rseq area and a clear_child_tid word in the
 	 * sentry's TLS, which is about to be unmapped: the kernel would fault
 	 * updating rseq on the next return to user mode. */
@@ -232,7 +238,10 @@ int stubproc_get_fpstate(pid_t tid, void *buf, size_t len)
 		return -errno;
 	if (iov.iov_len != plat_fpstate_size())
 		return -EIO;
-	return (int)iov.iov_len;
+	/* ptrace puts XCR0 where a signal frame has its software bytes:
+	 * rewrite them into the frame format. */
+	int err = plat_fpstate_sanitize(buf, iov.iov_len);
+	return err < 0 ? err : (int)iov.iov_len;
 }
 
 int stubproc_set_fpstate(pid_t tid, const void *buf, size_t len)

@@ -48,6 +48,8 @@ SYSCALL(sched_getparam); SYSCALL(sched_setparam);
 SYSCALL(sched_get_priority_max); SYSCALL(sched_get_priority_min);
 SYSCALL(sched_rr_get_interval); SYSCALL(getpriority); SYSCALL(setpriority);
 SYSCALL(prctl);
+/* sys_poll.c */
+SYSCALL(poll); SYSCALL(ppoll); SYSCALL(select); SYSCALL(pselect6);
 /* sys_pipe.c */
 SYSCALL(pipe); SYSCALL(pipe2);
 /* sys_misc.c */

@@ -70,7 +70,9 @@ SYSCALL(clone3)
 	uint64_t size = a->a[1];
 
 	memset(&u, 0, sizeof(u));
-	if (size < 64 || size > 4096)
+	if (size > 4096)
+		return -E2BIG;
+	if (size < 64)
 		return -EINVAL;
 	size_t n = size < sizeof(u) ? (size_t)size : sizeof(u);
 	int err = task_copy_in(t, &u, a->a[0], n);
@@ -91,7 +93,11 @@ SYSCALL(clone3)
 		return -EINVAL;
 	if ((u.flags & (CLONE_THREAD | CLONE_PARENT)) && u.exit_signal)
 		return -EINVAL;
-	if (u.flags & CSIGNAL)
+	/* clone3 takes the exit signal in its own field and never
+	 * CLONE_DETACHED (clone3_args_valid). */
+	if (u.flags & (CSIGNAL | CLONE_DETACHED))
+		return -EINVAL;
+	if (u.flags & ~(0xffffff00ULL | 0x100000000ULL | 0x200000000ULL))
 		return -EINVAL;
 	if (u.set_tid || u.set_tid_size)
 		return -EINVAL; /* choosing pids: not supported (table note) */
@@ -214,15 +220,15 @@ SYSCALL(setpgid)
 	struct kernel *k = t->k;
 	long err = 0;
 
+	if (!pid)
+		pid = t->tg->tgid;
+	if (!pgid)
+		pgid = pid;
 	if (pgid < 0)
 		return -EINVAL;
 	pthread_mutex_lock(&k->lock);
 	struct thread_group *me = t->tg;
-	struct thread_group *g = pid ? tg_lookup(k, pid) : me;
-	if (pid < 0) {
-		err = -EINVAL;
-		goto out;
-	}
+	struct thread_group *g = tg_lookup(k, pid);
 	if (!g || (g != me && g->parent != me)) {
 		err = -ESRCH;
 		goto out;
@@ -237,8 +243,6 @@ SYSCALL(setpgid)
 			goto out;
 		}
 	}
-	if (!pgid)
-		pgid = g->tgid;
 	if (g->sid == g->tgid) { /* a session leader */
 		err = -EPERM;
 		goto out;

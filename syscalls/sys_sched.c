@@ -25,11 +25,9 @@ SYSCALL(sched_yield)
 }
 
 /* The CPUs the sandbox runs on: those runsc was given. */
-static int sandbox_cpus(cpu_set_t *set)
+static int sandbox_cpus(struct task *t, cpu_set_t *set)
 {
-	CPU_ZERO(set);
-	if (sched_getaffinity(0, sizeof(*set), set) < 0)
-		return -errno;
+	memcpy(set, t->k->cpus, sizeof(*set));
 	return 0;
 }
 
@@ -67,7 +65,7 @@ SYSCALL(sched_getaffinity)
 	if (!have)
 		return -ESRCH;
 	if (!own) {
-		int err = sandbox_cpus(&set);
+		int err = sandbox_cpus(t, &set);
 		if (err < 0)
 			return err;
 	}
@@ -86,7 +84,7 @@ SYSCALL(sched_setaffinity)
 	int err = task_copy_in(t, &want, a->a[2], n);
 	if (err < 0)
 		return err;
-	err = sandbox_cpus(&allowed);
+	err = sandbox_cpus(t, &allowed);
 	if (err < 0)
 		return err;
 	CPU_AND(&want, &want, &allowed);
@@ -101,6 +99,14 @@ SYSCALL(sched_setaffinity)
 	else {
 		memcpy(x->cpus, &want, sizeof(x->cpus));
 		x->cpus_set = true;
+		/* Applied to the stub thread and to its serving thread, so
+		 * the workload and the sentry's work for it run there (and
+		 * getcpu, which reports the serving thread's CPU, agrees). */
+		if (x->th)
+			sched_setaffinity(t->k->plat->thread_host_tid(x->th),
+					  sizeof(want), &want);
+		if (x->thread_started)
+			pthread_setaffinity_np(x->thread, sizeof(want), &want);
 	}
 	pthread_mutex_unlock(&t->k->lock);
 	return err;

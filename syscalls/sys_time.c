@@ -359,8 +359,10 @@ SYSCALL(timer_delete)
 SYSCALL(times)
 {
 	uint64_t u, s;
+	int err = task_own_cputime(t, &u, &s);
+	if (err < 0)
+		return err;
 	pthread_mutex_lock(&t->k->lock);
-	tg_cputime(t->tg, &u, &s);
 	struct tms tb = { (clock_t)(u / TICK_NS), (clock_t)(s / TICK_NS),
 			  (clock_t)(t->tg->child_utime_ns / TICK_NS),
 			  (clock_t)(t->tg->child_stime_ns / TICK_NS) };
@@ -373,32 +375,53 @@ SYSCALL(times)
 	return (long)(monotonic_ns() / TICK_NS);
 }
 
+static void add_tv(struct timeval *tv, uint64_t ns)
+{
+	uint64_t us = (uint64_t)tv->tv_sec * 1000000ULL + (uint64_t)tv->tv_usec +
+		      ns / 1000;
+	tv->tv_sec = (time_t)(us / 1000000ULL);
+	tv->tv_usec = (suseconds_t)(us % 1000000ULL);
+}
+
 SYSCALL(getrusage)
 {
 	int who = (int)a->a[0];
-	uint64_t u = 0, s = 0;
-	pthread_mutex_lock(&t->k->lock);
+	struct rusage ru;
+	struct thread_group *tg = t->tg;
+	int err = 0;
+
+	memset(&ru, 0, sizeof(ru));
 	switch (who) {
 	case RUSAGE_SELF:
-		tg_cputime(t->tg, &u, &s);
+		/* The live stub as the host counts it, plus stubs gone. */
+		err = t->k->plat->thread_rusage(t->th, RUSAGE_SELF, &ru);
+		if (err < 0)
+			return err;
+		pthread_mutex_lock(&t->k->lock);
+		add_tv(&ru.ru_utime, tg->dead_utime_ns);
+		add_tv(&ru.ru_stime, tg->dead_stime_ns);
+		if (tg->maxrss > ru.ru_maxrss)
+			ru.ru_maxrss = tg->maxrss;
+		ru.ru_nvcsw += tg->dead_nvcsw;
+		ru.ru_nivcsw += tg->dead_nivcsw;
+		pthread_mutex_unlock(&t->k->lock);
 		break;
 	case RUSAGE_CHILDREN:
-		u = t->tg->child_utime_ns;
-		s = t->tg->child_stime_ns;
+		pthread_mutex_lock(&t->k->lock);
+		add_tv(&ru.ru_utime, tg->child_utime_ns);
+		add_tv(&ru.ru_stime, tg->child_stime_ns);
+		ru.ru_maxrss = tg->child_maxrss;
+		ru.ru_nvcsw = tg->child_nvcsw;
+		ru.ru_nivcsw = tg->child_nivcsw;
+		pthread_mutex_unlock(&t->k->lock);
 		break;
 	case RUSAGE_THREAD:
-		task_cputime(t, &u, &s);
+		err = t->k->plat->thread_rusage(t->th, RUSAGE_THREAD, &ru);
+		if (err < 0)
+			return err;
 		break;
 	default:
-		pthread_mutex_unlock(&t->k->lock);
 		return -EINVAL;
 	}
-	pthread_mutex_unlock(&t->k->lock);
-	struct rusage ru;
-	memset(&ru, 0, sizeof(ru));
-	ru.ru_utime.tv_sec = (time_t)(u / 1000000000ULL);
-	ru.ru_utime.tv_usec = (suseconds_t)(u % 1000000000ULL / 1000);
-	ru.ru_stime.tv_sec = (time_t)(s / 1000000000ULL);
-	ru.ru_stime.tv_usec = (suseconds_t)(s % 1000000000ULL / 1000);
 	return task_copy_out(t, a->a[1], &ru, sizeof(ru));
 }

@@ -112,6 +112,12 @@ const struct syscall_def syscall_table[ABI_NR_SYSCALLS] = {
 	PARTIAL(times, "p", "system time counts the host's work for the stub, not the sentry's"),
 	PARTIAL(getrusage, "dp", "only user and system time are filled in"),
 
+	/* Readiness. */
+	FULL(poll, "pud"),
+	FULL(ppoll, "puppu"),
+	FULL(select, "dpppp"),
+	FULL(pselect6, "dppppp"),
+
 	/* Pipes: the sentry's own buffers. */
 	PARTIAL(pipe, "p", "F_SETPIPE_SZ is not supported; capacity is 64 KiB"),
 	PARTIAL(pipe2, "px", "see pipe"),

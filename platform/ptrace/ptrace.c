@@ -24,6 +24,7 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <sched.h>
 #include <signal.h>
@@ -33,6 +34,7 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/user.h>
@@ -49,18 +51,34 @@
 #define OFF_CLONE 8 /* syscall; child: park; parent: int3 */
 #define OFF_PARK 15 /* 1: pause; jmp 1b */
 #define OFF_CLONE_TRAP 25 /* rip after the parent's int3 */
+#define OFF_FAULTH 32 /* fault handler: err, trapno into rdi, rsi; int3 */
 #define OFF_FPROG 64 /* struct sock_fprog for the vsyscall filter */
 #define OFF_FILTER 128 /* its instructions */
 #define VSYSCALL_ADDR 0xffffffffff600000ULL
 
+/* Scratch slots: a reserved range, private to each stub, where each stub
+ * thread gets 64 KiB: a page for the output of host calls the sentry runs
+ * there (getrusage), the rest an alternate signal stack on which the host
+ * delivers a fault to the stub's own handler, so the sentry learns the
+ * fault's error code and trap number (ptrace does not show them). */
+#define SCRATCH_SIZE (1ULL << 30)
+#define SCRATCH_SLOT 0x10000ULL
+#define SCRATCH_SLOTS (SCRATCH_SIZE / SCRATCH_SLOT)
+#define SCRATCH_BUF 4096ULL
+
 struct plat_as {
 	pid_t pid;
 	atomic_bool dead;
+	bool fault_handlers; /* installed in this stub */
+	pthread_mutex_t lock;
+	unsigned char slot_used[SCRATCH_SLOTS];
 };
 
 struct plat_thread {
 	struct plat_as *as;
 	pid_t tid;
+	int slot;
+	bool slot_mapped, altstack_set;
 	bool adopted;
 	bool arm_pdeathsig; /* a new process: PR_SET_PDEATHSIG at adoption */
 	/* The workload's registers in the kernel are not what the sentry holds
@@ -70,7 +88,8 @@ struct plat_thread {
 };
 
 static uint64_t stub_code; /* the stub page, the same in every stub */
-static struct plat_range reserved[2];
+static uint64_t scratch; /* the scratch range, the same in every stub */
+static struct plat_range reserved[3];
 /* The zygote: traced by the factory thread, forked for every new stub. */
 static pid_t zygote;
 static struct user_regs_struct zygote_regs;
@@ -92,7 +111,13 @@ static int ptrace_init(void)
 		0xeb, 0xf7, /* jmp 15 */
 		/* 24 */
 		0xcc, /* int3 */
+		0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
+		/* 32: fault handler (rdx = ucontext) */
+		0x48, 0x8b, 0xba, 0xc0, 0x00, 0x00, 0x00, /* mov 0xc0(%rdx), %rdi: REG_ERR */
+		0x48, 0x8b, 0xb2, 0xc8, 0x00, 0x00, 0x00, /* mov 0xc8(%rdx), %rsi: REG_TRAPNO */
+		0xcc, /* int3 */
 	};
+	_Static_assert(sizeof(code) <= OFF_FPROG, "stub code layout");
 	uint64_t vlo, vhi;
 	int n = 0, err;
 
@@ -127,6 +152,13 @@ static int ptrace_init(void)
 	stub_code = (uint64_t)p;
 	reserved[n++] = (struct plat_range){ stub_code, stub_code + STUB_SIZE,
 					     "[stub]" };
+	void *sc = mmap(NULL, SCRATCH_SIZE, PROT_NONE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (sc == MAP_FAILED)
+		return -errno;
+	scratch = (uint64_t)sc;
+	reserved[n++] = (struct plat_range){ scratch, scratch + SCRATCH_SIZE,
+					     "[stub scratch]" };
 	err = stubproc_vdso_span(&vlo, &vhi);
 	if (err < 0)
 		return err;
@@ -138,15 +170,38 @@ static int ptrace_init(void)
 	return 0;
 }
 
-static struct plat_thread *thread_new(struct plat_as *as, pid_t tid)
+/* A thread with a free scratch slot (slot >= 0: that one, inherited). */
+static struct plat_thread *thread_new(struct plat_as *as, pid_t tid, int slot,
+				      bool mapped)
 {
 	struct plat_thread *th = calloc(1, sizeof(*th));
-	if (th) {
-		th->as = as;
-		th->tid = tid;
-		th->clobbered = true;
+	if (!th)
+		return NULL;
+	th->as = as;
+	th->tid = tid;
+	th->clobbered = true;
+	pthread_mutex_lock(&as->lock);
+	if (slot < 0)
+		for (uint64_t i = 0; i < SCRATCH_SLOTS; i++)
+			if (!as->slot_used[i]) {
+				slot = (int)i;
+				break;
+			}
+	if (slot >= 0)
+		as->slot_used[slot] = 1;
+	pthread_mutex_unlock(&as->lock);
+	if (slot < 0) {
+		free(th);
+		return NULL;
 	}
+	th->slot = slot;
+	th->slot_mapped = mapped;
 	return th;
+}
+
+static uint64_t slot_addr(const struct plat_thread *th)
+{
+	return scratch + (uint64_t)th->slot * SCRATCH_SLOT;
 }
 
 static int clone_in(pid_t tid, const struct user_regs_struct *base,
@@ -209,10 +264,22 @@ static int zygote_fork(void *out)
 	return 0;
 }
 
-static int as_new(pid_t pid, struct plat_as **asp, struct plat_thread **thp)
+static int as_new(pid_t pid, const struct plat_thread *parent,
+		  struct plat_as **asp, struct plat_thread **thp)
 {
 	struct plat_as *as = calloc(1, sizeof(*as));
-	struct plat_thread *th = as ? thread_new(as, pid) : NULL;
+	if (as) {
+		pthread_mutex_init(&as->lock, NULL);
+		/* A fork child's handlers and its thread's scratch slot and
+		 * alternate stack are copies of the parent's. */
+		as->fault_handlers = parent && parent->as->fault_handlers;
+	}
+	struct plat_thread *th =
+		as ? thread_new(as, pid, parent ? parent->slot : -1,
+				parent && parent->slot_mapped)
+		   : NULL;
+	if (th && parent)
+		th->altstack_set = parent->altstack_set;
 	if (!th) {
 		int st;
 		free(as);
@@ -233,7 +300,7 @@ static int ptrace_as_create(struct plat_as **asp, struct plat_thread **thp)
 	int err = plat_factory_call(zygote_fork, &pid);
 	if (err < 0)
 		return err;
-	return as_new(pid, asp, thp);
+	return as_new(pid, NULL, asp, thp);
 }
 
 static int ptrace_as_fork(struct plat_thread *th, struct plat_as **asp,
@@ -247,7 +314,7 @@ static int ptrace_as_fork(struct plat_thread *th, struct plat_as **asp,
 		th->as->dead = true;
 	if (err < 0)
 		return err;
-	return as_new((pid_t)child, asp, childp);
+	return as_new((pid_t)child, th, asp, childp);
 }
 
 static int ptrace_thread_create(struct plat_thread *th, struct plat_thread **ntp)
@@ -263,7 +330,7 @@ static int ptrace_thread_create(struct plat_thread *th, struct plat_thread **ntp
 		th->as->dead = true;
 	if (err < 0)
 		return err;
-	struct plat_thread *nt = thread_new(th->as, (pid_t)tid);
+	struct plat_thread *nt = thread_new(th->as, (pid_t)tid, -1, false);
 	if (!nt) {
 		/* Adopt it just to end it: SIGKILL would take the process. */
 		struct plat_thread tmp = { .as = th->as, .tid = (pid_t)tid };
@@ -283,6 +350,172 @@ static int ptrace_thread_syscall(struct plat_thread *th, long nr,
 				  nr, args, ret);
 	if (err == -ESRCH)
 		th->as->dead = true;
+	return err;
+}
+
+/* Maps th's scratch slot in its stub (once). */
+static int ensure_slot(struct plat_thread *th)
+{
+	if (th->slot_mapped)
+		return 0;
+	uint64_t args[6] = { slot_addr(th), SCRATCH_SLOT, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+			     (uint64_t)-1, 0 };
+	long r;
+	int err = ptrace_thread_syscall(th, SYS_mmap, args, &r);
+	if (!err && r != (long)slot_addr(th))
+		err = r < 0 ? (int)r : -EIO;
+	if (!err)
+		th->slot_mapped = true;
+	return err;
+}
+
+/* Runs syscall nr in th with args, where a value of SCRATCH_ARG is
+ * replaced by the address of th's scratch page; then copies len bytes of
+ * that page to out. */
+#define SCRATCH_ARG ((uint64_t)-4096)
+static int syscall_scratch(struct plat_thread *th, long nr, uint64_t a[6],
+			   const void *in, size_t inlen, void *out,
+			   size_t outlen, long *ret)
+{
+	int err = ensure_slot(th);
+	if (err < 0)
+		return err;
+	uint64_t buf = slot_addr(th);
+	for (int i = 0; i < 6; i++)
+		if (a[i] == SCRATCH_ARG)
+			a[i] = buf;
+	if (inlen && (err = stubproc_copy_out(th->as->pid, buf, in, inlen)) < 0)
+		return err;
+	err = ptrace_thread_syscall(th, nr, a, ret);
+	if (!err && outlen)
+		err = stubproc_copy_in(th->as->pid, out, buf, outlen);
+	return err;
+}
+
+/* Handlers for the fault signals, and th's alternate stack, so that a
+ * fault can be replayed into the stub's own handler (see fault_info). */
+static int prepare_fault_capture(struct plat_thread *th)
+{
+	static const int sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP };
+	long r;
+	int err = 0;
+
+	if (!th->as->fault_handlers) {
+		/* SA_NODEFER and an empty mask: the handler's int3 must stop
+		 * the thread even when the fault was a SIGTRAP. */
+		struct {
+			uint64_t handler, flags, restorer, mask;
+		} act = { stub_code + OFF_FAULTH,
+			  SA_SIGINFO | SA_ONSTACK | SA_NODEFER | 0x04000000,
+			  stub_code + OFF_INJECT, 0 };
+		for (size_t i = 0; !err && i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+			uint64_t a[6] = { (uint64_t)sigs[i], SCRATCH_ARG, 0, 8 };
+			err = syscall_scratch(th, SYS_rt_sigaction, a, &act,
+					      sizeof(act), NULL, 0, &r);
+			if (!err && r < 0)
+				err = (int)r;
+		}
+		if (err < 0)
+			return err;
+		th->as->fault_handlers = true;
+	}
+	if (!th->altstack_set) {
+		stack_t ss = { (void *)(slot_addr(th) + SCRATCH_BUF), 0,
+			       SCRATCH_SLOT - SCRATCH_BUF };
+		uint64_t a[6] = { SCRATCH_ARG, 0 };
+		err = syscall_scratch(th, SYS_sigaltstack, a, &ss, sizeof(ss),
+				      NULL, 0, &r);
+		if (!err && r < 0)
+			err = (int)r;
+		if (err < 0)
+			return err;
+		th->altstack_set = true;
+	}
+	return 0;
+}
+
+/* th is stopped with fault signal sig pending delivery. Lets the host
+ * deliver it to the stub's handler, which stops at once with the frame's
+ * error code and trap number in rdi and rsi; then puts the thread back as
+ * it was (registers and FPU state: the handler frame is abandoned). */
+static bool fault_info(struct plat_thread *th, int sig, uint64_t *err,
+		       uint64_t *trapno)
+{
+	unsigned char fp[16384] __attribute__((aligned(64)));
+	struct user_regs_struct saved = th->last, r;
+	int status;
+	bool ok = false;
+
+	int fpn = stubproc_get_fpstate(th->tid, fp, sizeof(fp));
+	if (fpn < 0)
+		return false;
+	saved.orig_rax = (uint64_t)-1;
+	int deliver = sig;
+	for (;;) {
+		if (ptrace(PTRACE_CONT, th->tid, 0, deliver) < 0 ||
+		    stubproc_wait(th->tid, &status) < 0 || !WIFSTOPPED(status)) {
+			th->as->dead = true;
+			return false;
+		}
+		deliver = 0;
+		if (status >> 16)
+			continue;
+		int s = WSTOPSIG(status);
+		if (s == PLAT_INTERRUPT_SIGNAL)
+			continue;
+		if (s == SIGTRAP && ptrace(PTRACE_GETREGS, th->tid, 0, &r) == 0 &&
+		    r.rip == stub_code + OFF_FAULTH + 15) {
+			*err = r.rdi;
+			*trapno = r.rsi;
+			ok = true;
+		}
+		/* Anything else (the frame could not be written: SIGSEGV):
+		 * the information is lost, the fault still goes on. */
+		break;
+	}
+	if (ptrace(PTRACE_SETREGS, th->tid, 0, &saved) < 0 ||
+	    stubproc_set_fpstate(th->tid, fp, (size_t)fpn) < 0) {
+		th->as->dead = true;
+		return false;
+	}
+	th->clobbered = true;
+	return ok;
+}
+
+static bool fault_capture_ready(const struct plat_thread *th)
+{
+	return th->as->fault_handlers && th->altstack_set;
+}
+
+/* prepare_fault_capture, leaving th's registers and FPU state as they
+ * were (the set-up injects host calls). */
+static int prepare_fault_capture_keep(struct plat_thread *th)
+{
+	unsigned char fp[16384] __attribute__((aligned(64)));
+	struct user_regs_struct saved = th->last;
+	int fpn = stubproc_get_fpstate(th->tid, fp, sizeof(fp));
+	if (fpn < 0)
+		return fpn;
+	int err = prepare_fault_capture(th);
+	saved.orig_rax = (uint64_t)-1;
+	if (ptrace(PTRACE_SETREGS, th->tid, 0, &saved) < 0 ||
+	    stubproc_set_fpstate(th->tid, fp, (size_t)fpn) < 0)
+		return -errno;
+	th->last = saved;
+	th->clobbered = false;
+	return err;
+}
+
+static int ptrace_thread_rusage(struct plat_thread *th, int who,
+				struct rusage *ru)
+{
+	uint64_t a[6] = { (uint64_t)who, SCRATCH_ARG };
+	long r;
+	int err = syscall_scratch(th, SYS_getrusage, a, NULL, 0, ru,
+				  sizeof(*ru), &r);
+	if (!err && r < 0)
+		err = (int)r;
 	return err;
 }
 
@@ -324,6 +557,9 @@ static void ptrace_thread_release(struct plat_thread *th)
 	if (!th->adopted && !th->as->dead &&
 	    stubproc_seize(th->tid, &th->last) == 0)
 		th->adopted = true;
+	pthread_mutex_lock(&th->as->lock);
+	th->as->slot_used[th->slot] = 0;
+	pthread_mutex_unlock(&th->as->lock);
 	if (th->adopted && !th->as->dead) {
 		struct user_regs_struct r = th->last;
 		r.orig_rax = (uint64_t)-1;
@@ -359,6 +595,7 @@ static void ptrace_as_destroy(struct plat_as *as)
 		return;
 	kill(as->pid, SIGKILL);
 	stubproc_wait(as->pid, &status);
+	pthread_mutex_destroy(&as->lock);
 	free(as);
 }
 
@@ -384,8 +621,10 @@ static int ptrace_run(struct plat_thread *th, struct plat_regs *regs,
 			return -errno;
 		th->clobbered = false;
 	}
+	int resume = PTRACE_SYSEMU;
+	bool reexec = false;
 	for (;;) {
-		if (ptrace(PTRACE_SYSEMU, th->tid, 0, 0) < 0) {
+		if (ptrace(resume, th->tid, 0, 0) < 0) {
 			if (errno == ESRCH) {
 				th->as->dead = true;
 				trap->kind = PLAT_TRAP_DEAD;
@@ -402,11 +641,18 @@ static int ptrace_run(struct plat_thread *th, struct plat_regs *regs,
 			return 0;
 		}
 		sig = WSTOPSIG(status);
+		resume = PTRACE_SYSEMU;
 		if (status >> 16) /* a ptrace event we did not ask for */
 			continue;
 		if (ptrace(PTRACE_GETREGS, th->tid, 0, &th->last) < 0)
 			return -errno;
 		memcpy(regs, &th->last, sizeof(*regs));
+		if (reexec && sig == SIGTRAP) {
+			/* The replayed instruction did not fault again (its
+			 * memory changed meanwhile): it ran; carry on. */
+			trap->kind = PLAT_TRAP_INTERRUPT;
+			return 0;
+		}
 		if (sig == (SIGTRAP | 0x80)) {
 			struct __ptrace_syscall_info info;
 			/* Workload code never lives in the stub page: a
@@ -443,6 +689,29 @@ static int ptrace_run(struct plat_thread *th, struct plat_regs *regs,
 				trap->si_code = si.si_code;
 				trap->fault_addr = (uint64_t)si.si_addr;
 			}
+			/* Only a fault of the hardware has an error code
+			 * (si_code > 0); a SIGSEGV sent by kill has none. */
+			if (trap->si_code <= 0 && trap->si_code != 0x80)
+				return 0;
+			if (!fault_capture_ready(th)) {
+				/* The set-up's own int3s overwrite the thread's
+				 * trap number: set up, then replay the faulting
+				 * instruction (one step, no system call). A
+				 * SIGTRAP is a trap, already past: name it. */
+				if (prepare_fault_capture_keep(th) < 0)
+					return 0;
+				if (sig == SIGTRAP) {
+					trap->trapno = trap->si_code == 2 ? 1 : 3;
+					trap->err = 0;
+					trap->trap_info = true;
+					return 0;
+				}
+				resume = PTRACE_SYSEMU_SINGLESTEP;
+				reexec = true;
+				continue;
+			}
+			trap->trap_info = fault_info(th, sig, &trap->err,
+						     &trap->trapno);
 			return 0;
 		}
 		case PLAT_INTERRUPT_SIGNAL:
@@ -521,6 +790,7 @@ const struct platform_ops plat_ptrace_ops = {
 	.thread_syscall = ptrace_thread_syscall,
 	.fpstate_get = ptrace_fpstate_get,
 	.fpstate_set = ptrace_fpstate_set,
+	.thread_rusage = ptrace_thread_rusage,
 	.copy_in = ptrace_copy_in,
 	.copy_out = ptrace_copy_out,
 	.thread_host_tid = ptrace_thread_host_tid,

@@ -12,7 +12,7 @@ int systrap_filter_a(uint64_t code_lo, uint64_t code_hi,
 		     struct systrap_filter_insn *out, int max);
 
 /* Filter B, installed by every workload thread: from the stub's code only
- * rt_sigreturn, exit, futex wait/wake and arch_prctl(ARCH_SET_FS/GS), anything
+ * rt_sigreturn, exit, getrusage, futex wait/wake and arch_prctl(ARCH_SET_FS/GS), anything
  * else there kills the stub (tampering); from anywhere else, the program
  * libseccomp generates from the syscall table: `host` entries allowed,
  * everything else SECCOMP_RET_TRAP (to the sentry). */

@@ -46,6 +46,7 @@
 #define SLOT_TRAPPED 1 /* the stub thread waits; the sentry serves */
 #define SLOT_RESUME 2 /* the workload runs */
 #define SLOT_EXIT 3 /* the sentry asks the stub thread to exit */
+#define SLOT_CMD 4 /* the sentry asks the trapped thread for its rusage */
 
 #define SLOT_KIND_SYSCALL 1
 #define SLOT_KIND_FAULT 2
@@ -74,10 +75,13 @@ struct systrap_slot {
 	uint32_t arch;
 	uint32_t tls_pending; /* TLS_FS | TLS_GS: the sentry changed a base */
 	uint64_t addr, nr;
+	uint64_t err, trapno; /* of a fault, from the kernel's frame */
 	uint32_t spin; /* pause iterations before sleeping */
 	uint32_t fp_entry; /* a new thread starts with the image at FP_ENTRY_OFF */
 	uint64_t fpstate; /* where the trap frame's FPU state is (stub address) */
 	struct systrap_regs regs;
+	int64_t cmd_ret;
+	uint8_t cmd_buf[256]; /* SLOT_CMD: getrusage(RUSAGE_THREAD) output */
 };
 
 struct systrap_filter_insn {

@@ -100,21 +100,34 @@ INLINE void handoff(struct systrap_slot *s)
 	store(&s->state, SLOT_TRAPPED);
 	if (load(&s->sentry_waiting))
 		sys3(SYS_futex, (long)&s->state, FUTEX_WAKE_, 1);
-	uint32_t spin = load(&s->spin);
-	for (uint32_t i = 0; i < spin; i++) {
-		if (load(&s->state) != SLOT_TRAPPED)
-			goto done;
-		__builtin_ia32_pause();
+	for (;;) {
+		uint32_t spin = load(&s->spin), st;
+		for (uint32_t i = 0; i < spin; i++) {
+			if (load(&s->state) != SLOT_TRAPPED)
+				goto moved;
+			__builtin_ia32_pause();
+		}
+		store(&s->stub_waiting, 1);
+		while (load(&s->state) == SLOT_TRAPPED)
+			sys4(SYS_futex, (long)&s->state, FUTEX_WAIT_,
+			     SLOT_TRAPPED, 0);
+		store(&s->stub_waiting, 0);
+moved:
+		st = load(&s->state);
+		/* The sentry is done with this thread: CLONE_CHILD_CLEARTID
+		 * turns the state into SLOT_DEAD once the host thread is
+		 * gone. */
+		if (st == SLOT_EXIT)
+			sys1(SYS_exit, 0);
+		if (st != SLOT_CMD)
+			return;
+		/* Only this thread can read its own CPU usage. */
+		s->cmd_ret = sys3(SYS_getrusage, 1 /* RUSAGE_THREAD */,
+				  (long)s->cmd_buf, 0);
+		store(&s->state, SLOT_TRAPPED);
+		if (load(&s->sentry_waiting))
+			sys3(SYS_futex, (long)&s->state, FUTEX_WAKE_, 1);
 	}
-	store(&s->stub_waiting, 1);
-	while (load(&s->state) == SLOT_TRAPPED)
-		sys4(SYS_futex, (long)&s->state, FUTEX_WAIT_, SLOT_TRAPPED, 0);
-	store(&s->stub_waiting, 0);
-done:
-	/* The sentry is done with this thread: CLONE_CHILD_CLEARTID turns the
-	 * state into SLOT_DEAD once the host thread is gone. */
-	if (load(&s->state) == SLOT_EXIT)
-		sys1(SYS_exit, 0);
 }
 
 /* fs and gs bases are not in a signal frame: set them with arch_prctl. */
@@ -171,6 +184,8 @@ STUB void stub_signal_handler(int sig, siginfo_t *si, void *ucv)
 		s->nr = (uint64_t)-1;
 		s->arch = 0;
 		s->addr = (uint64_t)si->si_addr;
+		s->err = (uint64_t)g[REG_ERR];
+		s->trapno = (uint64_t)g[REG_TRAPNO];
 	}
 	handoff(s);
 	apply_tls(s);

@@ -30,6 +30,7 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -319,8 +320,10 @@ static int setup_zygote(void *arg)
 		err = inject(pid, &regs, SYS_rt_sigaction, (uint64_t)sigs[i],
 			     scratch, 0, 8, 0, 0);
 	/* The executor takes no signals; the threads it clones unblock them
-	 * as they enter the workload. */
-	uint64_t all = ~0ULL;
+	 * as they enter the workload. SIGTRAP stays open: the int3 after each
+	 * injected call raises it, and a blocked forced signal would reset
+	 * the SIGTRAP handler to the default. */
+	uint64_t all = ~(1ULL << (SIGTRAP - 1));
 	memcpy(as->res->scratch, &all, sizeof(all));
 	if (!err)
 		err = inject(pid, &regs, SYS_rt_sigprocmask, SIG_SETMASK,
@@ -822,6 +825,48 @@ static int copy_fpstate(struct plat_thread *from, struct plat_thread *to)
 	return err < 0 ? err : 0;
 }
 
+static int systrap_thread_rusage(struct plat_thread *th, int who,
+				 struct rusage *ru)
+{
+	struct plat_as *as = th->as;
+	struct systrap_slot *s = th->slot;
+
+	if (who == RUSAGE_SELF) {
+		uint64_t buf = as->block + SYSTRAP_RESULT_OFF +
+			       offsetof(struct systrap_result, scratch);
+		uint64_t args[6] = { RUSAGE_SELF, buf };
+		long r;
+		pthread_mutex_lock(&as->lock);
+		int err = executor_call_locked(as, SYS_getrusage, args, &r);
+		if (!err && r < 0)
+			err = (int)r;
+		if (!err)
+			memcpy(ru, as->res->scratch, sizeof(*ru));
+		pthread_mutex_unlock(&as->lock);
+		return err;
+	}
+	if (who != RUSAGE_THREAD)
+		return -EINVAL;
+	if (!th->started || as->dead) {
+		memset(ru, 0, sizeof(*ru));
+		return 0;
+	}
+	/* The trapped thread runs getrusage itself, then traps again. */
+	store(&s->state, SLOT_CMD);
+	if (load(&s->stub_waiting))
+		futex(&s->state, FUTEX_WAKE, 1, NULL);
+	if (!wait_change(as->pidfd, &s->state, SLOT_CMD, &s->sentry_waiting,
+			 spin_budget)) {
+		as->dead = true;
+		return -ESRCH;
+	}
+	if (load(&s->state) != SLOT_TRAPPED || s->cmd_ret < 0)
+		return -EIO;
+	_Static_assert(sizeof(*ru) <= sizeof(s->cmd_buf), "rusage size");
+	memcpy(ru, s->cmd_buf, sizeof(*ru));
+	return 0;
+}
+
 /* --- running ------------------------------------------------------------------ */
 
 static int systrap_run(struct plat_thread *th, struct plat_regs *regs,
@@ -850,6 +895,15 @@ static int systrap_run(struct plat_thread *th, struct plat_regs *regs,
 	if (load(&s->stub_waiting))
 		futex(&s->state, FUTEX_WAKE, 1, NULL);
 	if (!wait_trap(th)) {
+		siginfo_t si;
+		memset(&si, 0, sizeof(si));
+		/* Say how it died: a seccomp kill (SIGSYS) means tampering. */
+		if (waitid(P_PIDFD, (id_t)th->as->pidfd, &si,
+			   WEXITED | WNOWAIT | WNOHANG) == 0 && si.si_pid)
+			log_info("systrap: stub %d ended: %s %d", th->as->pid,
+				 si.si_code == CLD_EXITED ? "exit status"
+							  : "signal",
+				 si.si_status);
 		trap->kind = PLAT_TRAP_DEAD;
 		return 0;
 	}
@@ -876,6 +930,9 @@ static int systrap_run(struct plat_thread *th, struct plat_regs *regs,
 		trap->signo = sig;
 		trap->si_code = s->code;
 		trap->fault_addr = s->addr;
+		trap->err = s->err;
+		trap->trapno = s->trapno;
+		trap->trap_info = true;
 		return 0;
 	}
 	default:
@@ -926,6 +983,7 @@ const struct platform_ops plat_systrap_ops = {
 	.thread_syscall = systrap_thread_syscall,
 	.fpstate_get = systrap_fpstate_get,
 	.fpstate_set = systrap_fpstate_set,
+	.thread_rusage = systrap_thread_rusage,
 	.copy_in = systrap_copy_in,
 	.copy_out = systrap_copy_out,
 	.thread_host_tid = systrap_thread_host_tid,

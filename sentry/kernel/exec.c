@@ -355,8 +355,8 @@ long task_execve(struct task *t, const char *path, uint64_t uargv,
 	/* The old image's futex duties: robust locks and the tid word. */
 	futex_exit_robust_list(t);
 	t->clear_child_tid = 0;
+	tg_account_stub(t);
 	pthread_mutex_lock(&k->lock);
-	tg_account_mm(t->tg, old_mm);
 	t->mm = mm;
 	t->th = th;
 	vfork_release_locked(t);

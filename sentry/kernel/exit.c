@@ -74,15 +74,44 @@ void tg_cputime(struct thread_group *tg, uint64_t *utime, uint64_t *stime)
 	}
 }
 
-/* The stub behind mm is about to go: keep its CPU time. */
-void tg_account_mm(struct thread_group *tg, struct mm *mm)
+int task_own_cputime(struct task *t, uint64_t *utime, uint64_t *stime)
 {
-	uint64_t u, s;
-	if (!mm || atomic_load(&mm->users) != 1)
+	struct rusage ru;
+	int err = t->k->plat->thread_rusage(t->th, RUSAGE_SELF, &ru);
+	if (err < 0)
+		return err;
+	pthread_mutex_lock(&t->k->lock);
+	*utime = t->tg->dead_utime_ns;
+	*stime = t->tg->dead_stime_ns;
+	pthread_mutex_unlock(&t->k->lock);
+	*utime += (uint64_t)ru.ru_utime.tv_sec * 1000000000ULL +
+		  (uint64_t)ru.ru_utime.tv_usec * 1000;
+	*stime += (uint64_t)ru.ru_stime.tv_sec * 1000000000ULL +
+		  (uint64_t)ru.ru_stime.tv_usec * 1000;
+	return 0;
+}
+
+/* t's stub is about to go (t is its last user and still holds its
+ * thread): its CPU time and peak memory join t's process's record. */
+void tg_account_stub(struct task *t)
+{
+	struct rusage ru;
+	if (!t->mm || !t->th || atomic_load(&t->mm->users) != 1)
 		return;
-	mm_cputime(tg->k, mm, &u, &s);
-	tg->dead_utime_ns += u;
-	tg->dead_stime_ns += s;
+	if (t->k->plat->thread_rusage(t->th, RUSAGE_SELF, &ru) < 0)
+		return;
+
+	pthread_mutex_lock(&t->k->lock);
+	struct thread_group *tg = t->tg;
+	tg->dead_utime_ns += (uint64_t)ru.ru_utime.tv_sec * 1000000000ULL +
+			     (uint64_t)ru.ru_utime.tv_usec * 1000;
+	tg->dead_stime_ns += (uint64_t)ru.ru_stime.tv_sec * 1000000000ULL +
+			     (uint64_t)ru.ru_stime.tv_usec * 1000;
+	if (ru.ru_maxrss > tg->maxrss)
+		tg->maxrss = ru.ru_maxrss;
+	tg->dead_nvcsw += ru.ru_nvcsw;
+	tg->dead_nivcsw += ru.ru_nivcsw;
+	pthread_mutex_unlock(&t->k->lock);
 }
 
 /* --- reaping ---------------------------------------------------------------------- */
@@ -109,6 +138,11 @@ static void release_tg(struct kernel *k, struct thread_group *tg)
 	if (parent) {
 		parent->child_utime_ns += tg->dead_utime_ns + tg->child_utime_ns;
 		parent->child_stime_ns += tg->dead_stime_ns + tg->child_stime_ns;
+		long m = tg->maxrss > tg->child_maxrss ? tg->maxrss : tg->child_maxrss;
+		if (m > parent->child_maxrss)
+			parent->child_maxrss = m;
+		parent->child_nvcsw += tg->dead_nvcsw + tg->child_nvcsw;
+		parent->child_nivcsw += tg->dead_nivcsw + tg->child_nivcsw;
 	}
 	tg->reaped = true;
 	list_del(&tg->sibling);
@@ -277,6 +311,7 @@ void task_exit(struct task *t, int code)
 		}
 	}
 
+	tg_account_stub(t);
 	pthread_mutex_lock(&k->lock);
 	vfork_release_locked(t);
 	struct plat_thread *th = t->th;
@@ -285,9 +320,6 @@ void task_exit(struct task *t, int code)
 
 	if (th)
 		plat->thread_release(th);
-	pthread_mutex_lock(&k->lock);
-	tg_account_mm(tg, t->mm);
-	pthread_mutex_unlock(&k->lock);
 	mm_put(plat, t->mm);
 	t->mm = NULL;
 	fdtable_put(t->fdt);
@@ -324,6 +356,7 @@ void task_exit(struct task *t, int code)
 			/* The leader's task struct stays with the zombie. */
 		}
 		notify_parent_exit(k, tg);
+		waitq_wake_all(&k->exit_wait);
 	}
 	bool free_task = t != tg->leader;
 	if (free_task) {
@@ -352,6 +385,7 @@ struct wait_result {
 	int code, sstatus; /* waitid */
 	uint32_t uid;
 	uint64_t utime_ns, stime_ns;
+	long maxrss;
 };
 
 static bool wait_match(const struct thread_group *c, int type, int id,
@@ -400,6 +434,7 @@ static int wait_scan(struct task *t, int type, int id, int options,
 							     &res->code);
 			res->utime_ns = c->dead_utime_ns;
 			res->stime_ns = c->dead_stime_ns;
+			res->maxrss = c->maxrss;
 			if (!(options & WNOWAIT))
 				release_tg(k, c);
 			return 1;
@@ -458,9 +493,11 @@ static long do_wait(struct task *t, int type, int id, int options,
 	return ret;
 }
 
-static void fill_rusage(struct rusage *ru, uint64_t utime_ns, uint64_t stime_ns)
+static void fill_rusage(struct rusage *ru, uint64_t utime_ns, uint64_t stime_ns,
+			long maxrss)
 {
 	memset(ru, 0, sizeof(*ru));
+	ru->ru_maxrss = maxrss;
 	ru->ru_utime.tv_sec = (time_t)(utime_ns / 1000000000ULL);
 	ru->ru_utime.tv_usec = (suseconds_t)(utime_ns % 1000000000ULL / 1000);
 	ru->ru_stime.tv_sec = (time_t)(stime_ns / 1000000000ULL);
@@ -502,7 +539,7 @@ long do_wait4(struct task *t, int pid, uint64_t status_addr, int options,
 	}
 	if (rusage_addr) {
 		struct rusage ru;
-		fill_rusage(&ru, res.utime_ns, res.stime_ns);
+		fill_rusage(&ru, res.utime_ns, res.stime_ns, res.maxrss);
 		int err = task_copy_out(t, rusage_addr, &ru, sizeof(ru));
 		if (err < 0)
 			return err;
@@ -542,6 +579,9 @@ long do_waitid(struct task *t, int which, int id, uint64_t info_addr,
 		break;
 	case P_PIDFD_: {
 		int pid = pidfd_to_pid(t, id);
+		/* A reaped process is no child of ours any more. */
+		if (pid == -ESRCH)
+			return -ECHILD;
 		if (pid < 0)
 			return pid;
 		type = P_PID;
@@ -570,7 +610,8 @@ long do_waitid(struct task *t, int which, int id, uint64_t info_addr,
 	}
 	if (rusage_addr) {
 		struct rusage ru;
-		fill_rusage(&ru, r > 0 ? res.utime_ns : 0, r > 0 ? res.stime_ns : 0);
+		fill_rusage(&ru, r > 0 ? res.utime_ns : 0, r > 0 ? res.stime_ns : 0,
+			    r > 0 ? res.maxrss : 0);
 		int err = task_copy_out(t, rusage_addr, &ru, sizeof(ru));
 		if (err < 0)
 			return err;

@@ -12,6 +12,7 @@
 
 struct task;
 struct file;
+struct poll_table;
 
 struct file_ops {
 	/* buf is sentry memory; handlers copy workload memory in and out. */
@@ -20,6 +21,10 @@ struct file_ops {
 	long (*fstat)(struct file *f, struct stat *st);
 	long (*ioctl)(struct task *t, struct file *f, unsigned cmd,
 		      uint64_t arg);
+	/* Events ready now (POLLIN...); registers on its wait queues with
+	 * poll_wait(pt, ...) when pt is not NULL (sentry/kernel/poll.h).
+	 * NULL: always readable and writable, as a regular file. */
+	unsigned (*poll)(struct file *f, struct poll_table *pt);
 	void (*release)(struct file *f);
 };
 

@@ -2,6 +2,7 @@
 #include "kernel.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -22,10 +23,17 @@ int kernel_init(struct kernel *k, const struct sentry_config *cfg)
 	pthread_cond_init(&k->tasks_gone, NULL);
 	list_init(&k->tasks);
 	list_init(&k->groups);
+	waitq_init(&k->exit_wait);
 	k->pid_hash = calloc(4096, sizeof(struct task *));
 	if (!k->pid_hash)
 		return -ENOMEM;
 	k->boot_ns = monotonic_ns();
+	cpu_set_t cpus;
+	_Static_assert(sizeof(cpus) == sizeof(k->cpus), "cpu set size");
+	CPU_ZERO(&cpus);
+	if (sched_getaffinity(0, sizeof(cpus), &cpus) < 0)
+		return -errno;
+	memcpy(k->cpus, &cpus, sizeof(cpus));
 	/* The sandbox reports the host's kernel identity (programs check the
 	 * release) and, for `runsc do`, the host's hostname. */
 	if (uname(&k->uts) < 0)

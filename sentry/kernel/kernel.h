@@ -76,6 +76,8 @@ struct kernel {
 	int init_status; /* wait(2) status of pid 1 */
 	uint64_t boot_ns; /* CLOCK_MONOTONIC at start */
 	int boot_err; /* the first program could not be loaded */
+	struct waitq exit_wait; /* woken whenever a process exits (pidfds) */
+	uint64_t cpus[16]; /* the CPUs the sandbox was given (a cpu_set_t) */
 };
 
 struct creds {
@@ -183,6 +185,9 @@ struct thread_group {
 	/* CPU time of reaped children, in ns (RUSAGE_CHILDREN, times). */
 	uint64_t child_utime_ns, child_stime_ns;
 	long child_maxrss;
+	long child_nvcsw, child_nivcsw;
+	long maxrss; /* KiB, of stubs gone (exec) */
+	long dead_nvcsw, dead_nivcsw;
 	uint64_t start_ns;
 	/* CPU time of exited threads, in ns. */
 	uint64_t dead_utime_ns, dead_stime_ns;
@@ -321,10 +326,14 @@ long do_waitid(struct task *t, int which, int id, uint64_t info_addr,
 /* The group's CPU time so far (live and exited threads), in ns. */
 void tg_cputime(struct thread_group *tg, uint64_t *utime, uint64_t *stime);
 void task_cputime(struct task *t, uint64_t *utime, uint64_t *stime);
+/* The CPU time of t's own process, measured as getrusage does (exactly;
+ * the clock of another process is sampled at ticks). t's own thread. */
+int task_own_cputime(struct task *t, uint64_t *utime, uint64_t *stime);
 void mm_cputime(struct kernel *k, struct mm *mm, uint64_t *utime,
 		uint64_t *stime);
-/* The stub behind mm is about to go: its CPU time joins tg's; k->lock. */
-void tg_account_mm(struct thread_group *tg, struct mm *mm);
+/* t's stub is about to go: its CPU time and peak memory join t's
+ * process's record. t's own thread; not under k->lock. */
+void tg_account_stub(struct task *t);
 
 /* --- signal.c ------------------------------------------------------------ */
 /* Sends sig to one thread (group false) or to its process; k->lock held.

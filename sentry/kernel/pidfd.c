@@ -5,10 +5,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 
 #include "fdtable.h"
 #include "kernel.h"
+#include "poll.h"
 
 struct pidref {
 	int pid;
@@ -20,7 +22,23 @@ static void pidfd_release(struct file *f)
 	free(f->priv);
 }
 
+/* Readable once the process has exited (zombie or reaped). */
+static unsigned pidfd_poll(struct file *f, struct poll_table *pt)
+{
+	struct pidref *r = f->priv;
+	struct task *t = task_current();
+	if (!t)
+		return 0;
+	poll_wait(pt, &t->k->exit_wait);
+	pthread_mutex_lock(&t->k->lock);
+	struct thread_group *g = tg_lookup(t->k, r->pid);
+	bool gone = !g || g->start_ns != r->start_ns || g->zombie || g->reaped;
+	pthread_mutex_unlock(&t->k->lock);
+	return gone ? POLLIN | POLLRDNORM : 0;
+}
+
 static const struct file_ops pidfd_ops = {
+	.poll = pidfd_poll,
 	.release = pidfd_release,
 };
 

@@ -540,7 +540,8 @@ static int setup_frame(struct task *t, int sig, const struct ksiginfo *info,
 	uint64_t buf_fx = (sp - (fpsize + 4)) & ~63ULL;
 	uint64_t frame = ((buf_fx - sizeof(struct rt_sigframe)) & ~15ULL) - 8;
 	/* Overflowing the alternate stack is a fault, as on Linux. */
-	if ((use_alt || onstack) && !on_altstack(t, frame))
+	if ((use_alt || onstack) &&
+	    !(frame > t->ss_sp && frame - t->ss_sp <= t->ss_size))
 		return -EFAULT;
 	if (!(ka->flags & SA_RESTORER_))
 		return -EFAULT; /* x86-64 has no default restorer */

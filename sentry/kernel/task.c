@@ -160,6 +160,8 @@ static void task_serve_fault(struct task *t, const struct plat_trap *trap)
 	info.signo = trap->signo;
 	info.code = trap->si_code;
 	info.fault.addr = trap->fault_addr;
+	t->fault_err = trap->err;
+	t->fault_trapno = trap->trapno;
 	log_debug("task %d: fault: signal %d code %d addr %#lx at rip %#lx",
 		  t->tid, trap->signo, trap->si_code,
 		  (unsigned long)trap->fault_addr, (unsigned long)t->regs.rip);

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -122,16 +123,25 @@ int sentry_clock_now(struct task *t, int clockid, uint64_t *ns)
 	case CLOCK_BOOTTIME_ALARM:
 		*ns = clock_ns(CLOCK_BOOTTIME);
 		return 0;
-	case CLOCK_PROCESS_CPUTIME_ID:
-		pthread_mutex_lock(&k->lock);
-		tg_cputime(t->tg, &u, &s);
-		pthread_mutex_unlock(&k->lock);
+	case CLOCK_PROCESS_CPUTIME_ID: {
+		int err = task_own_cputime(t, &u, &s);
+		if (err < 0)
+			return err;
 		*ns = u + s;
 		return 0;
-	case CLOCK_THREAD_CPUTIME_ID:
-		task_cputime(t, &u, &s);
-		*ns = u + s;
+	}
+	case CLOCK_THREAD_CPUTIME_ID: {
+		/* Only the stub thread can read its own clock. */
+		struct rusage ru;
+		int err = k->plat->thread_rusage(t->th, RUSAGE_THREAD, &ru);
+		if (err < 0)
+			return err;
+		*ns = ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) *
+			      1000000000ULL +
+		      ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) *
+			      1000ULL;
 		return 0;
+	}
 	}
 	if (clockid >= 0)
 		return -EINVAL;

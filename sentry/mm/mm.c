@@ -585,6 +585,8 @@ int mm_futex_key(struct mm *mm, uint64_t addr, bool private_op, uint64_t *obj,
 	struct vma *v = vma_find(mm, addr);
 	if (!v)
 		err = -EFAULT;
+	else if (!private_op && !(v->prot & (PROT_READ | PROT_WRITE)))
+		err = -EFAULT; /* shared keys need the page itself */
 	else if (!private_op && v->obj) {
 		*obj = v->obj;
 		*off = v->pgoff + (addr - v->start);

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <termios.h>
@@ -11,14 +12,77 @@
 
 #include "../../kernel/fdtable.h"
 #include "../../kernel/kernel.h"
+#include "../../kernel/poll.h"
+
+struct hostfd {
+	int fd;
+	struct waitq q; /* woken by the host fd watcher (poll.c) */
+};
 
 static int host_fd(struct file *f)
 {
-	return (int)(intptr_t)f->priv;
+	return ((struct hostfd *)f->priv)->fd;
+}
+
+static unsigned host_ready(int fd, unsigned events)
+{
+	struct pollfd p = { fd, (short)events, 0 };
+	if (poll(&p, 1, 0) < 0)
+		return POLLERR;
+	return (unsigned)p.revents;
+}
+
+static unsigned hostfd_poll(struct file *f, struct poll_table *pt)
+{
+	struct hostfd *h = f->priv;
+	unsigned ev = POLLIN | POLLOUT | POLLPRI;
+	unsigned r = host_ready(h->fd, ev);
+	if (!pt || r)
+		return r;
+	/* epoll refuses regular files: those are always ready. */
+	if (hostpoll_watch(h->fd, ev, &h->q) == -EPERM)
+		return POLLIN | POLLOUT;
+	poll_wait(pt, &h->q);
+	return host_ready(h->fd, ev);
+}
+
+/* Waits, interruptibly, until the host fd has events: a host read or
+ * write that blocked could not be cut short by a signal. */
+static long wait_host(struct file *f, unsigned events)
+{
+	struct hostfd *h = f->priv;
+	struct task *t = task_current();
+	if (!t || (f->flags & O_NONBLOCK))
+		return 0;
+	struct poll_table pt;
+	long ret = 0;
+	poll_table_init(&pt, t);
+	for (;;) {
+		uint32_t seq = task_wait_seq(t);
+		if (host_ready(h->fd, events | POLLHUP | POLLERR))
+			break;
+		if (!pt.n) {
+			if (hostpoll_watch(h->fd, events, &h->q) < 0)
+				break; /* not pollable: let the host call block */
+			poll_wait(&pt, &h->q);
+			continue;
+		}
+		if (task_sleep(t, seq, 0) < 0) {
+			ret = -ERESTARTSYS;
+			break;
+		}
+		/* One-shot watch: arm it again. */
+		hostpoll_watch(h->fd, events, &h->q);
+	}
+	poll_table_free(&pt);
+	return ret;
 }
 
 static long hostfd_read(struct file *f, void *buf, size_t n)
 {
+	long w = wait_host(f, POLLIN);
+	if (w < 0)
+		return w;
 	ssize_t r;
 	do
 		r = read(host_fd(f), buf, n);
@@ -28,6 +92,9 @@ static long hostfd_read(struct file *f, void *buf, size_t n)
 
 static long hostfd_write(struct file *f, const void *buf, size_t n)
 {
+	long w = wait_host(f, POLLOUT);
+	if (w < 0)
+		return w;
 	ssize_t r;
 	do
 		r = write(host_fd(f), buf, n);
@@ -66,6 +133,7 @@ static long hostfd_ioctl(struct task *t, struct file *f, unsigned cmd,
 static void hostfd_release(struct file *f)
 {
 	close(host_fd(f));
+	free(f->priv);
 }
 
 static const struct file_ops hostfd_ops = {
@@ -73,6 +141,7 @@ static const struct file_ops hostfd_ops = {
 	.write = hostfd_write,
 	.fstat = hostfd_fstat,
 	.ioctl = hostfd_ioctl,
+	.poll = hostfd_poll,
 	.release = hostfd_release,
 };
 
@@ -81,6 +150,14 @@ struct file *hostfd_file_new(int fd)
 	int fl = fcntl(fd, F_GETFL);
 	if (fl < 0)
 		return NULL;
-	return file_new(&hostfd_ops, fl & (O_ACCMODE | O_APPEND | O_NONBLOCK),
-			(void *)(intptr_t)fd);
+	struct hostfd *h = malloc(sizeof(*h));
+	if (!h)
+		return NULL;
+	h->fd = fd;
+	waitq_init(&h->q);
+	struct file *f = file_new(&hostfd_ops,
+				  fl & (O_ACCMODE | O_APPEND | O_NONBLOCK), h);
+	if (!f)
+		free(h);
+	return f;
 }

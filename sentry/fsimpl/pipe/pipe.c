@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 
 #include "../../kernel/fdtable.h"
 #include "../../kernel/kernel.h"
+#include "../../kernel/poll.h"
 
 #define PIPE_SIZE 65536
 #define PIPE_BUF_ 4096
@@ -201,11 +203,39 @@ static long pipe_write(struct file *f, const void *buf, size_t n)
 	pthread_mutex_unlock(&p->lock);
 	waitq_remove(&p->wq, &w);
 	if (ret == -EPIPE) {
+		/* As Linux's send_sig(SIGPIPE, current, 0): from ourselves. */
+		struct ksiginfo info;
+		memset(&info, 0, sizeof(info));
+		info.signo = SIGPIPE;
+		info.kill.pid = t->tg->tgid;
+		info.kill.uid = t->cred.ruid;
 		pthread_mutex_lock(&t->k->lock);
-		send_signal_locked(t, SIGPIPE, NULL, false);
+		send_signal_locked(t, SIGPIPE, &info, false);
 		pthread_mutex_unlock(&t->k->lock);
 	}
 	return done ? (long)done : ret;
+}
+
+static unsigned pipe_poll(struct file *f, struct poll_table *pt)
+{
+	struct pipe_end *e = f->priv;
+	struct pipe *p = e->p;
+	unsigned m = 0;
+	poll_wait(pt, e->write ? &p->wq : &p->rq);
+	pthread_mutex_lock(&p->lock);
+	if (e->write) {
+		if (p->size - p->len >= PIPE_BUF_)
+			m |= POLLOUT | POLLWRNORM;
+		if (p->readers == 0)
+			m |= POLLERR;
+	} else {
+		if (p->len > 0)
+			m |= POLLIN | POLLRDNORM;
+		if (p->writers == 0)
+			m |= POLLHUP;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return m;
 }
 
 static long pipe_fstat(struct file *f, struct stat *st)
@@ -258,6 +288,7 @@ static const struct file_ops pipe_ops = {
 	.write = pipe_write,
 	.fstat = pipe_fstat,
 	.ioctl = pipe_ioctl,
+	.poll = pipe_poll,
 	.release = pipe_release,
 };
 
