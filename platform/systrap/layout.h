@@ -80,6 +80,8 @@ struct systrap_slot {
 	uint32_t fp_entry; /* a new thread starts with the image at FP_ENTRY_OFF */
 	uint64_t fpstate; /* where the trap frame's FPU state is (stub address) */
 	struct systrap_regs regs;
+	int32_t cmd_who; /* SLOT_CMD: getrusage's who */
+	int32_t pad3;
 	int64_t cmd_ret;
 	uint8_t cmd_buf[256]; /* SLOT_CMD: getrusage(RUSAGE_THREAD) output */
 };

@@ -121,9 +121,9 @@ moved:
 			sys1(SYS_exit, 0);
 		if (st != SLOT_CMD)
 			return;
-		/* Only this thread can read its own CPU usage. */
-		s->cmd_ret = sys3(SYS_getrusage, 1 /* RUSAGE_THREAD */,
-				  (long)s->cmd_buf, 0);
+		/* Only this thread can read its own CPU usage; it reads
+		 * its process's too, sparing the executor a wake-up. */
+		s->cmd_ret = sys3(SYS_getrusage, s->cmd_who, (long)s->cmd_buf, 0);
 		store(&s->state, SLOT_TRAPPED);
 		if (load(&s->sentry_waiting))
 			sys3(SYS_futex, (long)&s->state, FUTEX_WAKE_, 1);

@@ -831,28 +831,18 @@ static int systrap_thread_rusage(struct plat_thread *th, int who,
 	struct plat_as *as = th->as;
 	struct systrap_slot *s = th->slot;
 
-	if (who == RUSAGE_SELF) {
-		uint64_t buf = as->block + SYSTRAP_RESULT_OFF +
-			       offsetof(struct systrap_result, scratch);
-		uint64_t args[6] = { RUSAGE_SELF, buf };
-		long r;
-		pthread_mutex_lock(&as->lock);
-		int err = executor_call_locked(as, SYS_getrusage, args, &r);
-		if (!err && r < 0)
-			err = (int)r;
-		if (!err)
-			memcpy(ru, as->res->scratch, sizeof(*ru));
-		pthread_mutex_unlock(&as->lock);
-		return err;
-	}
-	if (who != RUSAGE_THREAD)
+	if (who != RUSAGE_SELF && who != RUSAGE_THREAD)
 		return -EINVAL;
 	if (!th->started || as->dead) {
 		memset(ru, 0, sizeof(*ru));
-		return 0;
+		return as->dead ? -ESRCH : 0;
 	}
 	/* The trapped thread runs getrusage itself, then traps again. */
-	store(&s->state, SLOT_CMD);
+	s->cmd_who = who;
+	uint32_t trapped = SLOT_TRAPPED;
+	if (!__atomic_compare_exchange_n(&s->state, &trapped, SLOT_CMD, false,
+					 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		return -ESRCH; /* the thread is gone */
 	if (load(&s->stub_waiting))
 		futex(&s->state, FUTEX_WAKE, 1, NULL);
 	if (!wait_change(as->pidfd, &s->state, SLOT_CMD, &s->sentry_waiting,
@@ -896,6 +886,14 @@ static int systrap_run(struct plat_thread *th, struct plat_regs *regs,
 		futex(&s->state, FUTEX_WAKE, 1, NULL);
 	if (!wait_trap(th)) {
 		siginfo_t si;
+		/* A workload thread vanished without the sentry asking (the
+		 * workload jumped to the stub's exit): the process goes. */
+		if (!th->as->dead) {
+			log_warn("systrap: a thread of stub %d left on its own: "
+				 "killing it", th->as->pid);
+			kill(th->as->pid, SIGKILL);
+			th->as->dead = true;
+		}
 		memset(&si, 0, sizeof(si));
 		/* Say how it died: a seccomp kill (SIGSYS) means tampering. */
 		if (waitid(P_PIDFD, (id_t)th->as->pidfd, &si,

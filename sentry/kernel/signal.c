@@ -307,24 +307,35 @@ void group_exit_locked(struct thread_group *tg, int status)
 /* Picks the thread that takes a process-directed signal and wakes it, or
  * kills the whole process at once for a fatal one (Linux's
  * complete_signal). */
+/* Linux's wants_signal: a stopped or exiting thread takes no signal
+ * (but SIGKILL), nor one it blocks. */
+static bool wants_signal(const struct task *x, int sig)
+{
+	if (sig == SIGKILL)
+		return true;
+	if (x->exiting || (x->sigmask & SIGBIT(sig)))
+		return false;
+	return !(x->tg->stopping && x->stop_counted);
+}
+
 static void complete_signal(struct task *t, int sig, bool group)
 {
 	struct thread_group *tg = t->tg;
 	struct task *target = NULL;
 
-	if (!group || !(t->sigmask & SIGBIT(sig)))
+	if (wants_signal(t, sig))
 		target = t;
-	else {
+	else if (group) {
 		list_for_each(pos, &tg->threads) {
 			struct task *x = list_entry(pos, struct task, tg_link);
-			if (!x->exiting && !(x->sigmask & SIGBIT(sig))) {
+			if (wants_signal(x, sig)) {
 				target = x;
 				break;
 			}
 		}
 	}
 	if (!target) {
-		/* Every thread blocks it: it waits in the shared set. */
+		/* Nobody takes it now: it waits in the pending set. */
 		return;
 	}
 	if (sig_fatal(target, sig) && !tg->group_exit &&
