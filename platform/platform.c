@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -88,4 +89,75 @@ void plat_pair_cpu(pid_t tid)
 	CPU_SET(cpu, &one);
 	pthread_setaffinity_np(pthread_self(), sizeof(one), &one);
 	sched_setaffinity(tid, sizeof(one), &one);
+}
+
+/* --- spare address spaces ---------------------------------------------------
+ * execve needs a fresh address space, and making one (a fork of the
+ * zygote and its set-up) takes a few hundred microseconds. A background
+ * thread keeps SPARES of them ready, so an exec only takes one. */
+
+#define SPARES 2
+
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t spare_cond = PTHREAD_COND_INITIALIZER;
+static struct {
+	struct plat_as *as;
+	struct plat_thread *th;
+} spare[SPARES];
+static int nspare;
+static const struct platform_ops *spare_ops;
+static bool spare_started;
+
+static void *spare_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&spare_lock);
+	for (;;) {
+		while (nspare >= SPARES)
+			pthread_cond_wait(&spare_cond, &spare_lock);
+		pthread_mutex_unlock(&spare_lock);
+		struct plat_as *as;
+		struct plat_thread *th;
+		int err = spare_ops->as_create(&as, &th);
+		pthread_mutex_lock(&spare_lock);
+		if (err < 0) {
+			/* Creation fails only under pressure: exec then
+			 * creates its own and reports the error. */
+			pthread_cond_wait(&spare_cond, &spare_lock);
+			continue;
+		}
+		spare[nspare].as = as;
+		spare[nspare].th = th;
+		nspare++;
+	}
+	return NULL;
+}
+
+int plat_as_take(const struct platform_ops *ops, struct plat_as **as,
+		 struct plat_thread **th)
+{
+	pthread_mutex_lock(&spare_lock);
+	if (!spare_started) {
+		pthread_t thr;
+		sigset_t all, old;
+		spare_ops = ops;
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		if (pthread_create(&thr, NULL, spare_main, NULL) == 0) {
+			pthread_detach(thr);
+			spare_started = true;
+		}
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	if (nspare > 0 && ops == spare_ops) {
+		nspare--;
+		*as = spare[nspare].as;
+		*th = spare[nspare].th;
+		pthread_cond_signal(&spare_cond);
+		pthread_mutex_unlock(&spare_lock);
+		return 0;
+	}
+	pthread_cond_signal(&spare_cond);
+	pthread_mutex_unlock(&spare_lock);
+	return ops->as_create(as, th);
 }

@@ -120,6 +120,9 @@ struct plat_range {
 };
 
 const struct platform_ops *plat_lookup(const char *name);
+/* ops->as_create, from a small stock kept ready in the background. */
+int plat_as_take(const struct platform_ops *ops, struct plat_as **as,
+		 struct plat_thread **th);
 const char *plat_default_name(void);
 /* Filled by the platform's init; valid for every address space it creates. */
 int plat_reserved(const struct plat_range **ranges);

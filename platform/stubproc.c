@@ -3,6 +3,8 @@
 
 #include <elf.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -286,4 +288,66 @@ int stubproc_copy_out(pid_t pid, uint64_t dst, const void *src, size_t n)
 	if (r < 0)
 		return errno == ESRCH ? -ESRCH : -EFAULT;
 	return (size_t)r == n ? 0 : -EFAULT;
+}
+
+/* Reaping killed stubs: a process's teardown (freeing its memory) takes
+ * the host a while, and nobody in the sandbox waits for it, so one thread
+ * collects them in the background. */
+struct reap_item {
+	pid_t pid;
+	struct reap_item *next;
+};
+
+static pthread_mutex_t reap_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t reap_cond = PTHREAD_COND_INITIALIZER;
+static struct reap_item *reap_head;
+static bool reaper_started;
+
+static void *reaper_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&reap_lock);
+	for (;;) {
+		while (!reap_head)
+			pthread_cond_wait(&reap_cond, &reap_lock);
+		struct reap_item *it = reap_head;
+		reap_head = it->next;
+		pthread_mutex_unlock(&reap_lock);
+		int st;
+		stubproc_wait(it->pid, &st);
+		free(it);
+		pthread_mutex_lock(&reap_lock);
+	}
+	return NULL;
+}
+
+void stubproc_kill_and_reap(pid_t pid)
+{
+	int st;
+
+	kill(pid, SIGKILL);
+	struct reap_item *it = malloc(sizeof(*it));
+	pthread_mutex_lock(&reap_lock);
+	if (it && !reaper_started) {
+		pthread_t thr;
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		if (pthread_create(&thr, NULL, reaper_main, NULL) == 0) {
+			pthread_detach(thr);
+			reaper_started = true;
+		}
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	if (!it || !reaper_started) {
+		pthread_mutex_unlock(&reap_lock);
+		free(it);
+		stubproc_wait(pid, &st); /* no reaper: do it here */
+		return;
+	}
+	it->pid = pid;
+	it->next = reap_head;
+	reap_head = it;
+	pthread_cond_signal(&reap_cond);
+	pthread_mutex_unlock(&reap_lock);
 }

@@ -53,5 +53,8 @@ int stubproc_set_fpstate(pid_t tid, const void *buf, size_t len);
 
 int plat_fpu_init(void);
 
+/* SIGKILLs a stub process and leaves its reaping to a background thread. */
+void stubproc_kill_and_reap(pid_t pid);
+
 /* Waits for tid to change state; -errno on failure. */
 int stubproc_wait(pid_t tid, int *status);

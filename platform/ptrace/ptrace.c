@@ -589,12 +589,9 @@ static void ptrace_thread_release(struct plat_thread *th)
 
 static void ptrace_as_destroy(struct plat_as *as)
 {
-	int status;
-
 	if (!as)
 		return;
-	kill(as->pid, SIGKILL);
-	stubproc_wait(as->pid, &status);
+	stubproc_kill_and_reap(as->pid);
 	pthread_mutex_destroy(&as->lock);
 	free(as);
 }

@@ -35,6 +35,8 @@
 #define SYSTRAP_OP_THREAD (-2) /* clone a workload thread into the stub */
 #define SYSTRAP_OP_FORK (-3) /* host fork; the child moves to a new block */
 
+#define SYSTRAP_CTRL_EXEC_SPIN 4
+
 /* Offsets in the result page the stub's assembly writes. */
 #define SYSTRAP_RES_SEQ 0
 #define SYSTRAP_RES_RET 8
@@ -94,7 +96,7 @@ struct systrap_filter_insn {
 
 struct systrap_ctrl {
 	uint32_t seq; /* executor request number: futex word */
-	uint32_t pad;
+	uint32_t exec_spin; /* pause iterations the executor waits awake */
 	uint64_t nr;
 	uint64_t args[6];
 	uint32_t filter_len; /* filter B, installed by each new thread */
@@ -125,4 +127,7 @@ _Static_assert(__builtin_offsetof(struct systrap_result, ret) == SYSTRAP_RES_RET
 	       "asm offsets");
 _Static_assert(__builtin_offsetof(struct systrap_result, fork_ready) ==
 		       SYSTRAP_RES_FORK_READY,
+	       "asm offsets");
+_Static_assert(__builtin_offsetof(struct systrap_ctrl, exec_spin) ==
+		       SYSTRAP_CTRL_EXEC_SPIN,
 	       "asm offsets");

@@ -96,6 +96,9 @@ static unsigned char arena_used[ARENA_BLOCKS];
 static pthread_mutex_t arena_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct plat_range reserved[3];
 static struct plat_as *zygote;
+/* Filter B, the same for every stub: generated once (libseccomp is slow). */
+static struct systrap_filter_insn filter_b[SYSTRAP_FILTER_MAX];
+static int filter_b_len;
 static pthread_mutex_t zygote_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static uint64_t code_addr(const void *sym)
@@ -153,6 +156,10 @@ static int systrap_init(void)
 	cpu_set_t cpus;
 	if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) < 2)
 		spin_budget = 0;
+	filter_b_len = systrap_filter_b(code_lo, code_hi, filter_b,
+					SYSTRAP_FILTER_MAX);
+	if (filter_b_len < 0)
+		return filter_b_len;
 
 	void *a = mmap(NULL, ARENA_SIZE + SYSTRAP_BLOCK_SIZE, PROT_NONE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -214,11 +221,9 @@ static int block_map(uint64_t b, int fd)
 		 MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED)
 		return -errno;
 	struct systrap_ctrl *c = (struct systrap_ctrl *)b;
-	int nb = systrap_filter_b(code_lo, code_hi, c->filter,
-				  SYSTRAP_FILTER_MAX);
-	if (nb < 0)
-		return nb;
-	c->filter_len = (uint32_t)nb;
+	memcpy(c->filter, filter_b, (size_t)filter_b_len * sizeof(filter_b[0]));
+	c->filter_len = (uint32_t)filter_b_len;
+	c->exec_spin = (uint32_t)spin_budget;
 	return 0;
 }
 
@@ -237,14 +242,10 @@ static struct plat_as *as_alloc(uint64_t block)
 
 static void systrap_as_destroy(struct plat_as *as)
 {
-	int status;
-
 	if (!as)
 		return;
-	if (as->pid > 0) {
-		kill(as->pid, SIGKILL);
-		stubproc_wait(as->pid, &status);
-	}
+	if (as->pid > 0)
+		stubproc_kill_and_reap(as->pid);
 	if (as->pidfd >= 0)
 		close(as->pidfd);
 	if (as->block)

@@ -302,7 +302,7 @@ long task_execve(struct task *t, const char *path, uint64_t uargv,
 		goto out;
 
 	/* Build the new image beside the old one. */
-	err = plat->as_create(&as, &th);
+	err = plat_as_take(plat, &as, &th);
 	if (err < 0)
 		goto out;
 	err = plat->thread_adopt(th);

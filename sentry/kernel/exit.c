@@ -299,6 +299,11 @@ void task_exit(struct task *t, int code)
 	pthread_mutex_lock(&k->lock);
 	t->exiting = true;
 	t->exit_code = code;
+	/* A process whose threads all call exit() ends with the status of the
+	 * last one out; recorded before the tid word wakes anyone, so that a
+	 * thread joining us exits after us, as on Linux. */
+	if (!tg->group_exit)
+		tg->exit_status = (code & 0xff) << 8;
 	pthread_mutex_unlock(&k->lock);
 
 	/* What needs the address space: robust futexes and the tid word. */
@@ -332,10 +337,6 @@ void task_exit(struct task *t, int code)
 	tg->nr_threads--;
 	if (tg->exec_waiter)
 		task_wake(tg->exec_waiter);
-	/* A process whose threads all call exit() ends with the status of the
-	 * last one out. */
-	if (!tg->group_exit)
-		tg->exit_status = (code & 0xff) << 8;
 	if (tg->stopping && !t->stop_counted && --tg->nr_stop_pending <= 0 &&
 	    tg->nr_threads > 0 && !tg->stopped)
 		tg->stopped = true;
@@ -373,8 +374,7 @@ void task_exit(struct task *t, int code)
 		sigpending_flush(&t->pending);
 		free(t);
 	}
-	sentry_thread_teardown();
-	pthread_exit(NULL);
+	task_thread_done();
 }
 
 /* --- wait ----------------------------------------------------------------------------- */

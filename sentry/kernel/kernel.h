@@ -297,6 +297,9 @@ void pid_hash_del(struct kernel *k, struct task *t);
 int task_start(struct task *t);
 /* The sentry thread's entry: runs the task until it exits. */
 void task_run_loop(struct task *t);
+/* The calling sentry thread's task is gone: back to the pool of idle
+ * sentry threads (or the thread ends). Never returns. */
+__attribute__((noreturn)) void task_thread_done(void);
 
 /* --- clone.c ------------------------------------------------------------- */
 struct clone_args_k {

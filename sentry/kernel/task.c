@@ -5,6 +5,9 @@
  * Also here: the pid table and the sandbox's boot (kernel_run). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,11 +235,8 @@ void task_run_loop(struct task *t)
 	}
 }
 
-static void *task_thread_main(void *arg)
+static void task_thread_main(struct task *t)
 {
-	struct task *t = arg;
-
-	sentry_thread_setup();
 	current = t;
 	int err = t->k->plat->thread_adopt(t->th);
 	if (err < 0) {
@@ -246,7 +246,6 @@ static void *task_thread_main(void *arg)
 		group_exit_locked(t->tg, SIGKILL);
 		pthread_mutex_unlock(&t->k->lock);
 		task_exit(t, 0);
-		return NULL;
 	}
 	log_debug("task %d: stub host pid %d", t->tid,
 		  (int)t->k->plat->thread_host_tid(t->th));
@@ -262,31 +261,112 @@ static void *task_thread_main(void *arg)
 			group_exit_locked(t->tg, SIGKILL);
 			pthread_mutex_unlock(&t->k->lock);
 			task_exit(t, 0);
-		} else {
-			task_run_loop(t);
 		}
-	} else {
-		task_run_loop(t);
 	}
-	/* task_exit does not return to the loop; it ends here. */
+	task_run_loop(t);
+}
+
+/* --- sentry threads ---------------------------------------------------------
+ * A task's sentry thread, once the task has exited, waits in a pool for
+ * the next task: creating a thread (and its stack) costs more than a fork
+ * of a small process does natively. task_exit jumps back here. */
+
+#define POOL_MAX 32
+
+struct worker {
+	pthread_t thr;
+	struct task *t; /* the task to serve next */
+	struct kernel *k;
+	pthread_cond_t cond;
+	jmp_buf jb;
+	struct worker *next;
+};
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct worker *pool;
+static int pool_n;
+static __thread struct worker *self;
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	cpu_set_t cpus;
+
+	self = w;
+	sentry_thread_setup();
+	for (;;) {
+		if (setjmp(w->jb) == 0)
+			task_thread_main(w->t); /* ends in task_thread_done */
+		current = NULL;
+		/* Pinning (CPU pairing, sched_setaffinity) was the task's. */
+		memcpy(&cpus, w->k->cpus, sizeof(cpus));
+		pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
+		pthread_mutex_lock(&pool_lock);
+		if (pool_n >= POOL_MAX) {
+			pthread_mutex_unlock(&pool_lock);
+			break;
+		}
+		w->t = NULL;
+		w->next = pool;
+		pool = w;
+		pool_n++;
+		while (!w->t)
+			pthread_cond_wait(&w->cond, &pool_lock);
+		pthread_mutex_unlock(&pool_lock);
+	}
+	sentry_thread_teardown();
+	pthread_cond_destroy(&w->cond);
+	free(w);
 	return NULL;
+}
+
+void task_thread_done(void)
+{
+	longjmp(self->jb, 1);
 }
 
 int task_start(struct task *t)
 {
-	pthread_attr_t attr;
-	pthread_t thr;
+	pthread_mutex_lock(&pool_lock);
+	struct worker *w = pool;
+	if (w) {
+		pool = w->next;
+		pool_n--;
+		w->t = t;
+		w->k = t->k;
+		t->thread = w->thr;
+		t->thread_started = true;
+		pthread_cond_signal(&w->cond);
+		pthread_mutex_unlock(&pool_lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&pool_lock);
 
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	pthread_cond_init(&w->cond, NULL);
+	w->t = t;
+	w->k = t->k;
+	pthread_attr_t attr;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	/* Handlers run on this stack: keep it modest, many tasks may live. */
 	pthread_attr_setstacksize(&attr, 512 * 1024);
-	int err = pthread_create(&thr, &attr, task_thread_main, t);
+	/* t->thread is set before the new thread can look at it. */
+	pthread_mutex_lock(&pool_lock);
+	int err = pthread_create(&w->thr, &attr, worker_main, w);
+	if (!err) {
+		t->thread = w->thr;
+		t->thread_started = true;
+	}
+	pthread_mutex_unlock(&pool_lock);
 	pthread_attr_destroy(&attr);
-	if (err)
+	if (err) {
+		pthread_cond_destroy(&w->cond);
+		free(w);
 		return -err;
-	t->thread = thr;
-	t->thread_started = true;
+	}
 	return 0;
 }
 
@@ -306,7 +386,7 @@ static int init_task(struct kernel *k, struct task **out)
 		free(tg);
 		return -ENOMEM;
 	}
-	err = k->plat->as_create(&as, &th);
+	err = plat_as_take(k->plat, &as, &th);
 	if (err < 0) {
 		free(t);
 		free(tg);

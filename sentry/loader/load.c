@@ -4,6 +4,8 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -25,10 +27,106 @@
 /* TEMPORARY (until the gofer and VFS land, issue 5): the sentry reads the
  * executable straight from a host path. This is the only place the sentry
  * names a host path on the workload's behalf. */
+/* Recently executed files, kept read: a build runs the same compiler and
+ * shell thousands of times. An entry is valid while the file's identity
+ * (device, inode, size, modification time) is unchanged. */
+#define EXEC_CACHE 8
+
+struct exec_blob {
+	atomic_int refs;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime_;
+	uint8_t *data;
+};
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct exec_blob *cache[EXEC_CACHE]; /* most recent first */
+
+static void blob_put(struct exec_blob *b)
+{
+	if (b && atomic_fetch_sub(&b->refs, 1) == 1) {
+		free(b->data);
+		free(b);
+	}
+}
+
+static bool same_file(const struct exec_blob *b, const struct stat *st)
+{
+	return b->dev == st->st_dev && b->ino == st->st_ino &&
+	       b->size == st->st_size &&
+	       b->mtime.tv_sec == st->st_mtim.tv_sec &&
+	       b->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+	       b->ctime_.tv_sec == st->st_ctim.tv_sec &&
+	       b->ctime_.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+static struct exec_blob *cache_get(const struct stat *st)
+{
+	struct exec_blob *b = NULL;
+	pthread_mutex_lock(&cache_lock);
+	for (int i = 0; i < EXEC_CACHE && cache[i]; i++)
+		if (same_file(cache[i], st)) {
+			b = cache[i];
+			memmove(cache + 1, cache, (size_t)i * sizeof(cache[0]));
+			cache[0] = b;
+			atomic_fetch_add(&b->refs, 1);
+			break;
+		}
+	pthread_mutex_unlock(&cache_lock);
+	return b;
+}
+
+static void cache_add(struct exec_blob *b)
+{
+	atomic_fetch_add(&b->refs, 1);
+	pthread_mutex_lock(&cache_lock);
+	struct exec_blob *old = cache[EXEC_CACHE - 1];
+	memmove(cache + 1, cache, (EXEC_CACHE - 1) * sizeof(cache[0]));
+	cache[0] = b;
+	pthread_mutex_unlock(&cache_lock);
+	blob_put(old);
+}
+
+static struct exec_blob *read_blob(int fd, const struct stat *st, int *err)
+{
+	struct exec_blob *b = calloc(1, sizeof(*b));
+	size_t len = (size_t)st->st_size;
+	*err = -ENOMEM;
+	if (!b || !(b->data = malloc(len ? len : 1))) {
+		free(b);
+		return NULL;
+	}
+	atomic_init(&b->refs, 1);
+	for (size_t off = 0; off < len;) {
+		ssize_t n = pread(fd, b->data + off, len - off, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			*err = n < 0 ? -errno : -EIO;
+			blob_put(b);
+			return NULL;
+		}
+		off += (size_t)n;
+	}
+	b->dev = st->st_dev;
+	b->ino = st->st_ino;
+	b->size = st->st_size;
+	b->mtime = st->st_mtim;
+	b->ctime_ = st->st_ctim;
+	*err = 0;
+	return b;
+}
+
+/* TEMPORARY (until the gofer and VFS land, issue 5): the sentry reads the
+ * executable straight from a host path. This is the only place the sentry
+ * names a host path on the workload's behalf. */
 int exec_file_open(const char *path, struct exec_file *f)
 {
 	cleanup_close int fd = -1;
 	struct stat st;
+	int err;
 
 	memset(f, 0, sizeof(*f));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -42,20 +140,16 @@ int exec_file_open(const char *path, struct exec_file *f)
 		return -EACCES;
 	if ((uint64_t)st.st_size > MAX_EXEC_SIZE)
 		return -ENOEXEC;
-	f->len = (size_t)st.st_size;
-	f->data = malloc(f->len ? f->len : 1);
-	if (!f->data)
-		return -ENOMEM;
-	for (size_t off = 0; off < f->len;) {
-		ssize_t n = pread(fd, f->data + off, f->len - off, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			exec_file_close(f);
-			return n < 0 ? -errno : -EIO;
-		}
-		off += (size_t)n;
+	struct exec_blob *b = cache_get(&st);
+	if (!b) {
+		b = read_blob(fd, &st, &err);
+		if (!b)
+			return err;
+		cache_add(b);
 	}
+	f->blob = b;
+	f->data = b->data;
+	f->len = (size_t)st.st_size;
 	if (f->len >= 2 && f->data[0] == '#' && f->data[1] == '!') {
 		f->script = true;
 		return 0;
@@ -79,7 +173,8 @@ int exec_interp_path(const struct exec_file *f, char *buf, size_t len)
 
 void exec_file_close(struct exec_file *f)
 {
-	free(f->data);
+	blob_put(f->blob);
+	f->blob = NULL;
 	f->data = NULL;
 }
 

@@ -10,8 +10,11 @@
 
 struct task;
 
+struct exec_blob;
+
 struct exec_file {
-	uint8_t *data;
+	struct exec_blob *blob; /* the file's bytes, shared with a cache */
+	const uint8_t *data;
 	size_t len;
 	bool script; /* starts with "#!": data holds the file, elf is unset */
 	struct elf_info elf;
