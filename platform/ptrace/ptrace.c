@@ -48,12 +48,12 @@
 #define STUB_SIZE 4096
 /* Offsets in the stub page (see ptrace_init). */
 #define OFF_INJECT 0 /* syscall; int3 */
-#define OFF_CLONE 8 /* syscall; child: park; parent: int3 */
-#define OFF_PARK 15 /* 1: pause; jmp 1b */
-#define OFF_CLONE_TRAP 25 /* rip after the parent's int3 */
-#define OFF_FAULTH 32 /* fault handler: err, trapno into rdi, rsi; int3 */
-#define OFF_FPROG 64 /* struct sock_fprog for the vsyscall filter */
-#define OFF_FILTER 128 /* its instructions */
+#define OFF_CLONE 8 /* syscall; child: arm PDEATHSIG, park; parent: int3 */
+#define OFF_PARK 44 /* 1: pause; jmp 1b */
+#define OFF_CLONE_TRAP 66 /* rip after the parent's int3 */
+#define OFF_FAULTH 72 /* fault handler: err, trapno into rdi, rsi; int3 */
+#define OFF_FPROG 128 /* struct sock_fprog for the vsyscall filter */
+#define OFF_FILTER 192 /* its instructions */
 #define VSYSCALL_ADDR 0xffffffffff600000ULL
 
 /* Scratch slots: a reserved range, private to each stub, where each stub
@@ -101,23 +101,37 @@ static int ptrace_init(void)
 		0x0f, 0x05, /* syscall */
 		0xcc, /* int3 */
 		0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
-		/* 8: clone; the child (rax 0) parks, the parent traps */
+		/* 8: clone (rdx = the sentry's pid); the parent traps */
 		0x0f, 0x05, /* syscall */
 		0x48, 0x85, 0xc0, /* test %rax, %rax */
-		0x75, 0x09, /* jnz 24 */
-		/* 15: park */
+		0x75, 0x32, /* jnz 65 */
+		/* 15: the child dies with the sentry, which must still be
+		 * its parent, then parks until a sentry thread seizes it */
+		0xb8, SYS_prctl, 0x00, 0x00, 0x00, /* mov $SYS_prctl, %eax */
+		0xbf, PR_SET_PDEATHSIG, 0x00, 0x00, 0x00, /* mov $1, %edi */
+		0xbe, SIGKILL, 0x00, 0x00, 0x00, /* mov $SIGKILL, %esi */
+		0x0f, 0x05, /* syscall */
+		0xb8, SYS_getppid, 0x00, 0x00, 0x00, /* mov $SYS_getppid, %eax */
+		0x0f, 0x05, /* syscall */
+		0x48, 0x39, 0xd0, /* cmp %rdx, %rax */
+		0x75, 0x09, /* jne 53 */
+		/* 44: park */
 		0xb8, SYS_pause, 0x00, 0x00, 0x00, /* mov $SYS_pause, %eax */
 		0x0f, 0x05, /* syscall */
-		0xeb, 0xf7, /* jmp 15 */
-		/* 24 */
+		0xeb, 0xf7, /* jmp 44 */
+		/* 53: the sentry is gone: so is this stub */
+		0xb8, SYS_exit_group & 0xff, SYS_exit_group >> 8, 0x00, 0x00,
+		0xbf, 0x01, 0x00, 0x00, 0x00, /* mov $1, %edi */
+		0x0f, 0x05, /* syscall */
+		/* 65 */
 		0xcc, /* int3 */
-		0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
-		/* 32: fault handler (rdx = ucontext) */
+		0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc,
+		/* 72: fault handler (rdx = ucontext) */
 		0x48, 0x8b, 0xba, 0xc0, 0x00, 0x00, 0x00, /* mov 0xc0(%rdx), %rdi: REG_ERR */
 		0x48, 0x8b, 0xb2, 0xc8, 0x00, 0x00, 0x00, /* mov 0xc8(%rdx), %rsi: REG_TRAPNO */
 		0xcc, /* int3 */
 	};
-	_Static_assert(sizeof(code) <= OFF_FPROG, "stub code layout");
+	_Static_assert(sizeof(code) == OFF_FAULTH + 15, "stub code layout");
 	uint64_t vlo, vhi;
 	int n = 0, err;
 
@@ -207,7 +221,9 @@ static uint64_t slot_addr(const struct plat_thread *th)
 static int clone_in(pid_t tid, const struct user_regs_struct *base,
 		    uint64_t flags, long *child)
 {
-	uint64_t args[6] = { flags, 0, 0, 0, 0, 0 };
+	/* rdx (the parent-tid pointer, unused here) carries the sentry's pid
+	 * for the child's check. */
+	uint64_t args[6] = { flags, 0, (uint64_t)getpid(), 0, 0, 0 };
 	int err = stubproc_inject_at(tid, base, stub_code + OFF_CLONE,
 				     stub_code + OFF_CLONE_TRAP, SYS_clone,
 				     args, child);
@@ -526,7 +542,10 @@ static int ptrace_thread_adopt(struct plat_thread *th)
 		return err;
 	th->adopted = true;
 	th->clobbered = true;
-	if (th->arm_pdeathsig) {
+	/* A new stub arms its own PR_SET_PDEATHSIG before it parks; one
+	 * seized before it got to the park loop is armed here instead. */
+	bool parked = th->last.rip - (stub_code + OFF_PARK) <= 9;
+	if (th->arm_pdeathsig && !parked) {
 		/* The new stub must die with the sentry; check the sentry was
 		 * still there when that was armed. */
 		uint64_t args[6] = { PR_SET_PDEATHSIG, SIGKILL };
@@ -542,8 +561,8 @@ static int ptrace_thread_adopt(struct plat_thread *th)
 		}
 		if (err < 0)
 			return err;
-		th->arm_pdeathsig = false;
 	}
+	th->arm_pdeathsig = false;
 	plat_pair_cpu(th->tid);
 	return 0;
 }
