@@ -50,6 +50,8 @@ SYSCALL(sched_rr_get_interval); SYSCALL(getpriority); SYSCALL(setpriority);
 SYSCALL(prctl);
 /* sys_poll.c */
 SYSCALL(poll); SYSCALL(ppoll); SYSCALL(select); SYSCALL(pselect6);
+SYSCALL(epoll_create); SYSCALL(epoll_create1); SYSCALL(epoll_ctl);
+SYSCALL(epoll_wait); SYSCALL(epoll_pwait); SYSCALL(epoll_pwait2);
 /* sys_pipe.c */
 SYSCALL(pipe); SYSCALL(pipe2);
 /* sys_misc.c */

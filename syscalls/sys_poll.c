@@ -3,12 +3,15 @@
  * ready, the time is up or a signal arrives. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
 #include <time.h>
 
+#include "../sentry/kernel/epoll.h"
 #include "../sentry/kernel/fdtable.h"
 #include "../sentry/kernel/poll.h"
 #include "handlers.h"
@@ -357,4 +360,69 @@ SYSCALL(pselect6)
 			   &intr);
 	write_left(t, a->a[4], deadline, false);
 	return intr ? -ERESTARTNOHAND : r;
+}
+
+/* --- epoll -------------------------------------------------------------------------- */
+
+SYSCALL(epoll_create)
+{
+	if ((int)a->a[0] <= 0)
+		return -EINVAL;
+	return epoll_create_file(t, 0);
+}
+
+SYSCALL(epoll_create1)
+{
+	int flags = (int)a->a[0];
+	if (flags & ~EPOLL_CLOEXEC)
+		return -EINVAL;
+	return epoll_create_file(t, flags & EPOLL_CLOEXEC ? O_CLOEXEC : 0);
+}
+
+SYSCALL(epoll_ctl)
+{
+	struct epoll_event ev;
+	int op = (int)a->a[1];
+	if (op != EPOLL_CTL_DEL) {
+		int err = task_copy_in(t, &ev, a->a[3], sizeof(ev));
+		if (err < 0)
+			return err;
+	}
+	return epoll_ctl_impl(t, (int)a->a[0], op, (int)a->a[2],
+			      op == EPOLL_CTL_DEL ? NULL : &ev);
+}
+
+static uint64_t ms_deadline(int ms)
+{
+	return ms < 0 ? 0 : deadline_after((uint64_t)ms * 1000000ULL);
+}
+
+SYSCALL(epoll_wait)
+{
+	return epoll_wait_impl(t, (int)a->a[0], a->a[1], (int)a->a[2],
+			       ms_deadline((int)a->a[3]));
+}
+
+SYSCALL(epoll_pwait)
+{
+	long err = swap_mask(t, a->a[4], a->a[5]);
+	if (err < 0)
+		return err;
+	return epoll_wait_impl(t, (int)a->a[0], a->a[1], (int)a->a[2],
+			       ms_deadline((int)a->a[3]));
+}
+
+SYSCALL(epoll_pwait2)
+{
+	uint64_t deadline = 0, ns;
+	if (a->a[3]) {
+		int err = read_timespec(t, a->a[3], &ns);
+		if (err < 0)
+			return err;
+		deadline = deadline_after(ns);
+	}
+	long err = swap_mask(t, a->a[4], a->a[5]);
+	if (err < 0)
+		return err;
+	return epoll_wait_impl(t, (int)a->a[0], a->a[1], (int)a->a[2], deadline);
 }

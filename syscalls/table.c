@@ -117,6 +117,12 @@ const struct syscall_def syscall_table[ABI_NR_SYSCALLS] = {
 	FULL(ppoll, "puppu"),
 	FULL(select, "dpppp"),
 	FULL(pselect6, "dppppp"),
+	FULL(epoll_create, "d"),
+	FULL(epoll_create1, "x"),
+	PARTIAL(epoll_ctl, "ddxp", "a watch goes when its fd is closed or reused (Linux keeps it until the last reference to the open file goes); EPOLLEXCLUSIVE wakes every waiter"),
+	FULL(epoll_wait, "dpdd"),
+	FULL(epoll_pwait, "dpddpu"),
+	FULL(epoll_pwait2, "dpdppu"),
 
 	/* Pipes: the sentry's own buffers. */
 	PARTIAL(pipe, "p", "F_SETPIPE_SZ is not supported; capacity is 64 KiB"),

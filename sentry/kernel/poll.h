@@ -11,10 +11,14 @@ struct task;
 struct poll_entry {
 	struct waitq *q;
 	struct waiter w;
+	void *ctx; /* the poll_table's ctx (epoll: the watch) */
 };
 
 struct poll_table {
 	struct task *t;
+	/* Callback waiters instead of waking t (epoll); ctx for the callback. */
+	void (*fn)(struct waiter *w);
+	void *ctx;
 	struct poll_entry *e;
 	int n, cap;
 	int err; /* -ENOMEM if an entry could not be kept */
@@ -27,5 +31,8 @@ void poll_table_init(struct poll_table *pt, struct task *t);
 void poll_table_free(struct poll_table *pt);
 
 /* Host fds (the standard streams runsc hands over): a sentry thread
- * watches them with epoll and wakes q once fd has one of events. */
+ * watches them with epoll and wakes q at every new event on fd (events is
+ * a hint; every kind is watched). */
 int hostpoll_watch(int fd, unsigned events, struct waitq *q);
+/* The host fd is being closed: no more wake-ups for it. */
+void hostpoll_unwatch(int fd);

@@ -19,6 +19,12 @@ void waitq_init(struct waitq *q)
 void waitq_add(struct waitq *q, struct waiter *w, struct task *t)
 {
 	w->t = t;
+	w->fn = NULL;
+	waitq_add_fn(q, w);
+}
+
+void waitq_add_fn(struct waitq *q, struct waiter *w)
+{
 	pthread_mutex_lock(&q->lock);
 	w->prev = NULL;
 	w->next = q->head;
@@ -44,8 +50,12 @@ void waitq_remove(struct waitq *q, struct waiter *w)
 void waitq_wake_all(struct waitq *q)
 {
 	pthread_mutex_lock(&q->lock);
-	for (struct waiter *w = q->head; w; w = w->next)
-		task_wake(w->t);
+	for (struct waiter *w = q->head; w; w = w->next) {
+		if (w->fn)
+			w->fn(w);
+		else
+			task_wake(w->t);
+	}
 	pthread_mutex_unlock(&q->lock);
 }
 

@@ -29,6 +29,9 @@ struct task;
 
 struct waiter {
 	struct task *t;
+	/* If set, called (under the queue's lock) instead of waking t: epoll
+	 * watches use it to note readiness. */
+	void (*fn)(struct waiter *w);
 	struct waiter *next, *prev;
 };
 
@@ -42,6 +45,8 @@ struct waitq {
 void waitq_init(struct waitq *q);
 void waitq_add(struct waitq *q, struct waiter *w, struct task *t);
 void waitq_remove(struct waitq *q, struct waiter *w);
+/* Adds a callback waiter (w->fn set by the caller, t unused). */
+void waitq_add_fn(struct waitq *q, struct waiter *w);
 /* Wakes every waiter (they re-check their condition). */
 void waitq_wake_all(struct waitq *q);
 bool waitq_empty(struct waitq *q);

@@ -71,8 +71,6 @@ static long wait_host(struct file *f, unsigned events)
 			ret = -ERESTARTSYS;
 			break;
 		}
-		/* One-shot watch: arm it again. */
-		hostpoll_watch(h->fd, events, &h->q);
 	}
 	poll_table_free(&pt);
 	return ret;
@@ -132,6 +130,7 @@ static long hostfd_ioctl(struct task *t, struct file *f, unsigned cmd,
 
 static void hostfd_release(struct file *f)
 {
+	hostpoll_unwatch(host_fd(f));
 	close(host_fd(f));
 	free(f->priv);
 }
