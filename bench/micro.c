@@ -1,6 +1,8 @@
 /* Micro-benchmarks, one per mode; prints the mean ns per operation (best of
  * 5 runs). Static, so the same binary runs natively and in the sandbox.
  *   getppid   a trapped system call
+ *   getppid4  the same from 4 threads at once: wall time per call of one
+ *             thread (each thread makes ITERATIONS calls)
  *   clock     clock_gettime(CLOCK_MONOTONIC) through the vDSO
  *   write4k   write(1, 4 KiB) (the runner points stdout at /dev/null)
  *   thread    pthread_create + pthread_join of a thread that returns at once
@@ -47,6 +49,43 @@ static void op_write4k(void)
 {
 	if (write(1, buf, sizeof(buf)) != sizeof(buf))
 		abort();
+}
+
+static long par_n;
+static pthread_barrier_t par_start;
+
+static void *par_getppid(void *arg)
+{
+	pthread_barrier_wait(&par_start);
+	for (long k = 0; k < par_n; k++)
+		syscall(SYS_getppid);
+	return arg;
+}
+
+/* 4 threads trapping at once; best of 5 runs. */
+static int run_getppid4(long n)
+{
+	if (n <= 0)
+		return 2;
+	par_n = n;
+	double best = 1e30;
+	for (int run = 0; run < 5; run++) {
+		pthread_t t[4];
+		pthread_barrier_init(&par_start, NULL, 5);
+		for (int i = 0; i < 4; i++)
+			if (pthread_create(&t[i], NULL, par_getppid, NULL))
+				return 1;
+		pthread_barrier_wait(&par_start);
+		double t0 = now_ns();
+		for (int i = 0; i < 4; i++)
+			pthread_join(t[i], NULL);
+		double per = (now_ns() - t0) / (double)n;
+		pthread_barrier_destroy(&par_start);
+		if (per < best)
+			best = per;
+	}
+	fprintf(stderr, "%.1f\n", best);
+	return 0;
 }
 
 static void *nothing(void *arg)
@@ -194,6 +233,8 @@ int main(int argc, char **argv)
 	};
 	if (argc >= 2 && strcmp(argv[1], "true") == 0)
 		return 0;
+	if (argc >= 3 && strcmp(argv[1], "getppid4") == 0)
+		return run_getppid4(atol(argv[2]));
 	if (argc < 3) {
 		fprintf(stderr,
 			"usage: %s getppid|clock|write4k|thread|futexpp|pipepp|"

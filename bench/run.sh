@@ -6,7 +6,7 @@
 set -u
 runsc="$1"; micro="$2"; bb="${3:-/bin/busybox}"
 platforms="systrap ptrace"
-modes="getppid clock write4k thread futexpp pipepp fork forkexec shloop"
+modes="getppid getppid4 clock write4k thread futexpp pipepp fork forkexec shloop"
 # forkexec execs the binary by its argv[0]: make it absolute.
 case "$micro" in /*) ;; *) micro="$PWD/$micro" ;; esac
 shloop_n=500
@@ -15,6 +15,7 @@ shloop_n=500
 iters() {
 	case "$1" in
 	getppid) echo "1000000 20000" ;;
+	getppid4) echo "1000000 10000" ;;
 	clock) echo "5000000 5000000" ;;
 	write4k) echo "500000 20000" ;;
 	thread) echo "5000 1000" ;;
@@ -29,6 +30,7 @@ iters() {
 label() {
 	case "$1" in
 	getppid) echo "trapped getppid" ;;
+	getppid4) echo "getppid, 4 threads at once" ;;
 	clock) echo "clock_gettime (vDSO)" ;;
 	write4k) echo "write 4 KiB to /dev/null" ;;
 	thread) echo "thread create+join" ;;

@@ -24,6 +24,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,16 @@
 #define SPIN_BUDGET 600
 /* With one CPU the other side cannot run while we spin: sleep at once. */
 static int spin_budget = SPIN_BUDGET;
+/* Spinning only pays while every spinner has a CPU: each thread inside
+ * run() has two would-be spinners (its stub thread and its sentry thread),
+ * so both sides sleep at once when more threads run than CPUs can carry. */
+static atomic_int in_run;
+static int ncpus = 1;
+
+static int current_budget(int running)
+{
+	return running * 2 <= ncpus ? spin_budget : 0;
+}
 /* While the workload computes, the sentry thread sleeps and re-checks that
  * the stub is alive this often. */
 #define LIVENESS_NS (100 * 1000 * 1000)
@@ -154,7 +165,9 @@ static int systrap_init(void)
 	code_hi = code_lo + size;
 
 	cpu_set_t cpus;
-	if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) < 2)
+	if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
+		ncpus = CPU_COUNT(&cpus);
+	if (ncpus < 2)
 		spin_budget = 0;
 	filter_b_len = systrap_filter_b(code_lo, code_hi, filter_b,
 					SYSTRAP_FILTER_MAX);
@@ -584,11 +597,11 @@ static void regs_to_slot(const struct plat_regs *r, struct systrap_slot *s)
 }
 
 /* Waits for the thread's next trap. false: the thread or stub is gone. */
-static bool wait_trap(struct plat_thread *th)
+static bool wait_trap(struct plat_thread *th, int budget)
 {
 	struct systrap_slot *s = th->slot;
 	if (!wait_change(th->as->pidfd, &s->state, SLOT_RESUME,
-			 &s->sentry_waiting, spin_budget)) {
+			 &s->sentry_waiting, budget)) {
 		th->as->dead = true;
 		return false;
 	}
@@ -652,7 +665,7 @@ static int thread_spawn(struct plat_as *as, struct plat_thread **out)
 	}
 	pthread_mutex_unlock(&as->lock);
 	th->tid = (pid_t)tid;
-	if (!wait_trap(th) || th->slot->kind != SLOT_KIND_START) {
+	if (!wait_trap(th, spin_budget) || th->slot->kind != SLOT_KIND_START) {
 		/* Leave the slot marked used: its thread may still be there. */
 		free(th);
 		return -ECHILD;
@@ -882,10 +895,14 @@ static int systrap_run(struct plat_thread *th, struct plat_regs *regs,
 		th->gs_base = regs->gs_base;
 	}
 	th->started = true;
+	int budget = current_budget(atomic_fetch_add(&in_run, 1) + 1);
+	s->spin = (uint32_t)budget;
 	store(&s->state, SLOT_RESUME);
 	if (load(&s->stub_waiting))
 		futex(&s->state, FUTEX_WAKE, 1, NULL);
-	if (!wait_trap(th)) {
+	bool trapped = wait_trap(th, budget);
+	atomic_fetch_sub(&in_run, 1);
+	if (!trapped) {
 		siginfo_t si;
 		/* A workload thread vanished without the sentry asking (the
 		 * workload jumped to the stub's exit): the process goes. */
