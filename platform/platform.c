@@ -2,11 +2,14 @@
 #include "platform.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 extern const struct platform_ops plat_ptrace_ops;
 extern const struct platform_ops plat_systrap_ops;
@@ -160,4 +163,82 @@ int plat_as_take(const struct platform_ops *ops, struct plat_as **as,
 	pthread_cond_signal(&spare_cond);
 	pthread_mutex_unlock(&spare_lock);
 	return ops->as_create(as, th);
+}
+
+/* --- passing host fds into stubs ------------------------------------------------
+ * One socket pair for the sandbox: the sentry keeps one end, every stub
+ * has the other as fd 1 (inherited through every fork). Only the sentry
+ * makes a stub receive (the workload cannot call recvmsg), one stub at a
+ * time under fdpass_lock, so each fd reaches the stub it was meant for;
+ * the stub holds no other fd then, so it always lands as fd 0. */
+
+static int fdpass[2] = { -1, -1 };
+static pthread_mutex_t fdpass_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int plat_fdpass_init(void)
+{
+	if (fdpass[0] >= 0)
+		return 0;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fdpass) < 0)
+		return -errno;
+	return 0;
+}
+
+int plat_fdpass_stub_end(void)
+{
+	return fdpass[1];
+}
+
+void plat_fdpass_lock(void)
+{
+	pthread_mutex_lock(&fdpass_lock);
+}
+
+void plat_fdpass_unlock(void)
+{
+	pthread_mutex_unlock(&fdpass_lock);
+}
+
+int plat_fdpass_send(int fd)
+{
+	char byte = 0;
+	struct iovec iov = { &byte, 1 };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	if (sendmsg(fdpass[0], &msg, MSG_NOSIGNAL) != 1)
+		return -errno;
+	return 0;
+}
+
+void plat_fdpass_drain(void)
+{
+	/* A message no stub took (its recvmsg failed): drop it, and the fd
+	 * it carries, so the next stub does not get it. */
+	char byte;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { &byte, 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	/* Read from the stub end in the sentry: the queue is shared. */
+	while (recvmsg(fdpass[1], &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) > 0) {
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+		if (c && c->cmsg_type == SCM_RIGHTS) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c), sizeof(int));
+			close(fd);
+		}
+		msg.msg_controllen = sizeof(u.buf);
+	}
 }

@@ -102,6 +102,11 @@ struct platform_ops {
 	/* getrusage(who) as the host sees th's stub: RUSAGE_SELF for the
 	 * stub process, RUSAGE_THREAD for the stub thread itself. */
 	int (*thread_rusage)(struct plat_thread *th, int who, struct rusage *ru);
+	/* mmap(addr, len, prot, flags | MAP_FIXED, host_fd, off) inside th's
+	 * stub: host_fd is the sentry's, passed to the stub for the call.
+	 * Returns the host result (addr, or -errno). */
+	long (*map_fd)(struct plat_thread *th, int host_fd, uint64_t addr,
+		       uint64_t len, int prot, int flags, uint64_t off);
 	int (*copy_in)(struct plat_as *as, void *dst, uint64_t src, size_t n);
 	int (*copy_out)(struct plat_as *as, uint64_t dst, const void *src,
 			size_t n);
@@ -145,3 +150,13 @@ const void *plat_fpstate_init_image(void);
  * safe to load: unsupported components and reserved bits cleared, so the
  * host never refuses it. -EINVAL if it cannot be made valid. */
 int plat_fpstate_sanitize(void *buf, size_t len);
+
+/* Host fd passing into stubs (platform.c; platforms only). */
+#define PLAT_FDPASS_FD 1 /* the socket's number in every stub */
+#define PLAT_FDPASS_RECV_FD 0 /* where a received fd lands */
+int plat_fdpass_init(void);
+int plat_fdpass_stub_end(void);
+void plat_fdpass_lock(void);
+void plat_fdpass_unlock(void);
+int plat_fdpass_send(int fd);
+void plat_fdpass_drain(void);

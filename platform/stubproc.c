@@ -66,7 +66,17 @@ static void stub_child(pid_t parent)
 	 * signals the workload sees. */
 	setsid();
 	/* Nothing of the sentry's host fds may reach the workload. */
-	syscall(SYS_close_range, 0, ~0U, 0);
+	/* One fd survives, as fd 1: the stub end of the socket the sentry
+	 * passes host fds on (plat_fdpass_*); stdin, stdout, stderr and the
+	 * sentry's own fds go. */
+	int pass = plat_fdpass_stub_end();
+	if (pass >= 0 && pass != PLAT_FDPASS_FD &&
+	    dup2(pass, PLAT_FDPASS_FD) != PLAT_FDPASS_FD)
+		_exit(124);
+	syscall(SYS_close_range, 0, PLAT_FDPASS_FD - 1, 0);
+	syscall(SYS_close_range, PLAT_FDPASS_FD + 1, ~0U, 0);
+	if (pass < 0)
+		close(PLAT_FDPASS_FD);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* Raw calls: glibc's signal() refuses its internal signals (32, 33),

@@ -35,6 +35,8 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/user.h>
@@ -136,6 +138,8 @@ static int ptrace_init(void)
 	int n = 0, err;
 
 	err = plat_fpu_init();
+	if (!err)
+		err = plat_fdpass_init();
 	if (err < 0)
 		return err;
 	void *p = mmap(NULL, STUB_SIZE, PROT_READ | PROT_WRITE,
@@ -523,6 +527,55 @@ static int prepare_fault_capture_keep(struct plat_thread *th)
 	return err;
 }
 
+static long ptrace_map_fd(struct plat_thread *th, int host_fd, uint64_t addr,
+			  uint64_t len, int prot, int flags, uint64_t off)
+{
+	struct {
+		struct msghdr msg;
+		struct iovec iov;
+		char byte;
+		char pad[7];
+		union {
+			char buf[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} c;
+	} ra;
+	long r;
+
+	int err = ensure_slot(th);
+	if (err < 0)
+		return err;
+	uint64_t base = slot_addr(th);
+	memset(&ra, 0, sizeof(ra));
+	ra.iov.iov_base = (void *)(base + offsetof(typeof(ra), byte));
+	ra.iov.iov_len = 1;
+	ra.msg.msg_iov = (struct iovec *)(base + offsetof(typeof(ra), iov));
+	ra.msg.msg_iovlen = 1;
+	ra.msg.msg_control = (void *)(base + offsetof(typeof(ra), c));
+	ra.msg.msg_controllen = sizeof(ra.c.buf);
+	plat_fdpass_lock();
+	err = plat_fdpass_send(host_fd);
+	if (!err) {
+		uint64_t a[6] = { PLAT_FDPASS_FD, SCRATCH_ARG, MSG_CMSG_CLOEXEC };
+		err = syscall_scratch(th, SYS_recvmsg, a, &ra, sizeof(ra), NULL, 0,
+				      &r);
+		if (!err && r != 1) {
+			plat_fdpass_drain();
+			err = r < 0 ? (int)r : -EIO;
+		}
+	}
+	plat_fdpass_unlock();
+	if (err < 0)
+		return err;
+	uint64_t m[6] = { addr, len, (uint64_t)prot, (uint64_t)(flags | MAP_FIXED),
+			  PLAT_FDPASS_RECV_FD, off };
+	err = ptrace_thread_syscall(th, SYS_mmap, m, &r);
+	uint64_t c[6] = { PLAT_FDPASS_RECV_FD };
+	long ignored;
+	ptrace_thread_syscall(th, SYS_close, c, &ignored);
+	return err < 0 ? err : r;
+}
+
 static int ptrace_thread_rusage(struct plat_thread *th, int who,
 				struct rusage *ru)
 {
@@ -807,6 +860,7 @@ const struct platform_ops plat_ptrace_ops = {
 	.fpstate_get = ptrace_fpstate_get,
 	.fpstate_set = ptrace_fpstate_set,
 	.thread_rusage = ptrace_thread_rusage,
+	.map_fd = ptrace_map_fd,
 	.copy_in = ptrace_copy_in,
 	.copy_out = ptrace_copy_out,
 	.thread_host_tid = ptrace_thread_host_tid,

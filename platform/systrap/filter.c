@@ -67,6 +67,9 @@ int systrap_filter_a(uint64_t lo, uint64_t hi, struct systrap_filter_insn *out,
 		/* CPU and memory accounting (executor: the stub's; a trapped
 		 * thread, on request: its own) */
 		SYS_getrusage,
+		/* a host fd passed in for an mmap (only from the sentry's
+		 * socket, fd PLAT_FDPASS_FD) */
+		SYS_recvmsg,
 	};
 	struct prog pr = { out, 0, max }, *p = &pr;
 	int n = (int)(sizeof(allowed) / sizeof(allowed[0]));

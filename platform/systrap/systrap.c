@@ -32,6 +32,8 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -141,6 +143,8 @@ static int systrap_init(void)
 	void *p = MAP_FAILED;
 
 	int err = plat_fpu_init();
+	if (!err)
+		err = plat_fdpass_init();
 	if (err < 0)
 		return err;
 	/* The filters compare only the low 32 bits of the instruction pointer
@@ -839,6 +843,66 @@ static int copy_fpstate(struct plat_thread *from, struct plat_thread *to)
 	return err < 0 ? err : 0;
 }
 
+/* The msghdr the executor receives a passed fd with, laid out in the
+ * result page's scratch (stub addresses). The workload can scribble on it:
+ * then the receive fails, or the fd lands nowhere useful; the sentry never
+ * reads back the fd number (it is always PLAT_FDPASS_RECV_FD). */
+struct recv_area {
+	struct msghdr msg;
+	struct iovec iov;
+	char byte;
+	char pad[7];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} c;
+};
+
+static long systrap_map_fd(struct plat_thread *th, int host_fd, uint64_t addr,
+			   uint64_t len, int prot, int flags, uint64_t off)
+{
+	struct plat_as *as = th->as;
+	uint64_t base = as->block + SYSTRAP_RESULT_OFF +
+			offsetof(struct systrap_result, scratch);
+	struct recv_area *ra = (struct recv_area *)as->res->scratch;
+	long r;
+	int err;
+
+	_Static_assert(sizeof(*ra) <= sizeof(as->res->scratch), "scratch size");
+	plat_fdpass_lock();
+	err = plat_fdpass_send(host_fd);
+	if (err < 0) {
+		plat_fdpass_unlock();
+		return err;
+	}
+	pthread_mutex_lock(&as->lock);
+	memset(ra, 0, sizeof(*ra));
+	ra->iov.iov_base = (void *)(base + offsetof(struct recv_area, byte));
+	ra->iov.iov_len = 1;
+	ra->msg.msg_iov = (struct iovec *)(base + offsetof(struct recv_area, iov));
+	ra->msg.msg_iovlen = 1;
+	ra->msg.msg_control = (void *)(base + offsetof(struct recv_area, c));
+	ra->msg.msg_controllen = sizeof(ra->c.buf);
+	uint64_t rargs[6] = { PLAT_FDPASS_FD, base, MSG_CMSG_CLOEXEC };
+	err = executor_call_locked(as, SYS_recvmsg, rargs, &r);
+	if (!err && r != 1) {
+		plat_fdpass_drain();
+		err = r < 0 ? (int)r : -EIO;
+	}
+	if (!err) {
+		uint64_t margs[6] = { addr, len, (uint64_t)prot,
+				      (uint64_t)(flags | MAP_FIXED),
+				      PLAT_FDPASS_RECV_FD, off };
+		err = executor_call_locked(as, SYS_mmap, margs, &r);
+		uint64_t cargs[6] = { PLAT_FDPASS_RECV_FD };
+		long ignored;
+		executor_call_locked(as, SYS_close, cargs, &ignored);
+	}
+	pthread_mutex_unlock(&as->lock);
+	plat_fdpass_unlock();
+	return err < 0 ? err : r;
+}
+
 static int systrap_thread_rusage(struct plat_thread *th, int who,
 				 struct rusage *ru)
 {
@@ -1000,6 +1064,7 @@ const struct platform_ops plat_systrap_ops = {
 	.fpstate_get = systrap_fpstate_get,
 	.fpstate_set = systrap_fpstate_set,
 	.thread_rusage = systrap_thread_rusage,
+	.map_fd = systrap_map_fd,
 	.copy_in = systrap_copy_in,
 	.copy_out = systrap_copy_out,
 	.thread_host_tid = systrap_thread_host_tid,
