@@ -18,7 +18,35 @@ SYSCALL(setregid); SYSCALL(setresuid); SYSCALL(setresgid);
 SYSCALL(setfsuid); SYSCALL(setfsgid); SYSCALL(capget); SYSCALL(capset);
 /* sys_read_write.c */
 SYSCALL(read); SYSCALL(write); SYSCALL(readv); SYSCALL(writev);
-SYSCALL(close); SYSCALL(fstat); SYSCALL(newfstatat); SYSCALL(ioctl);
+SYSCALL(pread64); SYSCALL(pwrite64); SYSCALL(preadv); SYSCALL(pwritev);
+SYSCALL(preadv2); SYSCALL(pwritev2); SYSCALL(lseek);
+/* sys_file.c */
+SYSCALL(open); SYSCALL(openat); SYSCALL(openat2); SYSCALL(creat);
+SYSCALL(close); SYSCALL(close_range); SYSCALL(mknod); SYSCALL(mknodat);
+SYSCALL(mkdir); SYSCALL(mkdirat); SYSCALL(rmdir); SYSCALL(unlink);
+SYSCALL(unlinkat); SYSCALL(rename); SYSCALL(renameat); SYSCALL(renameat2);
+SYSCALL(link); SYSCALL(linkat); SYSCALL(symlink); SYSCALL(symlinkat);
+SYSCALL(readlink); SYSCALL(readlinkat); SYSCALL(chmod); SYSCALL(fchmod);
+SYSCALL(fchmodat); SYSCALL(fchmodat2); SYSCALL(chown); SYSCALL(fchown);
+SYSCALL(lchown); SYSCALL(fchownat); SYSCALL(utime); SYSCALL(utimes);
+SYSCALL(futimesat); SYSCALL(utimensat); SYSCALL(truncate); SYSCALL(ftruncate);
+SYSCALL(fallocate); SYSCALL(access); SYSCALL(faccessat); SYSCALL(faccessat2);
+SYSCALL(chdir); SYSCALL(fchdir); SYSCALL(getcwd); SYSCALL(chroot);
+SYSCALL(umask); SYSCALL(memfd_create);
+/* sys_stat.c */
+SYSCALL(stat); SYSCALL(fstat); SYSCALL(lstat); SYSCALL(newfstatat);
+SYSCALL(statx); SYSCALL(statfs); SYSCALL(fstatfs);
+/* sys_getdents.c */
+SYSCALL(getdents); SYSCALL(getdents64);
+/* sys_sync.c */
+SYSCALL(fsync); SYSCALL(fdatasync); SYSCALL(sync); SYSCALL(syncfs);
+/* sys_xattr.c */
+SYSCALL(setxattr); SYSCALL(lsetxattr); SYSCALL(fsetxattr);
+SYSCALL(getxattr); SYSCALL(lgetxattr); SYSCALL(fgetxattr);
+SYSCALL(listxattr); SYSCALL(llistxattr); SYSCALL(flistxattr);
+SYSCALL(removexattr); SYSCALL(lremovexattr); SYSCALL(fremovexattr);
+/* sys_splice.c */
+SYSCALL(sendfile); SYSCALL(copy_file_range);
 /* sys_time.c */
 SYSCALL(clock_gettime); SYSCALL(clock_getres); SYSCALL(gettimeofday);
 SYSCALL(time); SYSCALL(nanosleep); SYSCALL(clock_nanosleep);
@@ -58,4 +86,5 @@ SYSCALL(pipe); SYSCALL(pipe2);
 SYSCALL(uname); SYSCALL(getrandom); SYSCALL(prlimit64); SYSCALL(getrlimit);
 SYSCALL(setrlimit); SYSCALL(arch_prctl);
 /* sys_fd.c */
-SYSCALL(dup); SYSCALL(dup2); SYSCALL(dup3); SYSCALL(fcntl);
+SYSCALL(dup); SYSCALL(dup2); SYSCALL(dup3); SYSCALL(fcntl); SYSCALL(flock);
+SYSCALL(ioctl);

@@ -17,9 +17,9 @@ static long do_pipe(struct task *t, uint64_t ufds, int flags)
 	if (err < 0)
 		return err;
 	bool cloexec = flags & O_CLOEXEC;
-	int fds[2] = { fd_install(t->fdt, rd, 0, cloexec), -1 };
+	int fds[2] = { fd_install_task(t, rd, cloexec), -1 };
 	if (fds[0] >= 0)
-		fds[1] = fd_install(t->fdt, wr, 0, cloexec);
+		fds[1] = fd_install_task(t, wr, cloexec);
 	file_put(rd);
 	file_put(wr);
 	err = fds[0] < 0 ? fds[0] : fds[1] < 0 ? fds[1] : 0;

@@ -240,20 +240,35 @@ static long do_select(struct task *t, int nfds, uint64_t ur, uint64_t uw,
 	*intr = false;
 	if (nfds < 0)
 		return -EINVAL;
-	if ((uint64_t)nfds > FDTABLE_MAX)
-		nfds = FDTABLE_MAX; /* no fd is higher */
-	uint64_t in[3][FDTABLE_MAX / 64] = { { 0 } }, out[3][FDTABLE_MAX / 64];
+	/* Like Linux, nothing past the fd table's size is looked at. */
+	pthread_mutex_lock(&t->fdt->lock);
+	int max = t->fdt->size;
+	pthread_mutex_unlock(&t->fdt->lock);
+	if (nfds > max)
+		nfds = max;
+	size_t words = ((size_t)nfds + 63) / 64;
+	uint64_t *in[3], *out[3];
+	uint64_t *mem = calloc(words ? words * 6 : 1, sizeof(uint64_t));
+	if (!mem)
+		return -ENOMEM;
+	for (int k = 0; k < 3; k++) {
+		in[k] = mem + (size_t)k * words;
+		out[k] = mem + (size_t)(3 + k) * words;
+	}
 	uint64_t addr[3] = { ur, uw, ue };
 	size_t bytes = ((size_t)nfds + 7) / 8;
 	for (int k = 0; k < 3; k++)
 		if (addr[k] && bytes) {
 			int err = task_copy_in(t, in[k], addr[k], bytes);
-			if (err < 0)
+			if (err < 0) {
+				free(mem);
 				return err;
+			}
 		}
 	struct pitem *it = calloc((size_t)nfds ? (size_t)nfds : 1, sizeof(*it));
+	long r = -ENOMEM;
 	if (!it)
-		return -ENOMEM;
+		goto out;
 	size_t n = 0;
 	for (int fd = 0; fd < nfds; fd++) {
 		uint64_t bit = 1ULL << (fd % 64);
@@ -270,22 +285,16 @@ static long do_select(struct task *t, int nfds, uint64_t ur, uint64_t uw,
 		it[n].events = ev;
 		n++;
 	}
-	long r = poll_wait_items(t, it, n, deadline);
-	if (r == -ERESTARTSYS) {
+	r = poll_wait_items(t, it, n, deadline);
+	if (r == -ERESTARTSYS)
 		*intr = true;
-		free(it);
-		return r;
-	}
-	if (r < 0) {
-		free(it);
-		return r;
-	}
-	memset(out, 0, sizeof(out));
+	if (r < 0)
+		goto out;
 	long count = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (it[i].revents & POLLNVAL) {
-			free(it);
-			return -EBADF;
+			r = -EBADF;
+			goto out;
 		}
 		int fd = it[i].fd;
 		uint64_t bit = 1ULL << (fd % 64);
@@ -303,14 +312,19 @@ static long do_select(struct task *t, int nfds, uint64_t ur, uint64_t uw,
 			count++;
 		}
 	}
-	free(it);
+	r = count;
 	for (int k = 0; k < 3; k++)
 		if (addr[k] && bytes) {
 			int err = task_copy_out(t, addr[k], out[k], bytes);
-			if (err < 0)
-				return err;
+			if (err < 0) {
+				r = err;
+				break;
+			}
 		}
-	return count;
+out:
+	free(it);
+	free(mem);
+	return r;
 }
 
 SYSCALL(select)

@@ -1,105 +1,156 @@
-/* read/write families on the fd table. Workload buffers pass through a
- * sentry bounce buffer; a transfer is at most RW_CHUNK bytes per host call,
- * and a short transfer ends the call, as a short count on Linux. */
+/* read/write families and lseek. Workload buffers pass through a bounce
+ * buffer of the serving sentry thread. A regular file's transfer is
+ * carried out in chunks until done (it never blocks, and a short count
+ * there would be a lie); a stream's (pipe, terminal, FIFO) is one call of
+ * at most one chunk, since a short count is normal there and a second
+ * call could block after data was already moved. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/fs.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/uio.h>
 
-#include "../lib/cleanup.h"
-#include "../sentry/kernel/fdtable.h"
-#include "handlers.h"
+#include "fsutil.h"
 
-#define RW_CHUNK (256 * 1024)
 #define MAX_RW_COUNT (INT_MAX & ~4095L) /* Linux clamps every transfer */
 
-static bool can_read(struct file *f)
+static __thread char *bounce;
+
+char *rw_buffer(void)
 {
-	return (f->flags & O_ACCMODE) != O_WRONLY;
+	/* One per sentry thread, kept: a fresh 1 MiB malloc per call would
+	 * be an mmap and page faults each time. Page-aligned: host reads into
+	 * a misaligned buffer run several times slower (AMD EPYC here). */
+	if (!bounce)
+		bounce = aligned_alloc(4096, RW_CHUNK);
+	return bounce;
 }
 
-static bool can_write(struct file *f)
+static bool loops(struct file *f)
 {
-	return (f->flags & O_ACCMODE) != O_RDONLY;
+	return f->inode && (S_ISREG(f->inode->type) || S_ISBLK(f->inode->type));
 }
 
-static long do_read(struct task *t, struct file *f, uint64_t buf, size_t n)
+/* Reads at most n bytes into workload memory at buf; pos NULL: the
+ * file's offset. */
+static long read_to(struct task *t, struct file *f, uint64_t buf, size_t n,
+		    const uint64_t *pos)
 {
-	if (!can_read(f) || !f->ops->read)
-		return -EBADF;
-	if (n == 0)
-		return 0;
-	size_t chunk = n < RW_CHUNK ? n : RW_CHUNK;
-	cleanup_free char *b = malloc(chunk);
-	if (!b)
-		return -ENOMEM;
-	long r = f->ops->read(f, b, chunk);
-	if (r > 0) {
-		int err = task_copy_out(t, buf, b, (size_t)r);
-		if (err < 0)
-			return err;
-	}
-	return r;
-}
-
-static long do_write(struct task *t, struct file *f, uint64_t buf, size_t n)
-{
-	if (!can_write(f) || !f->ops->write)
-		return -EBADF;
-	if (n > MAX_RW_COUNT)
-		n = MAX_RW_COUNT;
-	size_t chunk = n < RW_CHUNK ? n : RW_CHUNK;
-	cleanup_free char *b = malloc(chunk ? chunk : 1);
+	char *b = rw_buffer();
 	size_t done = 0;
 	if (!b)
 		return -ENOMEM;
-	while (done < n || n == 0) {
-		size_t c = n - done < chunk ? n - done : chunk;
+	do {
+		size_t c = n - done < RW_CHUNK ? n - done : RW_CHUNK;
+		uint64_t p = pos ? *pos + done : 0;
+		long r = vfs_read(t, f, b, c, pos ? &p : NULL);
+		if (r < 0)
+			return done ? (long)done : r;
+		if (r > 0) {
+			int err = task_copy_out(t, buf + done, b, (size_t)r);
+			if (err < 0)
+				return done ? (long)done : err;
+		}
+		done += (size_t)r;
+		if ((size_t)r < c || !loops(f))
+			break;
+	} while (done < n);
+	return (long)done;
+}
+
+static long write_from(struct task *t, struct file *f, uint64_t buf, size_t n,
+		       const uint64_t *pos)
+{
+	char *b = rw_buffer();
+	size_t done = 0;
+	if (!b)
+		return -ENOMEM;
+	do {
+		size_t c = n - done < RW_CHUNK ? n - done : RW_CHUNK;
 		int err = task_copy_in(t, b, buf + done, c);
 		if (err < 0)
 			return done ? (long)done : err;
-		long r = f->ops->write(f, b, c);
+		uint64_t p = pos ? *pos + done : 0;
+		long r = vfs_write(t, f, b, c, pos ? &p : NULL);
 		if (r < 0)
 			return done ? (long)done : r;
 		done += (size_t)r;
-		if ((size_t)r < c || n == 0)
+		if ((size_t)r < c)
 			break;
-	}
+	} while (done < n);
 	return (long)done;
+}
+
+static long do_read(struct task *t, int fd, uint64_t buf, uint64_t n,
+		    const uint64_t *pos)
+{
+	struct file *f = fd_get(t->fdt, fd);
+	if (!f)
+		return -EBADF;
+	if (n > MAX_RW_COUNT)
+		n = MAX_RW_COUNT;
+	long r;
+	if (n == 0) /* still checks the fd, mode and offset */
+		r = vfs_read(t, f, NULL, 0, pos);
+	else
+		r = read_to(t, f, buf, n, pos);
+	file_put(f);
+	return r;
+}
+
+static long do_write(struct task *t, int fd, uint64_t buf, uint64_t n,
+		     const uint64_t *pos)
+{
+	struct file *f = fd_get(t->fdt, fd);
+	if (!f)
+		return -EBADF;
+	if (n > MAX_RW_COUNT)
+		n = MAX_RW_COUNT;
+	long r;
+	if (n == 0)
+		r = vfs_write(t, f, "", 0, pos);
+	else
+		r = write_from(t, f, buf, n, pos);
+	file_put(f);
+	return r;
 }
 
 SYSCALL(read)
 {
-	struct file *f = fd_get(t->fdt, (int)a->a[0]);
-	if (!f)
-		return -EBADF;
-	long r = do_read(t, f, a->a[1], a->a[2] > MAX_RW_COUNT ? MAX_RW_COUNT : a->a[2]);
-	file_put(f);
-	return r;
+	return do_read(t, (int)a->a[0], a->a[1], a->a[2], NULL);
 }
 
 SYSCALL(write)
 {
-	struct file *f = fd_get(t->fdt, (int)a->a[0]);
-	if (!f)
-		return -EBADF;
-	long r = do_write(t, f, a->a[1], a->a[2]);
-	file_put(f);
-	return r;
+	return do_write(t, (int)a->a[0], a->a[1], a->a[2], NULL);
 }
 
-/* Copies in and checks an iovec array as Linux's import_iovec does. */
-static long import_iov(struct task *t, uint64_t addr, uint64_t cnt,
-		       struct iovec **out, size_t *total)
+SYSCALL(pread64)
 {
-	if (cnt > IOV_MAX)
+	uint64_t pos = a->a[3];
+	if ((int64_t)pos < 0)
 		return -EINVAL;
+	return do_read(t, (int)a->a[0], a->a[1], a->a[2], &pos);
+}
+
+SYSCALL(pwrite64)
+{
+	uint64_t pos = a->a[3];
+	if ((int64_t)pos < 0)
+		return -EINVAL;
+	return do_write(t, (int)a->a[0], a->a[1], a->a[2], &pos);
+}
+
+long iov_import(struct task *t, uint64_t addr, uint64_t cnt, struct iovec **out,
+		size_t *total)
+{
 	*total = 0;
 	*out = NULL;
+	if (cnt > IOV_MAX)
+		return -EINVAL;
 	if (cnt == 0)
 		return 0;
 	struct iovec *iov = calloc(cnt, sizeof(*iov));
@@ -124,144 +175,214 @@ static long import_iov(struct task *t, uint64_t addr, uint64_t cnt,
 	return 0;
 }
 
-SYSCALL(readv)
+static long readv_file(struct task *t, struct file *f, const struct iovec *iov,
+		       uint64_t cnt, size_t total, const uint64_t *pos)
 {
-	struct iovec *iov = NULL;
-	char *b = NULL;
+	if (total == 0 || !loops(f)) {
+		/* One call, scattered afterwards. */
+		char *b = rw_buffer();
+		if (!b)
+			return -ENOMEM;
+		size_t c = total < RW_CHUNK ? total : RW_CHUNK;
+		uint64_t p = pos ? *pos : 0;
+		long r = vfs_read(t, f, b, c, pos ? &p : NULL);
+		for (size_t i = 0, off = 0; r > 0 && off < (size_t)r; i++) {
+			size_t n = iov[i].iov_len;
+			if (n > (size_t)r - off)
+				n = (size_t)r - off;
+			int err = task_copy_out(t, (uint64_t)iov[i].iov_base,
+						b + off, n);
+			if (err < 0)
+				return off ? (long)off : err;
+			off += n;
+		}
+		return r;
+	}
+	size_t done = 0;
+	for (uint64_t i = 0; i < cnt && done < total; i++) {
+		if (!iov[i].iov_len)
+			continue;
+		uint64_t p = pos ? *pos + done : 0;
+		long r = read_to(t, f, (uint64_t)iov[i].iov_base,
+				 iov[i].iov_len, pos ? &p : NULL);
+		if (r < 0)
+			return done ? (long)done : r;
+		done += (size_t)r;
+		if ((size_t)r < iov[i].iov_len)
+			break;
+	}
+	return (long)done;
+}
+
+static long writev_file(struct task *t, struct file *f, const struct iovec *iov,
+			uint64_t cnt, size_t total, const uint64_t *pos)
+{
+	char *b = rw_buffer();
+	size_t done = 0;
+	uint64_t i = 0;
+	size_t in_iov = 0;
+	if (!b)
+		return -ENOMEM;
+	if (total == 0) {
+		uint64_t p = pos ? *pos : 0;
+		return vfs_write(t, f, "", 0, pos ? &p : NULL);
+	}
+	/* Gathered a chunk at a time, so a pipe sees each chunk whole. */
+	while (done < total) {
+		size_t c = 0;
+		while (c < RW_CHUNK && i < cnt) {
+			size_t n = iov[i].iov_len - in_iov;
+			if (n > RW_CHUNK - c)
+				n = RW_CHUNK - c;
+			int err = task_copy_in(
+			    t, b + c, (uint64_t)iov[i].iov_base + in_iov, n);
+			if (err < 0) {
+				if (c == 0)
+					return done ? (long)done : err;
+				break;
+			}
+			c += n;
+			in_iov += n;
+			if (in_iov == iov[i].iov_len) {
+				i++;
+				in_iov = 0;
+			}
+		}
+		uint64_t p = pos ? *pos + done : 0;
+		long r = vfs_write(t, f, b, c, pos ? &p : NULL);
+		if (r < 0)
+			return done ? (long)done : r;
+		done += (size_t)r;
+		if ((size_t)r < c)
+			break;
+	}
+	return (long)done;
+}
+
+static long do_readv(struct task *t, int fd, uint64_t iovp, uint64_t cnt,
+		     const uint64_t *pos)
+{
+	struct iovec *iov;
 	size_t total;
-	struct file *f = fd_get(t->fdt, (int)a->a[0]);
+	struct file *f = fd_get(t->fdt, fd);
 	if (!f)
 		return -EBADF;
-	long r = import_iov(t, a->a[1], a->a[2], &iov, &total);
-	if (r < 0)
-		goto out;
-	r = -EBADF;
-	if (!can_read(f) || !f->ops->read)
-		goto out;
-	r = 0;
-	if (total == 0)
-		goto out;
-	size_t chunk = total < RW_CHUNK ? total : RW_CHUNK;
-	b = malloc(chunk);
-	r = -ENOMEM;
-	if (!b)
-		goto out;
-	r = f->ops->read(f, b, chunk);
-	/* Scatter what was read over the iovecs in order. */
-	for (size_t i = 0, off = 0; r > 0 && off < (size_t)r; i++) {
-		size_t c = iov[i].iov_len;
-		if (c > (size_t)r - off)
-			c = (size_t)r - off;
-		int err = task_copy_out(t, (uint64_t)iov[i].iov_base, b + off, c);
-		if (err < 0) {
-			r = off ? (long)off : err;
-			break;
-		}
-		off += c;
-	}
-out:
-	free(b);
+	long r = iov_import(t, iovp, cnt, &iov, &total);
+	if (r == 0)
+		r = readv_file(t, f, iov, cnt, total, pos);
 	free(iov);
 	file_put(f);
 	return r;
+}
+
+static long do_writev(struct task *t, int fd, uint64_t iovp, uint64_t cnt,
+		      const uint64_t *pos)
+{
+	struct iovec *iov;
+	size_t total;
+	struct file *f = fd_get(t->fdt, fd);
+	if (!f)
+		return -EBADF;
+	long r = iov_import(t, iovp, cnt, &iov, &total);
+	if (r == 0)
+		r = writev_file(t, f, iov, cnt, total, pos);
+	free(iov);
+	file_put(f);
+	return r;
+}
+
+SYSCALL(readv)
+{
+	return do_readv(t, (int)a->a[0], a->a[1], a->a[2], NULL);
 }
 
 SYSCALL(writev)
 {
-	struct iovec *iov = NULL;
-	char *b = NULL;
-	size_t total;
-	struct file *f = fd_get(t->fdt, (int)a->a[0]);
-	if (!f)
-		return -EBADF;
-	long r = import_iov(t, a->a[1], a->a[2], &iov, &total);
-	if (r < 0)
-		goto out;
-	r = -EBADF;
-	if (!can_write(f) || !f->ops->write)
-		goto out;
-	/* Gathered into one host write, so a pipe sees it whole. */
-	b = malloc(total ? total : 1);
-	r = -ENOMEM;
-	if (!b)
-		goto out;
-	size_t off = 0;
-	for (uint64_t i = 0; i < a->a[2]; i++) {
-		int err = task_copy_in(t, b + off, (uint64_t)iov[i].iov_base,
-				       iov[i].iov_len);
-		if (err < 0) {
-			r = err;
-			goto out;
+	return do_writev(t, (int)a->a[0], a->a[1], a->a[2], NULL);
+}
+
+SYSCALL(preadv)
+{
+	uint64_t pos = a->a[3]; /* 64-bit: pos_l holds it all */
+	if ((int64_t)pos < 0)
+		return -EINVAL;
+	return do_readv(t, (int)a->a[0], a->a[1], a->a[2], &pos);
+}
+
+SYSCALL(pwritev)
+{
+	uint64_t pos = a->a[3];
+	if ((int64_t)pos < 0)
+		return -EINVAL;
+	return do_writev(t, (int)a->a[0], a->a[1], a->a[2], &pos);
+}
+
+#define RWF_OURS (RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_APPEND)
+
+SYSCALL(preadv2)
+{
+	int64_t off = (int64_t)a->a[3];
+	int flags = (int)a->a[5];
+	if (flags & ~(RWF_OURS | RWF_NOWAIT))
+		return -EOPNOTSUPP;
+	if (flags & RWF_NOWAIT)
+		return -EOPNOTSUPP;
+	if (off < -1)
+		return -EINVAL;
+	uint64_t pos = (uint64_t)off;
+	return do_readv(t, (int)a->a[0], a->a[1], a->a[2],
+			off == -1 ? NULL : &pos);
+}
+
+SYSCALL(pwritev2)
+{
+	int64_t off = (int64_t)a->a[3];
+	int flags = (int)a->a[5];
+	if (flags & ~(RWF_OURS | RWF_NOWAIT))
+		return -EOPNOTSUPP;
+	if (flags & RWF_NOWAIT)
+		return -EOPNOTSUPP;
+	if (off < -1)
+		return -EINVAL;
+	uint64_t pos = (uint64_t)off;
+	long r;
+	if (flags & RWF_APPEND) {
+		/* This call only appends: at the size, not via O_APPEND on
+		 * the shared description. */
+		struct file *f = fd_get(t->fdt, (int)a->a[0]);
+		struct vfs_attr at;
+		if (!f)
+			return -EBADF;
+		bool reg = f->inode && S_ISREG(f->inode->type);
+		r = reg ? vfs_getattr(f->inode, &at) : 0;
+		file_put(f);
+		if (r < 0)
+			return r;
+		if (reg) {
+			pos = at.size;
+			off = 0;
 		}
-		off += iov[i].iov_len;
 	}
-	r = f->ops->write(f, b, total);
-out:
-	free(b);
-	free(iov);
-	file_put(f);
+	r = do_writev(t, (int)a->a[0], a->a[1], a->a[2],
+		      off == -1 ? NULL : &pos);
+	if (r > 0 && (flags & (RWF_DSYNC | RWF_SYNC))) {
+		struct file *f = fd_get(t->fdt, (int)a->a[0]);
+		if (f && f->ops->fsync)
+			f->ops->fsync(f, flags & RWF_DSYNC);
+		file_put(f);
+	}
 	return r;
 }
 
-SYSCALL(close)
+SYSCALL(lseek)
 {
-	return fd_close(t->fdt, (int)a->a[0]);
-}
-
-static long do_fstat(struct task *t, int fd, uint64_t statbuf)
-{
-	struct stat st;
-	struct file *f = fd_get(t->fdt, fd);
+	struct file *f = fd_get(t->fdt, (int)a->a[0]);
 	if (!f)
 		return -EBADF;
-	long r = f->ops->fstat ? f->ops->fstat(f, &st) : -EBADF;
-	file_put(f);
-	if (r < 0)
-		return r;
-	return task_copy_out(t, statbuf, &st, sizeof(st));
-}
-
-SYSCALL(fstat)
-{
-	return do_fstat(t, (int)a->a[0], a->a[1]);
-}
-
-SYSCALL(newfstatat)
-{
-	char c;
-	int flags = (int)a->a[3];
-
-	if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT))
-		return -EINVAL;
-	int err = task_copy_in(t, &c, a->a[1], 1);
-	if (err < 0)
-		return err;
-	if (c == '\0') {
-		if (!(flags & AT_EMPTY_PATH))
-			return -ENOENT;
-		return do_fstat(t, (int)a->a[0], a->a[2]);
-	}
-	return -ENOSYS; /* path lookup needs the VFS (issue 5) */
-}
-
-SYSCALL(ioctl)
-{
-	unsigned cmd = (unsigned)a->a[1];
-	int fd = (int)a->a[0];
-	struct file *f = fd_get(t->fdt, fd);
-	long r;
-
-	if (!f)
-		return -EBADF;
-	switch (cmd) {
-	case FIOCLEX:
-	case FIONCLEX:
-		t->fdt->cloexec[fd] = cmd == FIOCLEX;
-		r = 0;
-		break;
-	default:
-		r = f->ops->ioctl ? f->ops->ioctl(t, f, cmd, a->a[2]) : -ENOTTY;
-	}
+	int whence = (int)a->a[2];
+	long r = whence < 0 || whence > SEEK_HOLE
+		     ? -EINVAL
+		     : vfs_llseek(f, (int64_t)a->a[1], whence);
 	file_put(f);
 	return r;
 }

@@ -14,6 +14,7 @@
 
 #include "../../lib/log.h"
 #include "../mm/mm.h"
+#include "../vfs/vfs.h"
 #include "fdtable.h"
 #include "kernel.h"
 #include "pidfd.h"
@@ -166,6 +167,12 @@ long task_clone(struct task *t, const struct clone_args_k *ca)
 		err = -ENOMEM;
 		goto fail;
 	}
+	/* Root, cwd and umask. */
+	n->fs = (f & CLONE_FS) ? fs_struct_ref(t->fs) : fs_struct_copy(t->fs);
+	if (!n->fs) {
+		err = -ENOMEM;
+		goto fail;
+	}
 	/* Signal handlers and the thread group. */
 	if (f & CLONE_THREAD) {
 		ng = t->tg;
@@ -296,6 +303,7 @@ fail:
 	else if (as)
 		plat->as_destroy(as);
 	fdtable_put(n->fdt);
+	fs_struct_put(n->fs);
 	if (ng && ng != t->tg) {
 		sighand_put(ng->sighand);
 		free(ng->exe_path);

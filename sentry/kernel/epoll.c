@@ -138,7 +138,7 @@ int epoll_create_file(struct task *t, int flags)
 		free(ep);
 		return -ENOMEM;
 	}
-	int fd = fd_install(t->fdt, f, 0, flags & O_CLOEXEC);
+	int fd = fd_install_task(t, f, flags & O_CLOEXEC);
 	file_put(f);
 	return fd;
 }

@@ -12,6 +12,7 @@
 
 #include "../../lib/log.h"
 #include "../mm/mm.h"
+#include "../vfs/vfs.h"
 #include "fdtable.h"
 #include "futex.h"
 #include "kernel.h"
@@ -329,6 +330,8 @@ void task_exit(struct task *t, int code)
 	t->mm = NULL;
 	fdtable_put(t->fdt);
 	t->fdt = NULL;
+	fs_struct_put(t->fs);
+	t->fs = NULL;
 	free(t->fpbuf);
 	t->fpbuf = NULL;
 

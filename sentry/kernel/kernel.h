@@ -40,9 +40,11 @@ struct mm;
 struct fdtable;
 struct fs_struct;
 struct exec_file;
+struct vfs_boot_config;
 
 struct sentry_config {
 	const char *platform;
+	const struct vfs_boot_config *vfs; /* the file tree (sentry/vfs/vfs.h) */
 	bool strace;
 	bool cpu_pairing;
 	char **argv; /* workload argv; argv[0] is the program path */

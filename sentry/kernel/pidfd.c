@@ -54,7 +54,7 @@ int pidfd_create(struct task *t, struct thread_group *g, int flags)
 		free(r);
 		return -ENOMEM;
 	}
-	int fd = fd_install(t->fdt, f, 0, true);
+	int fd = fd_install_task(t, f, true);
 	file_put(f);
 	return fd;
 }

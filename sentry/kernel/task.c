@@ -19,6 +19,7 @@
 #include "../mm/mm.h"
 #include "fdtable.h"
 #include "kernel.h"
+#include "../vfs/vfs.h"
 
 /* Linux x86-64 user segment selectors (__USER_CS, __USER_DS). */
 #define USER_CS 0x33
@@ -461,6 +462,11 @@ int kernel_run(struct kernel *k)
 	err = init_task(k, &t);
 	if (err < 0) {
 		log_error("cannot create the first process: %s", strerror(-err));
+		return err;
+	}
+	err = vfs_boot(k, t);
+	if (err < 0) {
+		log_error("cannot set up the file tree: %s", strerror(-err));
 		return err;
 	}
 	/* The task's own sentry thread loads the program: only the thread

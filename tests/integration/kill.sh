@@ -1,6 +1,6 @@
 #!/bin/bash
 # No stub process outlives its sandbox, whatever kills it: runsc killed
-# with SIGKILL or SIGTERM, or the sentry itself killed with SIGKILL, while
+# with SIGKILL or SIGTERM, the sentry or the gofer killed with SIGKILL, while
 # the workload has several processes and threads alive.
 # usage: kill.sh RUNSC PLATFORM SLEEPERS (tests/integration/sleepers.c)
 set -u
@@ -63,15 +63,19 @@ scenario() { # name what-to-kill
 	local stubs
 	stubs=$(sed -n 's/.*stub host pid \([0-9]*\).*/\1/p' "$log" | sort -u)
 	local sentry
-	sentry=$(pgrep -P "$runsc_pid" | head -n 1)
+	# runsc's children are the gofer and the sentry, told apart by name.
+	sentry=$(pgrep -P "$runsc_pid" -x runsc-sentry | head -n 1)
+	local gofer
+	gofer=$(pgrep -P "$runsc_pid" -x runsc-gofer | head -n 1)
 	# The stub threads named in the log, and every process under the
 	# sentry (the zygote and the stubs' main threads among them).
 	stubs="$stubs $(descendants "$sentry")"
-	pids_to_clean+=($stubs $sentry)
+	pids_to_clean+=($stubs $sentry $gofer)
 	local n_alive=0 want
 	want=$(awk '/^ready/ { print $2 }' "$tmp/$name.out")
 	for p in $stubs; do alive "$p" && n_alive=$((n_alive + 1)); done
 	if ! kill -0 "$runsc_pid" 2>/dev/null || [ -z "$sentry" ] ||
+		[ -z "$gofer" ] ||
 		[ "$n_alive" -lt "$want" ]; then
 		echo "FAIL $name: the sandbox ended by itself before the kill" \
 			"($n_alive stub threads alive; log below)"
@@ -83,17 +87,18 @@ scenario() { # name what-to-kill
 	runsc-kill) kill -KILL "$runsc_pid" ;;
 	runsc-term) kill -TERM "$runsc_pid" ;;
 	sentry-kill) kill -KILL "$sentry" ;;
+	gofer-kill) kill -KILL "$gofer" ;;
 	esac
 	wait "$runsc_pid" 2>/dev/null
 	any_alive() {
-		for p in $stubs $sentry; do alive "$p" && return 0; done
+		for p in $stubs $sentry $gofer; do alive "$p" && return 0; done
 		return 1
 	}
 	if wait_for 200 eval '! any_alive'; then
-		echo "ok $name: $(echo $stubs | wc -w) stub threads and processes, and the sentry, are gone"
+		echo "ok $name: $(echo $stubs | wc -w) stub threads and processes, the sentry and the gofer are gone"
 	else
 		echo "FAIL $name: still alive:"
-		for p in $stubs $sentry; do
+		for p in $stubs $sentry $gofer; do
 			alive "$p" && echo "  $p $(cat /proc/$p/comm 2>/dev/null)"
 		done
 		fail=1
@@ -103,4 +108,7 @@ scenario() { # name what-to-kill
 scenario runsc-kill runsc-kill
 scenario runsc-term runsc-term
 scenario sentry-kill sentry-kill
+# A dead gofer ends the sandbox: runsc kills the sentry, and with it the
+# stubs, rather than run on without a file tree.
+scenario gofer-kill gofer-kill
 exit $fail

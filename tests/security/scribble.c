@@ -23,7 +23,9 @@
  *   forge-upper       nr 1<<40 | getpid: ENOSYS              0
  *   forge-minus1      nr -1: ENOSYS                          0
  *   forge-compat      i386 arch, exit(99): ENOSYS            0
- *   forge-mkdir DIR   mkdir DIR/forged: an error, DIR intact 0
+ *   forge-mkdir DIR   mkdir DIR/forged: served by the sandbox
+ *                     (in its overlay, or an error), DIR
+ *                     intact on the host                     0
  *   forge-kill PID    kill(PID, SIGKILL): an error           0
  *   forge-exit        exit_group(57): the sandbox exits 57   57
  *   forge-segv        a SIGSEGV fault                        139
@@ -229,9 +231,11 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "forge-mkdir") && arg) {
 		static char path[4096];
 		snprintf(path, sizeof(path), "%s/forged", arg);
-		expect_any_err(mode, forge(mode, SLOT_KIND_SYSCALL, SYS_mkdir,
-					   AUDIT_ARCH_X86_64, SIGSYS,
-					   (uint64_t)path, 0755));
+		/* The sandbox may well make it, in its own tree: what
+		 * counts is the host's DIR, which security.sh checks. */
+		long r = forge(mode, SLOT_KIND_SYSCALL, SYS_mkdir,
+			       AUDIT_ARCH_X86_64, SIGSYS, (uint64_t)path, 0755);
+		printf("ok %s answered %ld\n", mode, r);
 		calls_still_work("calls-after");
 		return failures ? 1 : 0;
 	}

@@ -14,7 +14,7 @@
 #     traced, nor its memory written).
 #
 # TEST: direct gadgets sigreturn compat mm scribble vsyscall-faults
-#       vsyscall-calls (see docs/security.md for what each proves)
+#       vsyscall-calls files (see docs/security.md for what each proves)
 # Exit: 0 all held, 1 an attempt misbehaved, 77 skipped (reason printed),
 # 99 the harness itself failed. SECURITY_HANGS=1 also runs the attempts
 # known to wedge the sandbox (they are reported, not judged).
@@ -416,6 +416,43 @@ test_vsyscall_calls() {
 	[ "$(grep -c '^vsyscall ' "$tmp/out")" = 3 ] || no "the program did not make its three calls"
 }
 
+# 6. File-system escapes (issue 5, escape_files.c): "..", symlinks out of a
+#    --rw directory (made on the host and by the sandbox), hard links and
+#    renames across mounts, device nodes, the host's /proc /sys /dev; then
+#    a --rw subdirectory swapped with a symlink to the host directory, by
+#    the host, while the sandbox makes files through it.
+test_files() {
+	setup_host
+	local rw=$tmp/rw
+	mkdir -p "$rw/swap" || exit 99
+	ln -s "$host/existing" "$rw/out-abs" || exit 99
+	ln -s ../host/existing "$rw/out-rel" || exit 99
+	sandbox "files" 0 --rw "$rw" -- "$prog" "$host" "$rw"
+	grep "^FAIL" "$tmp/out"
+	echo "$(grep -c '^ok ' "$tmp/out") file attempts answered"
+	check_host "files"
+	[ "$(cat "$rw/legit" 2>/dev/null)" = "written by the sandbox" ] ||
+		no "the sandbox's write in its --rw directory did not reach the host"
+	ln -s "$host" "$rw/swap.link" || exit 99
+	(
+		while :; do
+			mv -T "$rw/swap" "$rw/swap.dir" 2>/dev/null
+			mv -T "$rw/swap.link" "$rw/swap" 2>/dev/null
+			mv -T "$rw/swap" "$rw/swap.link" 2>/dev/null
+			mv -T "$rw/swap.dir" "$rw/swap" 2>/dev/null
+		done
+	) &
+	bg_pid=$!
+	sandbox "swap" 0 --rw "$rw" -- "$prog" "$host" "$rw" swap 3000
+	kill "$bg_pid" 2>/dev/null
+	wait "$bg_pid" 2>/dev/null
+	bg_pid=
+	grep "^FAIL\|^ok swap" "$tmp/out"
+	grep -qE '^ok swap: [1-9]' "$tmp/out" ||
+		no "no write went through the swapped directory: nothing was tried"
+	check_host "swap"
+}
+
 case $test in
 direct) [ -n "$victim" ] || exit 99; test_direct ;;
 gadgets) [ -n "$victim" ] || exit 99; test_gadgets ;;
@@ -425,6 +462,7 @@ mm) test_mm ;;
 scribble) [ -n "$victim" ] || exit 99; test_scribble ;;
 vsyscall-faults) test_vsyscall_faults ;;
 vsyscall-calls) test_vsyscall_calls ;;
+files) test_files ;;
 *) echo "unknown test '$test'" >&2; exit 99 ;;
 esac
 

@@ -1,6 +1,8 @@
 /* Files backed by host fds handed to the sandbox by runsc (the workload's
- * standard streams). Only read, write, fstat and terminal queries reach the
- * host fd; nothing else about it is exposed. */
+ * standard streams). Only read, write, seeks, fstat and terminal queries
+ * reach the host fd; nothing else about it is exposed. The offset is the
+ * host file's own (runsc's descriptor is shared, as a shell's redirection
+ * is), so the sentry keeps none (no FMODE_LSEEK). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -48,10 +50,9 @@ static unsigned hostfd_poll(struct file *f, struct poll_table *pt)
 
 /* Waits, interruptibly, until the host fd has events: a host read or
  * write that blocked could not be cut short by a signal. */
-static long wait_host(struct file *f, unsigned events)
+static long wait_host(struct task *t, struct file *f, unsigned events)
 {
 	struct hostfd *h = f->priv;
-	struct task *t = task_current();
 	if (!t || (f->flags & O_NONBLOCK))
 		return 0;
 	struct poll_table pt;
@@ -76,28 +77,44 @@ static long wait_host(struct file *f, unsigned events)
 	return ret;
 }
 
-static long hostfd_read(struct file *f, void *buf, size_t n)
+static long hostfd_read(struct task *t, struct file *f, void *buf, size_t n,
+			uint64_t *pos)
 {
-	long w = wait_host(f, POLLIN);
+	ssize_t r;
+	long w = pos ? 0 : wait_host(t, f, POLLIN);
 	if (w < 0)
 		return w;
-	ssize_t r;
 	do
-		r = read(host_fd(f), buf, n);
+		r = pos ? pread(host_fd(f), buf, n, (off_t)*pos)
+			: read(host_fd(f), buf, n);
 	while (r < 0 && errno == EINTR);
+	if (r > 0 && pos)
+		*pos += (uint64_t)r;
 	return r < 0 ? -errno : r;
 }
 
-static long hostfd_write(struct file *f, const void *buf, size_t n)
+static long hostfd_write(struct task *t, struct file *f, const void *buf,
+			 size_t n, uint64_t *pos)
 {
-	long w = wait_host(f, POLLOUT);
+	ssize_t r;
+	long w = pos ? 0 : wait_host(t, f, POLLOUT);
 	if (w < 0)
 		return w;
-	ssize_t r;
 	do
-		r = write(host_fd(f), buf, n);
+		r = pos ? pwrite(host_fd(f), buf, n, (off_t)*pos)
+			: write(host_fd(f), buf, n);
 	while (r < 0 && errno == EINTR);
+	if (r > 0 && pos)
+		*pos += (uint64_t)r;
 	return r < 0 ? -errno : r;
+}
+
+static long hostfd_llseek(struct file *f, int64_t off, int whence,
+			  uint64_t *pos)
+{
+	(void)pos;
+	off_t r = lseek(host_fd(f), off, whence);
+	return r < 0 ? -errno : (long)r;
 }
 
 static long hostfd_fstat(struct file *f, struct stat *st)
@@ -128,6 +145,20 @@ static long hostfd_ioctl(struct task *t, struct file *f, unsigned cmd,
 	}
 }
 
+static long hostfd_readable(struct file *f)
+{
+	int n;
+	if (ioctl(host_fd(f), FIONREAD, &n) < 0)
+		return -errno;
+	return n;
+}
+
+static int hostfd_fsync(struct file *f, bool datasync)
+{
+	int r = datasync ? fdatasync(host_fd(f)) : fsync(host_fd(f));
+	return r < 0 ? -errno : 0;
+}
+
 static void hostfd_release(struct file *f)
 {
 	hostpoll_unwatch(host_fd(f));
@@ -136,12 +167,15 @@ static void hostfd_release(struct file *f)
 }
 
 static const struct file_ops hostfd_ops = {
-	.read = hostfd_read,
-	.write = hostfd_write,
-	.fstat = hostfd_fstat,
-	.ioctl = hostfd_ioctl,
-	.poll = hostfd_poll,
-	.release = hostfd_release,
+    .read = hostfd_read,
+    .write = hostfd_write,
+    .llseek = hostfd_llseek,
+    .fstat = hostfd_fstat,
+    .ioctl = hostfd_ioctl,
+    .readable = hostfd_readable,
+    .fsync = hostfd_fsync,
+    .poll = hostfd_poll,
+    .release = hostfd_release,
 };
 
 struct file *hostfd_file_new(int fd)
@@ -154,9 +188,19 @@ struct file *hostfd_file_new(int fd)
 		return NULL;
 	h->fd = fd;
 	waitq_init(&h->q);
-	struct file *f = file_new(&hostfd_ops,
-				  fl & (O_ACCMODE | O_APPEND | O_NONBLOCK), h);
-	if (!f)
+	struct file *f =
+	    file_new(&hostfd_ops, fl & (O_ACCMODE | O_APPEND | O_NONBLOCK), h);
+	if (!f) {
 		free(h);
+		return NULL;
+	}
+	/* Positioned I/O where the host file has positions. */
+	if (lseek(fd, 0, SEEK_CUR) >= 0)
+		f->mode |= FMODE_PREAD | FMODE_PWRITE;
 	return f;
+}
+
+int hostfd_host_fd(struct file *f)
+{
+	return f->ops == &hostfd_ops ? host_fd(f) : -1;
 }

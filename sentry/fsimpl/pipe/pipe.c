@@ -82,17 +82,18 @@ static void ring_copy_in(struct pipe *p, const void *src, size_t n)
 	p->len += n;
 }
 
-static long pipe_read(struct file *f, void *buf, size_t n)
+static long pipe_read(struct task *t, struct file *f, void *buf, size_t n,
+		      uint64_t *pos)
 {
 	struct pipe_end *e = f->priv;
 	struct pipe *p = e->p;
-	struct task *t = task_current();
+	(void)pos;
 	struct waiter w;
 	long ret;
 
 	if (n == 0)
 		return 0;
-	waitq_add(&p->rq, &w, t);
+	waitq_add(&p->rq, &w, t); /* t NULL: never sleeps, never woken */
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		uint32_t seq = task_wait_seq(t);
@@ -125,7 +126,7 @@ static long pipe_read(struct file *f, void *buf, size_t n)
 			ret = 0;
 			break;
 		}
-		if (f->flags & O_NONBLOCK) {
+		if (!t || (f->flags & O_NONBLOCK)) {
 			ret = -EAGAIN;
 			break;
 		}
@@ -146,11 +147,12 @@ static long pipe_read(struct file *f, void *buf, size_t n)
 	return ret;
 }
 
-static long pipe_write(struct file *f, const void *buf, size_t n)
+static long pipe_write(struct task *t, struct file *f, const void *buf,
+		       size_t n, uint64_t *pos)
 {
 	struct pipe_end *e = f->priv;
 	struct pipe *p = e->p;
-	struct task *t = task_current();
+	(void)pos;
 	struct waiter w;
 	size_t done = 0;
 	long ret = 0;
@@ -184,7 +186,7 @@ static long pipe_write(struct file *f, const void *buf, size_t n)
 			waitq_wake_all(&p->rq);
 			continue;
 		}
-		if (f->flags & O_NONBLOCK) {
+		if (!t || (f->flags & O_NONBLOCK)) {
 			if (!done)
 				ret = -EAGAIN;
 			break;
@@ -254,16 +256,13 @@ static long pipe_fstat(struct file *f, struct stat *st)
 	return 0;
 }
 
-static long pipe_ioctl(struct task *t, struct file *f, unsigned cmd,
-		       uint64_t arg)
+static long pipe_readable(struct file *f)
 {
 	struct pipe *p = ((struct pipe_end *)f->priv)->p;
-	if (cmd != FIONREAD)
-		return -ENOTTY;
 	pthread_mutex_lock(&p->lock);
-	int n = (int)p->len;
+	long n = (long)p->len;
 	pthread_mutex_unlock(&p->lock);
-	return task_copy_out(t, arg, &n, sizeof(n));
+	return n;
 }
 
 static void pipe_release(struct file *f)
@@ -287,7 +286,7 @@ static const struct file_ops pipe_ops = {
 	.read = pipe_read,
 	.write = pipe_write,
 	.fstat = pipe_fstat,
-	.ioctl = pipe_ioctl,
+	.readable = pipe_readable,
 	.poll = pipe_poll,
 	.release = pipe_release,
 };

@@ -1,0 +1,29 @@
+/* tmpfs: a file system in the sentry's memory (see tmpfs.c). Also the
+ * building block of devfs, the overlay's upper layer and memfd_create. */
+#pragma once
+
+#include <sys/xattr.h>
+
+#include "../../vfs/vfs.h"
+
+#define XATTR_CREATE_  XATTR_CREATE
+#define XATTR_REPLACE_ XATTR_REPLACE
+
+struct tmpfs_opts {
+	uint64_t max_bytes;  /* 0: half of the machine's RAM */
+	uint64_t max_inodes; /* 0: no limit */
+	uint32_t mode;	     /* of the root directory */
+	uint32_t uid, gid;
+	const char *type; /* name in /proc/mounts; NULL: "tmpfs" */
+};
+
+int tmpfs_new(const struct tmpfs_opts *o, struct vfs_sb **out);
+/* Makes "tmpfs" known to vfs_make_fs (options: size=, mode=, uid=, gid=,
+ * nr_inodes=). */
+int tmpfs_register(void);
+/* A new unlinked inode of sb (a tmpfs), owned by root. */
+int tmpfs_make_node(struct vfs_sb *sb, uint32_t mode, struct vfs_inode **out);
+bool tmpfs_is(const struct vfs_inode *i);
+/* memfd_create: an unlinked tmpfs file, opened read-write. */
+int tmpfs_memfd_open(struct task *t, const char *name, uint32_t uid,
+		     uint32_t gid, struct file **out);

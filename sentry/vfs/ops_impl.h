@@ -1,0 +1,12 @@
+/* Shared by open.c and ops.c. */
+#pragma once
+
+#include "vfs_impl.h"
+
+/* Creates name in parent (whose rwsem the caller holds; the name is known
+ * not to exist): permission, read-only mount, owner and group, then the
+ * file system. *out: the new positive dentry. The mode's permission bits
+ * are final (umask applied). */
+int vfs_create_locked(const struct vfs_ctx *c, const struct vfs_path *parent,
+		      const char *name, struct vfs_create *vc,
+		      struct vfs_dentry **out);

@@ -1,0 +1,248 @@
+/*
+ * fs_open: open, openat, openat2 (RESOLVE_*), creat, close, close_range;
+ * creation flags, access modes, O_PATH, O_DIRECTORY, O_NOFOLLOW, symlinks
+ * on the way and at the end, and what F_GETFL reports.
+ */
+#include "probe_fs.h"
+
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+
+/* The kernel's O_LARGEFILE (glibc spells it 0 on x86-64). */
+#define K_LARGEFILE 0100000
+
+static long openat2_(int dirfd, const char *path, uint64_t flags, uint64_t mode,
+		     uint64_t resolve)
+{
+	struct open_how how = {
+	    .flags = flags, .mode = mode, .resolve = resolve};
+	return syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+}
+
+static void closeit(long fd)
+{
+	if (fd >= 0)
+		close((int)fd);
+}
+
+static void basics(void)
+{
+	long fd;
+	struct stat st;
+
+	FERR("open missing", open("nofile", O_RDONLY), ENOENT);
+	fd = FOK("open O_CREAT", open("f", O_CREAT | O_WRONLY, 0640));
+	FOK("fstat new", fstat((int)fd, &st));
+	printf("new mode %o size %ld nlink %lu\n", st.st_mode, (long)st.st_size,
+	       (unsigned long)st.st_nlink);
+	CHECK_RET("write 5", write((int)fd, "hello", 5), 5);
+	closeit(fd);
+	FERR("O_CREAT|O_EXCL existing",
+	     open("f", O_CREAT | O_EXCL | O_WRONLY, 0600), EEXIST);
+	fd = FOK("O_CREAT existing", open("f", O_CREAT | O_RDONLY, 0600));
+	FOK("fstat existing", fstat((int)fd, &st));
+	printf("kept mode %o size %ld\n", st.st_mode, (long)st.st_size);
+	closeit(fd);
+	fd = FOK("O_TRUNC", open("f", O_WRONLY | O_TRUNC));
+	FOK("fstat trunc", fstat((int)fd, &st));
+	printf("after trunc size %ld\n", (long)st.st_size);
+	closeit(fd);
+	fd = FOK("creat", creat("c", 0755));
+	CHECK_RET("F_GETFL creat", fcntl((int)fd, F_GETFL) & ~K_LARGEFILE,
+		  O_WRONLY);
+	closeit(fd);
+	umask(077);
+	closeit(FOK("open under umask 077", open("u", O_CREAT | O_RDWR, 0666)));
+	FOK("stat u", stat("u", &st));
+	printf("umask 077 mode %o\n", st.st_mode & 07777);
+	umask(022);
+
+	/* Access modes against permission bits (as root: only x matters). */
+	fs_put("ro", "data", 0444);
+	closeit(FOK("root opens 0444 for writing", open("ro", O_WRONLY)));
+
+	/* Directories. */
+	mkdir("d", 0755);
+	fd = FOK("open dir O_RDONLY", open("d", O_RDONLY));
+	closeit(fd);
+	FERR("open dir O_WRONLY", open("d", O_WRONLY), EISDIR);
+	FERR("open dir O_RDWR", open("d", O_RDWR), EISDIR);
+	FERR("open dir O_CREAT", open("d", O_CREAT | O_RDONLY, 0644), EISDIR);
+	FERR("O_DIRECTORY on file", open("f", O_RDONLY | O_DIRECTORY), ENOTDIR);
+	FERR("O_CREAT|O_DIRECTORY", open("newdir", O_CREAT | O_DIRECTORY, 0755),
+	     EINVAL);
+	FERR("create in missing dir", open("nodir/x", O_CREAT | O_WRONLY, 0644),
+	     ENOENT);
+	FERR("file as dir", open("f/x", O_RDONLY), ENOTDIR);
+	FERR("trailing slash create", open("g/", O_CREAT | O_WRONLY, 0644),
+	     EISDIR);
+	FERR("trailing slash on file", open("f/", O_RDONLY), ENOTDIR);
+	closeit(FOK("trailing slash on dir", open("d/", O_RDONLY)));
+	FERR("O_CREAT on \".\"", open(".", O_CREAT | O_WRONLY, 0644), EISDIR);
+	FERR("empty path", open("", O_RDONLY), ENOENT);
+	char longname[300];
+	memset(longname, 'n', 299);
+	longname[299] = 0;
+	FERR("name too long", open(longname, O_RDONLY), ENAMETOOLONG);
+	FERR("bad path pointer", syscall(SYS_open, (void *)1, O_RDONLY),
+	     EFAULT);
+}
+
+static void symlinks(void)
+{
+	long fd;
+	fs_put("target", "T", 0644);
+	symlink("target", "ln");
+	symlink("missing", "dangling");
+	symlink("d", "lnd");
+	symlink("loop1", "loop2");
+	symlink("loop2", "loop1");
+	fd = FOK("open through link", open("ln", O_RDONLY));
+	char b[4] = {0};
+	CHECK_RET("read through link", read((int)fd, b, 3), 1);
+	closeit(fd);
+	FERR("O_NOFOLLOW on link", open("ln", O_RDONLY | O_NOFOLLOW), ELOOP);
+	FERR("loop", open("loop1", O_RDONLY), ELOOP);
+	FERR("dangling", open("dangling", O_RDONLY), ENOENT);
+	fd = FOK("O_CREAT through dangling",
+		 open("dangling", O_CREAT | O_WRONLY, 0600));
+	closeit(fd);
+	struct stat st;
+	FOK("the target appeared", stat("missing", &st));
+	FERR("O_CREAT|O_EXCL on link",
+	     open("ln", O_CREAT | O_EXCL | O_WRONLY, 0600), EEXIST);
+	closeit(FOK("dir through link", open("lnd/", O_RDONLY | O_DIRECTORY)));
+	fd = FOK("O_PATH|O_NOFOLLOW on link", open("ln", O_PATH | O_NOFOLLOW));
+	FOK("fstat O_PATH link", fstat((int)fd, &st));
+	printf("O_PATH link type %c\n", fs_type(st.st_mode));
+	CHECK_RET("F_GETFL O_PATH",
+		  fcntl((int)fd, F_GETFL) & (O_PATH | O_NOFOLLOW | O_ACCMODE),
+		  O_PATH | O_NOFOLLOW);
+	char buf[16];
+	FERR("read O_PATH", read((int)fd, buf, 1), EBADF);
+	CHECK_RET("readlinkat O_PATH empty path",
+		  readlinkat((int)fd, "", buf, sizeof(buf)), 6);
+	closeit(fd);
+}
+
+static void getfl(void)
+{
+	long fd = open("f", O_RDWR | O_APPEND | O_NONBLOCK | O_CLOEXEC);
+	long fl = fcntl((int)fd, F_GETFL);
+	CHECK_RET("F_GETFL rdwr|append|nonblock (no cloexec, no creat)",
+		  fl & ~K_LARGEFILE, O_RDWR | O_APPEND | O_NONBLOCK);
+	CHECK_TRUE("O_LARGEFILE set", fl & K_LARGEFILE);
+	CHECK_RET("F_GETFD cloexec", fcntl((int)fd, F_GETFD), FD_CLOEXEC);
+	closeit(fd);
+}
+
+static void at_calls(void)
+{
+	mkdir("sub", 0755);
+	fs_put("sub/inner", "I", 0644);
+	long dfd = FOK("open sub", open("sub", O_RDONLY | O_DIRECTORY));
+	closeit(FOK("openat relative", openat((int)dfd, "inner", O_RDONLY)));
+	closeit(FOK("openat ../", openat((int)dfd, "../f", O_RDONLY)));
+	FERR("openat bad dirfd", openat(999, "inner", O_RDONLY), EBADF);
+	long ffd = open("f", O_RDONLY);
+	FERR("openat file dirfd", openat((int)ffd, "x", O_RDONLY), ENOTDIR);
+	char abs[128];
+	snprintf(abs, sizeof(abs), "%s/f", fs_dir);
+	closeit(
+	    FOK("openat absolute ignores dirfd", openat(999, abs, O_RDONLY)));
+	closeit(ffd);
+
+	/* openat2 and its RESOLVE_ flags. */
+	symlink("/etc", "sub/abslink");
+	symlink("../f", "sub/uplink");
+	mkdir("sub/deep", 0755);
+	symlink("../inner", "sub/deep/rel");
+	closeit(
+	    FOK("openat2 plain", openat2_((int)dfd, "inner", O_RDONLY, 0, 0)));
+	FERR("openat2 BENEATH ..",
+	     openat2_((int)dfd, "../f", O_RDONLY, 0, RESOLVE_BENEATH), EXDEV);
+	FERR("openat2 BENEATH abs",
+	     openat2_((int)dfd, abs, O_RDONLY, 0, RESOLVE_BENEATH), EXDEV);
+	FERR("openat2 BENEATH abslink",
+	     openat2_((int)dfd, "abslink", O_RDONLY, 0, RESOLVE_BENEATH),
+	     EXDEV);
+	FERR("openat2 BENEATH uplink",
+	     openat2_((int)dfd, "uplink", O_RDONLY, 0, RESOLVE_BENEATH), EXDEV);
+	closeit(
+	    FOK("openat2 BENEATH deep/rel",
+		openat2_((int)dfd, "deep/rel", O_RDONLY, 0, RESOLVE_BENEATH)));
+	closeit(FOK(
+	    "openat2 BENEATH deep/..",
+	    openat2_((int)dfd, "deep/../inner", O_RDONLY, 0, RESOLVE_BENEATH)));
+	FERR("openat2 NO_SYMLINKS",
+	     openat2_((int)dfd, "deep/rel", O_RDONLY, 0, RESOLVE_NO_SYMLINKS),
+	     ELOOP);
+	closeit(FOK("openat2 NO_SYMLINKS O_PATH|O_NOFOLLOW",
+		    openat2_((int)dfd, "deep/rel", O_PATH | O_NOFOLLOW, 0,
+			     RESOLVE_NO_SYMLINKS)));
+	closeit(
+	    FOK("openat2 IN_ROOT abs",
+		openat2_((int)dfd, "/inner", O_RDONLY, 0, RESOLVE_IN_ROOT)));
+	closeit(FOK(
+	    "openat2 IN_ROOT ../..",
+	    openat2_((int)dfd, "../../inner", O_RDONLY, 0, RESOLVE_IN_ROOT)));
+	FERR("openat2 IN_ROOT abslink (no /etc inside)",
+	     openat2_((int)dfd, "abslink", O_RDONLY, 0, RESOLVE_IN_ROOT),
+	     ENOENT);
+	FERR("openat2 BENEATH|IN_ROOT",
+	     openat2_((int)dfd, "inner", O_RDONLY, 0,
+		      RESOLVE_BENEATH | RESOLVE_IN_ROOT),
+	     EINVAL);
+	FERR("openat2 unknown flag",
+	     openat2_((int)dfd, "inner", O_RDONLY | (1ULL << 40), 0, 0),
+	     EINVAL);
+	FERR("openat2 mode without O_CREAT",
+	     openat2_((int)dfd, "inner", O_RDONLY, 0644, 0), EINVAL);
+	FERR("openat2 unknown resolve",
+	     openat2_((int)dfd, "inner", O_RDONLY, 0, 1ULL << 30), EINVAL);
+	struct open_how how = {.flags = O_RDONLY};
+	FERR("openat2 small size",
+	     syscall(SYS_openat2, (int)dfd, "inner", &how, 8), EINVAL);
+	struct {
+		struct open_how h;
+		uint64_t extra;
+	} big = {{.flags = O_RDONLY}, 1};
+	FERR("openat2 nonzero tail",
+	     syscall(SYS_openat2, (int)dfd, "inner", &big, sizeof(big)), E2BIG);
+	big.extra = 0;
+	closeit(FOK("openat2 zero tail", syscall(SYS_openat2, (int)dfd, "inner",
+						 &big, sizeof(big))));
+	closeit(dfd);
+}
+
+static void closing(void)
+{
+	FERR("close bad fd", close(999), EBADF);
+	int a = open("f", O_RDONLY);
+	int b = dup(a);
+	int c = dup(a);
+	CHECK_RET("dups in order", b - a + c - a, 3);
+	FOK("close_range cloexec",
+	    syscall(SYS_close_range, b, c, 4 /* CLOSE_RANGE_CLOEXEC */));
+	CHECK_RET("F_GETFD after cloexec range", fcntl(c, F_GETFD), FD_CLOEXEC);
+	FOK("close_range", syscall(SYS_close_range, b, c, 0));
+	FERR("closed by range", fcntl(b, F_GETFD), EBADF);
+	FERR("close_range lo>hi", syscall(SYS_close_range, 10, 5, 0), EINVAL);
+	FERR("close_range bad flags", syscall(SYS_close_range, 5, 10, 0x100),
+	     EINVAL);
+	CHECK_RET("lowest free fd reused", dup(a), b);
+	close(a);
+	close(b);
+}
+
+int main(void)
+{
+	fs_setup();
+	basics();
+	symlinks();
+	getfl();
+	at_calls();
+	closing();
+	fs_cleanup();
+	return probe_done();
+}

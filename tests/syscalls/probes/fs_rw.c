@@ -1,0 +1,171 @@
+/*
+ * fs_rw: read, write, pread64, pwrite64, readv, writev, preadv, pwritev,
+ * preadv2, pwritev2 and lseek on regular files: offsets shared by dup'ed
+ * fds and not by separate opens, O_APPEND, end of file, holes, big
+ * transfers, and the errors of the wrong mode, file type and offsets.
+ */
+#include "probe_fs.h"
+
+#include <sys/syscall.h>
+#include <sys/uio.h>
+
+static void offsets(void)
+{
+	char buf[64];
+	int fd = open("f", O_RDWR | O_CREAT | O_TRUNC, 0644);
+	CHECK_RET("write 10", write(fd, "0123456789", 10), 10);
+	CHECK_RET("lseek cur", lseek(fd, 0, SEEK_CUR), 10);
+	CHECK_RET("read at end", read(fd, buf, sizeof(buf)), 0);
+	CHECK_RET("lseek set 2", lseek(fd, 2, SEEK_SET), 2);
+	CHECK_RET("read 3", read(fd, buf, 3), 3);
+	printf("got %.3s\n", buf);
+	CHECK_RET("lseek end -1", lseek(fd, -1, SEEK_END), 9);
+	CHECK_RET("read last", read(fd, buf, 5), 1);
+	CHECK_ERR("lseek negative", lseek(fd, -100, SEEK_CUR), EINVAL);
+	CHECK_ERR("lseek bad whence", lseek(fd, 0, 42), EINVAL);
+	CHECK_RET("lseek past end", lseek(fd, 20, SEEK_SET), 20);
+	CHECK_RET("write past end", write(fd, "X", 1), 1);
+	struct stat st;
+	fstat(fd, &st);
+	printf("size after hole %ld\n", (long)st.st_size);
+	CHECK_RET("pread in hole", pread(fd, buf, 4, 12), 4);
+	printf("hole bytes %d %d %d %d\n", buf[0], buf[1], buf[2], buf[3]);
+	CHECK_RET("SEEK_DATA 0", lseek(fd, 0, SEEK_DATA), 0);
+	CHECK_RET("SEEK_HOLE from 0 (a small file is one block)",
+		  lseek(fd, 0, SEEK_HOLE), 21);
+	CHECK_ERR("SEEK_DATA past end", lseek(fd, 21, SEEK_DATA), ENXIO);
+	CHECK_ERR("SEEK_HOLE past end", lseek(fd, 30, SEEK_HOLE), ENXIO);
+
+	/* dup shares the offset; a second open does not. */
+	int d = dup(fd);
+	lseek(fd, 4, SEEK_SET);
+	CHECK_RET("dup sees the offset", lseek(d, 0, SEEK_CUR), 4);
+	int o = open("f", O_RDONLY);
+	CHECK_RET("another open starts at 0", lseek(o, 0, SEEK_CUR), 0);
+	CHECK_RET("pread does not move", pread(o, buf, 2, 5), 2);
+	CHECK_RET("offset still 0", lseek(o, 0, SEEK_CUR), 0);
+	CHECK_RET("pwrite", pwrite(fd, "ab", 2, 0), 2);
+	CHECK_RET("offset unchanged by pwrite", lseek(fd, 0, SEEK_CUR), 4);
+	CHECK_RET("read sees pwrite", read(o, buf, 2), 2);
+	printf("got %.2s\n", buf);
+	CHECK_ERR("pread negative", pread(o, buf, 1, -1), EINVAL);
+	CHECK_ERR("write to O_RDONLY", write(o, "x", 1), EBADF);
+	close(o);
+	o = open("f", O_WRONLY);
+	CHECK_ERR("read from O_WRONLY", read(o, buf, 1), EBADF);
+	CHECK_ERR("pread from O_WRONLY", pread(o, buf, 1, 0), EBADF);
+	close(o);
+	close(d);
+	close(fd);
+}
+
+static void append(void)
+{
+	fs_put("a", "start", 0644);
+	int fd = open("a", O_WRONLY | O_APPEND);
+	CHECK_RET("offset at open", lseek(fd, 0, SEEK_CUR), 0);
+	CHECK_RET("append", write(fd, "+end", 4), 4);
+	CHECK_RET("offset after append", lseek(fd, 0, SEEK_CUR), 9);
+	lseek(fd, 0, SEEK_SET);
+	CHECK_RET("append after seek", write(fd, "!", 1), 1);
+	CHECK_RET("pwrite with O_APPEND appends", pwrite(fd, "?", 1, 0), 1);
+	printf("content %s\n", fs_get("a"));
+	CHECK_RET("F_SETFL drops O_APPEND", fcntl(fd, F_SETFL, 0), 0);
+	lseek(fd, 0, SEEK_SET);
+	CHECK_RET("overwrite", write(fd, "S", 1), 1);
+	printf("content %s\n", fs_get("a"));
+	close(fd);
+}
+
+static void vectors(void)
+{
+	char a[4], b[8];
+	int fd = open("v", O_RDWR | O_CREAT | O_TRUNC, 0644);
+	struct iovec wv[3] = {{"abc", 3}, {NULL, 0}, {"defgh", 5}};
+	CHECK_RET("writev", writev(fd, wv, 3), 8);
+	struct iovec rv[2] = {{a, sizeof(a)}, {b, sizeof(b)}};
+	lseek(fd, 0, SEEK_SET);
+	CHECK_RET("readv", readv(fd, rv, 2), 8);
+	printf("readv %.4s|%.4s\n", a, b);
+	CHECK_RET("preadv", preadv(fd, rv, 2, 2), 6);
+	printf("preadv %.4s|%.2s\n", a, b);
+	struct iovec pw[1] = {{"ZZ", 2}};
+	CHECK_RET("pwritev", pwritev(fd, pw, 1, 1), 2);
+	CHECK_RET("offset after p*v", lseek(fd, 0, SEEK_CUR), 8);
+	CHECK_RET("preadv2 -1 uses the offset",
+		  syscall(SYS_preadv2, fd, rv, 2, -1L, 0L, 0), 0);
+	lseek(fd, 0, SEEK_SET);
+	CHECK_RET("preadv2 -1 at 0",
+		  syscall(SYS_preadv2, fd, rv, 1, -1L, 0L, 0), 4);
+	printf("preadv2 %.4s\n", a);
+	CHECK_RET("offset moved by preadv2 -1", lseek(fd, 0, SEEK_CUR), 4);
+	CHECK_RET("pwritev2 at 0", syscall(SYS_pwritev2, fd, pw, 1, 0L, 0L, 0),
+		  2);
+	CHECK_ERR("preadv2 bad flag",
+		  syscall(SYS_preadv2, fd, rv, 1, 0L, 0L, 0x1000), EOPNOTSUPP);
+	CHECK_RET(
+	    "pwritev2 RWF_APPEND",
+	    syscall(SYS_pwritev2, fd, pw, 1, 0L, 0L, 0x10 /* RWF_APPEND */), 2);
+	printf("content %s\n", fs_get("v"));
+	CHECK_ERR("readv iovcnt too big", syscall(SYS_readv, fd, rv, 2000),
+		  EINVAL);
+	close(fd);
+}
+
+static void big(void)
+{
+	/* 3 MiB: more than one bounce chunk in the sandbox. */
+	size_t n = 3 << 20;
+	char *p = malloc(n), *q = malloc(n);
+	for (size_t i = 0; i < n; i++)
+		p[i] = (char)(i * 7 + (i >> 12));
+	int fd = open("big", O_RDWR | O_CREAT | O_TRUNC, 0644);
+	CHECK_RET("write 3 MiB", write(fd, p, n), (long)n);
+	CHECK_RET("pread 3 MiB", pread(fd, q, n, 0), (long)n);
+	CHECK_TRUE("same bytes", memcmp(p, q, n) == 0);
+	CHECK_RET("pread past half", pread(fd, q, n, n / 2), (long)(n / 2));
+	CHECK_TRUE("same tail", memcmp(p + n / 2, q, n / 2) == 0);
+	close(fd);
+	free(p);
+	free(q);
+}
+
+static void types(void)
+{
+	char buf[8];
+	mkdir("dir", 0755);
+	int d = open("dir", O_RDONLY);
+	CHECK_ERR("read a directory", read(d, buf, 1), EISDIR);
+	CHECK_ERR("pread a directory", pread(d, buf, 1, 0), EISDIR);
+	CHECK_ERR("write a directory fd", write(d, "x", 1), EBADF);
+	close(d);
+	int z = open("/dev/zero", O_RDONLY);
+	CHECK_RET("read /dev/zero", read(z, buf, 8), 8);
+	CHECK_TRUE("zeros", buf[0] == 0 && buf[7] == 0);
+	CHECK_RET("lseek /dev/zero", lseek(z, 100, SEEK_SET), 0);
+	close(z);
+	int nl = open("/dev/null", O_RDWR);
+	CHECK_RET("write /dev/null", write(nl, "abc", 3), 3);
+	CHECK_RET("read /dev/null", read(nl, buf, 3), 0);
+	close(nl);
+	int fl = open("/dev/full", O_WRONLY);
+	CHECK_ERR("write /dev/full", write(fl, "abc", 3), ENOSPC);
+	close(fl);
+	int r = open("/dev/urandom", O_RDONLY);
+	CHECK_RET("read /dev/urandom", read(r, buf, 8), 8);
+	close(r);
+	CHECK_ERR("write bad fd", write(555, "x", 1), EBADF);
+	CHECK_ERR("lseek bad fd", lseek(555, 0, SEEK_SET), EBADF);
+}
+
+int main(void)
+{
+	fs_setup();
+	offsets();
+	append();
+	vectors();
+	big();
+	types();
+	fs_cleanup();
+	return probe_done();
+}
