@@ -15,6 +15,7 @@
 #define MADV_POPULATE_READ 22
 #define MADV_POPULATE_WRITE 23
 #endif
+#include "../kernel/fdtable.h"
 #include "../kernel/kernel.h"
 
 static atomic_uint_fast64_t next_obj = 1;
@@ -36,11 +37,17 @@ struct mm *mm_ref(struct mm *mm)
 	return mm;
 }
 
+static void vma_free(struct vma *v)
+{
+	file_put(v->file);
+	free(v);
+}
+
 static void vmas_free(struct vma *v)
 {
 	for (struct vma *n; v; v = n) {
 		n = v->next;
-		free(v);
+		vma_free(v);
 	}
 }
 
@@ -51,6 +58,7 @@ void mm_put(const struct platform_ops *plat, struct mm *mm)
 	if (mm->as)
 		plat->as_destroy(mm->as);
 	vmas_free(mm->vmas);
+	file_put(mm->exe);
 	pthread_mutex_destroy(&mm->lock);
 	free(mm);
 }
@@ -70,6 +78,8 @@ struct mm *mm_fork(struct mm *parent, struct plat_as *child_as)
 		}
 		*n = *v;
 		n->next = NULL;
+		if (n->file)
+			file_ref(n->file);
 		*tail = n;
 		tail = &n->next;
 	}
@@ -78,6 +88,11 @@ struct mm *mm_fork(struct mm *parent, struct plat_as *child_as)
 	mm->brk = parent->brk;
 	mm->stack_top = parent->stack_top;
 	mm->stack_bottom = parent->stack_bottom;
+	mm->exe = parent->exe ? file_ref(parent->exe) : NULL;
+	mm->arg_start = parent->arg_start;
+	mm->arg_end = parent->arg_end;
+	mm->env_start = parent->env_start;
+	mm->env_end = parent->env_end;
 	return mm;
 }
 
@@ -134,6 +149,8 @@ static int split_at(struct mm *mm, uint64_t addr)
 	*n = *v;
 	n->start = addr;
 	n->pgoff = v->pgoff + (addr - v->start);
+	if (n->file)
+		file_ref(n->file);
 	v->end = addr;
 	v->next = n;
 	return 0;
@@ -145,11 +162,12 @@ static void merge_neighbours(struct mm *mm)
 		struct vma *n = v->next;
 		if (v->end == n->start && v->prot == n->prot &&
 		    v->flags == n->flags && v->name == n->name &&
-		    v->obj == n->obj &&
-		    (!v->obj || v->pgoff + (v->end - v->start) == n->pgoff)) {
+		    v->obj == n->obj && v->file == n->file &&
+		    (!(v->obj || v->file) ||
+		     v->pgoff + (v->end - v->start) == n->pgoff)) {
 			v->end = n->end;
 			v->next = n->next;
-			free(n);
+			vma_free(n);
 			continue;
 		}
 		v = n;
@@ -167,7 +185,7 @@ static int vma_remove(struct mm *mm, uint64_t start, uint64_t end)
 		struct vma *v = *pp;
 		if (v->start >= start && v->end <= end) {
 			*pp = v->next;
-			free(v);
+			vma_free(v);
 			continue;
 		}
 		pp = &v->next;
@@ -175,8 +193,11 @@ static int vma_remove(struct mm *mm, uint64_t start, uint64_t end)
 	return 0;
 }
 
+/* Maps [start, end) in the list, replacing what was there; file (may be
+ * NULL) gets a reference of its own. */
 static int vma_insert(struct mm *mm, uint64_t start, uint64_t end, int prot,
-		      int flags, const char *name, uint64_t obj, uint64_t pgoff)
+		      int flags, const char *name, uint64_t obj, uint64_t pgoff,
+		      struct file *file)
 {
 	int err = vma_remove(mm, start, end);
 	if (err)
@@ -184,7 +205,8 @@ static int vma_insert(struct mm *mm, uint64_t start, uint64_t end, int prot,
 	struct vma *n = malloc(sizeof(*n));
 	if (!n)
 		return -ENOMEM;
-	*n = (struct vma){ start, end, prot, flags, name, obj, pgoff, NULL };
+	*n = (struct vma){ start, end, prot, flags, name, obj, pgoff,
+			   file ? file_ref(file) : NULL, NULL };
 	struct vma **pp = &mm->vmas;
 	while (*pp && (*pp)->start < start)
 		pp = &(*pp)->next;
@@ -255,7 +277,7 @@ static int do_map_fixed(struct task *t, uint64_t start, uint64_t end, int prot,
 	if (r < 0)
 		return (int)r;
 	return vma_insert(t->mm, start, end, prot, MAP_PRIVATE | MAP_ANONYMOUS,
-			  name, 0, 0);
+			  name, 0, 0, NULL);
 }
 
 #define PROT_VALID (PROT_READ | PROT_WRITE | PROT_EXEC)
@@ -320,7 +342,7 @@ static long do_mmap(struct task *t, uint64_t addr, uint64_t len, int prot, int f
 		return r;
 	uint64_t obj = type == MAP_SHARED ? atomic_fetch_add(&next_obj, 1) : 0;
 	int err = vma_insert(mm, start, start + len, prot,
-			     type | MAP_ANONYMOUS, NULL, obj, 0);
+			     type | MAP_ANONYMOUS, NULL, obj, 0, NULL);
 	if (err)
 		return err;
 	return (long)start;
@@ -375,11 +397,26 @@ static long do_mprotect(struct task *t, uint64_t addr, uint64_t len, int prot)
 	return 0;
 }
 
+static long do_mremap_file(struct task *t, uint64_t old, uint64_t oldlen,
+			   uint64_t newlen, int flags, uint64_t newaddr,
+			   struct vma *v);
+
 static long do_mremap(struct task *t, uint64_t old, uint64_t oldlen, uint64_t newlen,
 	       int flags, uint64_t newaddr)
 {
+	struct vma *v = vma_find(t->mm, old);
+	/* The vma may go away below: the file stays referenced throughout. */
+	struct file *f = v && v->file ? file_ref(v->file) : NULL;
+	long r = do_mremap_file(t, old, oldlen, newlen, flags, newaddr, v);
+	file_put(f);
+	return r;
+}
+
+static long do_mremap_file(struct task *t, uint64_t old, uint64_t oldlen,
+			   uint64_t newlen, int flags, uint64_t newaddr,
+			   struct vma *v)
+{
 	struct mm *mm = t->mm;
-	struct vma *v;
 	long r;
 
 	if (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP))
@@ -396,12 +433,12 @@ static long do_mremap(struct task *t, uint64_t old, uint64_t oldlen, uint64_t ne
 		return -EINVAL;
 	if (oldlen == 0)
 		return -EINVAL; /* duplicating a shared mapping: not supported */
-	v = vma_find(mm, old);
 	if (!v || old + oldlen > v->end || old + oldlen < old)
 		return -EFAULT;
 	int prot = v->prot, vflags = v->flags;
 	const char *name = v->name;
 	uint64_t obj = v->obj, pgoff = v->pgoff + (old - v->start);
+	struct file *file = v->file;
 
 	if (flags & MREMAP_FIXED) {
 		if (newaddr & (MM_PAGE - 1))
@@ -418,7 +455,7 @@ static long do_mremap(struct task *t, uint64_t old, uint64_t oldlen, uint64_t ne
 		int err = vma_remove(mm, old, old + oldlen);
 		if (!err)
 			err = vma_insert(mm, newaddr, newaddr + newlen, prot,
-					 vflags, name, obj, pgoff);
+					 vflags, name, obj, pgoff, file);
 		return err ? err : (long)newaddr;
 	}
 	if (newlen <= oldlen) {
@@ -436,7 +473,7 @@ static long do_mremap(struct task *t, uint64_t old, uint64_t oldlen, uint64_t ne
 		if (r < 0)
 			return r;
 		int err = vma_insert(mm, old, old + newlen, prot, vflags, name,
-				     obj, pgoff);
+				     obj, pgoff, file);
 		return err ? err : (long)old;
 	}
 	if (!(flags & MREMAP_MAYMOVE))
@@ -451,7 +488,7 @@ static long do_mremap(struct task *t, uint64_t old, uint64_t oldlen, uint64_t ne
 	int err = vma_remove(mm, old, old + oldlen);
 	if (!err)
 		err = vma_insert(mm, dest, dest + newlen, prot, vflags, name,
-				 obj, pgoff);
+				 obj, pgoff, file);
 	return err ? err : (long)dest;
 }
 

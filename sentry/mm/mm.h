@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 struct task;
+struct file;
 struct plat_as;
 struct platform_ops;
 
@@ -26,6 +27,9 @@ struct vma {
 	 * region keeps its object id (and offset) across fork and mremap;
 	 * private memory has obj 0. */
 	uint64_t obj, pgoff;
+	/* The mapped file (a reference), or NULL for anonymous memory; pgoff
+	 * is then the byte offset in the file of start. */
+	struct file *file;
 	struct vma *next;
 };
 
@@ -37,6 +41,12 @@ struct mm {
 	uint64_t mmap_base; /* top of the top-down mmap area */
 	uint64_t brk_start, brk;
 	uint64_t stack_top, stack_bottom;
+	/* The program this mm was built for by execve (a reference; NULL
+	 * for none): /proc/[pid]/exe. Set once, before other tasks see mm. */
+	struct file *exe;
+	/* The start and end of argv and envp strings on the stack, for
+	 * /proc/[pid]/cmdline and environ. */
+	uint64_t arg_start, arg_end, env_start, env_end;
 };
 
 /* A new mm on address space as (owned by the mm from now on). */
