@@ -17,6 +17,11 @@ SYSCALL(munmap)
 	return mm_munmap(t, a->a[0], a->a[1]);
 }
 
+SYSCALL(msync)
+{
+	return mm_msync(t, a->a[0], a->a[1], (int)a->a[2]);
+}
+
 SYSCALL(mprotect)
 {
 	return mm_mprotect(t, a->a[0], a->a[1], (int)a->a[2]);

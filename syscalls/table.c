@@ -14,9 +14,10 @@
 const struct syscall_def syscall_table[ABI_NR_SYSCALLS] = {
 	/* Memory: the sentry tracks every mapping and has the stub map it. */
 	FULL(brk, "x"),
-	PARTIAL(mmap, "xudxdx", "anonymous memory only until the VFS lands; MAP_HUGETLB and MAP_LOCKED are refused with EINVAL; MAP_GROWSDOWN maps a plain region"),
+	PARTIAL(mmap, "xudxdx", "files map through a host fd (gofer files, tmpfs memfds); files without one (procfs, devices but /dev/zero) give ENODEV; MAP_HUGETLB and MAP_LOCKED are refused with EINVAL; MAP_GROWSDOWN maps a plain region"),
 	FULL(munmap, "xu"),
 	FULL(mprotect, "xud"),
+	FULL(msync, "xud"),
 	PARTIAL(mremap, "xuuxx", "MREMAP_DONTUNMAP and duplicating a shared mapping (old_size 0) return EINVAL"),
 	PARTIAL(madvise, "xud", "MADV_HWPOISON and MADV_SOFT_OFFLINE return EPERM (they act on host pages)"),
 

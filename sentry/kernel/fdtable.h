@@ -67,6 +67,9 @@ struct file_ops {
 	 * this file's data, or -ENODEV. It may allow more than f->mode
 	 * (a tmpfs memfd is read-write): the caller checks f->mode. */
 	int (*mmap_fd)(struct file *f);
+	/* Mapping this file maps anonymous memory (/dev/zero): private or
+	 * shared as the mapping says, as Linux does. */
+	bool mmap_anon;
 	/* Bytes readable now (FIONREAD), for files that know. */
 	long (*readable)(struct file *f);
 	/* Events ready now (POLLIN...); registers on its wait queues with

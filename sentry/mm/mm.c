@@ -2,7 +2,9 @@
 #include "mm.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
@@ -17,8 +19,15 @@
 #endif
 #include "../kernel/fdtable.h"
 #include "../kernel/kernel.h"
+#include "../vfs/vfs.h"
 
+#define PROT_VALID (PROT_READ | PROT_WRITE | PROT_EXEC)
+
+/* Object ids of shared memory (futex keys): anonymous shared regions
+ * count up from 1; a file's mappings use its inode's address with the top
+ * bit set, so every mapping of one file, in any process, has one id. */
 static atomic_uint_fast64_t next_obj = 1;
+#define FILE_OBJ(inode) ((uint64_t)(uintptr_t)(inode) | (1ULL << 63))
 
 struct mm *mm_new(struct plat_as *as)
 {
@@ -163,6 +172,7 @@ static void merge_neighbours(struct mm *mm)
 		if (v->end == n->start && v->prot == n->prot &&
 		    v->flags == n->flags && v->name == n->name &&
 		    v->obj == n->obj && v->file == n->file &&
+		    v->maxprot == n->maxprot &&
 		    (!(v->obj || v->file) ||
 		     v->pgoff + (v->end - v->start) == n->pgoff)) {
 			v->end = n->end;
@@ -206,7 +216,7 @@ static int vma_insert(struct mm *mm, uint64_t start, uint64_t end, int prot,
 	if (!n)
 		return -ENOMEM;
 	*n = (struct vma){ start, end, prot, flags, name, obj, pgoff,
-			   file ? file_ref(file) : NULL, NULL };
+			   file ? file_ref(file) : NULL, NULL, PROT_VALID };
 	struct vma **pp = &mm->vmas;
 	while (*pp && (*pp)->start < start)
 		pp = &(*pp)->next;
@@ -280,20 +290,69 @@ static int do_map_fixed(struct task *t, uint64_t start, uint64_t end, int prot,
 			  name, 0, 0, NULL);
 }
 
-#define PROT_VALID (PROT_READ | PROT_WRITE | PROT_EXEC)
 /* Flags passed on to the host as they are; everything else the sentry
  * interprets or ignores (MAP_GROWSDOWN becomes a plain mapping, MAP_LOCKED
  * and MAP_HUGETLB are not supported: see the syscall table). */
 #define MAP_PASS (MAP_NORESERVE | MAP_POPULATE | MAP_STACK)
 
-static long do_mmap(struct task *t, uint64_t addr, uint64_t len, int prot, int flags,
-	     int fd, uint64_t off)
+/* The checks Linux's do_mmap makes of a file mapping; returns the
+ * protections the mapping may ever have, or -errno. */
+static int file_maxprot(struct file *f, int type, int prot)
+{
+	int max = PROT_VALID;
+	if (!(f->mode & FMODE_READ) || (f->mode & FMODE_PATH))
+		return -EACCES;
+	if (type != MAP_PRIVATE) {
+		if (!(f->mode & FMODE_WRITE)) {
+			if (prot & PROT_WRITE)
+				return -EACCES;
+			max &= ~PROT_WRITE;
+		}
+	}
+	if (f->mnt && (f->mnt->flags & VFS_MNT_NOEXEC)) {
+		if (prot & PROT_EXEC)
+			return -EPERM;
+		max &= ~PROT_EXEC;
+	}
+	return max;
+}
+
+/* Maps host_fd (f's data) at start in the stub and records the vma. */
+static long map_file_at(struct task *t, uint64_t start, uint64_t len, int prot,
+			int flags, struct file *f, int host_fd, uint64_t off,
+			int maxprot)
+{
+	int type = flags & MAP_TYPE;
+	long r = t->k->plat->map_fd(t->th, host_fd, start, len, prot,
+				    type | (flags & MAP_PASS) | MAP_FIXED, off);
+	if (r < 0)
+		return r;
+	if ((uint64_t)r != start)
+		return -EIO; /* the stub disobeyed MAP_FIXED: cannot happen */
+	uint64_t obj = type == MAP_SHARED ? FILE_OBJ(f->inode ? (void *)f->inode
+							      : (void *)f)
+					  : 0;
+	int err = vma_insert(t->mm, start, start + len, prot, type, NULL, obj,
+			     off, f);
+	if (err)
+		return err;
+	struct vma *v = vma_find(t->mm, start);
+	for (; v && v->start < start + len; v = v->next)
+		v->maxprot = maxprot;
+	merge_neighbours(t->mm);
+	return (long)start;
+}
+
+/* f and host_fd: the file of a file mapping and an fd the host can map
+ * (both NULL/-1 for anonymous memory). */
+static long do_mmap(struct task *t, uint64_t addr, uint64_t len, int prot,
+		    int flags, struct file *f, int host_fd, uint64_t off)
 {
 	struct mm *mm = t->mm;
 	int type = flags & MAP_TYPE;
+	int maxprot = PROT_VALID;
 	uint64_t start;
 
-	(void)fd;
 	if (len == 0)
 		return -EINVAL;
 	if (type != MAP_PRIVATE && type != MAP_SHARED &&
@@ -306,12 +365,19 @@ static long do_mmap(struct task *t, uint64_t addr, uint64_t len, int prot, int f
 	len = ALIGN_UP_PAGE(len);
 	if (prot & ~PROT_VALID)
 		return -EINVAL;
-	if (!(flags & MAP_ANONYMOUS))
-		return fd < 0 || fd > 2 ? -EBADF : -ENODEV;
 	if (flags & (MAP_HUGETLB | MAP_LOCKED))
 		return -EINVAL;
 	if (type == MAP_SHARED_VALIDATE)
 		type = MAP_SHARED;
+	if (f) {
+		if (off + len < off)
+			return -EOVERFLOW;
+		maxprot = file_maxprot(f, type, prot);
+		if (maxprot < 0)
+			return maxprot;
+		if (host_fd < 0)
+			return host_fd == -EBADF ? -ENODEV : host_fd;
+	}
 
 	if (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) {
 		if (addr & (MM_PAGE - 1))
@@ -320,11 +386,14 @@ static long do_mmap(struct task *t, uint64_t addr, uint64_t len, int prot, int f
 			return -EPERM;
 		if (addr > MM_TASK_SIZE - len)
 			return -ENOMEM;
+		/* The stub's ranges are mappings too, if not the workload's:
+		 * MAP_FIXED_NOREPLACE finds them taken, as Linux would. */
+		if ((flags & MAP_FIXED_NOREPLACE) &&
+		    (overlaps_vma(mm, addr, addr + len) ||
+		     mm_range_reserved(addr, addr + len)))
+			return -EEXIST;
 		if (mm_range_reserved(addr, addr + len))
 			return -ENOMEM;
-		if ((flags & MAP_FIXED_NOREPLACE) &&
-		    overlaps_vma(mm, addr, addr + len))
-			return -EEXIST;
 		start = addr;
 	} else {
 		uint64_t hint = ALIGN_DOWN_PAGE(addr);
@@ -336,6 +405,9 @@ static long do_mmap(struct task *t, uint64_t addr, uint64_t len, int prot, int f
 		else if (mm_find_free(mm, len, top, &start) < 0)
 			return -ENOMEM;
 	}
+	if (f)
+		return map_file_at(t, start, len, prot, type | (flags & MAP_PASS),
+				   f, host_fd, off, maxprot);
 	long r = host_mmap_fixed(t, start, len, prot,
 				 type | MAP_ANONYMOUS | (flags & MAP_PASS));
 	if (r < 0)
@@ -363,6 +435,40 @@ static long do_munmap(struct task *t, uint64_t addr, uint64_t len)
 	return vma_remove(t->mm, addr, addr + len);
 }
 
+/* The workload's stores into a shared file mapping go straight into the
+ * host's page cache, which the file's readers (the gofer's fds, a memfd)
+ * share: msync only has durability to add, so MS_SYNC syncs the files. */
+static long do_msync(struct task *t, uint64_t addr, uint64_t len, int flags)
+{
+	struct mm *mm = t->mm;
+
+	if (addr & (MM_PAGE - 1))
+		return -EINVAL;
+	if (flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC))
+		return -EINVAL;
+	if ((flags & MS_ASYNC) && (flags & MS_SYNC))
+		return -EINVAL;
+	len = ALIGN_UP_PAGE(len);
+	if (addr + len < addr)
+		return -ENOMEM;
+	if (len == 0)
+		return 0;
+	bool gap = !fully_mapped(mm, addr, addr + len);
+	if (flags & MS_SYNC) {
+		for (struct vma *v = mm->vmas; v && v->start < addr + len;
+		     v = v->next) {
+			if (v->end <= addr || !v->file ||
+			    (v->flags & MAP_TYPE) != MAP_SHARED ||
+			    !v->file->ops->fsync)
+				continue;
+			int err = v->file->ops->fsync(v->file, false);
+			if (err < 0)
+				return err;
+		}
+	}
+	return gap ? -ENOMEM : 0;
+}
+
 static long do_mprotect(struct task *t, uint64_t addr, uint64_t len, int prot)
 {
 	struct mm *mm = t->mm;
@@ -381,6 +487,10 @@ static long do_mprotect(struct task *t, uint64_t addr, uint64_t len, int prot)
 		return -ENOMEM;
 	if (!fully_mapped(mm, addr, addr + len))
 		return -ENOMEM;
+	for (struct vma *v = vma_find(mm, addr); v && v->start < addr + len;
+	     v = v->next)
+		if (prot & ~v->maxprot)
+			return -EACCES;
 	long r = task_host_syscall(t, SYS_mprotect, addr, len, (uint64_t)prot,
 				   0, 0, 0);
 	if (r < 0)
@@ -578,12 +688,55 @@ static long do_brk(struct task *t, uint64_t addr)
 long mm_mmap(struct task *t, uint64_t addr, uint64_t len, int prot, int flags,
 	     int fd, uint64_t off)
 {
-	return LOCKED(do_mmap(t, addr, len, prot, flags, fd, off));
+	if (flags & MAP_ANONYMOUS)
+		return LOCKED(do_mmap(t, addr, len, prot, flags, NULL, -1, off));
+	/* The file and its host fd are found before the mm is locked: the
+	 * gofer may be asked for the fd. */
+	struct file *f = fd_get(t->fdt, fd);
+	if (!f)
+		return -EBADF;
+	if (f->ops->mmap_anon && !(f->mode & FMODE_PATH)) {
+		int err = file_maxprot(f, flags & MAP_TYPE, prot);
+		file_put(f);
+		if (err < 0)
+			return err;
+		return LOCKED(do_mmap(t, addr, len, prot, flags | MAP_ANONYMOUS,
+				      NULL, -1, 0));
+	}
+	int host_fd = (f->mode & FMODE_PATH) ? -EBADF : file_mmap_fd(f);
+	long r = LOCKED(do_mmap(t, addr, len, prot, flags, f, host_fd, off));
+	if (host_fd >= 0)
+		close(host_fd);
+	file_put(f);
+	return r;
+}
+
+int mm_map_file_fixed(struct task *t, uint64_t start, uint64_t len, int prot,
+		      struct file *f, uint64_t off)
+{
+	if (start < MM_MIN_ADDR || start + len > MM_TASK_SIZE ||
+	    start + len < start || mm_range_reserved(start, start + len))
+		return -ENOMEM;
+	int host_fd = file_mmap_fd(f);
+	if (host_fd < 0)
+		return host_fd;
+	int maxprot = file_maxprot(f, MAP_PRIVATE, prot);
+	long r = maxprot < 0 ? maxprot
+			     : LOCKED(map_file_at(t, start, len, prot,
+						  MAP_PRIVATE, f, host_fd, off,
+						  maxprot));
+	close(host_fd);
+	return r < 0 ? (int)r : 0;
 }
 
 long mm_munmap(struct task *t, uint64_t addr, uint64_t len)
 {
 	return LOCKED(do_munmap(t, addr, len));
+}
+
+long mm_msync(struct task *t, uint64_t addr, uint64_t len, int flags)
+{
+	return LOCKED(do_msync(t, addr, len, flags));
 }
 
 long mm_mprotect(struct task *t, uint64_t addr, uint64_t len, int prot)

@@ -31,6 +31,10 @@ struct vma {
 	 * is then the byte offset in the file of start. */
 	struct file *file;
 	struct vma *next;
+	/* The protections mprotect may still grant (Linux's VM_MAY*): a
+	 * shared mapping of a file opened read-only never becomes writable,
+	 * one from a noexec mount never executable. */
+	int maxprot;
 };
 
 struct mm {
@@ -65,6 +69,7 @@ int mm_futex_key(struct mm *mm, uint64_t addr, bool private_op, uint64_t *obj,
 long mm_mmap(struct task *t, uint64_t addr, uint64_t len, int prot, int flags,
 	     int fd, uint64_t off);
 long mm_munmap(struct task *t, uint64_t addr, uint64_t len);
+long mm_msync(struct task *t, uint64_t addr, uint64_t len, int flags);
 long mm_mprotect(struct task *t, uint64_t addr, uint64_t len, int prot);
 long mm_mremap(struct task *t, uint64_t old, uint64_t oldlen, uint64_t newlen,
 	       int flags, uint64_t newaddr);
@@ -74,6 +79,10 @@ long mm_brk(struct task *t, uint64_t addr);
 /* For the loader: maps [start, end) anonymous at a fixed address. */
 int mm_map_fixed(struct task *t, uint64_t start, uint64_t end, int prot,
 		 const char *name);
+/* For the loader: maps len bytes of f from off, private, at start; or
+ * -ENODEV if f's file system cannot give the host an fd to map. */
+int mm_map_file_fixed(struct task *t, uint64_t start, uint64_t len, int prot,
+		      struct file *f, uint64_t off);
 /* A free, page-aligned range of len bytes at or below below_top. */
 int mm_find_free(struct mm *mm, uint64_t len, uint64_t below_top,
 		 uint64_t *out);

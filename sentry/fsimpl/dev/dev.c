@@ -87,6 +87,7 @@ static const struct file_ops zero_ops = {
     .read = zero_read,
     .write = null_write,
     .llseek = dev_llseek,
+    .mmap_anon = true,
 };
 static const struct file_ops full_ops = {
     .read = zero_read,
