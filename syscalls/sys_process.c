@@ -118,7 +118,7 @@ static long do_execve(struct task *t, uint64_t upath, uint64_t argv,
 	int err = task_copy_in_string(t, path, upath, sizeof(path));
 	if (err < 0)
 		return err;
-	if (!path[0])
+	if (!path[0] && !(flags & AT_EMPTY_PATH))
 		return -ENOENT;
 	return task_execve(t, path, argv, envp, flags, dirfd);
 }
@@ -133,8 +133,6 @@ SYSCALL(execveat)
 	int flags = (int)a->a[4];
 	if (flags & ~(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW))
 		return -EINVAL;
-	if (flags & AT_EMPTY_PATH)
-		return -ENOSYS; /* by fd: with the VFS (table note) */
 	return do_execve(t, a->a[1], a->a[2], a->a[3], (int)a->a[0], flags);
 }
 

@@ -51,7 +51,7 @@ const struct syscall_def syscall_table[ABI_NR_SYSCALLS] = {
 	FULL(vfork, ""),
 	PARTIAL(clone3, "pu", "as clone; set_tid (choosing pids) returns EINVAL"),
 	PARTIAL(execve, "spp", "executables are read from the host path until the VFS lands (issue 5); paths resolve against the sandbox's starting directory"),
-	PARTIAL(execveat, "dsppx", "AT_EMPTY_PATH (exec by fd) returns ENOSYS until the VFS lands; dirfd is ignored"),
+	FULL(execveat, "dsppx"),
 	FULL(exit, "d"),
 	FULL(wait4, "dpxp"),
 	FULL(waitid, "ddpxp"),

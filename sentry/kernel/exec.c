@@ -6,8 +6,10 @@
  * close-on-exec close and handled signals return to their defaults. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,13 +125,13 @@ static int parse_script(const struct exec_file *f, const char *path,
 			struct strvec *argv, char *interp, size_t len)
 {
 	char line[BINPRM_BUF_SIZE + 1];
-	size_t n = f->len < BINPRM_BUF_SIZE ? f->len : BINPRM_BUF_SIZE;
-	memcpy(line, f->data, n);
+	size_t n = f->head_len < BINPRM_BUF_SIZE ? f->head_len : BINPRM_BUF_SIZE;
+	memcpy(line, f->head, n);
 	line[n] = '\0';
 	char *nl = memchr(line, '\n', n);
 	if (nl)
 		*nl = '\0';
-	else if (f->len > BINPRM_BUF_SIZE)
+	else if (f->size > BINPRM_BUF_SIZE)
 		return -ENOEXEC; /* the line does not fit: Linux refuses it */
 	char *p = line + 2;
 	while (*p == ' ' || *p == '\t')
@@ -161,9 +163,12 @@ static int parse_script(const struct exec_file *f, const char *path,
 	return err;
 }
 
-/* Opens path, following `#!` interpreters (argv is rewritten for them),
- * and the ELF interpreter if the program has one. */
-static int exec_prepare(const char *path, struct strvec *argv,
+/* Opens path (from dirfd, with execveat's flags), following `#!`
+ * interpreters (argv is rewritten for them; interpreters are looked up
+ * from the cwd, as Linux does), and the ELF interpreter if the program has
+ * one. name is the path a script sees as its argument. */
+static int exec_prepare(struct task *t, int dirfd, const char *path,
+			int at_flags, const char *name, struct strvec *argv,
 			struct exec_file *f, struct exec_file *interp)
 {
 	char cur[PATH_MAX], interp_path[PATH_MAX];
@@ -174,7 +179,8 @@ static int exec_prepare(const char *path, struct strvec *argv,
 	strcpy(cur, path);
 	for (int depth = 0;; depth++) {
 		exec_file_close(f);
-		err = exec_file_open(cur, f);
+		err = depth == 0 ? exec_file_open(t, dirfd, cur, at_flags, f)
+				 : exec_file_open(t, AT_FDCWD, cur, 0, f);
 		if (err < 0) {
 			if (err == -ENOEXEC && f->why)
 				log_debug("exec %s: %s", cur, f->why);
@@ -184,7 +190,18 @@ static int exec_prepare(const char *path, struct strvec *argv,
 			break;
 		if (depth >= MAX_SCRIPT_DEPTH)
 			return -ELOOP;
-		err = parse_script(f, cur, argv, interp_path, sizeof(interp_path));
+		/* A script reached through an fd gets /dev/fd/N as its
+		 * path: one that exec closes would be gone for the
+		 * interpreter, so Linux refuses it. */
+		if (depth == 0 && dirfd != AT_FDCWD && path[0] != '/') {
+			bool cloexec = false;
+			struct file *df = fd_get_cloexec(t->fdt, dirfd, &cloexec);
+			file_put(df);
+			if (cloexec)
+				return -ENOENT;
+		}
+		err = parse_script(f, depth == 0 ? name : cur, argv,
+				   interp_path, sizeof(interp_path));
 		if (err < 0)
 			return err;
 		strcpy(cur, interp_path);
@@ -192,7 +209,10 @@ static int exec_prepare(const char *path, struct strvec *argv,
 	if (f->elf.has_interp) {
 		err = exec_interp_path(f, interp_path, sizeof(interp_path));
 		if (!err)
-			err = exec_file_open(interp_path, interp);
+			err = exec_file_open(t, AT_FDCWD, interp_path, 0, interp);
+		if (err == -ENOEXEC && interp->why)
+			log_debug("exec %s: interpreter %s: %s", cur,
+				  interp_path, interp->why);
 		if (!err && (interp->script || interp->elf.has_interp))
 			err = -ELIBBAD;
 	}
@@ -213,12 +233,15 @@ int exec_boot(struct task *t, const char *path, char *const *uargv,
 	if (!err && argv.n == 0)
 		err = strvec_insert(&argv, 0, "");
 	if (!err)
-		err = exec_prepare(path, &argv, &f, &interp);
+		err = exec_prepare(t, AT_FDCWD, path, 0, path, &argv, &f,
+				   &interp);
 	if (!err)
 		err = check_size(t, &argv, &envp);
 	if (!err)
 		err = loader_load(t, &f, f.elf.has_interp ? &interp : NULL,
 				  argv.v, envp.v, path);
+	if (!err)
+		mm_set_exe(t->mm, f.file);
 	exec_file_close(&f);
 	exec_file_close(&interp);
 	strvec_free(&argv);
@@ -282,8 +305,15 @@ long task_execve(struct task *t, const char *path, uint64_t uargv,
 	struct mm *mm = NULL;
 	long err;
 
-	(void)flags;
-	(void)dirfd;
+	/* What a script started by fd sees as its path (Linux's
+	 * /dev/fd/N[/path]). */
+	char name[PATH_MAX + 32];
+	if (dirfd == AT_FDCWD || path[0] == '/')
+		snprintf(name, sizeof(name), "%s", path);
+	else if (!path[0])
+		snprintf(name, sizeof(name), "/dev/fd/%d", dirfd);
+	else
+		snprintf(name, sizeof(name), "/dev/fd/%d/%s", dirfd, path);
 	err = copy_strings(t, uargv, &argv);
 	if (!err)
 		err = copy_strings(t, uenvp, &envp);
@@ -295,7 +325,7 @@ long task_execve(struct task *t, const char *path, uint64_t uargv,
 	if (err < 0)
 		goto out;
 
-	err = exec_prepare(path, &argv, &f, &interp);
+	err = exec_prepare(t, dirfd, path, flags, name, &argv, &f, &interp);
 	if (!err)
 		err = check_size(t, &argv, &envp);
 	if (err < 0)
@@ -326,7 +356,7 @@ long task_execve(struct task *t, const char *path, uint64_t uargv,
 	t->regs.cs = USER_CS;
 	t->regs.ss = USER_DS;
 	err = loader_load(t, &f, f.elf.has_interp ? &interp : NULL, argv.v,
-			  envp.v, path);
+			  envp.v, name);
 	if (err < 0) {
 		pthread_mutex_lock(&k->lock);
 		t->mm = old_mm;
@@ -338,6 +368,7 @@ long task_execve(struct task *t, const char *path, uint64_t uargv,
 		mm_put(plat, mm);
 		goto out;
 	}
+	mm_set_exe(mm, f.file);
 	struct plat_regs new_regs = t->regs;
 	pthread_mutex_lock(&k->lock);
 	t->mm = old_mm;
@@ -390,10 +421,13 @@ long task_execve(struct task *t, const char *path, uint64_t uargv,
 	t->ss_flags = 2; /* SS_DISABLE */
 	tg->did_exec = true;
 	free(tg->exe_path);
-	tg->exe_path = strdup(path);
-	const char *base = strrchr(path, '/');
+	tg->exe_path = strdup(name);
+	/* comm is the file's name (for fd-based execs, the fd's number). */
+	const char *base = strrchr(name, '/');
+	const char *cn = base ? base + 1 : name;
+	size_t cl = strnlen(cn, sizeof(t->comm) - 1);
 	memset(t->comm, 0, sizeof(t->comm));
-	strncpy(t->comm, base ? base + 1 : path, sizeof(t->comm) - 1);
+	memcpy(t->comm, cn, cl);
 	timers_exec_locked(tg);
 	pthread_mutex_unlock(&k->lock);
 	err = 0;

@@ -40,6 +40,7 @@ struct vfs_dentry;
 #define FMODE_PWRITE	 0x10
 #define FMODE_ATOMIC_POS 0x20 /* offset users serialize on pos_lock */
 #define FMODE_PATH	 0x40 /* O_PATH: a handle for *at calls, no I/O */
+#define FMODE_WRITER	 0x80 /* counted in its inode's writecount */
 
 struct file_ops {
 	/* buf is sentry memory: handlers copy workload memory in and out.

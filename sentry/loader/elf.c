@@ -46,8 +46,17 @@ static uint64_t le64(const uint8_t *p)
 		return -ENOEXEC;                                               \
 	} while (0)
 
-int elf_parse(const uint8_t *buf, size_t len, struct elf_info *out,
-	      const char **why)
+size_t elf_headers_end(const uint8_t *buf, size_t len)
+{
+	if (len < EHDR_SIZE || memcmp(buf, "\177ELF", 4) != 0)
+		return 0;
+	uint64_t phoff = le64(buf + 32);
+	uint64_t end = phoff + (uint64_t)le16(buf + 56) * PHDR_SIZE;
+	return end < phoff || end > SIZE_MAX ? 0 : (size_t)end;
+}
+
+int elf_parse(const uint8_t *buf, size_t len, uint64_t file_size,
+	      struct elf_info *out, const char **why)
 {
 	static const char dummy_reason[] = "";
 	const char *unused = dummy_reason;
@@ -79,8 +88,11 @@ int elf_parse(const uint8_t *buf, size_t len, struct elf_info *out,
 		REJECT("bad program header entry size");
 	if (out->phnum == 0 || out->phnum > ELF_MAX_PHNUM)
 		REJECT("bad number of program headers");
-	if (phoff > len || (uint64_t)out->phnum * PHDR_SIZE > len - phoff)
+	if (phoff > file_size ||
+	    (uint64_t)out->phnum * PHDR_SIZE > file_size - phoff)
 		REJECT("program headers outside the file");
+	if (phoff > len || (uint64_t)out->phnum * PHDR_SIZE > len - phoff)
+		REJECT("program headers too far into the file");
 
 	bool have_phdr = false;
 	for (unsigned i = 0; i < out->phnum; i++) {
@@ -100,7 +112,7 @@ int elf_parse(const uint8_t *buf, size_t len, struct elf_info *out,
 				REJECT("too many loadable segments");
 			if (filesz > memsz)
 				REJECT("segment file size exceeds memory size");
-			if (offset > len || filesz > len - offset)
+			if (offset > file_size || filesz > file_size - offset)
 				REJECT("segment data outside the file");
 			if (memsz == 0)
 				break;
@@ -126,10 +138,13 @@ int elf_parse(const uint8_t *buf, size_t len, struct elf_info *out,
 		case PT_INTERP_:
 			if (out->has_interp)
 				REJECT("more than one interpreter");
-			if (offset > len || filesz > len - offset || filesz < 2 ||
-			    filesz > ELF_INTERP_MAX)
+			if (offset > file_size || filesz > file_size - offset ||
+			    filesz < 2 || filesz > ELF_INTERP_MAX)
 				REJECT("bad interpreter path");
-			if (buf[offset + filesz - 1] != '\0')
+			/* The terminator is checked here when the path is in
+			 * buf; the loader checks it again when it reads it. */
+			if (offset + filesz <= len &&
+			    buf[offset + filesz - 1] != '\0')
 				REJECT("interpreter path not terminated");
 			out->has_interp = true;
 			out->interp_offset = offset;

@@ -30,7 +30,11 @@ struct elf_info {
 	bool exec_stack;
 };
 
-/* Parses the headers of an x86-64 ELF executable held in buf[0..len).
+/* Parses the headers of an x86-64 ELF executable of file_size bytes whose
+ * first len bytes are in buf (they must hold the ELF and program headers).
  * Returns 0, or -ENOEXEC with *why set to a static reason. */
-int elf_parse(const uint8_t *buf, size_t len, struct elf_info *out,
-	      const char **why);
+int elf_parse(const uint8_t *buf, size_t len, uint64_t file_size,
+	      struct elf_info *out, const char **why);
+/* How many bytes from the start of the file the ELF header and program
+ * headers span, judging by buf[0..len); 0 if buf is not an ELF header. */
+size_t elf_headers_end(const uint8_t *buf, size_t len);

@@ -18,164 +18,113 @@
 #include "../../lib/log.h"
 #include "../kernel/kernel.h"
 #include "../mm/mm.h"
+#include "../vfs/vfs.h"
 #include "stack.h"
 
 #define MAX_EXEC_SIZE (1ULL << 30)
 #define ELF_ET_DYN_BASE 0x555555554000ULL
 #define DEFAULT_STACK (8ULL << 20)
 
-/* TEMPORARY (until the gofer and VFS land, issue 5): the sentry reads the
- * executable straight from a host path. This is the only place the sentry
- * names a host path on the workload's behalf. */
-/* Recently executed files, kept read: a build runs the same compiler and
- * shell thousands of times. An entry is valid while the file's identity
- * (device, inode, size, modification time) is unchanged. */
-#define EXEC_CACHE 8
+/* An executable is opened through the VFS like any file the workload
+ * opens (the gofer serves it); the loader reads only its headers and maps
+ * its segments from the file, as Linux does, so a 30 MB compiler costs a
+ * few mmaps, not a copy. */
+#define HEAD_MIN 4096
+#define HEAD_MAX (64 * 1024) /* ELF and program headers, at most */
 
-struct exec_blob {
-	atomic_int refs;
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime, ctime_;
-	uint8_t *data;
-};
-
-static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct exec_blob *cache[EXEC_CACHE]; /* most recent first */
-
-static void blob_put(struct exec_blob *b)
+static int read_full(struct file *f, uint8_t *buf, size_t n, uint64_t off)
 {
-	if (b && atomic_fetch_sub(&b->refs, 1) == 1) {
-		free(b->data);
-		free(b);
+	for (size_t got = 0; got < n;) {
+		long r = file_pread(f, buf + got, n - got, off + got);
+		if (r < 0)
+			return (int)r;
+		if (r == 0)
+			return -EIO; /* shorter than its size said */
+		got += (size_t)r;
 	}
+	return 0;
 }
 
-static bool same_file(const struct exec_blob *b, const struct stat *st)
+static int read_head(struct exec_file *f, size_t n)
 {
-	return b->dev == st->st_dev && b->ino == st->st_ino &&
-	       b->size == st->st_size &&
-	       b->mtime.tv_sec == st->st_mtim.tv_sec &&
-	       b->mtime.tv_nsec == st->st_mtim.tv_nsec &&
-	       b->ctime_.tv_sec == st->st_ctim.tv_sec &&
-	       b->ctime_.tv_nsec == st->st_ctim.tv_nsec;
-}
-
-static struct exec_blob *cache_get(const struct stat *st)
-{
-	struct exec_blob *b = NULL;
-	pthread_mutex_lock(&cache_lock);
-	for (int i = 0; i < EXEC_CACHE && cache[i]; i++)
-		if (same_file(cache[i], st)) {
-			b = cache[i];
-			memmove(cache + 1, cache, (size_t)i * sizeof(cache[0]));
-			cache[0] = b;
-			atomic_fetch_add(&b->refs, 1);
-			break;
-		}
-	pthread_mutex_unlock(&cache_lock);
-	return b;
-}
-
-static void cache_add(struct exec_blob *b)
-{
-	atomic_fetch_add(&b->refs, 1);
-	pthread_mutex_lock(&cache_lock);
-	struct exec_blob *old = cache[EXEC_CACHE - 1];
-	memmove(cache + 1, cache, (EXEC_CACHE - 1) * sizeof(cache[0]));
-	cache[0] = b;
-	pthread_mutex_unlock(&cache_lock);
-	blob_put(old);
-}
-
-static struct exec_blob *read_blob(int fd, const struct stat *st, int *err)
-{
-	struct exec_blob *b = calloc(1, sizeof(*b));
-	size_t len = (size_t)st->st_size;
-	*err = -ENOMEM;
-	if (!b || !(b->data = malloc(len ? len : 1))) {
-		free(b);
-		return NULL;
+	uint8_t *h = malloc(n ? n : 1);
+	if (!h)
+		return -ENOMEM;
+	int err = read_full(f->file, h, n, 0);
+	if (err < 0) {
+		free(h);
+		return err;
 	}
-	atomic_init(&b->refs, 1);
-	for (size_t off = 0; off < len;) {
-		ssize_t n = pread(fd, b->data + off, len - off, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			*err = n < 0 ? -errno : -EIO;
-			blob_put(b);
-			return NULL;
-		}
-		off += (size_t)n;
-	}
-	b->dev = st->st_dev;
-	b->ino = st->st_ino;
-	b->size = st->st_size;
-	b->mtime = st->st_mtim;
-	b->ctime_ = st->st_ctim;
-	*err = 0;
-	return b;
+	free(f->head);
+	f->head = h;
+	f->head_len = n;
+	return 0;
 }
 
-/* TEMPORARY (until the gofer and VFS land, issue 5): the sentry reads the
- * executable straight from a host path. This is the only place the sentry
- * names a host path on the workload's behalf. */
-int exec_file_open(const char *path, struct exec_file *f)
+int exec_file_open(struct task *t, int dirfd, const char *path, int at_flags,
+		   struct exec_file *f)
 {
-	cleanup_close int fd = -1;
 	struct stat st;
-	int err;
 
 	memset(f, 0, sizeof(*f));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (S_ISDIR(st.st_mode))
-		return -EACCES;
-	if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111))
-		return -EACCES;
-	if ((uint64_t)st.st_size > MAX_EXEC_SIZE)
+	int err = vfs_open_exec_at(t, dirfd, path, at_flags, &f->file);
+	if (err < 0)
+		return err;
+	/* No writer while it loads (or runs: the new mm takes over). */
+	err = vfs_deny_write(f->file);
+	if (err < 0)
+		return err;
+	f->denied = true;
+	err = vfs_fstat(f->file, &st);
+	if (err < 0)
+		return err;
+	if (st.st_size < 0 || (uint64_t)st.st_size > MAX_EXEC_SIZE)
 		return -ENOEXEC;
-	struct exec_blob *b = cache_get(&st);
-	if (!b) {
-		b = read_blob(fd, &st, &err);
-		if (!b)
-			return err;
-		cache_add(b);
-	}
-	f->blob = b;
-	f->data = b->data;
-	f->len = (size_t)st.st_size;
-	if (f->len >= 2 && f->data[0] == '#' && f->data[1] == '!') {
+	f->size = (uint64_t)st.st_size;
+	err = read_head(f, f->size < HEAD_MIN ? (size_t)f->size : HEAD_MIN);
+	if (err < 0)
+		return err;
+	if (f->head_len >= 2 && f->head[0] == '#' && f->head[1] == '!') {
 		f->script = true;
 		return 0;
 	}
-	return elf_parse(f->data, f->len, &f->elf, &f->why);
+	size_t need = elf_headers_end(f->head, f->head_len);
+	if (need > f->head_len && need <= f->size && need <= HEAD_MAX) {
+		err = read_head(f, need);
+		if (err < 0)
+			return err;
+	}
+	return elf_parse(f->head, f->head_len, f->size, &f->elf, &f->why);
 }
 
 int exec_interp_path(const struct exec_file *f, char *buf, size_t len)
 {
 	const struct elf_info *e = &f->elf;
-	if (!e->has_interp || e->interp_len < 2 || e->interp_len > len ||
-	    e->interp_offset > f->len || e->interp_len > f->len - e->interp_offset)
+	if (!e->has_interp || e->interp_len < 1 || e->interp_len + 1 > len ||
+	    e->interp_offset > f->size ||
+	    e->interp_len + 1 > f->size - e->interp_offset)
 		return -ENOEXEC;
-	memcpy(buf, f->data + e->interp_offset, e->interp_len);
-	/* The path is NUL-terminated inside the segment, and only there. */
-	if (buf[e->interp_len - 1] != '\0' ||
-	    strlen(buf) != e->interp_len - 1)
+	int err = read_full(f->file, (uint8_t *)buf, e->interp_len + 1,
+			    e->interp_offset);
+	if (err < 0)
+		return err;
+	/* The path is NUL-terminated at the end of the segment, and only
+	 * there. */
+	if (buf[e->interp_len] != '\0' || strlen(buf) != e->interp_len)
 		return -ENOEXEC;
 	return 0;
 }
 
 void exec_file_close(struct exec_file *f)
 {
-	blob_put(f->blob);
-	f->blob = NULL;
-	f->data = NULL;
+	if (f->denied)
+		vfs_allow_write(f->file);
+	f->denied = false;
+	file_put(f->file);
+	free(f->head);
+	f->file = NULL;
+	f->head = NULL;
+	f->head_len = 0;
 }
 
 static uint64_t random_pages(uint64_t max_pages)
@@ -186,52 +135,83 @@ static uint64_t random_pages(uint64_t max_pages)
 	return (r % max_pages) * MM_PAGE;
 }
 
-static int load_segments(struct task *t, const struct elf_info *e,
-			 const uint8_t *data, uint64_t bias)
+/* Zeroes [addr, end) of the workload's memory. */
+static int zero_user(struct task *t, uint64_t addr, uint64_t end)
 {
-	uint64_t mapped_end = 0;
-
-	/* Map RW first (the sentry writes the contents), set final protections
-	 * after; a page shared by two segments gets both protections. */
-	for (int i = 0; i < e->nsegs; i++) {
-		const struct elf_segment *s = &e->segs[i];
-		uint64_t start = ALIGN_DOWN_PAGE(s->vaddr + bias);
-		uint64_t end = ALIGN_UP_PAGE(s->vaddr + bias + s->memsz);
-		if (start < mapped_end)
-			start = mapped_end;
-		if (start < end) {
-			int err = mm_map_fixed(t, start, end,
-					       PROT_READ | PROT_WRITE, NULL);
-			if (err < 0)
-				return err;
-			mapped_end = end;
-		}
-		int err = task_copy_out(t, s->vaddr + bias, data + s->offset,
-					s->filesz);
+	static const uint8_t zeros[MM_PAGE];
+	while (addr < end) {
+		size_t n = end - addr < MM_PAGE ? (size_t)(end - addr) : MM_PAGE;
+		int err = task_copy_out(t, addr, zeros, n);
 		if (err < 0)
 			return err;
+		addr += n;
 	}
+	return 0;
+}
+
+/* For files the host cannot map: anonymous memory and a copy. */
+static int copy_segment(struct task *t, struct file *file, uint64_t start,
+			uint64_t end, uint64_t dst, uint64_t off, uint64_t n)
+{
+	int err = mm_map_fixed(t, start, end, PROT_READ | PROT_WRITE, NULL);
+	uint8_t *buf = malloc(64 * 1024);
+	if (!err && !buf)
+		err = -ENOMEM;
+	for (uint64_t done = 0; !err && done < n;) {
+		size_t c = n - done < 64 * 1024 ? (size_t)(n - done) : 64 * 1024;
+		err = read_full(file, buf, c, off + done);
+		if (!err)
+			err = task_copy_out(t, dst + done, buf, c);
+		done += c;
+	}
+	free(buf);
+	return err;
+}
+
+/* Maps each PT_LOAD as Linux's elf_map does: the file's pages private at
+ * the segment's address (a later segment sharing a page with an earlier
+ * one maps over it), the rest of the last file page zeroed, anonymous
+ * pages for the remaining bss. */
+static int load_segments(struct task *t, const struct elf_info *e,
+			 struct file *file, uint64_t bias)
+{
 	for (int i = 0; i < e->nsegs; i++) {
 		const struct elf_segment *s = &e->segs[i];
 		uint64_t start = ALIGN_DOWN_PAGE(s->vaddr + bias);
-		uint64_t end = ALIGN_UP_PAGE(s->vaddr + bias + s->memsz);
+		uint64_t file_end = s->vaddr + bias + s->filesz;
+		uint64_t file_page_end = ALIGN_UP_PAGE(file_end);
+		uint64_t mem_end = ALIGN_UP_PAGE(s->vaddr + bias + s->memsz);
+		uint64_t off = ALIGN_DOWN_PAGE(s->offset);
+		bool bss_in_page = s->memsz > s->filesz &&
+				   file_end < file_page_end;
 		int prot = s->prot;
-		if (i > 0) {
-			const struct elf_segment *p = &e->segs[i - 1];
-			uint64_t pend = ALIGN_UP_PAGE(p->vaddr + bias + p->memsz);
-			if (pend > start) {
-				long r = mm_mprotect(t, start, MM_PAGE,
-						     prot | p->prot);
-				if (r < 0)
-					return (int)r;
-				start += MM_PAGE;
+		int err = 0;
+
+		if (s->filesz > 0) {
+			int mprot = prot | (bss_in_page ? PROT_WRITE : 0);
+			err = mm_map_file_fixed(t, start, file_page_end - start,
+						mprot, file, off);
+			if (err == -ENODEV) {
+				err = copy_segment(t, file, start,
+						   file_page_end, start,
+						   off, file_end - start);
+				mprot = PROT_READ | PROT_WRITE;
 			}
+			if (!err && bss_in_page)
+				err = zero_user(t, file_end, file_page_end);
+			if (!err && mprot != prot)
+				err = (int)mm_mprotect(t, start,
+						       file_page_end - start,
+						       prot);
+		} else {
+			file_page_end = start;
 		}
-		if (start < end) {
-			long r = mm_mprotect(t, start, end - start, prot);
-			if (r < 0)
-				return (int)r;
+		if (!err && mem_end > file_page_end) {
+			err = mm_map_fixed(t, file_page_end, mem_end, prot,
+					   NULL);
 		}
+		if (err < 0)
+			return err;
 	}
 	return 0;
 }
@@ -274,7 +254,7 @@ int loader_load(struct task *t, const struct exec_file *f,
 		bias = ELF_ET_DYN_BASE + random_pages(1ULL << 16) - e->min_vaddr;
 	if (mm_range_reserved(e->min_vaddr + bias, e->max_vaddr + bias))
 		return -ENOMEM;
-	err = load_segments(t, e, f->data, bias);
+	err = load_segments(t, e, f->file, bias);
 	if (err < 0)
 		return err;
 	mm->brk_start = mm->brk = e->max_vaddr + bias + random_pages(8192);
@@ -290,7 +270,7 @@ int loader_load(struct task *t, const struct exec_file *f,
 		if (err < 0)
 			return err;
 		interp_bias = base - ie->min_vaddr;
-		err = load_segments(t, ie, interp->data, interp_bias);
+		err = load_segments(t, ie, interp->file, interp_bias);
 		if (err < 0)
 			return err;
 		mm->mmap_base = base;
@@ -331,6 +311,10 @@ int loader_load(struct task *t, const struct exec_file *f,
 		return err;
 	err = task_copy_out(t, img.sp, img.buf, img.len);
 	uint64_t sp = img.sp;
+	mm->arg_start = img.arg_start;
+	mm->arg_end = img.arg_end;
+	mm->env_start = img.env_start;
+	mm->env_end = img.env_end;
 	stack_image_free(&img);
 	if (err < 0)
 		return err;

@@ -9,21 +9,25 @@
 #include "elf.h"
 
 struct task;
-
-struct exec_blob;
+struct file;
 
 struct exec_file {
-	struct exec_blob *blob; /* the file's bytes, shared with a cache */
-	const uint8_t *data;
-	size_t len;
-	bool script; /* starts with "#!": data holds the file, elf is unset */
+	struct file *file; /* open for reading, through the VFS */
+	bool denied;	   /* holds a vfs_deny_write on file */
+	uint64_t size;
+	uint8_t *head; /* the file's first head_len bytes: the headers */
+	size_t head_len;
+	bool script; /* starts with "#!": elf is unset */
 	struct elf_info elf;
 	const char *why; /* reason when parsing failed */
 };
 
-/* Reads the executable at path and parses it (unless it is a script).
- * Returns 0 or -errno (ENOENT, EACCES, ENOEXEC with f->why set). */
-int exec_file_open(const char *path, struct exec_file *f);
+/* Opens the executable at path (from dirfd, with execveat's AT_* flags)
+ * as t sees the file tree, and parses its headers (unless it is a
+ * script). Returns 0 or -errno (ENOENT, EACCES, ELOOP, ENOEXEC with f->why
+ * set); exec_file_close releases f either way. */
+int exec_file_open(struct task *t, int dirfd, const char *path, int at_flags,
+		   struct exec_file *f);
 void exec_file_close(struct exec_file *f);
 /* The PT_INTERP path of an ELF file with one; -ENOEXEC if malformed. */
 int exec_interp_path(const struct exec_file *f, char *buf, size_t len);

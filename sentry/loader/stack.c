@@ -51,16 +51,22 @@ int stack_build(uint64_t top, char *const argv[], char *const envp[],
 	vec = (uint64_t *)AT(sp);
 	argp = vec + 1;
 	envpp = argp + argc + 1;
+	uint64_t env_end = pos;
 	for (size_t i = envc; i-- > 0;) {
 		pos -= strlen(envp[i]) + 1;
 		memcpy(AT(pos), envp[i], strlen(envp[i]) + 1);
 		envpp[i] = pos;
 	}
+	uint64_t env_start = pos;
 	for (size_t i = argc; i-- > 0;) {
 		pos -= strlen(argv[i]) + 1;
 		memcpy(AT(pos), argv[i], strlen(argv[i]) + 1);
 		argp[i] = pos;
 	}
+	out->arg_start = pos;
+	out->arg_end = env_start;
+	out->env_start = env_start;
+	out->env_end = env_end;
 	pos -= sizeof(platform);
 	memcpy(AT(pos), platform, sizeof(platform));
 	uint64_t platform_addr = pos;

@@ -16,6 +16,9 @@ struct stack_image {
 	uint8_t *buf; /* bytes of [sp, top) */
 	size_t len;
 	uint64_t sp; /* where argc sits */
+	/* The argument and environment strings ([start, end)), for
+	 * /proc/[pid]/cmdline and environ. */
+	uint64_t arg_start, arg_end, env_start, env_end;
 };
 
 /* AT_RANDOM, AT_EXECFN and AT_PLATFORM are added by the builder, pointing at

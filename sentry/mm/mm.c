@@ -67,7 +67,7 @@ void mm_put(const struct platform_ops *plat, struct mm *mm)
 	if (mm->as)
 		plat->as_destroy(mm->as);
 	vmas_free(mm->vmas);
-	file_put(mm->exe);
+	mm_set_exe(mm, NULL);
 	pthread_mutex_destroy(&mm->lock);
 	free(mm);
 }
@@ -97,12 +97,25 @@ struct mm *mm_fork(struct mm *parent, struct plat_as *child_as)
 	mm->brk = parent->brk;
 	mm->stack_top = parent->stack_top;
 	mm->stack_bottom = parent->stack_bottom;
-	mm->exe = parent->exe ? file_ref(parent->exe) : NULL;
+	mm_set_exe(mm, parent->exe);
 	mm->arg_start = parent->arg_start;
 	mm->arg_end = parent->arg_end;
 	mm->env_start = parent->env_start;
 	mm->env_end = parent->env_end;
 	return mm;
+}
+
+void mm_set_exe(struct mm *mm, struct file *f)
+{
+	if (mm->exe) {
+		vfs_allow_write(mm->exe);
+		file_put(mm->exe);
+	}
+	mm->exe = NULL;
+	/* The denial cannot fail: whoever hands f over holds one already
+	 * (the exec, or the parent's mm). */
+	if (f && vfs_deny_write(f) == 0)
+		mm->exe = file_ref(f);
 }
 
 bool mm_range_reserved(uint64_t start, uint64_t end)
@@ -386,14 +399,11 @@ static long do_mmap(struct task *t, uint64_t addr, uint64_t len, int prot,
 			return -EPERM;
 		if (addr > MM_TASK_SIZE - len)
 			return -ENOMEM;
-		/* The stub's ranges are mappings too, if not the workload's:
-		 * MAP_FIXED_NOREPLACE finds them taken, as Linux would. */
-		if ((flags & MAP_FIXED_NOREPLACE) &&
-		    (overlaps_vma(mm, addr, addr + len) ||
-		     mm_range_reserved(addr, addr + len)))
-			return -EEXIST;
 		if (mm_range_reserved(addr, addr + len))
 			return -ENOMEM;
+		if ((flags & MAP_FIXED_NOREPLACE) &&
+		    overlaps_vma(mm, addr, addr + len))
+			return -EEXIST;
 		start = addr;
 	} else {
 		uint64_t hint = ALIGN_DOWN_PAGE(addr);

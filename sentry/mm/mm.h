@@ -58,6 +58,9 @@ struct mm *mm_new(struct plat_as *as);
 struct mm *mm_ref(struct mm *mm);
 /* Drops a user; the last one destroys the address space. */
 void mm_put(const struct platform_ops *plat, struct mm *mm);
+/* Sets mm->exe (NULL: none), keeping writers of the file out (ETXTBSY)
+ * while the mm holds it; f must be denied writers already. */
+void mm_set_exe(struct mm *mm, struct file *f);
 /* The mm of a forked address space: a copy of parent's map. */
 struct mm *mm_fork(struct mm *parent, struct plat_as *child_as);
 /* The futex key of a workload address: (obj, offset) for shared memory,

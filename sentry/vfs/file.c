@@ -68,6 +68,18 @@ int vfs_file_open(struct task *t, const struct vfs_path *p, int flags,
 	f->dentry = vfs_dget(p->dentry);
 	f->inode = vfs_inode_ref(inode);
 	int err = 0;
+	if (S_ISREG(inode->type) && (f->mode & FMODE_WRITE) &&
+	    !(flags & O_PATH)) {
+		int wc = atomic_load(&inode->writecount);
+		do {
+			if (wc < 0) {
+				file_put(f);
+				return -ETXTBSY;
+			}
+		} while (!atomic_compare_exchange_weak(&inode->writecount, &wc,
+						       wc + 1));
+		f->mode |= FMODE_WRITER;
+	}
 	if (flags & O_PATH) {
 		f->ops = &path_fops;
 	} else if (S_ISCHR(inode->type)) {
@@ -96,8 +108,29 @@ int vfs_file_open(struct task *t, const struct vfs_path *p, int flags,
 	return 0;
 }
 
+int vfs_deny_write(struct file *f)
+{
+	if (!f->inode)
+		return 0;
+	int wc = atomic_load(&f->inode->writecount);
+	do {
+		if (wc > 0)
+			return -ETXTBSY;
+	} while (!atomic_compare_exchange_weak(&f->inode->writecount, &wc,
+					       wc - 1));
+	return 0;
+}
+
+void vfs_allow_write(struct file *f)
+{
+	if (f->inode)
+		atomic_fetch_add(&f->inode->writecount, 1);
+}
+
 void vfs_file_release(struct file *f)
 {
+	if (f->mode & FMODE_WRITER)
+		atomic_fetch_sub(&f->inode->writecount, 1);
 	vfs_dput(f->dentry);
 	vfs_mnt_put(f->mnt);
 	vfs_inode_put(f->inode);

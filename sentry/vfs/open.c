@@ -210,14 +210,25 @@ int vfs_open(const struct vfs_ctx *c, int dirfd, const char *path, int flags,
 
 int vfs_open_exec(struct task *t, const char *path, struct file **out)
 {
+	return vfs_open_exec_at(t, VFS_AT_FDCWD, path, 0, out);
+}
+
+int vfs_open_exec_at(struct task *t, int dirfd, const char *path,
+		     int at_flags, struct file **out)
+{
 	struct vfs_ctx c = vfs_ctx_of(t);
 	struct vfs_path p;
-	int err = vfs_walk(&c, VFS_AT_FDCWD, path, VFS_LOOKUP_FOLLOW, &p);
+	unsigned lf = (at_flags & AT_SYMLINK_NOFOLLOW) ? 0 : VFS_LOOKUP_FOLLOW;
+	if (at_flags & AT_EMPTY_PATH)
+		lf |= VFS_LOOKUP_EMPTY;
+	int err = vfs_walk(&c, dirfd, path, lf, &p);
 	if (err < 0)
 		return err;
 	struct vfs_inode *inode = p.dentry->inode;
 	struct vfs_attr a;
 	err = vfs_getattr(inode, &a);
+	if (err == 0 && S_ISLNK(inode->type))
+		err = -ELOOP;
 	if (err == 0 && !S_ISREG(inode->type))
 		err = -EACCES;
 	if (err == 0 && (p.mnt->flags & VFS_MNT_NOEXEC))

@@ -188,6 +188,10 @@ struct vfs_inode {
 	struct vfs_lockctx *locks; /* record locks and flocks */
 	struct vfs_fifo *fifo;	   /* a FIFO's pipe, on its first open */
 	void *priv;
+	/* Linux's i_writecount: > 0 files open for writing, < 0 programs
+	 * running from it (writes then fail with ETXTBSY, and exec fails
+	 * while it is > 0). */
+	atomic_int writecount;
 };
 
 #define VFS_D_HASHED 0x1 /* reachable through the hash */
@@ -442,6 +446,10 @@ int vfs_open_path(const struct vfs_ctx *c, const struct vfs_path *p, int flags,
  * ENOENT, EACCES (not regular, no x bit, noexec mount), ENOTDIR, ELOOP as
  * Linux; whether it is a valid image (ENOEXEC) is the loader's call. */
 int vfs_open_exec(struct task *t, const char *path, struct file **f);
+/* execveat's: from dirfd; at_flags AT_EMPTY_PATH (path "" is dirfd's file)
+ * and AT_SYMLINK_NOFOLLOW (a final symlink is ELOOP). */
+int vfs_open_exec_at(struct task *t, int dirfd, const char *path,
+		     int at_flags, struct file **f);
 
 int vfs_mknod(const struct vfs_ctx *c, int dirfd, const char *path,
 	      uint32_t mode, uint64_t dev);
@@ -502,6 +510,10 @@ int vfs_file_open(struct task *t, const struct vfs_path *p, int flags,
 		  struct file **out);
 /* Releases the VFS part of f at its last put (fdtable.c calls it). */
 void vfs_file_release(struct file *f);
+/* For exec: no more writers of f's inode while denied (-ETXTBSY if one
+ * has it open for writing now); vfs_allow_write undoes one denial. */
+int vfs_deny_write(struct file *f);
+void vfs_allow_write(struct file *f);
 
 /* Generic read/write entry points: the checks of fs/read_write.c, then
  * f->ops. pos NULL: the file's own offset (under pos_lock when atomic). */

@@ -7,9 +7,7 @@
 # Read-only runs must print what they print natively; the host tree must be
 # unchanged afterwards except in the --rw directory.
 #
-# NOT REGISTERED in meson yet: it needs dynamic executables, fork and exec
-# (the lead's issue-4 work). RUNSC may be "native" to check the script
-# itself. Exit 1 if a case failed, 77 if a program is missing.
+# RUNSC may be "native" to check the script itself. Exit 1 if a case failed, 77 if a program is missing.
 set -u
 
 if [ $# -ne 2 ]; then

@@ -66,7 +66,7 @@ static void parses_valid_exec(void **state)
 	const char *why = NULL;
 	uint8_t *img = make_exec(2);
 
-	assert_int_equal(elf_parse(img, IMG_SIZE, &e, &why), 0);
+	assert_int_equal(elf_parse(img, IMG_SIZE, IMG_SIZE, &e, &why), 0);
 	assert_int_equal(e.type, 2);
 	assert_int_equal(e.entry, 0x400100);
 	assert_int_equal(e.nsegs, 2);
@@ -88,7 +88,7 @@ static void parses_static_pie(void **state)
 	set_phdr(img, 0, 1, 5, 0, 0, 0x1000, 0x1000);
 	set_phdr(img, 1, 1, 6, 0x1000, 0x1000, 0x800, 0x2000);
 	put64(img + 24, 0x100);
-	assert_int_equal(elf_parse(img, IMG_SIZE, &e, NULL), 0);
+	assert_int_equal(elf_parse(img, IMG_SIZE, IMG_SIZE, &e, NULL), 0);
 	assert_int_equal(e.type, 3);
 	assert_int_equal(e.min_vaddr, 0);
 	free(img);
@@ -102,7 +102,7 @@ static void records_interp(void **state)
 	put16(img + 56, 4);
 	strcpy((char *)img + 0x200, "/lib64/ld-linux-x86-64.so.2");
 	set_phdr(img, 3, 3, 4, 0x200, 0x400200, 28, 28);
-	assert_int_equal(elf_parse(img, IMG_SIZE, &e, NULL), 0);
+	assert_int_equal(elf_parse(img, IMG_SIZE, IMG_SIZE, &e, NULL), 0);
 	assert_true(e.has_interp);
 	assert_int_equal(e.interp_offset, 0x200);
 	assert_int_equal(e.interp_len, 27);
@@ -189,7 +189,7 @@ static void rejects_malformed(void **state)
 		/* Copy to an exact-size buffer so ASan catches any over-read. */
 		uint8_t *exact = malloc(len);
 		memcpy(exact, img, len);
-		int r = elf_parse(exact, len, &e, &why);
+		int r = elf_parse(exact, len, len, &e, &why);
 		if (r != -ENOEXEC)
 			fail_msg("case '%s': got %d, want -ENOEXEC", bad[k].name, r);
 		assert_non_null(why);
@@ -206,7 +206,7 @@ static void every_truncation_is_safe(void **state)
 		struct elf_info e;
 		uint8_t *exact = malloc(len ? len : 1);
 		memcpy(exact, img, len);
-		int r = elf_parse(exact, len, &e, NULL);
+		int r = elf_parse(exact, len, len, &e, NULL);
 		assert_int_equal(r, -ENOEXEC);
 		free(exact);
 	}
