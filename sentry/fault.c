@@ -5,7 +5,9 @@
 #define _GNU_SOURCE
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
+#include <dlfcn.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,12 +30,19 @@ static void fault_handler(int sig, siginfo_t *si, void *uc)
 	for (int i = 0; i < 64 && unw_step(&cursor) > 0; i++) {
 		unw_word_t ip = 0, off = 0;
 		char name[256];
+		Dl_info di;
 		unw_get_reg(&cursor, UNW_REG_IP, &ip);
-		if (unw_get_proc_name(&cursor, name, sizeof(name), &off) == 0)
+		/* dladdr reads the symbol tables in memory; libunwind's
+		 * unw_get_proc_name would open the executable's file, which
+		 * the sentry's path filter refuses (sentry/confine.c). */
+		if (dladdr((void *)ip, &di) && di.dli_sname) {
+			off = ip - (unw_word_t)di.dli_saddr;
+			snprintf(name, sizeof(name), "%s", di.dli_sname);
 			log_raw("  #%-2d %#014lx %s+%#lx", i, (unsigned long)ip,
 				name, (unsigned long)off);
-		else
+		} else {
 			log_raw("  #%-2d %#014lx ?", i, (unsigned long)ip);
+		}
 	}
 	/* SA_RESETHAND restored the default action: re-raise so the whole
 	 * sentry dies of the same signal once this handler returns. */

@@ -8,3 +8,7 @@
  * workload's exit status, 128+N if it was killed by signal N, 126/127 if it
  * could not be started. */
 int sentry_main(const struct sentry_config *cfg);
+/* From now on, system calls of the sentry process that name a host path
+ * fail with EPERM (and are counted and logged): see confine.c. */
+int sentry_confine_paths(void);
+long sentry_refused_paths(void);

@@ -32,9 +32,18 @@ static int sandbox_cpus(struct task *t, cpu_set_t *set)
 }
 
 /* Linux's cpumask size for this machine: nr_cpu_ids bits in longs. */
+static long ncpus_conf;
+
+/* glibc counts the configured CPUs by reading /sys: done once, before
+ * the sentry's path filter (sentry/confine.c) goes in. */
+__attribute__((constructor)) static void count_cpus(void)
+{
+	ncpus_conf = sysconf(_SC_NPROCESSORS_CONF);
+}
+
 static size_t mask_bytes(void)
 {
-	long n = sysconf(_SC_NPROCESSORS_CONF);
+	long n = ncpus_conf;
 	if (n < 1)
 		n = 1;
 	return (size_t)((n + 63) / 64 * 8);

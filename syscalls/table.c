@@ -50,7 +50,7 @@ const struct syscall_def syscall_table[ABI_NR_SYSCALLS] = {
 	FULL(fork, ""),
 	FULL(vfork, ""),
 	PARTIAL(clone3, "pu", "as clone; set_tid (choosing pids) returns EINVAL"),
-	PARTIAL(execve, "spp", "executables are read from the host path until the VFS lands (issue 5); paths resolve against the sandbox's starting directory"),
+	FULL(execve, "spp"),
 	FULL(execveat, "dsppx"),
 	FULL(exit, "d"),
 	FULL(wait4, "dpxp"),

@@ -19,6 +19,7 @@
 #include "../mm/mm.h"
 #include "fdtable.h"
 #include "kernel.h"
+#include "../sentry.h"
 #include "../vfs/vfs.h"
 
 /* Linux x86-64 user segment selectors (__USER_CS, __USER_DS). */
@@ -467,6 +468,13 @@ int kernel_run(struct kernel *k)
 	err = vfs_boot(k, t);
 	if (err < 0) {
 		log_error("cannot set up the file tree: %s", strerror(-err));
+		return err;
+	}
+	/* The tree is set up: no host path from here on. */
+	err = sentry_confine_paths();
+	if (err < 0) {
+		log_error("cannot install the sentry's path filter: %s",
+			  strerror(-err));
 		return err;
 	}
 	/* The task's own sentry thread loads the program: only the thread
