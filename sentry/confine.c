@@ -117,6 +117,11 @@ int sentry_confine_paths(void)
 	if (!ctx)
 		return -ENOMEM;
 	int err = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	/* A binary search over the syscall numbers rather than a chain of
+	 * ~70 compares: every host call of the sentry and of its stubs (which
+	 * inherit the filter) runs it. */
+	if (!err)
+		err = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 	for (size_t i = 0; !err && i < sizeof(path_calls) / sizeof(path_calls[0]);
 	     i++)
 		err = seccomp_rule_add(ctx, SCMP_ACT_TRAP, path_calls[i], 0);
