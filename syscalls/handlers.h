@@ -83,7 +83,7 @@ SYSCALL(epoll_wait); SYSCALL(epoll_pwait); SYSCALL(epoll_pwait2);
 /* sys_pipe.c */
 SYSCALL(pipe); SYSCALL(pipe2);
 /* sys_misc.c */
-SYSCALL(uname); SYSCALL(getrandom); SYSCALL(prlimit64); SYSCALL(getrlimit);
+SYSCALL(uname); SYSCALL(sysinfo); SYSCALL(getrandom); SYSCALL(prlimit64); SYSCALL(getrlimit);
 SYSCALL(setrlimit); SYSCALL(arch_prctl);
 /* sys_fd.c */
 SYSCALL(dup); SYSCALL(dup2); SYSCALL(dup3); SYSCALL(fcntl); SYSCALL(flock);

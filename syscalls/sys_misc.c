@@ -5,6 +5,8 @@
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/sysinfo.h>
+#include <time.h>
 #include <sys/utsname.h>
 
 #include "../sentry/mm/mm.h"
@@ -13,6 +15,37 @@
 SYSCALL(uname)
 {
 	return task_copy_out(t, a->a[0], &t->k->uts, sizeof(struct utsname));
+}
+
+/* The sandbox's view: its own uptime and number of tasks; memory as the
+ * host has it (what the sandbox may use, short of cgroup limits). Load
+ * averages are 0: the host's would tell the workload about the rest of the
+ * machine. */
+SYSCALL(sysinfo)
+{
+	struct sysinfo host, si;
+	struct timespec now;
+
+	if (sysinfo(&host) < 0)
+		return -errno;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000ULL +
+			  (uint64_t)now.tv_nsec;
+	memset(&si, 0, sizeof(si));
+	si.uptime = (long)((now_ns - t->k->boot_ns) / 1000000000ULL);
+	si.totalram = host.totalram;
+	si.freeram = host.freeram;
+	si.sharedram = host.sharedram;
+	si.bufferram = host.bufferram;
+	si.totalswap = host.totalswap;
+	si.freeswap = host.freeswap;
+	si.totalhigh = host.totalhigh;
+	si.freehigh = host.freehigh;
+	si.mem_unit = host.mem_unit;
+	pthread_mutex_lock(&t->k->lock);
+	si.procs = (unsigned short)t->k->nr_tasks;
+	pthread_mutex_unlock(&t->k->lock);
+	return task_copy_out(t, a->a[0], &si, sizeof(si));
 }
 
 SYSCALL(getrandom)
