@@ -107,6 +107,12 @@ struct platform_ops {
 	 * Returns the host result (addr, or -errno). */
 	long (*map_fd)(struct plat_thread *th, int host_fd, uint64_t addr,
 		       uint64_t len, int prot, int flags, uint64_t off);
+	/* pread64(host_fd, buf, len, off) inside th's stub, straight into
+	 * the workload's memory at buf (the caller has made sure buf is not
+	 * one of the stub's ranges): one copy instead of two for big reads.
+	 * Returns the host result (bytes, or -errno: EFAULT for a bad buf). */
+	long (*fd_pread)(struct plat_thread *th, int host_fd, uint64_t buf,
+			 uint64_t len, uint64_t off);
 	int (*copy_in)(struct plat_as *as, void *dst, uint64_t src, size_t n);
 	int (*copy_out)(struct plat_as *as, uint64_t dst, const void *src,
 			size_t n);

@@ -12,8 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "fsutil.h"
+#include "../platform/platform.h"
+#include "../sentry/mm/mm.h"
 
 #define MAX_RW_COUNT (INT_MAX & ~4095L) /* Linux clamps every transfer */
 
@@ -34,11 +37,52 @@ static bool loops(struct file *f)
 	return f->inode && (S_ISREG(f->inode->type) || S_ISBLK(f->inode->type));
 }
 
+/* A big read of a regular file that has a host fd (gofer files, tmpfs
+ * files in a memfd) is done by the stub itself, straight into the
+ * workload's buffer: one copy instead of two (into the bounce buffer, then
+ * out). Below this size the fd passing costs more than the copy saves. */
+#define DIRECT_MIN (128 * 1024)
+
+/* -ENOTSUP: not a case for it (the caller takes the bounce path). */
+static long read_direct(struct task *t, struct file *f, uint64_t buf,
+			size_t n, const uint64_t *pos)
+{
+	const struct platform_ops *plat = t->k->plat;
+	if (n < DIRECT_MIN || !plat->fd_pread || !f->ops->io_fd ||
+	    !f->inode || !S_ISREG(f->inode->type) || !(f->mode & FMODE_READ))
+		return -ENOTSUP;
+	if (pos ? !(f->mode & FMODE_PREAD) : !(f->mode & FMODE_LSEEK))
+		return -ENOTSUP;
+	/* The stub's own ranges are never written for the workload: the
+	 * bounce path refuses them with EFAULT. */
+	if (buf + n < buf || buf + n > MM_TASK_SIZE ||
+	    mm_range_reserved(buf, buf + n))
+		return -ENOTSUP;
+	int hfd = f->ops->io_fd(f);
+	if (hfd < 0)
+		return -ENOTSUP;
+	bool atomic = !pos && (f->mode & FMODE_ATOMIC_POS);
+	if (atomic)
+		pthread_mutex_lock(&f->pos_lock);
+	uint64_t off = pos ? *pos : f->pos;
+	long r = (int64_t)off < 0 ? -EINVAL
+				  : plat->fd_pread(t->th, hfd, buf, n, off);
+	if (r > 0 && !pos)
+		f->pos = off + (uint64_t)r;
+	if (atomic)
+		pthread_mutex_unlock(&f->pos_lock);
+	close(hfd);
+	return r;
+}
+
 /* Reads at most n bytes into workload memory at buf; pos NULL: the
  * file's offset. */
 static long read_to(struct task *t, struct file *f, uint64_t buf, size_t n,
 		    const uint64_t *pos)
 {
+	long direct = read_direct(t, f, buf, n, pos);
+	if (direct != -ENOTSUP)
+		return direct;
 	char *b = rw_buffer();
 	size_t done = 0;
 	if (!b)
@@ -51,8 +95,17 @@ static long read_to(struct task *t, struct file *f, uint64_t buf, size_t n,
 			return done ? (long)done : r;
 		if (r > 0) {
 			int err = task_copy_out(t, buf + done, b, (size_t)r);
-			if (err < 0)
+			if (err < 0) {
+				/* Nothing of this chunk reached the caller:
+				 * the offset does not count it (Linux moves
+				 * it by what was copied). */
+				if (!pos && (f->mode & FMODE_LSEEK) && loops(f)) {
+					pthread_mutex_lock(&f->pos_lock);
+					f->pos -= (uint64_t)r;
+					pthread_mutex_unlock(&f->pos_lock);
+				}
 				return done ? (long)done : err;
+			}
 		}
 		done += (size_t)r;
 		if ((size_t)r < c || !loops(f))

@@ -527,8 +527,10 @@ static int prepare_fault_capture_keep(struct plat_thread *th)
 	return err;
 }
 
-static long ptrace_map_fd(struct plat_thread *th, int host_fd, uint64_t addr,
-			  uint64_t len, int prot, int flags, uint64_t off)
+/* Runs nr(args) in th's stub with host_fd received at PLAT_FDPASS_RECV_FD
+ * (the args name it there), then closes it. */
+static long ptrace_with_fd(struct plat_thread *th, int host_fd, long nr,
+			   const uint64_t args[6])
 {
 	struct {
 		struct msghdr msg;
@@ -567,13 +569,29 @@ static long ptrace_map_fd(struct plat_thread *th, int host_fd, uint64_t addr,
 	plat_fdpass_unlock();
 	if (err < 0)
 		return err;
-	uint64_t m[6] = { addr, len, (uint64_t)prot, (uint64_t)(flags | MAP_FIXED),
-			  PLAT_FDPASS_RECV_FD, off };
-	err = ptrace_thread_syscall(th, SYS_mmap, m, &r);
+	uint64_t m[6];
+	memcpy(m, args, sizeof(m));
+	err = ptrace_thread_syscall(th, nr, m, &r);
 	uint64_t c[6] = { PLAT_FDPASS_RECV_FD };
 	long ignored;
 	ptrace_thread_syscall(th, SYS_close, c, &ignored);
 	return err < 0 ? err : r;
+}
+
+static long ptrace_map_fd(struct plat_thread *th, int host_fd, uint64_t addr,
+			  uint64_t len, int prot, int flags, uint64_t off)
+{
+	uint64_t a[6] = { addr, len, (uint64_t)prot,
+			  (uint64_t)(flags | MAP_FIXED), PLAT_FDPASS_RECV_FD,
+			  off };
+	return ptrace_with_fd(th, host_fd, SYS_mmap, a);
+}
+
+static long ptrace_fd_pread(struct plat_thread *th, int host_fd, uint64_t buf,
+			    uint64_t len, uint64_t off)
+{
+	uint64_t a[6] = { PLAT_FDPASS_RECV_FD, buf, len, off };
+	return ptrace_with_fd(th, host_fd, SYS_pread64, a);
 }
 
 static int ptrace_thread_rusage(struct plat_thread *th, int who,
@@ -861,6 +879,7 @@ const struct platform_ops plat_ptrace_ops = {
 	.fpstate_set = ptrace_fpstate_set,
 	.thread_rusage = ptrace_thread_rusage,
 	.map_fd = ptrace_map_fd,
+	.fd_pread = ptrace_fd_pread,
 	.copy_in = ptrace_copy_in,
 	.copy_out = ptrace_copy_out,
 	.thread_host_tid = ptrace_thread_host_tid,

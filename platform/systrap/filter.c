@@ -68,8 +68,9 @@ int systrap_filter_a(uint64_t lo, uint64_t hi, struct systrap_filter_insn *out,
 		 * thread, on request: its own) */
 		SYS_getrusage,
 		/* a host fd passed in for an mmap (only from the sentry's
-		 * socket, fd PLAT_FDPASS_FD) */
-		SYS_recvmsg,
+		 * socket, fd PLAT_FDPASS_FD), or for a big read straight into
+		 * the workload's memory (the sentry checked the buffer) */
+		SYS_recvmsg, SYS_pread64,
 	};
 	struct prog pr = { out, 0, max }, *p = &pr;
 	int n = (int)(sizeof(allowed) / sizeof(allowed[0]));

@@ -858,8 +858,10 @@ struct recv_area {
 	} c;
 };
 
-static long systrap_map_fd(struct plat_thread *th, int host_fd, uint64_t addr,
-			   uint64_t len, int prot, int flags, uint64_t off)
+/* Runs nr(args) in th's stub with host_fd received at PLAT_FDPASS_RECV_FD
+ * (the args name it there), then closes it. */
+static long systrap_with_fd(struct plat_thread *th, int host_fd, long nr,
+			    const uint64_t args[6])
 {
 	struct plat_as *as = th->as;
 	uint64_t base = as->block + SYSTRAP_RESULT_OFF +
@@ -890,10 +892,9 @@ static long systrap_map_fd(struct plat_thread *th, int host_fd, uint64_t addr,
 		err = r < 0 ? (int)r : -EIO;
 	}
 	if (!err) {
-		uint64_t margs[6] = { addr, len, (uint64_t)prot,
-				      (uint64_t)(flags | MAP_FIXED),
-				      PLAT_FDPASS_RECV_FD, off };
-		err = executor_call_locked(as, SYS_mmap, margs, &r);
+		uint64_t margs[6];
+		memcpy(margs, args, sizeof(margs));
+		err = executor_call_locked(as, nr, margs, &r);
 		uint64_t cargs[6] = { PLAT_FDPASS_RECV_FD };
 		long ignored;
 		executor_call_locked(as, SYS_close, cargs, &ignored);
@@ -901,6 +902,22 @@ static long systrap_map_fd(struct plat_thread *th, int host_fd, uint64_t addr,
 	pthread_mutex_unlock(&as->lock);
 	plat_fdpass_unlock();
 	return err < 0 ? err : r;
+}
+
+static long systrap_map_fd(struct plat_thread *th, int host_fd, uint64_t addr,
+			   uint64_t len, int prot, int flags, uint64_t off)
+{
+	uint64_t a[6] = { addr, len, (uint64_t)prot,
+			  (uint64_t)(flags | MAP_FIXED), PLAT_FDPASS_RECV_FD,
+			  off };
+	return systrap_with_fd(th, host_fd, SYS_mmap, a);
+}
+
+static long systrap_fd_pread(struct plat_thread *th, int host_fd, uint64_t buf,
+			     uint64_t len, uint64_t off)
+{
+	uint64_t a[6] = { PLAT_FDPASS_RECV_FD, buf, len, off };
+	return systrap_with_fd(th, host_fd, SYS_pread64, a);
 }
 
 static int systrap_thread_rusage(struct plat_thread *th, int who,
@@ -1065,6 +1082,7 @@ const struct platform_ops plat_systrap_ops = {
 	.fpstate_set = systrap_fpstate_set,
 	.thread_rusage = systrap_thread_rusage,
 	.map_fd = systrap_map_fd,
+	.fd_pread = systrap_fd_pread,
 	.copy_in = systrap_copy_in,
 	.copy_out = systrap_copy_out,
 	.thread_host_tid = systrap_thread_host_tid,

@@ -68,6 +68,11 @@ struct file_ops {
 	 * this file's data, or -ENODEV. It may allow more than f->mode
 	 * (a tmpfs memfd is read-write): the caller checks f->mode. */
 	int (*mmap_fd)(struct file *f);
+	/* A new host fd (the caller closes it) from which the file's data
+	 * can be read as it is, without side effects (no copy into a memfd):
+	 * big reads then go straight into the workload's memory. -ENODEV if
+	 * there is none. */
+	int (*io_fd)(struct file *f);
 	/* Mapping this file maps anonymous memory (/dev/zero): private or
 	 * shared as the mapping says, as Linux does. */
 	bool mmap_anon;

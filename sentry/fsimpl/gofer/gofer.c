@@ -1027,6 +1027,17 @@ static int gofer_mmap_fd(struct file *f)
 	return n < 0 ? -errno : n;
 }
 
+static int gofer_io_fd(struct file *f)
+{
+	uint32_t fid;
+	int fd;
+	handle(GI(f->inode), false, &fid, &fd);
+	if (fd < 0)
+		return -ENODEV;
+	int n = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	return n < 0 ? -errno : n;
+}
+
 /* ---- directories ------------------------------------------------------- */
 
 struct dirent_snap {
@@ -1177,6 +1188,7 @@ static const struct file_ops gofer_reg_fops = {
     .fsync = gofer_fsync,
     .fallocate = gofer_fallocate,
     .mmap_fd = gofer_mmap_fd,
+    .io_fd = gofer_io_fd,
 };
 
 static const struct file_ops gofer_dir_fops = {

@@ -1025,6 +1025,12 @@ static int ovl_mmap_fd(struct file *f)
 	return r->ops->mmap_fd ? r->ops->mmap_fd(r) : -ENODEV;
 }
 
+static int ovl_io_fd(struct file *f)
+{
+	struct file *r = REAL(f);
+	return r->ops->io_fd ? r->ops->io_fd(r) : -ENODEV;
+}
+
 static void ovl_release(struct file *f)
 {
 	file_put(f->priv);
@@ -1057,6 +1063,7 @@ static const struct file_ops ovl_reg_fops = {
     .fsync = ovl_fsync,
     .fallocate = ovl_fallocate,
     .mmap_fd = ovl_mmap_fd,
+    .io_fd = ovl_io_fd,
     .release = ovl_release,
 };
 

@@ -730,6 +730,19 @@ static int tmpfs_fallocate(struct file *f, int mode, uint64_t off, uint64_t len)
 	return err;
 }
 
+/* Only a file whose data is already in a memfd: small ones stay on the
+ * heap. */
+static int tmpfs_io_fd(struct file *f)
+{
+	struct tnode *n = TN(f->inode);
+	pthread_rwlock_rdlock(&n->data_lock);
+	int fd = n->memfd >= 0 ? fcntl(n->memfd, F_DUPFD_CLOEXEC, 0) : -ENODEV;
+	if (fd == -1)
+		fd = -errno;
+	pthread_rwlock_unlock(&n->data_lock);
+	return fd;
+}
+
 static int tmpfs_mmap_fd(struct file *f)
 {
 	struct vfs_inode *i = f->inode;
@@ -958,6 +971,7 @@ static const struct file_ops tmpfs_reg_fops = {
     .fsync = tmpfs_fsync,
     .fallocate = tmpfs_fallocate,
     .mmap_fd = tmpfs_mmap_fd,
+    .io_fd = tmpfs_io_fd,
 };
 
 static const struct file_ops tmpfs_dir_fops = {
