@@ -60,6 +60,12 @@ struct plat_as;
 struct plat_thread;
 struct rusage;
 
+/* One host system call for platform_ops.batch. */
+struct plat_sysreq {
+	long nr;
+	uint64_t args[6];
+};
+
 struct platform_ops {
 	const char *name;
 	/* One-time set-up in the sentry, before any address space exists. */
@@ -113,6 +119,13 @@ struct platform_ops {
 	 * Returns the host result (bytes, or -errno: EFAULT for a bad buf). */
 	long (*fd_pread)(struct plat_thread *th, int host_fd, uint64_t buf,
 			 uint64_t len, uint64_t off);
+	/* Runs n (<= PLAT_BATCH_MAX) calls in th's stub in one hand-off, in
+	 * order, stopping after the first that fails; rets[i] gets each
+	 * result. host_fd >= 0 is passed in first, at PLAT_FDPASS_RECV_FD
+	 * (the calls may name it there), and closed after. Returns how many
+	 * calls succeeded, or -errno if the batch could not run. */
+	int (*batch)(struct plat_thread *th, int host_fd,
+		     const struct plat_sysreq *reqs, int n, long *rets);
 	int (*copy_in)(struct plat_as *as, void *dst, uint64_t src, size_t n);
 	int (*copy_out)(struct plat_as *as, uint64_t dst, const void *src,
 			size_t n);
@@ -159,6 +172,7 @@ int plat_fpstate_sanitize(void *buf, size_t len);
 
 /* Host fd passing into stubs (platform.c; platforms only). */
 #define PLAT_FDPASS_FD 1 /* the socket's number in every stub */
+#define PLAT_BATCH_MAX 60 /* calls in one batch (besides the fd's own) */
 #define PLAT_FDPASS_RECV_FD 0 /* where a received fd lands */
 int plat_fdpass_init(void);
 int plat_fdpass_stub_end(void);

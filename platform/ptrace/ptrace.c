@@ -529,8 +529,10 @@ static int prepare_fault_capture_keep(struct plat_thread *th)
 
 /* Runs nr(args) in th's stub with host_fd received at PLAT_FDPASS_RECV_FD
  * (the args name it there), then closes it. */
-static long ptrace_with_fd(struct plat_thread *th, int host_fd, long nr,
-			   const uint64_t args[6])
+/* platform_ops.batch: one injected call after another (a ptrace stop
+ * each; nothing to gain from a batch here but the common interface). */
+static int ptrace_batch(struct plat_thread *th, int host_fd,
+			const struct plat_sysreq *reqs, int n, long *rets)
 {
 	struct {
 		struct msghdr msg;
@@ -544,7 +546,12 @@ static long ptrace_with_fd(struct plat_thread *th, int host_fd, long nr,
 	} ra;
 	long r;
 
-	int err = ensure_slot(th);
+	if (n < 0 || n > PLAT_BATCH_MAX)
+		return -EINVAL;
+	int err = 0;
+	if (host_fd < 0)
+		goto calls;
+	err = ensure_slot(th);
 	if (err < 0)
 		return err;
 	uint64_t base = slot_addr(th);
@@ -569,12 +576,35 @@ static long ptrace_with_fd(struct plat_thread *th, int host_fd, long nr,
 	plat_fdpass_unlock();
 	if (err < 0)
 		return err;
-	uint64_t m[6];
-	memcpy(m, args, sizeof(m));
-	err = ptrace_thread_syscall(th, nr, m, &r);
-	uint64_t c[6] = { PLAT_FDPASS_RECV_FD };
-	long ignored;
-	ptrace_thread_syscall(th, SYS_close, c, &ignored);
+calls:;
+	int ok = 0;
+	for (; ok < n; ok++) {
+		uint64_t m[6];
+		memcpy(m, reqs[ok].args, sizeof(m));
+		err = ptrace_thread_syscall(th, reqs[ok].nr, m, &r);
+		if (err < 0)
+			break;
+		rets[ok] = r;
+		if ((unsigned long)r >= -4095UL)
+			break;
+	}
+	if (host_fd >= 0) {
+		uint64_t c[6] = { PLAT_FDPASS_RECV_FD };
+		long ignored;
+		ptrace_thread_syscall(th, SYS_close, c, &ignored);
+	}
+	return err < 0 ? err : ok;
+}
+
+/* Runs nr(args) in th's stub with host_fd received at PLAT_FDPASS_RECV_FD
+ * (the args name it there), then closes it. */
+static long ptrace_with_fd(struct plat_thread *th, int host_fd, long nr,
+			   const uint64_t args[6])
+{
+	struct plat_sysreq req = { nr, { 0 } };
+	long r = -EIO;
+	memcpy(req.args, args, sizeof(req.args));
+	int err = ptrace_batch(th, host_fd, &req, 1, &r);
 	return err < 0 ? err : r;
 }
 
@@ -880,6 +910,7 @@ const struct platform_ops plat_ptrace_ops = {
 	.thread_rusage = ptrace_thread_rusage,
 	.map_fd = ptrace_map_fd,
 	.fd_pread = ptrace_fd_pread,
+	.batch = ptrace_batch,
 	.copy_in = ptrace_copy_in,
 	.copy_out = ptrace_copy_out,
 	.thread_host_tid = ptrace_thread_host_tid,

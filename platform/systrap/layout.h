@@ -5,7 +5,8 @@
  * runs inside the stub (stub_code.c), so: no pointers to sentry memory, and
  * the constants are plain numbers the stub's assembly can use.
  *
- *   block + 0            control   RO in the stub: executor requests, filter B
+ *   block + 0            control   RO in the stub: executor requests (one, or a
+ *                                  batch), filter B
  *   block + CTRL_SIZE    result    RW: executor results, set-up scratch
  *   block + SLOTS_OFF    slots     RW: one per stub thread (registers, state)
  *   block + STACKS_OFF   stacks    RW, stub-private: each thread's signal stack
@@ -17,8 +18,8 @@
 #include <stdint.h>
 
 #define SYSTRAP_BLOCK_SIZE 0x400000
-#define SYSTRAP_CTRL_SIZE 0x2000
-#define SYSTRAP_RESULT_OFF 0x2000
+#define SYSTRAP_CTRL_SIZE 0x3000
+#define SYSTRAP_RESULT_OFF 0x3000
 #define SYSTRAP_RESULT_SIZE 0x1000
 #define SYSTRAP_SLOTS_OFF 0x4000
 #define SYSTRAP_SLOT_SIZE 0x1000
@@ -34,13 +35,19 @@
 /* Executor requests beside plain system call numbers. */
 #define SYSTRAP_OP_THREAD (-2) /* clone a workload thread into the stub */
 #define SYSTRAP_OP_FORK (-3) /* host fork; the child moves to a new block */
+/* Runs ctrl->batch[0 .. args[0]) in order, stopping after the first that
+ * fails; result: how many succeeded; res->batch_ret[i] each result. */
+#define SYSTRAP_OP_BATCH (-4)
+#define SYSTRAP_BATCH_MAX 64
 
 #define SYSTRAP_CTRL_EXEC_SPIN 4
+#define SYSTRAP_CTRL_BATCH 8072 /* 72 + 8 * FILTER_MAX */
 
 /* Offsets in the result page the stub's assembly writes. */
 #define SYSTRAP_RES_SEQ 0
 #define SYSTRAP_RES_RET 8
 #define SYSTRAP_RES_FORK_READY 16
+#define SYSTRAP_RES_BATCH_RET 2072
 
 /* Slot states. DEAD is 0 because the kernel clears the word on thread death
  * (CLONE_CHILD_CLEARTID) and wakes its futex. */
@@ -94,6 +101,11 @@ struct systrap_filter_insn {
 	uint32_t k;
 };
 
+struct systrap_req {
+	uint64_t nr;
+	uint64_t args[6];
+};
+
 struct systrap_ctrl {
 	uint32_t seq; /* executor request number: futex word */
 	uint32_t exec_spin; /* pause iterations the executor waits awake */
@@ -102,6 +114,7 @@ struct systrap_ctrl {
 	uint32_t filter_len; /* filter B, installed by each new thread */
 	uint32_t pad2;
 	struct systrap_filter_insn filter[SYSTRAP_FILTER_MAX];
+	struct systrap_req batch[SYSTRAP_BATCH_MAX];
 };
 
 struct systrap_result {
@@ -111,6 +124,7 @@ struct systrap_result {
 	uint32_t fork_ready; /* a forked child's memfd + 1: futex word */
 	uint32_t pad2;
 	uint8_t scratch[2048]; /* set-up only: sigaction, filter A */
+	int64_t batch_ret[SYSTRAP_BATCH_MAX];
 };
 
 _Static_assert(sizeof(struct systrap_ctrl) <= SYSTRAP_CTRL_SIZE, "ctrl size");
@@ -131,3 +145,10 @@ _Static_assert(__builtin_offsetof(struct systrap_result, fork_ready) ==
 _Static_assert(__builtin_offsetof(struct systrap_ctrl, exec_spin) ==
 		       SYSTRAP_CTRL_EXEC_SPIN,
 	       "asm offsets");
+_Static_assert(__builtin_offsetof(struct systrap_ctrl, batch) ==
+		       SYSTRAP_CTRL_BATCH,
+	       "asm offsets");
+_Static_assert(__builtin_offsetof(struct systrap_result, batch_ret) ==
+		       SYSTRAP_RES_BATCH_RET,
+	       "asm offsets");
+_Static_assert(sizeof(struct systrap_req) == 56, "asm offsets");

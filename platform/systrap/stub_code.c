@@ -295,6 +295,9 @@ STUB __attribute__((noreturn)) void stub_thread_entry(void)
  *
  * SYSTRAP_OP_THREAD clones a workload thread (args as for clone); the child
  * starts at stub_thread_entry on the stack the sentry gave it.
+ * SYSTRAP_OP_BATCH runs the control page's batch of calls in order, each
+ * result into the result page, until one fails; the result is how many
+ * succeeded.
  * SYSTRAP_OP_FORK runs a host fork (args[0] = clone flags, args[2] = the
  * child's block, args[3] = the sentry's pid). The child, alone in its copy
  * of the address space, arms PR_SET_PDEATHSIG, makes a memfd for its own
@@ -359,6 +362,8 @@ __asm__(".pushsection stub_text,\"ax\",@progbits\n"
 	"	je 4f\n"
 	"	cmp $" S(SYSTRAP_OP_FORK) ", %rax\n"
 	"	je 5f\n"
+	"	cmp $" S(SYSTRAP_OP_BATCH) ", %rax\n"
+	"	je 10f\n"
 	"	syscall\n"
 	"3:	mov %rax, " S(SYSTRAP_RES_RET) "(%r13)\n"
 	"	mov %r14d, " S(SYSTRAP_RES_SEQ) "(%r13)\n"
@@ -454,4 +459,31 @@ __asm__(".pushsection stub_text,\"ax\",@progbits\n"
 	"	mov $" S(SYS_exit_group) ", %eax\n"
 	"	syscall\n"
 	"	ud2\n"
+	/* SYSTRAP_OP_BATCH: rdi = count; rbx = index, r15 = entry, rbp =
+	 * count, all read from the control page as the single request. */
+	"10:	mov %rdi, %rbp\n"
+	"	cmp $" S(SYSTRAP_BATCH_MAX) ", %rbp\n"
+	"	jbe 11f\n"
+	"	mov $-22, %rax\n" /* EINVAL */
+	"	jmp 3b\n"
+	"11:	lea " S(SYSTRAP_CTRL_BATCH) "(%r12), %r15\n"
+	"	xor %ebx, %ebx\n"
+	"12:	cmp %rbp, %rbx\n"
+	"	jae 13f\n"
+	"	mov (%r15), %rax\n"
+	"	mov 8(%r15), %rdi\n"
+	"	mov 16(%r15), %rsi\n"
+	"	mov 24(%r15), %rdx\n"
+	"	mov 32(%r15), %r10\n"
+	"	mov 40(%r15), %r8\n"
+	"	mov 48(%r15), %r9\n"
+	"	syscall\n"
+	"	mov %rax, " S(SYSTRAP_RES_BATCH_RET) "(%r13,%rbx,8)\n"
+	"	cmp $-4095, %rax\n"
+	"	jae 13f\n"
+	"	inc %rbx\n"
+	"	add $56, %r15\n"
+	"	jmp 12b\n"
+	"13:	mov %rbx, %rax\n"
+	"	jmp 3b\n"
 	".popsection\n");

@@ -858,49 +858,100 @@ struct recv_area {
 	} c;
 };
 
+/* platform_ops.batch: the calls go in the control page's batch (with a
+ * recvmsg for host_fd first and its close last), and the executor runs
+ * them in one hand-off: exec's mappings cost one wake-up, not a dozen. */
+static int systrap_batch(struct plat_thread *th, int host_fd,
+			 const struct plat_sysreq *reqs, int n, long *rets)
+{
+	struct plat_as *as = th->as;
+	struct systrap_ctrl *c = as->ctrl;
+	uint64_t base = as->block + SYSTRAP_RESULT_OFF +
+			offsetof(struct systrap_result, scratch);
+	struct recv_area *ra = (struct recv_area *)as->res->scratch;
+	int fd_calls = host_fd >= 0 ? 1 : 0;
+	long done;
+	int err;
+
+	_Static_assert(sizeof(*ra) <= sizeof(as->res->scratch), "scratch size");
+	_Static_assert(PLAT_BATCH_MAX + 2 <= SYSTRAP_BATCH_MAX, "batch size");
+	if (n < 0 || n > PLAT_BATCH_MAX)
+		return -EINVAL;
+	if (host_fd >= 0) {
+		plat_fdpass_lock();
+		err = plat_fdpass_send(host_fd);
+		if (err < 0) {
+			plat_fdpass_unlock();
+			return err;
+		}
+	}
+	pthread_mutex_lock(&as->lock);
+	int k = 0;
+	if (host_fd >= 0) {
+		memset(ra, 0, sizeof(*ra));
+		ra->iov.iov_base = (void *)(base + offsetof(struct recv_area, byte));
+		ra->iov.iov_len = 1;
+		ra->msg.msg_iov =
+		    (struct iovec *)(base + offsetof(struct recv_area, iov));
+		ra->msg.msg_iovlen = 1;
+		ra->msg.msg_control =
+		    (void *)(base + offsetof(struct recv_area, c));
+		ra->msg.msg_controllen = sizeof(ra->c.buf);
+		c->batch[k++] = (struct systrap_req){
+			SYS_recvmsg, { PLAT_FDPASS_FD, base, MSG_CMSG_CLOEXEC } };
+	}
+	for (int i = 0; i < n; i++) {
+		c->batch[k].nr = (uint64_t)reqs[i].nr;
+		memcpy(c->batch[k].args, reqs[i].args, sizeof(reqs[i].args));
+		k++;
+	}
+	if (host_fd >= 0)
+		c->batch[k++] = (struct systrap_req){ SYS_close,
+						      { PLAT_FDPASS_RECV_FD } };
+	uint64_t args[6] = { (uint64_t)k };
+	err = executor_call_locked(as, SYSTRAP_OP_BATCH, args, &done);
+	if (!err && (done < 0 || done > k))
+		err = -EIO; /* a forged result: the stub lies to itself */
+	if (!err && host_fd >= 0) {
+		long rr = __atomic_load_n(&as->res->batch_ret[0], __ATOMIC_RELAXED);
+		if (done == 0 || rr != 1) {
+			/* The fd never arrived: take it off the socket. */
+			plat_fdpass_drain();
+			err = done == 0 && rr < 0 ? (int)rr : -EIO;
+		} else if (done < k) {
+			/* Stopped before its close: close it now. */
+			uint64_t cargs[6] = { PLAT_FDPASS_RECV_FD };
+			long ignored;
+			executor_call_locked(as, SYS_close, cargs, &ignored);
+		}
+	}
+	int ok = 0;
+	if (!err) {
+		for (int i = 0; i < n && fd_calls + i < done + 1 &&
+				fd_calls + i < k; i++)
+			rets[i] = __atomic_load_n(&as->res->batch_ret[fd_calls + i],
+						  __ATOMIC_RELAXED);
+		ok = (int)done - fd_calls;
+		if (ok > n)
+			ok = n;
+		if (ok < 0)
+			ok = 0;
+	}
+	pthread_mutex_unlock(&as->lock);
+	if (host_fd >= 0)
+		plat_fdpass_unlock();
+	return err < 0 ? err : ok;
+}
+
 /* Runs nr(args) in th's stub with host_fd received at PLAT_FDPASS_RECV_FD
  * (the args name it there), then closes it. */
 static long systrap_with_fd(struct plat_thread *th, int host_fd, long nr,
 			    const uint64_t args[6])
 {
-	struct plat_as *as = th->as;
-	uint64_t base = as->block + SYSTRAP_RESULT_OFF +
-			offsetof(struct systrap_result, scratch);
-	struct recv_area *ra = (struct recv_area *)as->res->scratch;
-	long r;
-	int err;
-
-	_Static_assert(sizeof(*ra) <= sizeof(as->res->scratch), "scratch size");
-	plat_fdpass_lock();
-	err = plat_fdpass_send(host_fd);
-	if (err < 0) {
-		plat_fdpass_unlock();
-		return err;
-	}
-	pthread_mutex_lock(&as->lock);
-	memset(ra, 0, sizeof(*ra));
-	ra->iov.iov_base = (void *)(base + offsetof(struct recv_area, byte));
-	ra->iov.iov_len = 1;
-	ra->msg.msg_iov = (struct iovec *)(base + offsetof(struct recv_area, iov));
-	ra->msg.msg_iovlen = 1;
-	ra->msg.msg_control = (void *)(base + offsetof(struct recv_area, c));
-	ra->msg.msg_controllen = sizeof(ra->c.buf);
-	uint64_t rargs[6] = { PLAT_FDPASS_FD, base, MSG_CMSG_CLOEXEC };
-	err = executor_call_locked(as, SYS_recvmsg, rargs, &r);
-	if (!err && r != 1) {
-		plat_fdpass_drain();
-		err = r < 0 ? (int)r : -EIO;
-	}
-	if (!err) {
-		uint64_t margs[6];
-		memcpy(margs, args, sizeof(margs));
-		err = executor_call_locked(as, nr, margs, &r);
-		uint64_t cargs[6] = { PLAT_FDPASS_RECV_FD };
-		long ignored;
-		executor_call_locked(as, SYS_close, cargs, &ignored);
-	}
-	pthread_mutex_unlock(&as->lock);
-	plat_fdpass_unlock();
+	struct plat_sysreq req = { nr, { 0 } };
+	long r = -EIO;
+	memcpy(req.args, args, sizeof(req.args));
+	int err = systrap_batch(th, host_fd, &req, 1, &r);
 	return err < 0 ? err : r;
 }
 
@@ -1083,6 +1134,7 @@ const struct platform_ops plat_systrap_ops = {
 	.thread_rusage = systrap_thread_rusage,
 	.map_fd = systrap_map_fd,
 	.fd_pread = systrap_fd_pread,
+	.batch = systrap_batch,
 	.copy_in = systrap_copy_in,
 	.copy_out = systrap_copy_out,
 	.thread_host_tid = systrap_thread_host_tid,

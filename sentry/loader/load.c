@@ -216,6 +216,36 @@ static int load_segments(struct task *t, const struct elf_info *e,
 	return 0;
 }
 
+/* The PT_LOADs of e at bias as mm_load_segments regions, after any already
+ * in segs[0 .. *n). */
+static int build_segs(const struct elf_info *e, uint64_t bias,
+		      struct mm_seg *segs, int *n)
+{
+	for (int i = 0; i < e->nsegs; i++) {
+		const struct elf_segment *s = &e->segs[i];
+		if (*n >= MM_LOAD_MAX)
+			return -ENOEXEC;
+		uint64_t start = ALIGN_DOWN_PAGE(s->vaddr + bias);
+		uint64_t file_exact = s->vaddr + bias + s->filesz;
+		struct mm_seg *g = &segs[(*n)++];
+		g->start = start;
+		g->file_end = s->filesz ? ALIGN_UP_PAGE(file_exact) : start;
+		g->end = ALIGN_UP_PAGE(s->vaddr + bias + s->memsz);
+		g->off = ALIGN_DOWN_PAGE(s->offset);
+		g->prot = s->prot;
+		g->name = NULL;
+		g->zero_from = g->file_end;
+		/* A bss starting inside the last file page is zeroed there,
+		 * unless the next segment maps over that page anyway. */
+		bool overmapped = i + 1 < e->nsegs &&
+				  ALIGN_DOWN_PAGE(e->segs[i + 1].vaddr + bias) <
+					  g->file_end;
+		if (s->memsz > s->filesz && s->filesz && !overmapped)
+			g->zero_from = file_exact;
+	}
+	return 0;
+}
+
 int loader_load(struct task *t, const struct exec_file *f,
 		const struct exec_file *interp, char *const argv[],
 		char *const envp[], const char *execfn)
@@ -241,10 +271,11 @@ int loader_load(struct task *t, const struct exec_file *f,
 		return err;
 	mm->stack_bottom = stack_lo;
 	mm->stack_top = stack_lo + stack_size;
-	err = mm_map_fixed(t, stack_lo, mm->stack_top, PROT_READ | PROT_WRITE,
-			   "[stack]");
-	if (err < 0)
-		return err;
+	/* The stack is mapped with the program's segments, in one hand-off. */
+	struct mm_seg segs[MM_LOAD_MAX];
+	int nsegs = 1;
+	segs[0] = (struct mm_seg){ stack_lo, stack_lo, mm->stack_top, 0,
+				   stack_lo, PROT_READ | PROT_WRITE, "[stack]" };
 	/* mmap area below a gap of at least 128 MiB, 28 bits of randomness as
 	 * on Linux. */
 	uint64_t gap = stack_size < (128ULL << 20) ? (128ULL << 20) : stack_size;
@@ -254,7 +285,16 @@ int loader_load(struct task *t, const struct exec_file *f,
 		bias = ELF_ET_DYN_BASE + random_pages(1ULL << 16) - e->min_vaddr;
 	if (mm_range_reserved(e->min_vaddr + bias, e->max_vaddr + bias))
 		return -ENOMEM;
-	err = load_segments(t, e, f->file, bias);
+	err = build_segs(e, bias, segs, &nsegs);
+	if (err < 0)
+		return err;
+	err = mm_load_segments(t, f->file, segs, nsegs);
+	if (err == -ENODEV) {
+		err = mm_map_fixed(t, stack_lo, mm->stack_top,
+				   PROT_READ | PROT_WRITE, "[stack]");
+		if (!err)
+			err = load_segments(t, e, f->file, bias);
+	}
 	if (err < 0)
 		return err;
 	mm->brk_start = mm->brk = e->max_vaddr + bias + random_pages(8192);
@@ -270,7 +310,12 @@ int loader_load(struct task *t, const struct exec_file *f,
 		if (err < 0)
 			return err;
 		interp_bias = base - ie->min_vaddr;
-		err = load_segments(t, ie, interp->file, interp_bias);
+		nsegs = 0;
+		err = build_segs(ie, interp_bias, segs, &nsegs);
+		if (!err)
+			err = mm_load_segments(t, interp->file, segs, nsegs);
+		if (err == -ENODEV)
+			err = load_segments(t, ie, interp->file, interp_bias);
 		if (err < 0)
 			return err;
 		mm->mmap_base = base;

@@ -721,6 +721,115 @@ long mm_mmap(struct task *t, uint64_t addr, uint64_t len, int prot, int flags,
 	return r;
 }
 
+static long do_load_segments(struct task *t, struct file *f, int host_fd,
+			     const struct mm_seg *segs, int n, const int *mprot,
+			     const int *maxprot)
+{
+	struct plat_sysreq req[2 * MM_LOAD_MAX];
+	long ret[2 * MM_LOAD_MAX];
+	int k = 0;
+
+	for (int i = 0; i < n; i++) {
+		const struct mm_seg *g = &segs[i];
+		if (g->file_end > g->start)
+			req[k++] = (struct plat_sysreq){
+				SYS_mmap,
+				{ g->start, g->file_end - g->start,
+				  (uint64_t)mprot[i], MAP_PRIVATE | MAP_FIXED,
+				  PLAT_FDPASS_RECV_FD, g->off } };
+		if (g->end > g->file_end)
+			req[k++] = (struct plat_sysreq){
+				SYS_mmap,
+				{ g->file_end, g->end - g->file_end,
+				  (uint64_t)g->prot,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+				  (uint64_t)-1, 0 } };
+	}
+	int ok = t->k->plat->batch(t->th, f ? host_fd : -1, req, k, ret);
+	if (ok < 0)
+		return ok;
+	if (ok < k)
+		return ret[ok] < 0 ? ret[ok] : -EIO;
+	for (int i = 0; i < k; i++)
+		if ((uint64_t)ret[i] != req[i].args[0])
+			return -EIO; /* the stub disobeyed MAP_FIXED */
+	for (int i = 0; i < n; i++) {
+		const struct mm_seg *g = &segs[i];
+		int err = 0;
+		if (g->file_end > g->start) {
+			err = vma_insert(t->mm, g->start, g->file_end, mprot[i],
+					 MAP_PRIVATE, NULL, 0, g->off, f);
+			for (struct vma *v = vma_find(t->mm, g->start);
+			     !err && v && v->start < g->file_end; v = v->next)
+				v->maxprot = maxprot[i];
+		}
+		if (!err && g->end > g->file_end)
+			err = vma_insert(t->mm, g->file_end, g->end, g->prot,
+					 MAP_PRIVATE | MAP_ANONYMOUS, g->name, 0,
+					 0, NULL);
+		if (err)
+			return err;
+	}
+	merge_neighbours(t->mm);
+	return 0;
+}
+
+int mm_load_segments(struct task *t, struct file *f, const struct mm_seg *segs,
+		     int n)
+{
+	int mprot[MM_LOAD_MAX], maxprot[MM_LOAD_MAX];
+	bool any_file = false;
+
+	if (n < 0 || n > MM_LOAD_MAX || !t->k->plat->batch)
+		return -ENODEV;
+	for (int i = 0; i < n; i++) {
+		const struct mm_seg *g = &segs[i];
+		if (g->start < MM_MIN_ADDR || g->end > MM_TASK_SIZE ||
+		    g->start > g->file_end || g->file_end > g->end ||
+		    ((g->start | g->file_end | g->end | g->off) &
+		     (MM_PAGE - 1)) ||
+		    mm_range_reserved(g->start, g->end))
+			return -ENOMEM;
+		bool zero = g->zero_from < g->file_end &&
+			    g->zero_from >= g->start;
+		mprot[i] = g->prot | (zero ? PROT_WRITE : 0);
+		maxprot[i] = PROT_VALID;
+		if (g->file_end > g->start) {
+			if (!f)
+				return -EINVAL;
+			any_file = true;
+			maxprot[i] = file_maxprot(f, MAP_PRIVATE, g->prot);
+			if (maxprot[i] < 0)
+				return maxprot[i];
+		}
+	}
+	int host_fd = -1;
+	if (any_file) {
+		host_fd = file_mmap_fd(f);
+		if (host_fd < 0)
+			return host_fd;
+	}
+	long r = LOCKED(do_load_segments(t, any_file ? f : NULL, host_fd, segs,
+					 n, mprot, maxprot));
+	if (host_fd >= 0)
+		close(host_fd);
+	/* The bss's share of the last file page, then its final protection
+	 * if that page was made writable only for this. */
+	static const uint8_t zeros[MM_PAGE];
+	for (int i = 0; r == 0 && i < n; i++) {
+		const struct mm_seg *g = &segs[i];
+		if (mprot[i] == g->prot && !(g->zero_from < g->file_end &&
+					     g->zero_from >= g->start))
+			continue;
+		r = task_copy_out(t, g->zero_from, zeros,
+				  g->file_end - g->zero_from);
+		if (r == 0 && mprot[i] != g->prot)
+			r = mm_mprotect(t, g->start, g->file_end - g->start,
+					g->prot);
+	}
+	return (int)r;
+}
+
 int mm_map_file_fixed(struct task *t, uint64_t start, uint64_t len, int prot,
 		      struct file *f, uint64_t off)
 {

@@ -82,6 +82,23 @@ long mm_brk(struct task *t, uint64_t addr);
 /* For the loader: maps [start, end) anonymous at a fixed address. */
 int mm_map_fixed(struct task *t, uint64_t start, uint64_t end, int prot,
 		 const char *name);
+/* A region the loader maps: [start, file_end) from the file at off
+ * (file_end == start: none), then anonymous memory up to end. Bytes
+ * [zero_from, file_end) of the file part are zeroed (a bss that starts in
+ * the last file page). */
+struct mm_seg {
+	uint64_t start, file_end, end;
+	uint64_t off;
+	uint64_t zero_from;
+	int prot;
+	const char *name; /* of the anonymous part ("[stack]"), or NULL */
+};
+#define MM_LOAD_MAX 24
+/* For the loader: maps n regions of f (NULL: anonymous regions only) in
+ * one hand-off with the stub. -ENODEV: f has no host fd to map (the
+ * caller copies instead); anything else as mmap. */
+int mm_load_segments(struct task *t, struct file *f, const struct mm_seg *segs,
+		     int n);
 /* For the loader: maps len bytes of f from off, private, at start; or
  * -ENODEV if f's file system cannot give the host an fd to map. */
 int mm_map_file_fixed(struct task *t, uint64_t start, uint64_t len, int prot,
