@@ -245,8 +245,12 @@ static int gofer_child(const struct gofer_config *cfg)
 	    .allow_fds = cfg->allow_fds,
 	    .proc_fd = proc_fd,
 	};
-	if (cfg->listen_fd < 0)
-		return gofer_serve(cfg->sock_fd, root_fd, &o);
+	if (cfg->listen_fd < 0) {
+		int r = gofer_serve(cfg->sock_fd, root_fd, &o);
+		/* A sentry that exits with requests in flight resets the
+		 * connection: the normal end of a sandbox, not an error. */
+		return r == -ECONNRESET || r == -EPIPE ? 0 : r;
+	}
 	for (;;) {
 		int s = accept4(cfg->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (s < 0) {
