@@ -88,3 +88,7 @@ SYSCALL(setrlimit); SYSCALL(arch_prctl);
 /* sys_fd.c */
 SYSCALL(dup); SYSCALL(dup2); SYSCALL(dup3); SYSCALL(fcntl); SYSCALL(flock);
 SYSCALL(ioctl);
+SYSCALL(mlock); SYSCALL(mlock2); SYSCALL(munlock); SYSCALL(mlockall);
+SYSCALL(munlockall); SYSCALL(fadvise64); SYSCALL(readahead);
+SYSCALL(sync_file_range); SYSCALL(sethostname); SYSCALL(setdomainname);
+SYSCALL(personality);

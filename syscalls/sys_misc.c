@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include <asm/prctl.h>
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
@@ -14,7 +15,54 @@
 
 SYSCALL(uname)
 {
-	return task_copy_out(t, a->a[0], &t->k->uts, sizeof(struct utsname));
+	struct utsname u;
+	pthread_mutex_lock(&t->k->lock);
+	u = t->k->uts;
+	pthread_mutex_unlock(&t->k->lock);
+	return task_copy_out(t, a->a[0], &u, sizeof(u));
+}
+
+/* The sandbox's own names: changing them (CAP_SYS_ADMIN inside) never
+ * reaches the host. */
+static long set_uts_field(struct task *t, uint64_t uname, uint64_t len,
+			  size_t field_off)
+{
+	char buf[65];
+	if (!(t->cred.cap_effective & (1ULL << 21))) /* CAP_SYS_ADMIN */
+		return -EPERM;
+	if ((int64_t)len < 0 || len > 64)
+		return -EINVAL;
+	int err = task_copy_in(t, buf, uname, len);
+	if (err < 0)
+		return err;
+	buf[len] = '\0';
+	pthread_mutex_lock(&t->k->lock);
+	char *f = (char *)&t->k->uts + field_off;
+	memset(f, 0, 65);
+	memcpy(f, buf, len);
+	pthread_mutex_unlock(&t->k->lock);
+	return 0;
+}
+
+SYSCALL(sethostname)
+{
+	return set_uts_field(t, a->a[0], a->a[1],
+			     offsetof(struct utsname, nodename));
+}
+
+SYSCALL(setdomainname)
+{
+	return set_uts_field(t, a->a[0], a->a[1],
+			     offsetof(struct utsname, domainname));
+}
+
+SYSCALL(personality)
+{
+	unsigned p = (unsigned)a->a[0];
+	unsigned old = t->personality;
+	if (p != 0xffffffffu)
+		t->personality = p;
+	return old;
 }
 
 /* The sandbox's view: its own uptime and number of tasks; memory as the

@@ -1,3 +1,5 @@
+#include <errno.h>
+
 #include "../sentry/mm/mm.h"
 #include "handlers.h"
 
@@ -35,4 +37,37 @@ SYSCALL(mremap)
 SYSCALL(madvise)
 {
 	return mm_madvise(t, a->a[0], a->a[1], (int)a->a[2]);
+}
+
+/* Locking memory: the range is checked as Linux does, but the sandbox
+ * does not pin host memory (see the table). */
+SYSCALL(mlock)
+{
+	return mm_mlock(t, a->a[0], a->a[1]);
+}
+
+SYSCALL(mlock2)
+{
+	if (a->a[2] & ~1ULL) /* MLOCK_ONFAULT */
+		return -EINVAL;
+	return mm_mlock(t, a->a[0], a->a[1]);
+}
+
+SYSCALL(munlock)
+{
+	return mm_mlock(t, a->a[0], a->a[1]);
+}
+
+SYSCALL(mlockall)
+{
+	uint64_t f = a->a[0];
+	/* MCL_CURRENT 1, MCL_FUTURE 2, MCL_ONFAULT 4 (only with another) */
+	if (!f || (f & ~7ULL) || f == 4)
+		return -EINVAL;
+	return 0;
+}
+
+SYSCALL(munlockall)
+{
+	return 0;
 }

@@ -61,3 +61,75 @@ SYSCALL(syncfs)
 	file_put(f);
 	return r;
 }
+
+/* Advice and hints about a file's pages: the host keeps the page cache,
+ * so after Linux's checks there is nothing to do. */
+static long advice_file(struct task *t, int fd, struct file **out)
+{
+	struct file *f = fd_get(t->fdt, fd);
+	if (!f)
+		return -EBADF;
+	if (f->mode & FMODE_PATH) {
+		file_put(f);
+		return -EBADF;
+	}
+	*out = f;
+	return 0;
+}
+
+static bool is_pipe(struct file *f)
+{
+	return f->inode ? S_ISFIFO(f->inode->type) : !(f->mode & FMODE_LSEEK);
+}
+
+SYSCALL(fadvise64)
+{
+	struct file *f;
+	long r = advice_file(t, (int)a->a[0], &f);
+	if (r < 0)
+		return r;
+	if (is_pipe(f))
+		r = -ESPIPE;
+	else if ((int64_t)a->a[2] < 0 || a->a[3] > 5) /* POSIX_FADV_NOREUSE */
+		r = -EINVAL;
+	file_put(f);
+	return r;
+}
+
+SYSCALL(readahead)
+{
+	struct file *f;
+	long r = advice_file(t, (int)a->a[0], &f);
+	if (r < 0)
+		return r;
+	if (!(f->mode & FMODE_READ))
+		r = -EBADF;
+	else if (!f->inode || !S_ISREG(f->inode->type))
+		r = -EINVAL;
+	file_put(f);
+	return r;
+}
+
+#define SFR_VALID 7 /* WAIT_BEFORE | WRITE | WAIT_AFTER */
+
+SYSCALL(sync_file_range)
+{
+	int64_t off = (int64_t)a->a[1], n = (int64_t)a->a[2];
+	unsigned flags = (unsigned)a->a[3];
+	if (flags & ~SFR_VALID)
+		return -EINVAL;
+	if (off < 0 || n < 0 || off + n < off)
+		return -EINVAL;
+	struct file *f;
+	long r = advice_file(t, (int)a->a[0], &f);
+	if (r < 0)
+		return r;
+	uint32_t type = f->inode ? f->inode->type : 0;
+	if (!S_ISREG(type) && !S_ISDIR(type) && !S_ISLNK(type) &&
+	    !S_ISBLK(type))
+		r = -ESPIPE;
+	else if ((flags & 2) && f->ops->fsync) /* SYNC_FILE_RANGE_WRITE */
+		r = f->ops->fsync(f, true);
+	file_put(f);
+	return r;
+}

@@ -68,6 +68,7 @@ static struct task *task_alloc(struct task *parent)
 	n->k = parent->k;
 	n->cred = parent->cred;
 	memcpy(n->comm, parent->comm, sizeof(n->comm));
+	n->personality = parent->personality;
 	n->sigmask = parent->sigmask;
 	n->ss_sp = parent->ss_sp;
 	n->ss_size = parent->ss_size;

@@ -240,6 +240,7 @@ struct task {
 
 	uint64_t clear_child_tid, robust_list, robust_len;
 	char comm[16];
+	unsigned personality; /* personality(2): kept and reported */
 	bool exiting; /* this thread is leaving (exit or group exit) */
 	int exit_code; /* its own status, for a group that ends by exit() */
 

@@ -853,6 +853,22 @@ long mm_munmap(struct task *t, uint64_t addr, uint64_t len)
 	return LOCKED(do_munmap(t, addr, len));
 }
 
+static long do_mlock(struct task *t, uint64_t addr, uint64_t len)
+{
+	uint64_t start = ALIGN_DOWN_PAGE(addr);
+	uint64_t end = ALIGN_UP_PAGE(addr + len);
+	if (addr + len < addr || end < start)
+		return -EINVAL;
+	if (start == end)
+		return 0;
+	return fully_mapped(t->mm, start, end) ? 0 : -ENOMEM;
+}
+
+long mm_mlock(struct task *t, uint64_t addr, uint64_t len)
+{
+	return LOCKED(do_mlock(t, addr, len));
+}
+
 long mm_msync(struct task *t, uint64_t addr, uint64_t len, int flags)
 {
 	return LOCKED(do_msync(t, addr, len, flags));

@@ -73,6 +73,9 @@ long mm_mmap(struct task *t, uint64_t addr, uint64_t len, int prot, int flags,
 	     int fd, uint64_t off);
 long mm_munmap(struct task *t, uint64_t addr, uint64_t len);
 long mm_msync(struct task *t, uint64_t addr, uint64_t len, int flags);
+/* mlock/munlock's checks (the memory is not locked on the host): 0, or
+ * ENOMEM if part of the range is not mapped, EINVAL on overflow. */
+long mm_mlock(struct task *t, uint64_t addr, uint64_t len);
 long mm_mprotect(struct task *t, uint64_t addr, uint64_t len, int prot);
 long mm_mremap(struct task *t, uint64_t old, uint64_t oldlen, uint64_t newlen,
 	       int flags, uint64_t newaddr);
