@@ -92,3 +92,4 @@ SYSCALL(mlock); SYSCALL(mlock2); SYSCALL(munlock); SYSCALL(mlockall);
 SYSCALL(munlockall); SYSCALL(fadvise64); SYSCALL(readahead);
 SYSCALL(sync_file_range); SYSCALL(sethostname); SYSCALL(setdomainname);
 SYSCALL(personality);
+SYSCALL(eventfd); SYSCALL(eventfd2);

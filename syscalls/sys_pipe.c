@@ -1,8 +1,11 @@
-/* pipe and pipe2; pipes themselves are sentry/fsimpl/pipe. */
+/* pipe and pipe2 (pipes themselves are sentry/fsimpl/pipe), eventfd. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 
+#include <sys/eventfd.h>
+
+#include "../sentry/fsimpl/anon/anon.h"
 #include "../sentry/fsimpl/pipe/pipe.h"
 #include "../sentry/kernel/fdtable.h"
 #include "handlers.h"
@@ -42,4 +45,26 @@ SYSCALL(pipe)
 SYSCALL(pipe2)
 {
 	return do_pipe(t, a->a[0], (int)a->a[1]);
+}
+
+static long do_eventfd(struct task *t, uint64_t initval, int flags)
+{
+	struct file *f;
+	/* The count is an unsigned int in the call. */
+	int err = eventfd_create((uint32_t)initval, flags, &f);
+	if (err < 0)
+		return err;
+	int fd = fd_install_task(t, f, flags & EFD_CLOEXEC);
+	file_put(f);
+	return fd;
+}
+
+SYSCALL(eventfd)
+{
+	return do_eventfd(t, a->a[0], 0);
+}
+
+SYSCALL(eventfd2)
+{
+	return do_eventfd(t, a->a[0], (int)a->a[1]);
 }
