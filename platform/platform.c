@@ -201,6 +201,10 @@ void plat_fdpass_unlock(void)
 
 int plat_fdpass_send(int fd)
 {
+	/* Whatever an earlier batch left queued (a stub that never took it,
+	 * whatever its result page claims) goes first: a stub only ever
+	 * receives the fd sent for its own batch. */
+	plat_fdpass_drain();
 	char byte = 0;
 	struct iovec iov = { &byte, 1 };
 	union {

@@ -95,17 +95,8 @@ static long read_to(struct task *t, struct file *f, uint64_t buf, size_t n,
 			return done ? (long)done : r;
 		if (r > 0) {
 			int err = task_copy_out(t, buf + done, b, (size_t)r);
-			if (err < 0) {
-				/* Nothing of this chunk reached the caller:
-				 * the offset does not count it (Linux moves
-				 * it by what was copied). */
-				if (!pos && (f->mode & FMODE_LSEEK) && loops(f)) {
-					pthread_mutex_lock(&f->pos_lock);
-					f->pos -= (uint64_t)r;
-					pthread_mutex_unlock(&f->pos_lock);
-				}
+			if (err < 0)
 				return done ? (long)done : err;
-			}
 		}
 		done += (size_t)r;
 		if ((size_t)r < c || !loops(f))
@@ -146,10 +137,25 @@ static long do_read(struct task *t, int fd, uint64_t buf, uint64_t n,
 	if (n > MAX_RW_COUNT)
 		n = MAX_RW_COUNT;
 	long r;
-	if (n == 0) /* still checks the fd, mode and offset */
+	if (n == 0) { /* still checks the fd, mode and offset */
 		r = vfs_read(t, f, NULL, 0, pos);
-	else
+	} else if (!pos && loops(f) && (f->mode & FMODE_LSEEK) &&
+		   (f->mode & FMODE_PREAD) && (f->mode & FMODE_READ)) {
+		/* A regular file read at its offset: the offset moves by what
+		 * reached the caller (a copy-out that faults counts only the
+		 * chunks before), under the offset lock throughout. */
+		bool atomic = f->mode & FMODE_ATOMIC_POS;
+		if (atomic)
+			pthread_mutex_lock(&f->pos_lock);
+		uint64_t off = f->pos;
+		r = read_to(t, f, buf, n, &off);
+		if (r > 0)
+			f->pos = off + (uint64_t)r;
+		if (atomic)
+			pthread_mutex_unlock(&f->pos_lock);
+	} else {
 		r = read_to(t, f, buf, n, pos);
+	}
 	file_put(f);
 	return r;
 }

@@ -562,20 +562,35 @@ static int ptrace_batch(struct plat_thread *th, int host_fd,
 	ra.msg.msg_iovlen = 1;
 	ra.msg.msg_control = (void *)(base + offsetof(typeof(ra), c));
 	ra.msg.msg_controllen = sizeof(ra.c.buf);
+	/* Free the slot the fd lands in, whatever an earlier batch left
+	 * there (dup2 of the socket over it, then close: both succeed). */
+	uint64_t d[6] = { PLAT_FDPASS_FD, PLAT_FDPASS_RECV_FD };
+	uint64_t c0[6] = { PLAT_FDPASS_RECV_FD };
+	long ignored;
+	err = ptrace_thread_syscall(th, SYS_dup2, d, &ignored);
+	if (!err)
+		err = ptrace_thread_syscall(th, SYS_close, c0, &ignored);
+	if (err < 0)
+		return err;
 	plat_fdpass_lock();
 	err = plat_fdpass_send(host_fd);
 	if (!err) {
-		uint64_t a[6] = { PLAT_FDPASS_FD, SCRATCH_ARG, MSG_CMSG_CLOEXEC };
+		uint64_t a[6] = { PLAT_FDPASS_FD, SCRATCH_ARG,
+				  MSG_CMSG_CLOEXEC | MSG_DONTWAIT };
 		err = syscall_scratch(th, SYS_recvmsg, a, &ra, sizeof(ra), NULL, 0,
 				      &r);
-		if (!err && r != 1) {
-			plat_fdpass_drain();
+		if (!err && r != 1)
 			err = r < 0 ? (int)r : -EIO;
-		}
+		if (err < 0)
+			plat_fdpass_drain();
 	}
 	plat_fdpass_unlock();
-	if (err < 0)
+	if (err < 0) {
+		/* The fd may have arrived all the same (the scratch slot is
+		 * the workload's to scribble on). */
+		ptrace_thread_syscall(th, SYS_close, c0, &ignored);
 		return err;
+	}
 calls:;
 	int ok = 0;
 	for (; ok < n; ok++) {

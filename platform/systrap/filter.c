@@ -71,6 +71,9 @@ int systrap_filter_a(uint64_t lo, uint64_t hi, struct systrap_filter_insn *out,
 		 * socket, fd PLAT_FDPASS_FD), or for a big read straight into
 		 * the workload's memory (the sentry checked the buffer) */
 		SYS_recvmsg, SYS_pread64,
+		/* before a received fd: make its slot free (dup2 of the
+		 * socket over it, then close) */
+		SYS_dup2,
 	};
 	struct prog pr = { out, 0, max }, *p = &pr;
 	int n = (int)(sizeof(allowed) / sizeof(allowed[0]));

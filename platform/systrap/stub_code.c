@@ -470,6 +470,11 @@ __asm__(".pushsection stub_text,\"ax\",@progbits\n"
 	"	xor %ebx, %ebx\n"
 	"12:	cmp %rbp, %rbx\n"
 	"	jae 13f\n"
+	/* A newer request (posted early after a forged result) ends this
+	 * batch: its entries may be changing. */
+	"	mov (%r12), %eax\n"
+	"	cmp %r14d, %eax\n"
+	"	jne 13f\n"
 	"	mov (%r15), %rax\n"
 	"	mov 8(%r15), %rdi\n"
 	"	mov 16(%r15), %rsi\n"

@@ -461,9 +461,12 @@ static bool wait_change(int pidfd, uint32_t *w, uint32_t val,
 	return ok;
 }
 
-/* Posts a request to the executor and waits for its answer; as->lock held. */
-static int executor_call_locked(struct plat_as *as, long nr,
-				const uint64_t args[6], long *ret)
+/* Posts a request to the executor and waits for its answer; as->lock held.
+ * batch (n entries, for SYSTRAP_OP_BATCH) is written with the request,
+ * while seq is odd. */
+static int executor_post_locked(struct plat_as *as, long nr,
+				const uint64_t args[6],
+				const struct systrap_req *batch, int n, long *ret)
 {
 	struct systrap_ctrl *c = as->ctrl;
 
@@ -477,10 +480,18 @@ static int executor_call_locked(struct plat_as *as, long nr,
 	__atomic_store_n(&c->nr, (uint64_t)nr, __ATOMIC_RELAXED);
 	for (int i = 0; i < 6; i++)
 		__atomic_store_n(&c->args[i], args[i], __ATOMIC_RELAXED);
+	for (int i = 0; i < n; i++) {
+		__atomic_store_n(&c->batch[i].nr, batch[i].nr, __ATOMIC_RELAXED);
+		for (int j = 0; j < 6; j++)
+			__atomic_store_n(&c->batch[i].args[j], batch[i].args[j],
+					 __ATOMIC_RELAXED);
+	}
 	store(&c->seq, seq);
 	futex(&c->seq, FUTEX_WAKE, 1, NULL);
 	/* The result page is writable by the workload: a forged seq only
-	 * makes it lie to itself about its own memory. */
+	 * makes it lie to itself about its own memory (the executor checks
+	 * seq before each call of a batch, so a request posted early cuts an
+	 * older batch short rather than mixing with it). */
 	while (load(&as->res->seq) != seq) {
 		if (!wait_change(as->pidfd, &as->res->seq, prev, NULL,
 				 spin_budget)) {
@@ -491,6 +502,12 @@ static int executor_call_locked(struct plat_as *as, long nr,
 	}
 	*ret = (long)__atomic_load_n(&as->res->ret, __ATOMIC_SEQ_CST);
 	return 0;
+}
+
+static int executor_call_locked(struct plat_as *as, long nr,
+				const uint64_t args[6], long *ret)
+{
+	return executor_post_locked(as, nr, args, NULL, 0, ret);
 }
 
 static int executor_call(struct plat_as *as, long nr, const uint64_t args[6],
@@ -858,23 +875,27 @@ struct recv_area {
 	} c;
 };
 
-/* platform_ops.batch: the calls go in the control page's batch (with a
- * recvmsg for host_fd first and its close last), and the executor runs
- * them in one hand-off: exec's mappings cost one wake-up, not a dozen. */
+/* platform_ops.batch: the calls go in the control page's batch and the
+ * executor runs them in one hand-off: exec's mappings cost one wake-up,
+ * not a dozen. With a host fd, the batch first makes sure fd
+ * PLAT_FDPASS_RECV_FD is free (dup2 of the socket over it, then close:
+ * both always succeed), so the fd received next lands there whatever an
+ * earlier batch left behind, and closes it at the end. Nothing about the
+ * fd is decided from the result page, which the workload can write. */
 static int systrap_batch(struct plat_thread *th, int host_fd,
 			 const struct plat_sysreq *reqs, int n, long *rets)
 {
 	struct plat_as *as = th->as;
-	struct systrap_ctrl *c = as->ctrl;
 	uint64_t base = as->block + SYSTRAP_RESULT_OFF +
 			offsetof(struct systrap_result, scratch);
 	struct recv_area *ra = (struct recv_area *)as->res->scratch;
-	int fd_calls = host_fd >= 0 ? 1 : 0;
+	struct systrap_req b[SYSTRAP_BATCH_MAX];
+	int fd_calls = host_fd >= 0 ? 3 : 0;
 	long done;
 	int err;
 
 	_Static_assert(sizeof(*ra) <= sizeof(as->res->scratch), "scratch size");
-	_Static_assert(PLAT_BATCH_MAX + 2 <= SYSTRAP_BATCH_MAX, "batch size");
+	_Static_assert(PLAT_BATCH_MAX + 4 <= SYSTRAP_BATCH_MAX, "batch size");
 	if (n < 0 || n > PLAT_BATCH_MAX)
 		return -EINVAL;
 	if (host_fd >= 0) {
@@ -897,37 +918,39 @@ static int systrap_batch(struct plat_thread *th, int host_fd,
 		ra->msg.msg_control =
 		    (void *)(base + offsetof(struct recv_area, c));
 		ra->msg.msg_controllen = sizeof(ra->c.buf);
-		c->batch[k++] = (struct systrap_req){
-			SYS_recvmsg, { PLAT_FDPASS_FD, base, MSG_CMSG_CLOEXEC } };
+		b[k++] = (struct systrap_req){
+			SYS_dup2, { PLAT_FDPASS_FD, PLAT_FDPASS_RECV_FD } };
+		b[k++] = (struct systrap_req){ SYS_close, { PLAT_FDPASS_RECV_FD } };
+		/* Non-blocking: with the message gone (drained), the
+		 * executor gets EAGAIN rather than waiting for ever. */
+		b[k++] = (struct systrap_req){
+			SYS_recvmsg,
+			{ PLAT_FDPASS_FD, base, MSG_CMSG_CLOEXEC | MSG_DONTWAIT } };
 	}
 	for (int i = 0; i < n; i++) {
-		c->batch[k].nr = (uint64_t)reqs[i].nr;
-		memcpy(c->batch[k].args, reqs[i].args, sizeof(reqs[i].args));
+		b[k].nr = (uint64_t)reqs[i].nr;
+		memcpy(b[k].args, reqs[i].args, sizeof(reqs[i].args));
 		k++;
 	}
 	if (host_fd >= 0)
-		c->batch[k++] = (struct systrap_req){ SYS_close,
-						      { PLAT_FDPASS_RECV_FD } };
+		b[k++] = (struct systrap_req){ SYS_close, { PLAT_FDPASS_RECV_FD } };
 	uint64_t args[6] = { (uint64_t)k };
-	err = executor_call_locked(as, SYSTRAP_OP_BATCH, args, &done);
+	err = executor_post_locked(as, SYSTRAP_OP_BATCH, args, b, k, &done);
 	if (!err && (done < 0 || done > k))
 		err = -EIO; /* a forged result: the stub lies to itself */
-	if (!err && host_fd >= 0) {
-		long rr = __atomic_load_n(&as->res->batch_ret[0], __ATOMIC_RELAXED);
-		if (done == 0 || rr != 1) {
-			/* The fd never arrived: take it off the socket. */
-			plat_fdpass_drain();
-			err = done == 0 && rr < 0 ? (int)rr : -EIO;
-		} else if (done < k) {
-			/* Stopped before its close: close it now. */
-			uint64_t cargs[6] = { PLAT_FDPASS_RECV_FD };
-			long ignored;
-			executor_call_locked(as, SYS_close, cargs, &ignored);
-		}
+	if (!err && host_fd >= 0 && done < k) {
+		/* Cut short: the fd may sit at RECV_FD (the next batch frees
+		 * it anyway), or still be queued. */
+		uint64_t cargs[6] = { PLAT_FDPASS_RECV_FD };
+		long ignored;
+		executor_call_locked(as, SYS_close, cargs, &ignored);
+		plat_fdpass_drain();
+		if (done < fd_calls)
+			err = -EIO;
 	}
 	int ok = 0;
 	if (!err) {
-		for (int i = 0; i < n && fd_calls + i < done + 1 &&
+		for (int i = 0; i < n && fd_calls + i <= done &&
 				fd_calls + i < k; i++)
 			rets[i] = __atomic_load_n(&as->res->batch_ret[fd_calls + i],
 						  __ATOMIC_RELAXED);

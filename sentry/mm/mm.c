@@ -218,9 +218,22 @@ static int vma_remove(struct mm *mm, uint64_t start, uint64_t end)
 
 /* Maps [start, end) in the list, replacing what was there; file (may be
  * NULL) gets a reference of its own. */
+static int vma_insert_max(struct mm *mm, uint64_t start, uint64_t end,
+			  int prot, int flags, const char *name, uint64_t obj,
+			  uint64_t pgoff, struct file *file, int maxprot);
+
 static int vma_insert(struct mm *mm, uint64_t start, uint64_t end, int prot,
 		      int flags, const char *name, uint64_t obj, uint64_t pgoff,
 		      struct file *file)
+{
+	return vma_insert_max(mm, start, end, prot, flags, name, obj, pgoff,
+			      file, PROT_VALID);
+}
+
+/* vma_insert with the protections mprotect may still grant. */
+static int vma_insert_max(struct mm *mm, uint64_t start, uint64_t end,
+			  int prot, int flags, const char *name, uint64_t obj,
+			  uint64_t pgoff, struct file *file, int maxprot)
 {
 	int err = vma_remove(mm, start, end);
 	if (err)
@@ -229,7 +242,7 @@ static int vma_insert(struct mm *mm, uint64_t start, uint64_t end, int prot,
 	if (!n)
 		return -ENOMEM;
 	*n = (struct vma){ start, end, prot, flags, name, obj, pgoff,
-			   file ? file_ref(file) : NULL, NULL, PROT_VALID };
+			   file ? file_ref(file) : NULL, NULL, maxprot };
 	struct vma **pp = &mm->vmas;
 	while (*pp && (*pp)->start < start)
 		pp = &(*pp)->next;
@@ -345,14 +358,10 @@ static long map_file_at(struct task *t, uint64_t start, uint64_t len, int prot,
 	uint64_t obj = type == MAP_SHARED ? FILE_OBJ(f->inode ? (void *)f->inode
 							      : (void *)f)
 					  : 0;
-	int err = vma_insert(t->mm, start, start + len, prot, type, NULL, obj,
-			     off, f);
+	int err = vma_insert_max(t->mm, start, start + len, prot, type, NULL,
+				 obj, off, f, maxprot);
 	if (err)
 		return err;
-	struct vma *v = vma_find(t->mm, start);
-	for (; v && v->start < start + len; v = v->next)
-		v->maxprot = maxprot;
-	merge_neighbours(t->mm);
 	return (long)start;
 }
 
@@ -447,11 +456,16 @@ static long do_munmap(struct task *t, uint64_t addr, uint64_t len)
 
 /* The workload's stores into a shared file mapping go straight into the
  * host's page cache, which the file's readers (the gofer's fds, a memfd)
- * share: msync only has durability to add, so MS_SYNC syncs the files. */
-static long do_msync(struct task *t, uint64_t addr, uint64_t len, int flags)
+ * share: msync only has durability to add, so MS_SYNC syncs the files,
+ * each once, after the mm is unlocked (a gofer file's fsync is a round
+ * trip). *files gets a malloc'd array of references (*nfiles of them). */
+static long do_msync(struct task *t, uint64_t addr, uint64_t len, int flags,
+		     struct file ***files, int *nfiles)
 {
 	struct mm *mm = t->mm;
 
+	*files = NULL;
+	*nfiles = 0;
 	if (addr & (MM_PAGE - 1))
 		return -EINVAL;
 	if (flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC))
@@ -464,17 +478,26 @@ static long do_msync(struct task *t, uint64_t addr, uint64_t len, int flags)
 	if (len == 0)
 		return 0;
 	bool gap = !fully_mapped(mm, addr, addr + len);
-	if (flags & MS_SYNC) {
-		for (struct vma *v = mm->vmas; v && v->start < addr + len;
-		     v = v->next) {
-			if (v->end <= addr || !v->file ||
-			    (v->flags & MAP_TYPE) != MAP_SHARED ||
-			    !v->file->ops->fsync)
-				continue;
-			int err = v->file->ops->fsync(v->file, false);
-			if (err < 0)
-				return err;
+	if (!(flags & MS_SYNC))
+		return gap ? -ENOMEM : 0;
+	int cap = 0;
+	for (struct vma *v = mm->vmas; v && v->start < addr + len; v = v->next) {
+		if (v->end <= addr || !v->file ||
+		    (v->flags & MAP_TYPE) != MAP_SHARED || !v->file->ops->fsync)
+			continue;
+		bool seen = false;
+		for (int i = 0; i < *nfiles && !seen; i++)
+			seen = (*files)[i] == v->file;
+		if (seen)
+			continue;
+		if (*nfiles == cap) {
+			cap = cap ? cap * 2 : 4;
+			struct file **n = realloc(*files, (size_t)cap * sizeof(*n));
+			if (!n)
+				return -ENOMEM;
+			*files = n;
 		}
+		(*files)[(*nfiles)++] = file_ref(v->file);
 	}
 	return gap ? -ENOMEM : 0;
 }
@@ -559,6 +582,7 @@ static long do_mremap_file(struct task *t, uint64_t old, uint64_t oldlen,
 	const char *name = v->name;
 	uint64_t obj = v->obj, pgoff = v->pgoff + (old - v->start);
 	struct file *file = v->file;
+	int maxprot = v->maxprot;
 
 	if (flags & MREMAP_FIXED) {
 		if (newaddr & (MM_PAGE - 1))
@@ -574,8 +598,8 @@ static long do_mremap_file(struct task *t, uint64_t old, uint64_t oldlen,
 			return r;
 		int err = vma_remove(mm, old, old + oldlen);
 		if (!err)
-			err = vma_insert(mm, newaddr, newaddr + newlen, prot,
-					 vflags, name, obj, pgoff, file);
+			err = vma_insert_max(mm, newaddr, newaddr + newlen, prot,
+					 vflags, name, obj, pgoff, file, maxprot);
 		return err ? err : (long)newaddr;
 	}
 	if (newlen <= oldlen) {
@@ -592,8 +616,8 @@ static long do_mremap_file(struct task *t, uint64_t old, uint64_t oldlen,
 				      0);
 		if (r < 0)
 			return r;
-		int err = vma_insert(mm, old, old + newlen, prot, vflags, name,
-				     obj, pgoff, file);
+		int err = vma_insert_max(mm, old, old + newlen, prot, vflags,
+					 name, obj, pgoff, file, maxprot);
 		return err ? err : (long)old;
 	}
 	if (!(flags & MREMAP_MAYMOVE))
@@ -607,8 +631,8 @@ static long do_mremap_file(struct task *t, uint64_t old, uint64_t oldlen,
 		return r;
 	int err = vma_remove(mm, old, old + oldlen);
 	if (!err)
-		err = vma_insert(mm, dest, dest + newlen, prot, vflags, name,
-				 obj, pgoff, file);
+		err = vma_insert_max(mm, dest, dest + newlen, prot, vflags,
+				     name, obj, pgoff, file, maxprot);
 	return err ? err : (long)dest;
 }
 
@@ -705,6 +729,10 @@ long mm_mmap(struct task *t, uint64_t addr, uint64_t len, int prot, int flags,
 	struct file *f = fd_get(t->fdt, fd);
 	if (!f)
 		return -EBADF;
+	if (f->mode & FMODE_PATH) {
+		file_put(f);
+		return -EBADF;
+	}
 	if (f->ops->mmap_anon && !(f->mode & FMODE_PATH)) {
 		int err = file_maxprot(f, flags & MAP_TYPE, prot);
 		file_put(f);
@@ -757,11 +785,9 @@ static long do_load_segments(struct task *t, struct file *f, int host_fd,
 		const struct mm_seg *g = &segs[i];
 		int err = 0;
 		if (g->file_end > g->start) {
-			err = vma_insert(t->mm, g->start, g->file_end, mprot[i],
-					 MAP_PRIVATE, NULL, 0, g->off, f);
-			for (struct vma *v = vma_find(t->mm, g->start);
-			     !err && v && v->start < g->file_end; v = v->next)
-				v->maxprot = maxprot[i];
+			err = vma_insert_max(t->mm, g->start, g->file_end,
+					     mprot[i], MAP_PRIVATE, NULL, 0,
+					     g->off, f, maxprot[i]);
 		}
 		if (!err && g->end > g->file_end)
 			err = vma_insert(t->mm, g->file_end, g->end, g->prot,
@@ -871,7 +897,19 @@ long mm_mlock(struct task *t, uint64_t addr, uint64_t len)
 
 long mm_msync(struct task *t, uint64_t addr, uint64_t len, int flags)
 {
-	return LOCKED(do_msync(t, addr, len, flags));
+	struct file **files;
+	int n;
+	long r = LOCKED(do_msync(t, addr, len, flags, &files, &n));
+	for (int i = 0; i < n; i++) {
+		if (r == 0 || r == -ENOMEM) {
+			int err = files[i]->ops->fsync(files[i], false);
+			if (err < 0 && r == 0)
+				r = err;
+		}
+		file_put(files[i]);
+	}
+	free(files);
+	return r;
 }
 
 long mm_mprotect(struct task *t, uint64_t addr, uint64_t len, int prot)

@@ -14,6 +14,9 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
+#ifndef MREMAP_MAYMOVE
+#define MREMAP_MAYMOVE 1
+#endif
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -101,8 +104,21 @@ static void access_modes(void)
 	CHECK_TRUE("shared read-only of O_RDONLY", s != MAP_FAILED);
 	FERR("mprotect it writable", mprotect(s, PG, PROT_READ | PROT_WRITE),
 	     EACCES);
+	/* Moving or growing the mapping keeps that limit. */
+	put_pages("g2", 2);
+	int ro2 = open("g2", O_RDONLY);
+	char *m = mmap(NULL, PG, PROT_READ, MAP_SHARED, ro2, 0);
+	char *moved = mremap(m, PG, 2 * PG, MREMAP_MAYMOVE);
+	CHECK_TRUE("mremap it", moved != MAP_FAILED);
+	FERR("mprotect the moved mapping writable",
+	     mprotect(moved, 2 * PG, PROT_READ | PROT_WRITE), EACCES);
+	munmap(moved, 2 * PG);
+	close(ro2);
 	munmap(s, PG);
 	close(ro);
+	FERR("mmap an O_PATH fd", mmap(NULL, PG, PROT_READ, MAP_PRIVATE,
+				       open("g", O_PATH), 0) == MAP_FAILED ? -1 : 0,
+	     EBADF);
 
 	int wo = open("g", O_WRONLY);
 	FERR("map O_WRONLY", mmap(NULL, PG, PROT_READ, MAP_PRIVATE, wo, 0) ==
