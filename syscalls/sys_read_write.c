@@ -42,6 +42,7 @@ static bool loops(struct file *f)
  * workload's buffer: one copy instead of two (into the bounce buffer, then
  * out). Below this size the fd passing costs more than the copy saves. */
 #define DIRECT_MIN (128 * 1024)
+#define DIRECT_CHUNK (16 * 1024 * 1024)
 
 /* -ENOTSUP: not a case for it (the caller takes the bounce path). */
 static long read_direct(struct task *t, struct file *f, uint64_t buf,
@@ -65,8 +66,22 @@ static long read_direct(struct task *t, struct file *f, uint64_t buf,
 	if (atomic)
 		pthread_mutex_lock(&f->pos_lock);
 	uint64_t off = pos ? *pos : f->pos;
-	long r = (int64_t)off < 0 ? -EINVAL
-				  : plat->fd_pread(t->th, hfd, buf, n, off);
+	long r = 0;
+	if ((int64_t)off < 0)
+		r = -EINVAL;
+	/* In pieces: the sandbox's fd-passing lock is held for each. */
+	for (size_t done = 0; r >= 0 && done < n;) {
+		size_t c = n - done < DIRECT_CHUNK ? n - done : DIRECT_CHUNK;
+		long got = plat->fd_pread(t->th, hfd, buf + done, c, off + done);
+		if (got < 0) {
+			r = done ? (long)done : got;
+			break;
+		}
+		done += (size_t)got;
+		r = (long)done;
+		if ((size_t)got < c)
+			break;
+	}
 	if (r > 0 && !pos)
 		f->pos = off + (uint64_t)r;
 	if (atomic)
