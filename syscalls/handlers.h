@@ -93,3 +93,4 @@ SYSCALL(munlockall); SYSCALL(fadvise64); SYSCALL(readahead);
 SYSCALL(sync_file_range); SYSCALL(sethostname); SYSCALL(setdomainname);
 SYSCALL(personality);
 SYSCALL(eventfd); SYSCALL(eventfd2);
+SYSCALL(timerfd_create); SYSCALL(timerfd_settime); SYSCALL(timerfd_gettime);

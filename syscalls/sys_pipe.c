@@ -1,9 +1,11 @@
-/* pipe and pipe2 (pipes themselves are sentry/fsimpl/pipe), eventfd. */
+/* pipe and pipe2 (pipes themselves are sentry/fsimpl/pipe), eventfd,
+ * timerfd (sentry/fsimpl/anon). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 
 #include "../sentry/fsimpl/anon/anon.h"
 #include "../sentry/fsimpl/pipe/pipe.h"
@@ -67,4 +69,45 @@ SYSCALL(eventfd)
 SYSCALL(eventfd2)
 {
 	return do_eventfd(t, a->a[0], (int)a->a[1]);
+}
+
+SYSCALL(timerfd_create)
+{
+	struct file *f;
+	int flags = (int)a->a[1];
+	int err = timerfd_new((int)a->a[0], flags, &f);
+	if (err < 0)
+		return err;
+	int fd = fd_install_task(t, f, flags & TFD_CLOEXEC);
+	file_put(f);
+	return fd;
+}
+
+SYSCALL(timerfd_settime)
+{
+	struct itimerspec nv, old;
+	int err = task_copy_in(t, &nv, a->a[2], sizeof(nv));
+	if (err < 0)
+		return err;
+	struct file *f = fd_get(t->fdt, (int)a->a[0]);
+	if (!f)
+		return -EBADF;
+	err = timerfd_set(f, (int)a->a[1], &nv, &old);
+	file_put(f);
+	if (!err && a->a[3])
+		err = task_copy_out(t, a->a[3], &old, sizeof(old));
+	return err;
+}
+
+SYSCALL(timerfd_gettime)
+{
+	struct itimerspec cur;
+	struct file *f = fd_get(t->fdt, (int)a->a[0]);
+	if (!f)
+		return -EBADF;
+	int err = timerfd_get(f, &cur);
+	file_put(f);
+	if (!err)
+		err = task_copy_out(t, a->a[1], &cur, sizeof(cur));
+	return err;
 }

@@ -1,4 +1,4 @@
-/* Anonymous files that are not pipes: eventfd. */
+/* Anonymous files that are not pipes: eventfd, timerfd. */
 #pragma once
 
 #include <stdint.h>
@@ -8,3 +8,12 @@ struct file;
 /* A new eventfd file with the count initval; flags are eventfd2's
  * (EFD_SEMAPHORE, EFD_NONBLOCK; EFD_CLOEXEC is the caller's). */
 int eventfd_create(uint64_t initval, int flags, struct file **out);
+
+struct itimerspec;
+
+/* timerfd_create, timerfd_settime, timerfd_gettime on a sentry file (the
+ * last two: EINVAL if f is not a timerfd). */
+int timerfd_new(int clockid, int flags, struct file **out);
+int timerfd_set(struct file *f, int flags, const struct itimerspec *nv,
+		struct itimerspec *old);
+int timerfd_get(struct file *f, struct itimerspec *cur);

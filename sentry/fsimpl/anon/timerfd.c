@@ -1,0 +1,172 @@
+/* timerfd: each is a host timerfd of the sentry's on the same clock (the
+ * sandbox's clocks are the host's), non-blocking on the host side. The
+ * host keeps time, expiration counts and clock-change cancellation; the
+ * sentry blocks readers on a wait queue that the host fd watcher
+ * (hostpoll_watch) wakes at each expiration, so signals, poll and epoll
+ * behave as for any sentry file. Costs one host fd of the sentry each. */
+#define _GNU_SOURCE
+#include "anon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "../../kernel/fdtable.h"
+#include "../../kernel/kernel.h"
+#include "../../kernel/poll.h"
+
+struct tfd {
+	int hfd;
+	struct waitq q;
+};
+
+static long tfd_read(struct task *t, struct file *f, void *buf, size_t n,
+		     uint64_t *pos)
+{
+	struct tfd *x = f->priv;
+	struct waiter w;
+	long ret;
+	(void)pos;
+
+	if (n < sizeof(uint64_t))
+		return -EINVAL;
+	waitq_add(&x->q, &w, t);
+	for (;;) {
+		uint32_t seq = task_wait_seq(t);
+		uint64_t v;
+		ssize_t r = read(x->hfd, &v, sizeof(v));
+		if (r == sizeof(v)) {
+			memcpy(buf, &v, sizeof(v));
+			ret = sizeof(v);
+			break;
+		}
+		if (r >= 0) {
+			ret = -EIO;
+			break;
+		}
+		if (errno != EAGAIN) {
+			ret = -errno; /* ECANCELED: the clock was set */
+			break;
+		}
+		if (!t || (f->flags & O_NONBLOCK)) {
+			ret = -EAGAIN;
+			break;
+		}
+		int s = task_sleep(t, seq, 0);
+		if (s < 0) {
+			ret = -ERESTARTSYS;
+			break;
+		}
+	}
+	waitq_remove(&x->q, &w);
+	return ret;
+}
+
+static unsigned tfd_poll(struct file *f, struct poll_table *pt)
+{
+	struct tfd *x = f->priv;
+	poll_wait(pt, &x->q);
+	struct pollfd p = { x->hfd, POLLIN, 0 };
+	if (poll(&p, 1, 0) == 1 && (p.revents & POLLIN))
+		return POLLIN | POLLRDNORM;
+	return 0;
+}
+
+static long tfd_fstat(struct file *f, struct stat *st)
+{
+	(void)f;
+	memset(st, 0, sizeof(*st));
+	st->st_mode = 0600; /* an anonymous inode: no file type bits */
+	st->st_nlink = 1;
+	st->st_blksize = 4096;
+	return 0;
+}
+
+static void tfd_release(struct file *f)
+{
+	struct tfd *x = f->priv;
+	hostpoll_unwatch(x->hfd);
+	close(x->hfd);
+	free(x);
+}
+
+static const struct file_ops timerfd_ops = {
+    .read = tfd_read,
+    .poll = tfd_poll,
+    .fstat = tfd_fstat,
+    .release = tfd_release,
+};
+
+int timerfd_new(int clockid, int flags, struct file **out)
+{
+	if (flags & ~(TFD_NONBLOCK | TFD_CLOEXEC))
+		return -EINVAL;
+	switch (clockid) {
+	case CLOCK_REALTIME:
+	case CLOCK_MONOTONIC:
+	case CLOCK_BOOTTIME:
+	case CLOCK_REALTIME_ALARM:
+	case CLOCK_BOOTTIME_ALARM:
+		break;
+	default:
+		return -EINVAL;
+	}
+	struct tfd *x = calloc(1, sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	waitq_init(&x->q);
+	/* Host timerfd syscalls: allowed in the sentry (its seccomp filter
+	 * only refuses path-naming calls); the fd never leaves the sentry. */
+	x->hfd = timerfd_create(clockid, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (x->hfd < 0) {
+		int e = errno;
+		free(x);
+		return -e;
+	}
+	int err = hostpoll_watch(x->hfd, POLLIN, &x->q);
+	struct file *f = err ? NULL
+			     : file_new(&timerfd_ops,
+					O_RDWR | (flags & TFD_NONBLOCK), x);
+	if (!f) {
+		if (!err)
+			hostpoll_unwatch(x->hfd);
+		close(x->hfd);
+		free(x);
+		return err ? err : -ENOMEM;
+	}
+	*out = f;
+	return 0;
+}
+
+static struct tfd *tfd_of(struct file *f)
+{
+	return f->ops == &timerfd_ops ? f->priv : NULL;
+}
+
+int timerfd_set(struct file *f, int flags, const struct itimerspec *nv,
+		struct itimerspec *old)
+{
+	struct tfd *x = tfd_of(f);
+	if (!x)
+		return -EINVAL;
+	if (flags & ~(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET))
+		return -EINVAL;
+	if (timerfd_settime(x->hfd, flags, nv, old) < 0)
+		return -errno;
+	/* A new setting may make a sleeping reader's wait moot. */
+	waitq_wake_all(&x->q);
+	return 0;
+}
+
+int timerfd_get(struct file *f, struct itimerspec *cur)
+{
+	struct tfd *x = tfd_of(f);
+	if (!x)
+		return -EINVAL;
+	return timerfd_gettime(x->hfd, cur) < 0 ? -errno : 0;
+}
