@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -282,6 +283,16 @@ static void pipe_release(struct file *f)
 	free(e);
 }
 
+static int pipe_name(struct file *f, char *buf, size_t len)
+{
+	struct pipe *p = ((struct pipe_end *)f->priv)->p;
+	int n = snprintf(buf, len, "pipe:[%llu]", (unsigned long long)p->ino);
+	return n < 0 || (size_t)n >= len ? -ERANGE : n;
+}
+
+static int pipe_reopen(struct task *t, struct file *f, int flags,
+		       struct file **out);
+
 static const struct file_ops pipe_ops = {
 	.read = pipe_read,
 	.write = pipe_write,
@@ -289,7 +300,43 @@ static const struct file_ops pipe_ops = {
 	.readable = pipe_readable,
 	.poll = pipe_poll,
 	.release = pipe_release,
+	.name = pipe_name,
+	.reopen = pipe_reopen,
 };
+
+static struct file *end_new(struct pipe *p, bool write, int flags);
+
+/* open(2) of /proc/[pid]/fd/N: a new end of the same pipe. An end is
+ * either side here, so O_RDWR (which Linux allows) is refused; and the
+ * open does not wait for a peer as a FIFO's would. */
+static int pipe_reopen(struct task *t, struct file *f, int flags,
+		       struct file **out)
+{
+	(void)t;
+	struct pipe *p = ((struct pipe_end *)f->priv)->p;
+	int acc = flags & O_ACCMODE;
+	if (acc != O_RDONLY && acc != O_WRONLY)
+		return -ENXIO;
+	bool write = acc == O_WRONLY;
+	pthread_mutex_lock(&p->lock);
+	if (write)
+		p->writers++;
+	else
+		p->readers++;
+	pthread_mutex_unlock(&p->lock);
+	struct file *n = end_new(p, write, flags & (O_NONBLOCK | O_DIRECT));
+	if (!n) {
+		pthread_mutex_lock(&p->lock);
+		if (write)
+			p->writers--;
+		else
+			p->readers--;
+		pthread_mutex_unlock(&p->lock);
+		return -ENOMEM;
+	}
+	*out = n;
+	return 0;
+}
 
 static struct file *end_new(struct pipe *p, bool write, int flags)
 {
