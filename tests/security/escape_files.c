@@ -226,6 +226,22 @@ static void own_proc(void)
 		else
 			pass(name);
 	}
+	/* Magic links under openat2's restrictions, as Linux. */
+	struct open_how how = {.flags = O_RDONLY,
+			       .resolve = RESOLVE_NO_MAGICLINKS};
+	expect_err("no-magiclinks /proc/self/root/etc",
+		   RAW(SYS_openat2, AT_FDCWD, "/proc/self/root/etc", &how,
+		       sizeof(how)),
+		   ELOOP);
+	long pfd = RAW(SYS_open, "/proc", O_RDONLY | O_DIRECTORY);
+	how.resolve = RESOLVE_BENEATH;
+	expect_err("beneath /proc: self/root/etc",
+		   RAW(SYS_openat2, pfd, "self/root/etc", &how, sizeof(how)),
+		   EXDEV);
+	how.resolve = RESOLVE_IN_ROOT;
+	expect_err("in-root /proc: self/cwd",
+		   RAW(SYS_openat2, pfd, "self/cwd", &how, sizeof(how)), EXDEV);
+	RAW(SYS_close, pfd);
 	char buf[4096];
 	long n = RAW(SYS_readlink, "/proc/self/root", buf, sizeof(buf) - 1);
 	if (n != 1 || buf[0] != '/')

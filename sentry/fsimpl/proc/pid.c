@@ -390,9 +390,9 @@ static int show_stat(const struct proc_req *r, struct sbuf *b)
 		  ti.rtprio, ti.policy);
 	sb_printf(b,
 		  "0 0 %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
-		  " %" PRIu64 " %" PRIu64 " %d\n",
-		  s.brk_start, s.brk, s.arg_start, s.arg_end, s.env_start,
-		  s.env_end, ti.exit_code);
+		  " %" PRIu64 " %d\n",
+		  s.brk_start, s.arg_start, s.arg_end, s.env_start, s.env_end,
+		  ti.exit_code);
 	return 0;
 }
 
@@ -624,11 +624,8 @@ static long store_comm(const struct proc_req *r, const char *buf, size_t n)
 {
 	char name[16] = {0};
 	size_t l = n < sizeof(name) - 1 ? n : sizeof(name) - 1;
+	/* As Linux: the bytes as written, a newline too. */
 	memcpy(name, buf, l);
-	/* A trailing newline (echo) is not part of the name. */
-	char *nl = memchr(name, '\n', l);
-	if (nl)
-		*nl = '\0';
 	struct task *t;
 	long ret = (long)n;
 	pthread_mutex_lock(&r->k->lock);

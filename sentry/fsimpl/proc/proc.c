@@ -313,14 +313,23 @@ static const struct proc_ent *find_ent(const struct proc_ent *ents, size_t n,
 static const struct proc_ent root_ent = {
     NULL, S_IFDIR | 0555, PK_DIR, NULL, NULL, NULL, 0, NULL, false};
 
-static int lookup_pid(struct kernel *k, int tgid, struct proc_node *out)
+/* /proc/N: a process, or (not listed, as Linux) any thread by its tid,
+ * whose directory then shows that thread. */
+static int lookup_pid(struct kernel *k, int id, struct proc_node *out)
 {
 	int err = -ENOENT;
 	pthread_mutex_lock(&k->lock);
-	struct thread_group *tg = tg_lookup(k, tgid);
+	struct thread_group *tg = tg_lookup(k, id);
+	struct task *t = tg ? NULL : task_lookup(k, id);
 	if (tg && !tg->reaped) {
-		out->tgid = tgid;
+		out->tgid = id;
+		out->tid = 0;
 		out->gen = tg->start_ns;
+		err = 0;
+	} else if (t && !t->exiting && !t->tg->reaped) {
+		out->tgid = t->tg->tgid;
+		out->tid = id;
+		out->gen = t->tg->start_ns;
 		err = 0;
 	}
 	pthread_mutex_unlock(&k->lock);
@@ -408,7 +417,6 @@ static int proc_lookup(struct vfs_dentry *dp, const char *name,
 		return -ENOENT;
 	n.kind = PK_PID;
 	n.ent = NULL;
-	n.tid = 0;
 	n.fd = -1;
 	return make_inode(dp->sb, &n, S_IFDIR | 0555, 0, out);
 }
@@ -427,7 +435,7 @@ static bool node_alive(struct kernel *k, const struct proc_node *n)
 	struct task *t;
 	pthread_mutex_lock(&k->lock);
 	bool ok = proc_find_locked(k, n, &t) != NULL;
-	if (ok && n->tid && n->kind == PK_TID)
+	if (ok && n->tid && (n->kind == PK_TID || n->kind == PK_PID))
 		ok = !t->exiting;
 	pthread_mutex_unlock(&k->lock);
 	return ok;
@@ -478,6 +486,15 @@ static int proc_getattr(struct vfs_inode *i, struct vfs_attr *a)
 	if (n->kind == PK_FD)
 		a->mode = S_IFLNK | proc_fd_mode(k, n);
 	return 0;
+}
+
+/* Nothing is made in /proc: a name that is not there is not there
+ * (Linux's lookups fail with ENOENT before any creation is tried). */
+static int proc_create(struct vfs_dentry *dir, const char *name,
+		       const struct vfs_create *c, struct vfs_inode **out)
+{
+	(void)dir, (void)name, (void)c, (void)out;
+	return -ENOENT;
 }
 
 /* open(O_TRUNC) of a writable file (echo 1 > oom_score_adj) truncates
@@ -965,6 +982,7 @@ static void proc_evict(struct vfs_inode *i)
 static const struct vfs_inode_ops proc_iops = {
     .lookup = proc_lookup,
     .revalidate = proc_revalidate,
+    .create = proc_create,
     .getattr = proc_getattr,
     .setattr = proc_setattr,
     .readlink = proc_readlink,
