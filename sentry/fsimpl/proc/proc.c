@@ -620,6 +620,9 @@ static int proc_get_link(struct task *t, struct vfs_inode *i,
 
 struct proc_open {
 	struct proc_node n;
+	/* The snapshot: preads at offset 0 by two threads of one open file
+	 * replace it, so its users hold the lock. */
+	pthread_mutex_t lock;
 	char *buf;
 	size_t len;
 	bool have;
@@ -667,6 +670,7 @@ static int proc_open(struct task *t, struct file *f, int flags)
 	if (!o)
 		return -ENOMEM;
 	o->n = *n;
+	pthread_mutex_init(&o->lock, NULL);
 	f->priv = o;
 	f->ops = &proc_file_fops;
 	return 0;
@@ -701,17 +705,23 @@ static long proc_read(struct task *t, struct file *f, void *buf, size_t n,
 	struct proc_open *o = f->priv;
 	if (!t)
 		t = task_current();
+	pthread_mutex_lock(&o->lock);
 	if (*pos == 0 || !o->have) {
 		int err = generate(t, o);
-		if (err < 0)
+		if (err < 0) {
+			pthread_mutex_unlock(&o->lock);
 			return err;
+		}
 	}
-	if (*pos >= o->len)
+	if (*pos >= o->len) {
+		pthread_mutex_unlock(&o->lock);
 		return 0;
+	}
 	if (n > o->len - *pos)
 		n = (size_t)(o->len - *pos);
 	memcpy(buf, o->buf + *pos, n);
 	*pos += n;
+	pthread_mutex_unlock(&o->lock);
 	return (long)n;
 }
 
@@ -747,8 +757,10 @@ static long proc_llseek(struct file *f, int64_t off, int whence,
 static void proc_release(struct file *f)
 {
 	struct proc_open *o = f->priv;
-	if (o)
+	if (o) {
 		free(o->buf);
+		pthread_mutex_destroy(&o->lock);
+	}
 	free(o);
 }
 

@@ -385,6 +385,19 @@ static void fds(void)
 		   w >= 0 && write(w, "x", 1) == 1 && read(p[0], got, 1) == 1 &&
 		       got[0] == 'x');
 	close(w);
+	/* O_CREAT through a magic link opens its target ("> /dev/stdout"). */
+	w = open(lp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CHECK_TRUE("O_CREAT|O_TRUNC open of a pipe's fd/ writes into the pipe",
+		   w >= 0 && write(w, "y", 1) == 1 && read(p[0], got, 1) == 1 &&
+		       got[0] == 'y');
+	close(w);
+	r = open("/proc/self/fd/9", O_RDWR | O_CREAT, 0600);
+	CHECK_TRUE("O_CREAT open of a file's fd/ opens the file",
+		   r >= 0 && read(r, got, 6) == 6 && !memcmp(got, "abcdef", 6));
+	close(r);
+	CHECK_ERR("O_CREAT|O_EXCL open of fd/9",
+		  open("/proc/self/fd/9", O_RDWR | O_CREAT | O_EXCL, 0600),
+		  EEXIST);
 	snprintf(lp, sizeof(lp), "/proc/self/fd/%d", ep);
 	CHECK_ERR("open fd/ of an epoll fd", open(lp, O_RDONLY), ENXIO);
 	CHECK_ERR("open fd/ of a closed fd", open("/proc/self/fd/77", O_RDONLY),
