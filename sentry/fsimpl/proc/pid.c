@@ -372,6 +372,8 @@ static int show_stat(const struct proc_req *r, struct sbuf *b)
 			     ? ti.start_ns - r->k->boot_ns
 			     : 0;
 	uint64_t rsslim = ti.rlim[RLIMIT_RSS].rlim_cur;
+	/* flags: PF_RANDOMIZE (the sentry randomizes every layout); no
+	 * terminal (tty_nr 0, tpgid -1); fault counts are not known. */
 	sb_printf(b, "%d (%s) %c %d %d %d 0 -1 %u 0 0 0 0 ", ti.tid, ti.comm,
 		  ti.state, ti.ppid, ti.pgid, ti.sid, 0x400000u);
 	sb_printf(b, "%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " ",

@@ -205,8 +205,13 @@ long proc_file_name(struct file *f, const struct vfs_path *root, char *buf,
 		    size_t len)
 {
 	if (f->dentry) {
-		struct vfs_path p = {f->mnt, f->dentry};
-		return vfs_path_string(root, &p, buf, len, NULL);
+		struct vfs_path p = {f->mnt, f->dentry}, nsroot;
+		if (root)
+			return vfs_path_string(root, &p, buf, len, NULL);
+		vfs_ns_root(f->mnt->ns, &nsroot);
+		long r = vfs_path_string(&nsroot, &p, buf, len, NULL);
+		vfs_path_put(&nsroot);
+		return r;
 	}
 	if (f->ops && f->ops->name)
 		return f->ops->name(f, buf, len);
@@ -245,11 +250,23 @@ static uint64_t pid_ino(int id, enum proc_kind kind, uint32_t sub)
 	       (sub & 0xffffff);
 }
 
+static const struct proc_ent root_ent;
+
+/* Fixed entries: a function of the table entry (the root is 1). */
+static uint64_t static_ino(const struct proc_ent *e)
+{
+	if (e == &root_ent)
+		return 1;
+	return 0x80000000u + ((uintptr_t)e / sizeof(*e)) % 0x7fffffffu;
+}
+
 static uint64_t node_ino(struct vfs_sb *sb, const struct proc_node *n,
 			 uint32_t sub)
 {
 	if (has_pid(n))
 		return pid_ino(n->tid ? n->tid : n->tgid, n->kind, sub);
+	if (n->ent)
+		return static_ino(n->ent);
 	struct proc_sb *ps = sb->priv;
 	return atomic_fetch_add(&ps->next_ino, 1);
 }
@@ -778,8 +795,7 @@ static bool emit_ents(struct vfs_dir_ctx *ctx, const struct proc_node *dir,
 							       : dir->tgid,
 						      ents[i].kind,
 						      (uint32_t)i)
-					    : 0x80000000u + (uintptr_t)&ents[i] %
-							       0x7fffffffu;
+					    : static_ino(&ents[i]);
 		if (!ctx->emit(ctx, ents[i].name, strlen(ents[i].name), ino,
 			       (ents[i].mode >> 12) & 15, pos + 1))
 			return false;

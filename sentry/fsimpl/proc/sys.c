@@ -132,6 +132,7 @@ static int show_stat(const struct proc_req *r, struct sbuf *b)
 	pthread_mutex_unlock(&r->k->lock);
 	/* Pids are handed out in order from 1, so the last one counts the
 	 * processes and threads made (until pids wrap). */
+	/* The sandbox counts neither interrupts nor context switches. */
 	sb_printf(b,
 		  "intr 0\nctxt 0\nbtime %" PRIu64
 		  "\nprocesses %d\nprocs_running %d\nprocs_blocked 0\n"

@@ -172,6 +172,31 @@ static int dir_has(const char *path, const char *name)
 	return found;
 }
 
+/* Every entry's d_ino is what lstat says (listings and lookups agree). */
+static int dino_matches(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int ok = d != NULL, n = 0;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char p[512];
+		struct stat st;
+		snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
+		if (lstat(p, &st) == 0 && st.st_ino != e->d_ino) {
+			fprintf(stderr, "%s: d_ino %lu, st_ino %lu\n", p,
+				(unsigned long)e->d_ino,
+				(unsigned long)st.st_ino);
+			ok = 0;
+		}
+		n++;
+	}
+	if (d)
+		closedir(d);
+	return ok && n > 0;
+}
+
 static void self_links(void)
 {
 	char want[64];
@@ -201,6 +226,11 @@ static void self_links(void)
 		   lstat("/proc/self", &a) == 0 && S_ISLNK(a.st_mode));
 	CHECK_TRUE("stat /proc/self is a directory",
 		   stat("/proc/self", &a) == 0 && S_ISDIR(a.st_mode));
+	CHECK_TRUE("d_ino == st_ino in /proc/self", dino_matches("/proc/self"));
+	CHECK_TRUE("d_ino == st_ino in /proc/self/fd",
+		   dino_matches("/proc/self/fd"));
+	CHECK_TRUE("d_ino == st_ino in /proc/sys/kernel",
+		   dino_matches("/proc/sys/kernel"));
 }
 
 static void stat_status(void)
