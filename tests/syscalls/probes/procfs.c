@@ -421,6 +421,11 @@ static void fds(void)
 		   w >= 0 && write(w, "y", 1) == 1 && read(p[0], got, 1) == 1 &&
 		       got[0] == 'y');
 	close(w);
+	w = open(lp, O_RDWR);
+	CHECK_TRUE("O_RDWR open of a pipe's fd/: one end both ways",
+		   w >= 0 && write(w, "z", 1) == 1 && read(w, got, 1) == 1 &&
+		       got[0] == 'z');
+	close(w);
 	r = open("/proc/self/fd/9", O_RDWR | O_CREAT, 0600);
 	CHECK_TRUE("O_CREAT open of a file's fd/ opens the file",
 		   r >= 0 && read(r, got, 6) == 6 && !memcmp(got, "abcdef", 6));
