@@ -72,9 +72,20 @@ long sentry_refused_paths(void)
 	return atomic_load(&refused);
 }
 
+/* The host's /proc, opened before the filter: the one place the sentry
+ * still looks up names after boot, always its own stubs' statistics
+ * ("PID/statm", procfs's memory figures), never a name the workload
+ * chose. openat relative to this fd is the only path call allowed. */
+static int host_proc_fd = -1;
+
+int sentry_host_proc_fd(void)
+{
+	return host_proc_fd;
+}
+
 /* Every x86-64 call that names a path (or a file by handle). */
 static const int path_calls[] = {
-	SCMP_SYS(open),		SCMP_SYS(openat),	SCMP_SYS(openat2),
+	SCMP_SYS(open),		SCMP_SYS(openat2),
 	SCMP_SYS(creat),	SCMP_SYS(stat),		SCMP_SYS(lstat),
 	SCMP_SYS(access),	SCMP_SYS(faccessat),	SCMP_SYS(faccessat2),
 	SCMP_SYS(execve),	SCMP_SYS(execveat),	SCMP_SYS(mkdir),
@@ -117,6 +128,8 @@ int sentry_confine_paths(void)
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	if (!ctx)
 		return -ENOMEM;
+	if (host_proc_fd < 0)
+		host_proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	int err = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	/* A binary search over the syscall numbers rather than a chain of
 	 * ~70 compares: every host call of the sentry and of its stubs (which
@@ -140,6 +153,11 @@ int sentry_confine_paths(void)
 	if (!err)
 		err = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(socket), 1,
 				       SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+	/* openat: only from the host's /proc (see host_proc_fd). */
+	if (!err)
+		err = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(openat), 1,
+				       SCMP_A0(SCMP_CMP_NE,
+					       (scmp_datum_t)(uint32_t)host_proc_fd));
 	/* fstat is newfstatat(fd, "", st, AT_EMPTY_PATH) in glibc, statx
 	 * likewise; utimensat(fd, NULL, ...) is futimens. The path forms
 	 * trap. A gap: with AT_EMPTY_PATH and a non-empty path the kernel

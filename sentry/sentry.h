@@ -12,3 +12,6 @@ int sentry_main(const struct sentry_config *cfg);
  * fail with EPERM (and are counted and logged): see confine.c. */
 int sentry_confine_paths(void);
 long sentry_refused_paths(void);
+/* An O_PATH fd of the host's /proc (-1 if none): the only directory the
+ * sentry may still open names in (its stubs' statistics). */
+int sentry_host_proc_fd(void);

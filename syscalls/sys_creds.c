@@ -18,7 +18,7 @@
 #define CAP_LINUX_IMMUTABLE 9
 #define CAP_MKNOD 27
 #define CAP_MAC_OVERRIDE 32
-#define CAP_LAST_CAP 40
+#define CAP_LAST_CAP SENTRY_CAP_LAST_CAP
 #define CAP_FULL ((1ULL << (CAP_LAST_CAP + 1)) - 1)
 #define CAP_FS_MASK                                                            \
 	((1ULL << CAP_CHOWN) | (1ULL << CAP_DAC_OVERRIDE) |                    \

@@ -161,7 +161,10 @@ SYSCALL(close_range)
 		if (!n)
 			return -ENOMEM;
 		struct fdtable *old = t->fdt;
+		/* Under k->lock: procfs references other tasks' tables. */
+		pthread_mutex_lock(&t->k->lock);
 		t->fdt = n;
+		pthread_mutex_unlock(&t->k->lock);
 		fdtable_put(old);
 	}
 	return fd_close_range(t->fdt, lo, hi, flags & CLOSE_RANGE_CLOEXEC);

@@ -104,6 +104,7 @@ static struct thread_group *tg_alloc(struct task *parent, struct task *leader,
 	g->exit_signal = (int)ca->exit_signal;
 	g->start_ns = leader->start_ns;
 	g->exe_path = p->exe_path ? strdup(p->exe_path) : NULL;
+	g->oom_score_adj = p->oom_score_adj;
 	return g;
 }
 

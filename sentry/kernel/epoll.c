@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -120,9 +121,17 @@ static void epoll_release(struct file *f)
 	free(ep);
 }
 
+static int epoll_name(struct file *f, char *buf, size_t len)
+{
+	(void)f;
+	int n = snprintf(buf, len, "anon_inode:[eventpoll]");
+	return n < 0 || (size_t)n >= len ? -ERANGE : n;
+}
+
 static const struct file_ops epoll_ops = {
 	.poll = epoll_poll,
 	.release = epoll_release,
+	.name = epoll_name,
 };
 
 int epoll_create_file(struct task *t, int flags)

@@ -326,12 +326,19 @@ void task_exit(struct task *t, int code)
 
 	if (th)
 		plat->thread_release(th);
-	mm_put(plat, t->mm);
+	/* Detached under k->lock before they are put: procfs takes its own
+	 * references to another task's mm, fd table and fs under it. */
+	pthread_mutex_lock(&k->lock);
+	struct mm *mm = t->mm;
+	struct fdtable *fdt = t->fdt;
+	struct fs_struct *fs = t->fs;
 	t->mm = NULL;
-	fdtable_put(t->fdt);
 	t->fdt = NULL;
-	fs_struct_put(t->fs);
 	t->fs = NULL;
+	pthread_mutex_unlock(&k->lock);
+	mm_put(plat, mm);
+	fdtable_put(fdt);
+	fs_struct_put(fs);
 	free(t->fpbuf);
 	t->fpbuf = NULL;
 

@@ -84,6 +84,15 @@ struct file_ops {
 	 * refuses the file). */
 	unsigned (*poll)(struct file *f, struct poll_table *pt);
 	void (*release)(struct file *f);
+	/* Anonymous files: what /proc/[pid]/fd/N says they are
+	 * ("pipe:[N]", "anon_inode:[eventpoll]"); returns the length, or
+	 * -ERANGE if len is too small. NULL: "anon_inode:[file]". */
+	int (*name)(struct file *f, char *buf, size_t len);
+	/* Anonymous files: open(2) of /proc/[pid]/fd/N makes a new open
+	 * file description on the same object (a pipe's new end) with the
+	 * open's flags. NULL: ENXIO, as Linux for sockets and anon inodes. */
+	int (*reopen)(struct task *t, struct file *f, int flags,
+		      struct file **out);
 };
 
 struct file {

@@ -25,6 +25,11 @@
 
 #define SENTRY_NSIG 64
 #define SENTRY_RLIM_NLIMITS 16
+/* The highest pid + 1 (/proc/sys/kernel/pid_max, 64-bit Linux's). */
+#define SENTRY_PID_MAX 4194304
+/* The highest capability number the sandbox knows (CAP_CHECKPOINT_RESTORE;
+ * /proc/sys/kernel/cap_last_cap). */
+#define SENTRY_CAP_LAST_CAP 40
 
 /* Kernel-internal errnos (never seen by the workload): a blocking call cut
  * short by a signal returns one, and signal delivery turns it into EINTR or
@@ -197,6 +202,7 @@ struct thread_group {
 	bool did_exec; /* setpgid of a child after exec: EACCES */
 	struct task *exec_waiter; /* an execve waiting for the other threads */
 	bool dumpable_off; /* PR_SET_DUMPABLE 0 */
+	int oom_score_adj; /* /proc/[pid]/oom_score_adj: kept, inherited */
 	struct itimers *itimers; /* timer.c; NULL until used */
 	struct posix_timers *ptimers;
 };

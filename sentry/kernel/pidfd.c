@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "fdtable.h"
@@ -37,9 +38,17 @@ static unsigned pidfd_poll(struct file *f, struct poll_table *pt)
 	return gone ? POLLIN | POLLRDNORM : 0;
 }
 
+static int pidfd_name(struct file *f, char *buf, size_t len)
+{
+	(void)f;
+	int n = snprintf(buf, len, "anon_inode:[pidfd]");
+	return n < 0 || (size_t)n >= len ? -ERANGE : n;
+}
+
 static const struct file_ops pidfd_ops = {
 	.poll = pidfd_poll,
 	.release = pidfd_release,
+	.name = pidfd_name,
 };
 
 int pidfd_create(struct task *t, struct thread_group *g, int flags)

@@ -26,7 +26,7 @@
 #define USER_CS 0x33
 #define USER_DS 0x2b
 #define PID_HASH 4096
-#define PID_MAX 4194304 /* /proc/sys/kernel/pid_max on 64-bit Linux */
+#define PID_MAX SENTRY_PID_MAX
 
 static __thread struct task *current;
 

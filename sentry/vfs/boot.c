@@ -1,7 +1,8 @@
 /* The sandbox's file tree at start: the root (an overlay of an in-memory
  * tmpfs over the gofer's read-only host tree, or a bare tmpfs without a
  * gofer), the --rw/--ro binds straight onto the gofer, devfs on /dev with
- * a tmpfs on /dev/shm, sysfs on /sys; and the init task's fs_struct. */
+ * a tmpfs on /dev/shm, sysfs on /sys, procfs on /proc; and the init
+ * task's fs_struct. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -100,6 +101,17 @@ int vfs_boot(struct kernel *k, struct task *init)
 					   VFS_MNT_NODEV | VFS_MNT_NOEXEC,
 				       "sysfs");
 			vfs_sb_put(sys);
+		}
+	}
+	if (err == 0) {
+		struct vfs_sb *proc;
+		err = vfs_make_fs("proc", "proc", NULL, &proc);
+		if (err == 0) {
+			err = mount_on(&c, "/proc", proc, NULL,
+				       VFS_MNT_NOSUID | VFS_MNT_NODEV |
+					   VFS_MNT_NOEXEC,
+				       "proc");
+			vfs_sb_put(proc);
 		}
 	}
 	if (err < 0)

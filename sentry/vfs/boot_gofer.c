@@ -6,6 +6,7 @@
 
 #include "../fsimpl/gofer/gofer.h"
 #include "../fsimpl/overlay/overlay.h"
+#include "../fsimpl/proc/proc.h"
 #include "../fsimpl/synth/synth.h"
 #include "../fsimpl/tmpfs/tmpfs.h"
 #include "boot.h"
@@ -13,6 +14,7 @@
 void vfs_boot_register_fs(void)
 {
 	sysfs_register();
+	proc_register();
 }
 
 int vfs_boot_gofer(const struct vfs_boot_config *cfg, uint32_t uid,

@@ -107,9 +107,17 @@ static int open_create(const struct vfs_ctx *c, int dirfd, const char *path,
 				err = -ELOOP;
 				break;
 			}
+			bool magic = child->inode->ops &&
+				     child->inode->ops->get_link;
 			err = nd_follow_link(&nd, &cp, "");
 			vfs_path_put(&cp);
-			continue;
+			if (err < 0 || !magic)
+				continue;
+			/* A magic link (procfs) lands on its target itself,
+			 * which exists: nothing to create, it is opened
+			 * (Linux's LAST_BIND). "> /dev/stdout" does this. */
+			cp = nd.cur;
+			vfs_path_get(&cp);
 		}
 		/* A name that is a mount point opens the mount's root. */
 		struct vfs_mount *m;

@@ -1,8 +1,8 @@
 #!/bin/bash
 # program.sh RUNSC|native PLATFORM PROGRAM
 #
-# Runs one self-checking static program (threads, forktree, sigaltjmp) in
-# the sandbox, or directly on the host with RUNSC "native".  The program
+# Runs one self-checking static program (threads, forktree, sigaltjmp,
+# procrace) in the sandbox, or directly on the host with RUNSC "native".  The program
 # checks its own results; it passes when it exits 0 and its last line is
 # "PASS <name>" (name = the program's file name).  On failure its stdout
 # and stderr are shown.  Exit 0 pass, 1 fail, 77 skipped.

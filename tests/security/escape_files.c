@@ -16,7 +16,8 @@
  *   devices      device nodes the sandbox makes open only the sentry's own
  *                devices (a disk or /dev/mem: ENXIO); the gofer refuses
  *                to make one in RWDIR
- *   hidden       the host's /proc, /sys and /dev are not there
+ *   hidden       the host's /proc, /sys and /dev are not there; /proc is
+ *                the sentry's, with the sandbox's pids and fds only
  *   swap         files made through RWDIR/swap while the host swaps it
  *                with a symlink to HOSTDIR land in RWDIR or the overlay
  * Exit 0 if every fixed answer held, 1 otherwise. */
@@ -24,11 +25,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -173,21 +176,144 @@ static void devices(void)
 					      S_IFCHR | 0600, makedev(1, 1)));
 }
 
-static void hidden(void)
+/* /proc is the sentry's procfs: its pids are the sandbox's (this
+ * program is the only process, pid 1), its links lead inside, and the fds
+ * it shows are this program's only (none of the sentry's or the gofer's,
+ * which sit at numbers the program never opened). */
+static void own_proc(void)
 {
-	/* /proc is the sentry's (none yet): nothing of the host's. */
+	struct statfs sf;
+	if (statfs("/proc", &sf) || sf.f_type != PROC_SUPER_MAGIC)
+		fail("proc-is-procfs", "/proc is not a procfs");
+	else
+		pass("proc-is-procfs");
 	DIR *d = opendir("/proc");
-	int n = 0;
+	int pids = 0, others = 0;
 	struct dirent *e;
-	while (d && (e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			n++;
+	while (d && (e = readdir(d))) {
+		char *end;
+		long v = strtol(e->d_name, &end, 10);
+		if (*end || end == e->d_name)
+			continue;
+		if (v == getpid())
+			pids++;
+		else
+			others++;
+	}
 	if (d)
 		closedir(d);
-	if (n)
-		fail("host-proc-hidden", "/proc shows %d entries", n);
+	if (pids != 1 || others)
+		fail("proc-only-sandbox-pids",
+		     "/proc lists %d own and %d other pids", pids, others);
 	else
-		pass("host-proc-hidden");
+		pass("proc-only-sandbox-pids");
+	/* A host pid (the host's init, the sentry's neighbours) is no name. */
+	struct stat st, root;
+	stat("/", &root);
+	long r = RAW(SYS_stat, "/proc/2/status", &st);
+	expect_err("proc-host-pid-2", r, ENOENT);
+	/* root and cwd links lead inside; ".." from them stays at "/". */
+	const char *inside[] = {"/proc/self/root", "/proc/self/root/..",
+				"/proc/self/root/../../..",
+				"/proc/1/root/..",
+				"/proc/self/cwd/../../../../../../../../../../../../../../../.."};
+	for (size_t i = 0; i < sizeof(inside) / sizeof(inside[0]); i++) {
+		char name[80];
+		snprintf(name, sizeof(name), "root-link %s", inside[i]);
+		if (stat(inside[i], &st) || st.st_ino != root.st_ino ||
+		    st.st_dev != root.st_dev)
+			fail(name, "is not the sandbox's /");
+		else
+			pass(name);
+	}
+	/* Magic links under openat2's restrictions, as Linux. */
+	struct open_how how = {.flags = O_RDONLY,
+			       .resolve = RESOLVE_NO_MAGICLINKS};
+	expect_err("no-magiclinks /proc/self/root/etc",
+		   RAW(SYS_openat2, AT_FDCWD, "/proc/self/root/etc", &how,
+		       sizeof(how)),
+		   ELOOP);
+	long pfd = RAW(SYS_open, "/proc", O_RDONLY | O_DIRECTORY);
+	how.resolve = RESOLVE_BENEATH;
+	expect_err("beneath /proc: self/root/etc",
+		   RAW(SYS_openat2, pfd, "self/root/etc", &how, sizeof(how)),
+		   EXDEV);
+	how.resolve = RESOLVE_IN_ROOT;
+	expect_err("in-root /proc: self/cwd",
+		   RAW(SYS_openat2, pfd, "self/cwd", &how, sizeof(how)), EXDEV);
+	RAW(SYS_close, pfd);
+	char buf[4096];
+	long n = RAW(SYS_readlink, "/proc/self/root", buf, sizeof(buf) - 1);
+	if (n != 1 || buf[0] != '/')
+		fail("root-link-text", "readlink gives %s", ename(n));
+	else
+		pass("root-link-text");
+	/* Writing through the root link reaches the overlay only. */
+	char p[4200];
+	snprintf(p, sizeof(p), "/proc/self/root/../%s/existing", host + 1);
+	long w = scribble(p, "OWNED via /proc/self/root");
+	printf("ok proc-root-write answered %s\n", w < 0 ? ename(w) : "ok");
+	/* Every fd /proc/self/fd lists is open here; no other opens. */
+	int listed = 0, bogus = 0;
+	d = opendir("/proc/self/fd");
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		int fd = atoi(e->d_name);
+		listed++;
+		if (fd != dirfd(d) && fcntl(fd, F_GETFD) < 0)
+			bogus++;
+	}
+	if (d)
+		closedir(d);
+	if (!listed || bogus)
+		fail("proc-fd-own-only", "%d listed, %d not ours", listed,
+		     bogus);
+	else
+		pass("proc-fd-own-only");
+	int closed = 0, opened = 0;
+	for (int fd = 3; fd < 1024; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0)
+			continue;
+		char name[64];
+		snprintf(name, sizeof(name), "/proc/self/fd/%d", fd);
+		closed++;
+		long o = RAW(SYS_open, name, O_RDONLY);
+		if (o >= 0) {
+			opened++;
+			RAW(SYS_close, o);
+		}
+	}
+	if (opened)
+		fail("proc-fd-closed", "%d of %d closed fds opened", opened,
+		     closed);
+	else
+		pass("proc-fd-closed");
+	/* fd names and odd lookups: never a crash. */
+	const char *odd[] = {"/proc/self/fd/-1", "/proc/self/fd/99999999999",
+			     "/proc/self/fd/0x1", "/proc/00001/status",
+			     "/proc/4294967297/status", "/proc/-1",
+			     "/proc/self/task/0", "/proc/1/task/99999"};
+	for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
+		char name[80];
+		snprintf(name, sizeof(name), "odd %s", odd[i]);
+		expect_err(name, RAW(SYS_stat, odd[i], &st), ENOENT);
+	}
+	/* Reads at odd offsets and of odd sizes. */
+	int fd = open("/proc/self/maps", O_RDONLY);
+	long a = RAW(SYS_pread64, fd, buf, sizeof(buf), (1UL << 62));
+	long b = RAW(SYS_pread64, fd, buf, 0, 0);
+	long c = RAW(SYS_read, fd, buf, 1);
+	close(fd);
+	if (fd < 0 || a != 0 || b != 0 || c != 1)
+		fail("proc-odd-reads", "%ld %ld %ld", a, b, c);
+	else
+		pass("proc-odd-reads");
+}
+
+static void hidden(void)
+{
+	own_proc();
 	struct stat st;
 	const char *host_only[] = {
 	    "/dev/vda",	 "/dev/sda",	      "/dev/mem",

@@ -7,7 +7,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
@@ -166,6 +169,74 @@ static void hostfd_release(struct file *f)
 	free(f->priv);
 }
 
+/* What /proc/[pid]/fd/N says: the kind of file, never a host path. */
+static int hostfd_name(struct file *f, char *buf, size_t len)
+{
+	struct stat st;
+	int n;
+	if (fstat(host_fd(f), &st) < 0)
+		return -errno;
+	unsigned long long ino = (unsigned long long)st.st_ino;
+	unsigned maj = major(st.st_rdev), min = minor(st.st_rdev);
+	static const struct {
+		unsigned maj, min;
+		const char *name;
+	} devs[] = {{1, 3, "/dev/null"},   {1, 5, "/dev/zero"},
+		    {1, 7, "/dev/full"},   {1, 8, "/dev/random"},
+		    {1, 9, "/dev/urandom"}, {5, 0, "/dev/tty"}};
+	if (S_ISFIFO(st.st_mode)) {
+		n = snprintf(buf, len, "pipe:[%llu]", ino);
+	} else if (S_ISSOCK(st.st_mode)) {
+		n = snprintf(buf, len, "socket:[%llu]", ino);
+	} else if (S_ISCHR(st.st_mode) && maj == 136) {
+		n = snprintf(buf, len, "/dev/pts/%u", min);
+	} else {
+		n = snprintf(buf, len, "host:[%llu]", ino);
+		for (size_t i = 0; S_ISCHR(st.st_mode) &&
+				   i < sizeof(devs) / sizeof(devs[0]);
+		     i++)
+			if (devs[i].maj == maj && devs[i].min == min)
+				n = snprintf(buf, len, "%s", devs[i].name);
+	}
+	return n < 0 || (size_t)n >= len ? -ERANGE : n;
+}
+
+static const struct file_ops hostfd_ops;
+
+/* open(2) of /proc/[pid]/fd/N (a shell's /dev/stdin): a new file on a
+ * duplicate of the host fd. The host fd's access mode bounds the new
+ * one's, and a regular file's offset stays shared (the host has one). */
+static int hostfd_reopen(struct task *t, struct file *f, int flags,
+			 struct file **out)
+{
+	(void)t;
+	int acc = flags & O_ACCMODE;
+	int have = fcntl(host_fd(f), F_GETFL);
+	if (have < 0)
+		return -errno;
+	have &= O_ACCMODE;
+	if ((acc == O_RDONLY && have == O_WRONLY) ||
+	    (acc == O_WRONLY && have == O_RDONLY) ||
+	    (acc == O_RDWR && have != O_RDWR))
+		return -EACCES;
+	int fd = fcntl(host_fd(f), F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	struct file *n = hostfd_file_new(fd);
+	if (!n) {
+		close(fd);
+		return -ENOMEM;
+	}
+	atomic_store(&n->flags, flags & (O_ACCMODE | O_APPEND | O_NONBLOCK));
+	n->mode &= ~(unsigned)(FMODE_READ | FMODE_WRITE);
+	if (acc != O_WRONLY)
+		n->mode |= FMODE_READ;
+	if (acc != O_RDONLY)
+		n->mode |= FMODE_WRITE;
+	*out = n;
+	return 0;
+}
+
 static const struct file_ops hostfd_ops = {
     .read = hostfd_read,
     .write = hostfd_write,
@@ -176,6 +247,8 @@ static const struct file_ops hostfd_ops = {
     .fsync = hostfd_fsync,
     .poll = hostfd_poll,
     .release = hostfd_release,
+    .name = hostfd_name,
+    .reopen = hostfd_reopen,
 };
 
 struct file *hostfd_file_new(int fd)

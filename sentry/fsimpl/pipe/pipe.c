@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -44,7 +45,7 @@ struct pipe {
 
 struct pipe_end {
 	struct pipe *p;
-	bool write;
+	bool read, write; /* both: reopened O_RDWR through /proc */
 };
 
 static atomic_uint_fast64_t next_ino = 1;
@@ -223,14 +224,18 @@ static unsigned pipe_poll(struct file *f, struct poll_table *pt)
 	struct pipe_end *e = f->priv;
 	struct pipe *p = e->p;
 	unsigned m = 0;
-	poll_wait(pt, e->write ? &p->wq : &p->rq);
+	if (e->write)
+		poll_wait(pt, &p->wq);
+	if (e->read)
+		poll_wait(pt, &p->rq);
 	pthread_mutex_lock(&p->lock);
 	if (e->write) {
 		if (p->size - p->len >= PIPE_BUF_)
 			m |= POLLOUT | POLLWRNORM;
 		if (p->readers == 0)
 			m |= POLLERR;
-	} else {
+	}
+	if (e->read) {
 		if (p->len > 0)
 			m |= POLLIN | POLLRDNORM;
 		if (p->writers == 0)
@@ -272,7 +277,7 @@ static void pipe_release(struct file *f)
 	pthread_mutex_lock(&p->lock);
 	if (e->write)
 		p->writers--;
-	else
+	if (e->read)
 		p->readers--;
 	pthread_mutex_unlock(&p->lock);
 	/* The other side sees end of file or EPIPE. */
@@ -282,6 +287,16 @@ static void pipe_release(struct file *f)
 	free(e);
 }
 
+static int pipe_name(struct file *f, char *buf, size_t len)
+{
+	struct pipe *p = ((struct pipe_end *)f->priv)->p;
+	int n = snprintf(buf, len, "pipe:[%llu]", (unsigned long long)p->ino);
+	return n < 0 || (size_t)n >= len ? -ERANGE : n;
+}
+
+static int pipe_reopen(struct task *t, struct file *f, int flags,
+		       struct file **out);
+
 static const struct file_ops pipe_ops = {
 	.read = pipe_read,
 	.write = pipe_write,
@@ -289,17 +304,45 @@ static const struct file_ops pipe_ops = {
 	.readable = pipe_readable,
 	.poll = pipe_poll,
 	.release = pipe_release,
+	.name = pipe_name,
+	.reopen = pipe_reopen,
 };
 
-static struct file *end_new(struct pipe *p, bool write, int flags)
+static struct file *end_new(struct pipe *p, int acc, int flags);
+
+/* open(2) of /proc/[pid]/fd/N: a new end of the same pipe, of the access
+ * the open asks (O_RDWR makes one end that is both). Unlike a FIFO's
+ * open, it does not wait for a peer. */
+static int pipe_reopen(struct task *t, struct file *f, int flags,
+		       struct file **out)
+{
+	(void)t;
+	struct pipe *p = ((struct pipe_end *)f->priv)->p;
+	int acc = flags & O_ACCMODE;
+	if (acc != O_RDONLY && acc != O_WRONLY && acc != O_RDWR)
+		return -EINVAL;
+	struct file *n = end_new(p, acc, flags & (O_NONBLOCK | O_DIRECT));
+	if (!n)
+		return -ENOMEM;
+	pthread_mutex_lock(&p->lock);
+	if (acc != O_RDONLY)
+		p->writers++;
+	if (acc != O_WRONLY)
+		p->readers++;
+	pthread_mutex_unlock(&p->lock);
+	*out = n;
+	return 0;
+}
+
+static struct file *end_new(struct pipe *p, int acc, int flags)
 {
 	struct pipe_end *e = malloc(sizeof(*e));
 	if (!e)
 		return NULL;
 	e->p = p;
-	e->write = write;
-	struct file *f = file_new(&pipe_ops, (write ? O_WRONLY : O_RDONLY) | flags,
-				  e);
+	e->read = acc != O_WRONLY;
+	e->write = acc != O_RDONLY;
+	struct file *f = file_new(&pipe_ops, acc | flags, e);
 	if (!f) {
 		free(e);
 		return NULL;
@@ -332,8 +375,8 @@ int pipe_create(struct task *t, int flags, struct file **rd, struct file **wr)
 	p->gid = t->cred.egid;
 	clock_gettime(CLOCK_REALTIME, &p->ctime_);
 	p->mtime = p->ctime_;
-	*rd = end_new(p, false, flags & (O_NONBLOCK | O_DIRECT));
-	*wr = end_new(p, true, flags & (O_NONBLOCK | O_DIRECT));
+	*rd = end_new(p, O_RDONLY, flags & (O_NONBLOCK | O_DIRECT));
+	*wr = end_new(p, O_WRONLY, flags & (O_NONBLOCK | O_DIRECT));
 	pipe_put(p);
 	if (!*rd || !*wr) {
 		file_put(*rd);
