@@ -3,7 +3,7 @@
 # (issue 5): the sentry's own seccomp filter (sentry/confine.c) refuses
 # every path-taking call and logs each refusal. Here a workload that walks,
 # stats, reads, maps, creates and executes files (bash, ls -R, python3,
-# gcc, a program built inside) must run with no refusal in the log, and
+# gcc, a program built inside) and reads /proc (ps, df) must run with no refusal in the log, and
 # the running sentry must show the filter in /proc/PID/status. (strace -f
 # cannot watch the sentry: it is the ptracer of its own stubs.)
 # usage: no_host_paths.sh RUNSC PLATFORM
@@ -34,6 +34,10 @@ no() { echo "FAIL: $*"; fail=1; }
 	set -e
 	ls -lR /usr/include/linux >/dev/null
 	stat /etc/passwd /usr/bin/env >/dev/null
+	cat /proc/meminfo /proc/cpuinfo /proc/stat /proc/uptime /proc/loadavg \
+		/proc/self/status /proc/self/maps /proc/mounts >/dev/null
+	ps aux >/dev/null
+	df / >/dev/null
 	python3 -c "import json, mmap; print(json.dumps([1]))" >/dev/null
 	cd /tmp && printf "int main(void){return 7;}\n" >t.c
 	gcc -O2 -o t t.c
