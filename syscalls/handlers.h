@@ -94,3 +94,4 @@ SYSCALL(sync_file_range); SYSCALL(sethostname); SYSCALL(setdomainname);
 SYSCALL(personality);
 SYSCALL(eventfd); SYSCALL(eventfd2);
 SYSCALL(timerfd_create); SYSCALL(timerfd_settime); SYSCALL(timerfd_gettime);
+SYSCALL(signalfd); SYSCALL(signalfd4);

@@ -1,10 +1,11 @@
 /* pipe and pipe2 (pipes themselves are sentry/fsimpl/pipe), eventfd,
- * timerfd (sentry/fsimpl/anon). */
+ * timerfd, signalfd (sentry/fsimpl/anon). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <sys/timerfd.h>
 
 #include "../sentry/fsimpl/anon/anon.h"
@@ -110,4 +111,42 @@ SYSCALL(timerfd_gettime)
 	if (!err)
 		err = task_copy_out(t, a->a[1], &cur, sizeof(cur));
 	return err;
+}
+
+static long do_signalfd(struct task *t, int fd, uint64_t umask, uint64_t size,
+			int flags)
+{
+	uint64_t mask;
+	if (size != sizeof(mask))
+		return -EINVAL;
+	if (flags & ~(SFD_NONBLOCK | SFD_CLOEXEC))
+		return -EINVAL;
+	int err = task_copy_in(t, &mask, umask, sizeof(mask));
+	if (err < 0)
+		return err;
+	if (fd != -1) {
+		struct file *f = fd_get(t->fdt, fd);
+		if (!f)
+			return -EBADF;
+		err = signalfd_update(f, mask);
+		file_put(f);
+		return err < 0 ? err : fd;
+	}
+	struct file *f;
+	err = signalfd_new(mask, flags, &f);
+	if (err < 0)
+		return err;
+	int nfd = fd_install_task(t, f, flags & SFD_CLOEXEC);
+	file_put(f);
+	return nfd;
+}
+
+SYSCALL(signalfd)
+{
+	return do_signalfd(t, (int)a->a[0], a->a[1], a->a[2], 0);
+}
+
+SYSCALL(signalfd4)
+{
+	return do_signalfd(t, (int)a->a[0], a->a[1], a->a[2], (int)a->a[3]);
 }

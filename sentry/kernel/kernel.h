@@ -152,6 +152,9 @@ struct sigpending {
 struct thread_group {
 	struct kernel *k;
 	int tgid;
+	/* Readers and pollers of signalfds in this process: woken whenever a
+	 * signal is queued to it or one of its threads (k->lock held). */
+	struct waitq signalfd_wq;
 	struct task *leader;
 	struct list threads; /* tasks, on task->tg_link */
 	int nr_threads; /* tasks of it that have not exited */

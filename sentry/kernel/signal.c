@@ -412,6 +412,7 @@ int send_signal_locked(struct task *t, int sig, const struct ksiginfo *info,
 		return -EAGAIN; /* a real-time signal must carry its value */
 	}
 	p->set |= SIGBIT(sig);
+	waitq_wake_all(&tg->signalfd_wq);
 	complete_signal(t, sig, group);
 	return 0;
 }

@@ -1,4 +1,4 @@
-/* Anonymous files that are not pipes: eventfd, timerfd. */
+/* Anonymous files that are not pipes: eventfd, timerfd, signalfd. */
 #pragma once
 
 #include <stdint.h>
@@ -17,3 +17,8 @@ int timerfd_new(int clockid, int flags, struct file **out);
 int timerfd_set(struct file *f, int flags, const struct itimerspec *nv,
 		struct itimerspec *old);
 int timerfd_get(struct file *f, struct itimerspec *cur);
+
+/* signalfd: a new one with mask (flags SFD_NONBLOCK; SFD_CLOEXEC is the
+ * caller's), or a new mask for an existing one (EINVAL if f is not). */
+int signalfd_new(uint64_t mask, int flags, struct file **out);
+int signalfd_update(struct file *f, uint64_t mask);
