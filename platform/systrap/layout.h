@@ -41,6 +41,9 @@
 #define SYSTRAP_BATCH_MAX 64
 
 #define SYSTRAP_CTRL_EXEC_SPIN 4
+/* Pause iterations a fork child's executor waits awake before its block's
+ * own budget is set: about the sentry's time to map the block. */
+#define SYSTRAP_FORK_SPIN 3000
 #define SYSTRAP_CTRL_BATCH 8072 /* 72 + 8 * FILTER_MAX */
 
 /* Offsets in the result page the stub's assembly writes. */
