@@ -41,9 +41,10 @@
 #define SYSTRAP_BATCH_MAX 64
 
 #define SYSTRAP_CTRL_EXEC_SPIN 4
-/* Pause iterations a fork child's executor waits awake before its block's
- * own budget is set: about the sentry's time to map the block. */
-#define SYSTRAP_FORK_SPIN 3000
+/* A fork child's executor waits awake this many times its parent's spin
+ * budget before its own block's budget is set (about the sentry's time to
+ * map the block; 0 with one CPU, as the budget). */
+#define SYSTRAP_FORK_SPIN_MUL 5
 #define SYSTRAP_CTRL_BATCH 8072 /* 72 + 8 * FILTER_MAX */
 
 /* Offsets in the result page the stub's assembly writes. */
