@@ -34,10 +34,14 @@ build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 demo: build
-	@echo '$$ runsc do -- busybox echo hello from the sandbox'
-	@./$(BUILD)/runsc-cli/runsc do -- /bin/busybox echo hello from the sandbox
-	@echo '$$ runsc do -- busybox uname -a'
-	@./$(BUILD)/runsc-cli/runsc do -- /bin/busybox uname -a
+	@echo '$$ runsc do -- bash -c "ls /usr/bin | wc -l"   (Debian'"'"'s dynamic bash and coreutils)'
+	@./$(BUILD)/runsc-cli/runsc do -- /bin/bash -c 'ls /usr/bin | wc -l'
+	@echo '$$ runsc do -- python3 -c ...'
+	@./$(BUILD)/runsc-cli/runsc do -- python3 -c 'import sys; print("python", sys.version.split()[0], "in the sandbox")'
+	@echo '$$ runsc do --rw DIR -- bash -c "gcc -o DIR/hello DIR/hello.c && DIR/hello"'
+	@d=$$(mktemp -d) && printf '#include <stdio.h>\nint main(void) { puts("hello from gcc in the sandbox"); return 0; }\n' > $$d/hello.c && \
+		./$(BUILD)/runsc-cli/runsc do --rw $$d -- /bin/bash -c "gcc -o $$d/hello $$d/hello.c && $$d/hello"; \
+		status=$$?; rm -rf $$d; exit $$status
 	@echo '$$ seq 1 3 | runsc do -- busybox cat'
 	@seq 1 3 | ./$(BUILD)/runsc-cli/runsc do -- /bin/busybox cat
 	@echo '$$ runsc do --strace -- busybox true'
