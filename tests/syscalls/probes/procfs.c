@@ -433,6 +433,13 @@ static void fds(void)
 	CHECK_ERR("O_CREAT|O_EXCL open of fd/9",
 		  open("/proc/self/fd/9", O_RDWR | O_CREAT | O_EXCL, 0600),
 		  EEXIST);
+	/* stdin is /dev/null: reopened, it is /dev/null for writing too. */
+	r = open("/proc/self/fd/0", O_RDONLY);
+	CHECK_RET("read of fd/0 reopened (/dev/null)", read(r, got, 8), 0);
+	close(r);
+	r = open("/proc/self/fd/0", O_WRONLY);
+	CHECK_RET("write to fd/0 reopened for writing", write(r, "abc", 3), 3);
+	close(r);
 	snprintf(lp, sizeof(lp), "/proc/self/fd/%d", ep);
 	CHECK_ERR("open fd/ of an epoll fd", open(lp, O_RDONLY), ENXIO);
 	CHECK_ERR("open fd/ of a closed fd", open("/proc/self/fd/77", O_RDONLY),
