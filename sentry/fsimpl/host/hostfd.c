@@ -10,9 +10,9 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -189,8 +189,8 @@ static int hostfd_name(struct file *f, char *buf, size_t len)
 	static const struct {
 		unsigned maj, min;
 		const char *name;
-	} devs[] = {{1, 3, "/dev/null"},   {1, 5, "/dev/zero"},
-		    {1, 7, "/dev/full"},   {1, 8, "/dev/random"},
+	} devs[] = {{1, 3, "/dev/null"},    {1, 5, "/dev/zero"},
+		    {1, 7, "/dev/full"},    {1, 8, "/dev/random"},
 		    {1, 9, "/dev/urandom"}, {5, 0, "/dev/tty"}};
 	if (S_ISFIFO(st.st_mode)) {
 		n = snprintf(buf, len, "pipe:[%llu]", ino);
@@ -200,8 +200,8 @@ static int hostfd_name(struct file *f, char *buf, size_t len)
 		n = snprintf(buf, len, "/dev/pts/%u", min);
 	} else {
 		n = snprintf(buf, len, "host:[%llu]", ino);
-		for (size_t i = 0; S_ISCHR(st.st_mode) &&
-				   i < sizeof(devs) / sizeof(devs[0]);
+		for (size_t i = 0;
+		     S_ISCHR(st.st_mode) && i < sizeof(devs) / sizeof(devs[0]);
 		     i++)
 			if (devs[i].maj == maj && devs[i].min == min)
 				n = snprintf(buf, len, "%s", devs[i].name);
@@ -225,9 +225,8 @@ static int hostfd_reopen(struct task *t, struct file *f, int flags,
 	    major(st.st_rdev) == 1) {
 		/* null, zero, full, random, urandom: opened anew, as any
 		 * other open of them, as the sandbox's own device. */
-		struct file *n = file_new(NULL, flags & (O_ACCMODE | O_APPEND |
-							 O_NONBLOCK),
-					  NULL);
+		struct file *n = file_new(
+		    NULL, flags & (O_ACCMODE | O_APPEND | O_NONBLOCK), NULL);
 		if (!n)
 			return -ENOMEM;
 		int err = vfs_chrdev_open(t, n, st.st_rdev, flags);

@@ -107,9 +107,8 @@ struct kernel *proc_kernel(void);
 /* The process (and thread, if n->tid) a node names; k->lock held. NULL
  * if it is gone (or the pid now names another process). *tp gets the
  * thread: n->tid's, or for the process a live thread, the leader first. */
-struct thread_group *proc_find_locked(struct kernel *k,
-				      const struct proc_node *n,
-				      struct task **tp);
+struct thread_group *
+proc_find_locked(struct kernel *k, const struct proc_node *n, struct task **tp);
 
 /* References to a process's state, taken under k->lock (NULL if none). */
 struct mm *proc_get_mm(struct kernel *k, const struct proc_node *n);
