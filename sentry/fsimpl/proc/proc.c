@@ -995,6 +995,11 @@ static void anon_release(struct file *f)
 	file_put(inner(f));
 }
 
+struct file *proc_anon_inner(struct file *f)
+{
+	return f->ops == &proc_anon_fops ? inner(f) : NULL;
+}
+
 /* ---- tables and the file system ------------------------------------------ */
 
 static void proc_evict(struct vfs_inode *i)

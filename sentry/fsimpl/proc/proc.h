@@ -149,6 +149,10 @@ int proc_mm_read(struct kernel *k, struct mm *mm, void *dst, uint64_t src,
 long proc_file_name(struct file *f, const struct vfs_path *root, char *buf,
 		    size_t len);
 
+/* The anonymous file f stands for, if f was opened through fd/N of one
+ * (a pipe reopened): it is named and reopened as that file. */
+struct file *proc_anon_inner(struct file *f);
+
 /* fd.c: the fd/ and fdinfo/ directories and the process's magic links. */
 int proc_fd_lookup(struct kernel *k, const struct proc_node *dir,
 		   const char *name, int *fd);

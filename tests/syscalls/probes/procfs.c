@@ -426,6 +426,11 @@ static void fds(void)
 		       got[0] == 'y');
 	close(w);
 	w = open(lp, O_RDWR);
+	char wl[64];
+	snprintf(wl, sizeof(wl), "/proc/self/fd/%d", w);
+	snprintf(want, sizeof(want), "pipe:[%lu]", (unsigned long)st.st_ino);
+	CHECK_TRUE("a reopened pipe's own fd/ link == pipe:[its inode]",
+		   rl_eq(wl, want));
 	CHECK_TRUE("O_RDWR open of a pipe's fd/: one end both ways",
 		   w >= 0 && write(w, "z", 1) == 1 && read(w, got, 1) == 1 &&
 		       got[0] == 'z');
