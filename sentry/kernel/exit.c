@@ -351,6 +351,9 @@ void task_exit(struct task *t, int code)
 	    tg->nr_threads > 0 && !tg->stopped)
 		tg->stopped = true;
 	bool process_dies = tg->nr_threads == 0;
+	/* A parent that wants no zombies reaps tg at once below, and the
+	 * leader's task struct (maybe t) goes with it. */
+	struct task *leader = tg->leader;
 	forget_children(k, t, process_dies);
 	if (process_dies) {
 		timers_exit_locked(tg);
@@ -369,7 +372,7 @@ void task_exit(struct task *t, int code)
 		notify_parent_exit(k, tg);
 		waitq_wake_all(&k->exit_wait);
 	}
-	bool free_task = t != tg->leader;
+	bool free_task = t != leader;
 	if (free_task) {
 		pid_hash_del(k, t);
 		list_del(&t->link);

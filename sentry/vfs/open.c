@@ -107,8 +107,8 @@ static int open_create(const struct vfs_ctx *c, int dirfd, const char *path,
 				err = -ELOOP;
 				break;
 			}
-			bool magic = child->inode->ops &&
-				     child->inode->ops->get_link;
+			bool magic =
+			    child->inode->ops && child->inode->ops->get_link;
 			err = nd_follow_link(&nd, &cp, "");
 			vfs_path_put(&cp);
 			if (err < 0 || !magic)

@@ -51,7 +51,7 @@ static void readall(const char *p)
 static void walk_pid(const char *pid)
 {
 	static const char *const files[] = {
-	    "stat",  "status", "statm",	 "maps",   "cmdline",
+	    "stat",    "status", "statm",     "maps",	"cmdline",
 	    "environ", "mounts", "mountinfo", "limits", "comm"};
 	char p[256], q[600], l[512];
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {

@@ -213,10 +213,10 @@ static void own_proc(void)
 	long r = RAW(SYS_stat, "/proc/2/status", &st);
 	expect_err("proc-host-pid-2", r, ENOENT);
 	/* root and cwd links lead inside; ".." from them stays at "/". */
-	const char *inside[] = {"/proc/self/root", "/proc/self/root/..",
-				"/proc/self/root/../../..",
-				"/proc/1/root/..",
-				"/proc/self/cwd/../../../../../../../../../../../../../../../.."};
+	const char *inside[] = {
+	    "/proc/self/root", "/proc/self/root/..", "/proc/self/root/../../..",
+	    "/proc/1/root/..",
+	    "/proc/self/cwd/../../../../../../../../../../../../../../../.."};
 	for (size_t i = 0; i < sizeof(inside) / sizeof(inside[0]); i++) {
 		char name[80];
 		snprintf(name, sizeof(name), "root-link %s", inside[i]);
@@ -290,10 +290,11 @@ static void own_proc(void)
 	else
 		pass("proc-fd-closed");
 	/* fd names and odd lookups: never a crash. */
-	const char *odd[] = {"/proc/self/fd/-1", "/proc/self/fd/99999999999",
-			     "/proc/self/fd/0x1", "/proc/00001/status",
-			     "/proc/4294967297/status", "/proc/-1",
-			     "/proc/self/task/0", "/proc/1/task/99999"};
+	const char *odd[] = {
+	    "/proc/self/fd/-1",	       "/proc/self/fd/99999999999",
+	    "/proc/self/fd/0x1",       "/proc/00001/status",
+	    "/proc/4294967297/status", "/proc/-1",
+	    "/proc/self/task/0",       "/proc/1/task/99999"};
 	for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
 		char name[80];
 		snprintf(name, sizeof(name), "odd %s", odd[i]);

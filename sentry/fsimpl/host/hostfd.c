@@ -7,20 +7,25 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "../../kernel/fdtable.h"
 #include "../../kernel/kernel.h"
 #include "../../kernel/poll.h"
+#include "../../vfs/vfs.h"
 
 struct hostfd {
 	int fd;
+	/* Open files on it: the first, and reopens through /proc, which
+	 * share the host fd rather than spend another of the sentry's. */
+	atomic_int refs;
 	struct waitq q; /* woken by the host fd watcher (poll.c) */
 };
 
@@ -164,9 +169,12 @@ static int hostfd_fsync(struct file *f, bool datasync)
 
 static void hostfd_release(struct file *f)
 {
-	hostpoll_unwatch(host_fd(f));
-	close(host_fd(f));
-	free(f->priv);
+	struct hostfd *h = f->priv;
+	if (atomic_fetch_sub(&h->refs, 1) != 1)
+		return;
+	hostpoll_unwatch(h->fd);
+	close(h->fd);
+	free(h);
 }
 
 /* What /proc/[pid]/fd/N says: the kind of file, never a host path. */
@@ -181,8 +189,8 @@ static int hostfd_name(struct file *f, char *buf, size_t len)
 	static const struct {
 		unsigned maj, min;
 		const char *name;
-	} devs[] = {{1, 3, "/dev/null"},   {1, 5, "/dev/zero"},
-		    {1, 7, "/dev/full"},   {1, 8, "/dev/random"},
+	} devs[] = {{1, 3, "/dev/null"},    {1, 5, "/dev/zero"},
+		    {1, 7, "/dev/full"},    {1, 8, "/dev/random"},
 		    {1, 9, "/dev/urandom"}, {5, 0, "/dev/tty"}};
 	if (S_ISFIFO(st.st_mode)) {
 		n = snprintf(buf, len, "pipe:[%llu]", ino);
@@ -192,8 +200,8 @@ static int hostfd_name(struct file *f, char *buf, size_t len)
 		n = snprintf(buf, len, "/dev/pts/%u", min);
 	} else {
 		n = snprintf(buf, len, "host:[%llu]", ino);
-		for (size_t i = 0; S_ISCHR(st.st_mode) &&
-				   i < sizeof(devs) / sizeof(devs[0]);
+		for (size_t i = 0;
+		     S_ISCHR(st.st_mode) && i < sizeof(devs) / sizeof(devs[0]);
 		     i++)
 			if (devs[i].maj == maj && devs[i].min == min)
 				n = snprintf(buf, len, "%s", devs[i].name);
@@ -203,15 +211,35 @@ static int hostfd_name(struct file *f, char *buf, size_t len)
 
 static const struct file_ops hostfd_ops;
 
-/* open(2) of /proc/[pid]/fd/N (a shell's /dev/stdin): a new file on a
- * duplicate of the host fd. The host fd's access mode bounds the new
- * one's, and a regular file's offset stays shared (the host has one). */
+/* open(2) of /proc/[pid]/fd/N (a shell's /dev/stdin): a new file on the
+ * same host fd (a workload reopening in a loop must not use up the
+ * sentry's fds). The host fd's access mode bounds the new one's, and a
+ * regular file's offset stays shared (the host has one). */
 static int hostfd_reopen(struct task *t, struct file *f, int flags,
 			 struct file **out)
 {
-	(void)t;
+	struct hostfd *h = f->priv;
 	int acc = flags & O_ACCMODE;
-	int have = fcntl(host_fd(f), F_GETFL);
+	struct stat st;
+	if (fstat(h->fd, &st) == 0 && S_ISCHR(st.st_mode) &&
+	    major(st.st_rdev) == 1) {
+		/* null, zero, full, random, urandom: opened anew, as any
+		 * other open of them, as the sandbox's own device. */
+		struct file *n = file_new(
+		    NULL, flags & (O_ACCMODE | O_APPEND | O_NONBLOCK), NULL);
+		if (!n)
+			return -ENOMEM;
+		int err = vfs_chrdev_open(t, n, st.st_rdev, flags);
+		if (err == 0) {
+			*out = n;
+			return 0;
+		}
+		n->ops = NULL;
+		file_put(n);
+		if (err != -ENXIO)
+			return err;
+	}
+	int have = fcntl(h->fd, F_GETFL);
 	if (have < 0)
 		return -errno;
 	have &= O_ACCMODE;
@@ -219,20 +247,12 @@ static int hostfd_reopen(struct task *t, struct file *f, int flags,
 	    (acc == O_WRONLY && have == O_RDONLY) ||
 	    (acc == O_RDWR && have != O_RDWR))
 		return -EACCES;
-	int fd = fcntl(host_fd(f), F_DUPFD_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	struct file *n = hostfd_file_new(fd);
-	if (!n) {
-		close(fd);
+	struct file *n = file_new(
+	    &hostfd_ops, flags & (O_ACCMODE | O_APPEND | O_NONBLOCK), h);
+	if (!n)
 		return -ENOMEM;
-	}
-	atomic_store(&n->flags, flags & (O_ACCMODE | O_APPEND | O_NONBLOCK));
-	n->mode &= ~(unsigned)(FMODE_READ | FMODE_WRITE);
-	if (acc != O_WRONLY)
-		n->mode |= FMODE_READ;
-	if (acc != O_RDONLY)
-		n->mode |= FMODE_WRITE;
+	atomic_fetch_add(&h->refs, 1);
+	n->mode |= f->mode & (FMODE_PREAD | FMODE_PWRITE);
 	*out = n;
 	return 0;
 }
@@ -260,6 +280,7 @@ struct file *hostfd_file_new(int fd)
 	if (!h)
 		return NULL;
 	h->fd = fd;
+	atomic_init(&h->refs, 1);
 	waitq_init(&h->q);
 	struct file *f =
 	    file_new(&hostfd_ops, fl & (O_ACCMODE | O_APPEND | O_NONBLOCK), h);

@@ -121,16 +121,18 @@ int proc_fdinfo_show(const struct proc_req *r, struct sbuf *b)
 		return -ENOENT;
 	uint64_t ino = 0;
 	struct stat st;
-	if (f->inode)
-		ino = f->inode->ino;
-	else if (f->ops && f->ops->fstat && f->ops->fstat(f, &st) == 0)
+	/* A pipe reopened through fd/N is that pipe. */
+	struct file *src = proc_anon_inner(f) ? proc_anon_inner(f) : f;
+	if (src->inode)
+		ino = src->inode->ino;
+	else if (src->ops && src->ops->fstat && src->ops->fstat(src, &st) == 0)
 		ino = st.st_ino;
 	unsigned flags = (unsigned)atomic_load(&f->flags);
 	if (cloexec)
 		flags |= O_CLOEXEC;
 	sb_printf(b, "pos:\t%llu\nflags:\t0%o\nmnt_id:\t%d\nino:\t%llu\n",
-		  (unsigned long long)f->pos, flags, f->mnt ? f->mnt->id : 0,
-		  (unsigned long long)ino);
+		  (unsigned long long)f->pos, flags,
+		  src->mnt ? src->mnt->id : 0, (unsigned long long)ino);
 	file_put(f);
 	return 0;
 }
@@ -177,7 +179,11 @@ int proc_link_target(struct kernel *k, struct task *reader,
 		struct file *f = node_file(k, n, n->fd, NULL);
 		if (!f)
 			return -ENOENT;
-		if (f->dentry) {
+		struct file *in = proc_anon_inner(f);
+		if (in) {
+			*anon = file_ref(in);
+			file_put(f);
+		} else if (f->dentry) {
 			out->mnt = vfs_mnt_ref(f->mnt);
 			out->dentry = vfs_dget(f->dentry);
 			file_put(f);

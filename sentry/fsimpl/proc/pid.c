@@ -20,7 +20,7 @@
 #include "proc.h"
 
 #define TICKS_PER_SEC 100 /* USER_HZ */
-#define NS_PER_TICK (1000000000ULL / TICKS_PER_SEC)
+#define NS_PER_TICK   (1000000000ULL / TICKS_PER_SEC)
 
 /* What one read needs of a task, copied under k->lock. */
 struct tinfo {
@@ -188,15 +188,19 @@ static int msnap_take(struct kernel *k, struct mm *mm, struct msnap *s)
 			bool code = res[ri].name &&
 				    (strcmp(res[ri].name, "[vdso]") == 0 ||
 				     strcmp(res[ri].name, "[stub]") == 0);
-			struct vsnap r = {res[ri].start, res[ri].end, 0,
+			struct vsnap r = {res[ri].start,
+					  res[ri].end,
+					  0,
 					  code ? PROT_READ | PROT_EXEC : 0,
-					  MAP_PRIVATE, res[ri].name, NULL};
+					  MAP_PRIVATE,
+					  res[ri].name,
+					  NULL};
 			err = msnap_add(s, &cap, &r);
 			ri++;
 		}
 		if (!v || err < 0)
 			break;
-		struct vsnap x = {v->start, v->end, v->pgoff, v->prot,
+		struct vsnap x = {v->start, v->end,  v->pgoff, v->prot,
 				  v->flags, v->name, NULL};
 		if (v->file)
 			x.file = file_ref(v->file);
@@ -304,12 +308,12 @@ static int show_maps(const struct proc_req *r, struct sbuf *b)
 			}
 		} else if (v->file) {
 			off = v->pgoff;
-			pl = proc_file_name(v->file, NULL, path,
-					    PATH_MAX + 64);
+			pl = proc_file_name(v->file, NULL, path, PATH_MAX + 64);
 		}
 		size_t line0 = b->len;
-		sb_printf(b, "%08" PRIx64 "-%08" PRIx64 " %c%c%c%c %08" PRIx64
-			     " %02x:%02x %" PRIu64 " ",
+		sb_printf(b,
+			  "%08" PRIx64 "-%08" PRIx64 " %c%c%c%c %08" PRIx64
+			  " %02x:%02x %" PRIu64 " ",
 			  v->start, v->end, (v->prot & PROT_READ) ? 'r' : '-',
 			  (v->prot & PROT_WRITE) ? 'w' : '-',
 			  (v->prot & PROT_EXEC) ? 'x' : '-',
@@ -369,15 +373,13 @@ static int show_stat(const struct proc_req *r, struct sbuf *b)
 		return err;
 	uint64_t start_code = 0, end_code = 0;
 	for (size_t i = 0; i < s.n; i++)
-		if ((s.v[i].prot & PROT_EXEC) && s.v[i].file &&
-		    !start_code) {
+		if ((s.v[i].prot & PROT_EXEC) && s.v[i].file && !start_code) {
 			start_code = s.v[i].start;
 			end_code = s.v[i].end;
 		}
 	msnap_free(&s);
-	uint64_t start = ti.start_ns > r->k->boot_ns
-			     ? ti.start_ns - r->k->boot_ns
-			     : 0;
+	uint64_t start =
+	    ti.start_ns > r->k->boot_ns ? ti.start_ns - r->k->boot_ns : 0;
 	uint64_t rsslim = ti.rlim[RLIMIT_RSS].rlim_cur;
 	/* flags: PF_RANDOMIZE (the sentry randomizes every layout); no
 	 * terminal (tty_nr 0, tpgid -1); fault counts are not known. */
@@ -386,20 +388,20 @@ static int show_stat(const struct proc_req *r, struct sbuf *b)
 	sb_printf(b, "%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " ",
 		  ticks(ti.utime), ticks(ti.stime), ticks(ti.cutime),
 		  ticks(ti.cstime));
-	sb_printf(b, "%d %d %d 0 %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
-		     " ",
+	sb_printf(b,
+		  "%d %d %d 0 %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " ",
 		  ti.policy ? -1 - ti.rtprio : 20 + ti.nice, ti.nice,
 		  ti.nthreads, ticks(start), s.total, res,
 		  rsslim == RLIM_INFINITY ? (uint64_t)-1 : rsslim);
 	sb_printf(b,
-		  "%" PRIu64 " %" PRIu64 " %" PRIu64 " 0 0 %" PRIu64
-		  " %" PRIu64 " %" PRIu64 " %" PRIu64 " 0 0 0 %d 0 %d %d 0 0 0 ",
+		  "%" PRIu64 " %" PRIu64 " %" PRIu64 " 0 0 %" PRIu64 " %" PRIu64
+		  " %" PRIu64 " %" PRIu64 " 0 0 0 %d 0 %d %d 0 0 0 ",
 		  start_code, end_code, s.stack_top, ti.sigpnd | ti.shdpnd,
-		  ti.blocked, ti.ignored, ti.caught, ti.exit_signal,
-		  ti.rtprio, ti.policy);
+		  ti.blocked, ti.ignored, ti.caught, ti.exit_signal, ti.rtprio,
+		  ti.policy);
 	sb_printf(b,
-		  "0 0 %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
-		  " %" PRIu64 " %d\n",
+		  "0 0 %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+		  " %d\n",
 		  s.brk_start, s.arg_start, s.arg_end, s.env_start, s.env_end,
 		  ti.exit_code);
 	return 0;
@@ -429,7 +431,8 @@ static void put_cpus(struct sbuf *b, const uint64_t *cpus)
 		if (!(cpus[c / 64] & (1ULL << (c % 64))))
 			continue;
 		int e = c;
-		while (e + 1 <= hi && (cpus[(e + 1) / 64] & (1ULL << ((e + 1) % 64))))
+		while (e + 1 <= hi &&
+		       (cpus[(e + 1) / 64] & (1ULL << ((e + 1) % 64))))
 			e++;
 		sb_printf(b, first ? "%d" : ",%d", c);
 		if (e > c)
@@ -471,14 +474,15 @@ static int show_status(const struct proc_req *r, struct sbuf *b)
 	put_path_escaped(b, ti.comm, "\n\\");
 	sb_printf(b, "\nUmask:\t%04o\nState:\t%s\n", umask,
 		  state_name(ti.state));
-	sb_printf(b, "Tgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\nTracerPid:\t0\n",
+	sb_printf(b,
+		  "Tgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\nTracerPid:\t0\n",
 		  ti.tgid, ti.tid, ti.ppid);
 	sb_printf(b, "Uid:\t%u\t%u\t%u\t%u\nGid:\t%u\t%u\t%u\t%u\n", c->ruid,
 		  c->euid, c->suid, c->fsuid, c->rgid, c->egid, c->sgid,
 		  c->fsgid);
 	sb_printf(b, "FDSize:\t%d\nGroups:\t", fdsize);
-	for (uint32_t i = 0; i < c->ngroups &&
-			     i < sizeof(c->groups) / sizeof(c->groups[0]);
+	for (uint32_t i = 0;
+	     i < c->ngroups && i < sizeof(c->groups) / sizeof(c->groups[0]);
 	     i++)
 		sb_printf(b, "%u ", c->groups[i]);
 	sb_printf(b, "\nNStgid:\t%d\nNSpid:\t%d\nNSpgid:\t%d\nNSsid:\t%d\n",
@@ -525,8 +529,9 @@ static int show_statm(const struct proc_req *r, struct sbuf *b)
 	msnap_free(&s);
 	/* size resident shared text lib data dt, in pages; lib and dt are
 	 * always 0 on Linux. */
-	sb_printf(b, "%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
-		     " 0 %" PRIu64 " 0\n",
+	sb_printf(b,
+		  "%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " 0 %" PRIu64
+		  " 0\n",
 		  (uint64_t)(s.total / MM_PAGE), res, sh,
 		  (uint64_t)(s.exec / MM_PAGE),
 		  (uint64_t)((s.data + s.stack) / MM_PAGE));
@@ -583,8 +588,8 @@ static int read_area(const struct proc_req *r, bool env, struct sbuf *b)
 			sb_put(b, buf, len);
 			char page[256];
 			uint64_t a = end;
-			uint64_t lim = env_end - end > ARGS_MAX ? end + ARGS_MAX
-								: env_end;
+			uint64_t lim =
+			    env_end - end > ARGS_MAX ? end + ARGS_MAX : env_end;
 			while (a < lim) {
 				size_t n = sizeof(page);
 				if (n > lim - a)
@@ -656,22 +661,14 @@ static int show_limits(const struct proc_req *r, struct sbuf *b)
 	static const struct {
 		const char *name, *unit;
 	} names[SENTRY_RLIM_NLIMITS] = {
-	    {"Max cpu time", "seconds"},
-	    {"Max file size", "bytes"},
-	    {"Max data size", "bytes"},
-	    {"Max stack size", "bytes"},
-	    {"Max core file size", "bytes"},
-	    {"Max resident set", "bytes"},
-	    {"Max processes", "processes"},
-	    {"Max open files", "files"},
-	    {"Max locked memory", "bytes"},
-	    {"Max address space", "bytes"},
-	    {"Max file locks", "locks"},
-	    {"Max pending signals", "signals"},
-	    {"Max msgqueue size", "bytes"},
-	    {"Max nice priority", NULL},
-	    {"Max realtime priority", NULL},
-	    {"Max realtime timeout", "us"},
+	    {"Max cpu time", "seconds"},     {"Max file size", "bytes"},
+	    {"Max data size", "bytes"},	     {"Max stack size", "bytes"},
+	    {"Max core file size", "bytes"}, {"Max resident set", "bytes"},
+	    {"Max processes", "processes"},  {"Max open files", "files"},
+	    {"Max locked memory", "bytes"},  {"Max address space", "bytes"},
+	    {"Max file locks", "locks"},     {"Max pending signals", "signals"},
+	    {"Max msgqueue size", "bytes"},  {"Max nice priority", NULL},
+	    {"Max realtime priority", NULL}, {"Max realtime timeout", "us"},
 	};
 	struct tinfo ti;
 	int err = get_tinfo(r, &ti);
@@ -859,8 +856,8 @@ static int show_mounts_common(const struct proc_req *r, struct sbuf *b,
 	fs_struct_get_root(fs, &c.root);
 	fs_struct_put(fs);
 	c.buf = malloc(PATH_MAX + 64);
-	int err = c.buf ? vfs_mounts_foreach(c.root.mnt->ns, mounts_fn, &c)
-			: -ENOMEM;
+	int err =
+	    c.buf ? vfs_mounts_foreach(c.root.mnt->ns, mounts_fn, &c) : -ENOMEM;
 	free(c.buf);
 	vfs_path_put(&c.root);
 	return err < 0 ? err : 0;
@@ -878,12 +875,22 @@ static int show_mountinfo(const struct proc_req *r, struct sbuf *b)
 
 /* ---- the tables ---------------------------------------------------------- */
 
-#define FILE_RO(n, fn) {n, S_IFREG | 0444, PK_FILE, fn, NULL, NULL, 0, NULL, false}
+#define FILE_RO(n, fn)                                                         \
+	{                                                                      \
+		n, S_IFREG | 0444, PK_FILE, fn, NULL, NULL, 0, NULL, false     \
+	}
 #define FILE_RW(n, fn, st)                                                     \
-	{n, S_IFREG | 0644, PK_FILE, fn, st, NULL, 0, NULL, false}
+	{                                                                      \
+		n, S_IFREG | 0644, PK_FILE, fn, st, NULL, 0, NULL, false       \
+	}
 #define FILE_PRIV(n, fn)                                                       \
-	{n, S_IFREG | 0400, PK_FILE, fn, NULL, NULL, 0, NULL, true}
-#define NODE(n, mode, kind) {n, mode, kind, NULL, NULL, NULL, 0, NULL, false}
+	{                                                                      \
+		n, S_IFREG | 0400, PK_FILE, fn, NULL, NULL, 0, NULL, true      \
+	}
+#define NODE(n, mode, kind)                                                    \
+	{                                                                      \
+		n, mode, kind, NULL, NULL, NULL, 0, NULL, false                \
+	}
 
 /* "task" first: a thread's table is this one without it. */
 const struct proc_ent proc_tgid_ents[] = {
@@ -906,6 +913,8 @@ const struct proc_ent proc_tgid_ents[] = {
     FILE_RO("cgroup", show_cgroup),
     FILE_RW("oom_score_adj", show_oom_score_adj, store_oom_score_adj),
 };
-const size_t proc_tgid_nents = sizeof(proc_tgid_ents) / sizeof(proc_tgid_ents[0]);
+const size_t proc_tgid_nents =
+    sizeof(proc_tgid_ents) / sizeof(proc_tgid_ents[0]);
 const struct proc_ent *const proc_tid_ents = &proc_tgid_ents[1];
-const size_t proc_tid_nents = sizeof(proc_tgid_ents) / sizeof(proc_tgid_ents[0]) - 1;
+const size_t proc_tid_nents =
+    sizeof(proc_tgid_ents) / sizeof(proc_tgid_ents[0]) - 1;

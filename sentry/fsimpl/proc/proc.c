@@ -91,9 +91,8 @@ static bool has_pid(const struct proc_node *n)
 	return n->tgid > 0;
 }
 
-struct thread_group *proc_find_locked(struct kernel *k,
-				      const struct proc_node *n,
-				      struct task **tp)
+struct thread_group *
+proc_find_locked(struct kernel *k, const struct proc_node *n, struct task **tp)
 {
 	struct thread_group *tg = tg_lookup(k, n->tgid);
 	if (!tg || tg->reaped || tg->start_ns != n->gen)
@@ -106,7 +105,8 @@ struct thread_group *proc_find_locked(struct kernel *k,
 	} else if (tg->leader && tg->leader->mm) {
 		t = tg->leader;
 	} else {
-		list_for_each(pos, &tg->threads) {
+		list_for_each(pos, &tg->threads)
+		{
 			struct task *x = list_entry(pos, struct task, tg_link);
 			if (x->mm) {
 				t = x;
@@ -280,9 +280,9 @@ static int make_inode(struct vfs_sb *sb, const struct proc_node *tmpl,
 	*n = *tmpl;
 	bool magic = n->kind == PK_FD || n->kind == PK_EXE ||
 		     n->kind == PK_CWD || n->kind == PK_ROOT;
-	struct vfs_inode *i = vfs_inode_new(
-	    sb, mode & S_IFMT, node_ino(sb, n, sub),
-	    magic ? &proc_magic_iops : &proc_iops, NULL, n);
+	struct vfs_inode *i =
+	    vfs_inode_new(sb, mode & S_IFMT, node_ino(sb, n, sub),
+			  magic ? &proc_magic_iops : &proc_iops, NULL, n);
 	if (!i) {
 		free(n);
 		return -ENOMEM;
@@ -761,8 +761,7 @@ static long proc_write(struct task *t, struct file *f, const void *buf,
 	return ret;
 }
 
-static long proc_llseek(struct file *f, int64_t off, int whence,
-			uint64_t *pos)
+static long proc_llseek(struct file *f, int64_t off, int whence, uint64_t *pos)
 {
 	(void)f;
 	/* seq_lseek: no SEEK_END, the size is not known. */
@@ -791,11 +790,10 @@ static bool emit_ents(struct vfs_dir_ctx *ctx, const struct proc_node *dir,
 		uint64_t pos = 2 + i;
 		if (pos < ctx->pos)
 			continue;
-		uint64_t ino = has_pid(dir) ? pid_ino(dir->tid ? dir->tid
-							       : dir->tgid,
-						      ents[i].kind,
-						      (uint32_t)i)
-					    : static_ino(&ents[i]);
+		uint64_t ino = has_pid(dir)
+				   ? pid_ino(dir->tid ? dir->tid : dir->tgid,
+					     ents[i].kind, (uint32_t)i)
+				   : static_ino(&ents[i]);
 		if (!ctx->emit(ctx, ents[i].name, strlen(ents[i].name), ino,
 			       (ents[i].mode >> 12) & 15, pos + 1))
 			return false;
@@ -811,8 +809,8 @@ static int cmp_int(const void *a, const void *b)
 }
 
 /* The live ids, sorted: processes (tg NULL) or the threads of tg. */
-static int collect_ids(struct kernel *k, const struct proc_node *dir,
-		       int **out, size_t *count)
+static int collect_ids(struct kernel *k, const struct proc_node *dir, int **out,
+		       size_t *count)
 {
 	size_t n = 0, cap = 64;
 	int *ids = malloc(cap * sizeof(int));
@@ -823,7 +821,8 @@ static int collect_ids(struct kernel *k, const struct proc_node *dir,
 	if (dir->kind == PK_TASKDIR) {
 		struct thread_group *tg = proc_find_locked(k, dir, NULL);
 		if (tg) {
-			list_for_each(pos, &tg->threads) {
+			list_for_each(pos, &tg->threads)
+			{
 				struct task *x =
 				    list_entry(pos, struct task, tg_link);
 				if (x->exiting)
@@ -842,7 +841,8 @@ static int collect_ids(struct kernel *k, const struct proc_node *dir,
 			}
 		}
 	} else {
-		list_for_each(pos, &k->groups) {
+		list_for_each(pos, &k->groups)
+		{
 			struct thread_group *g =
 			    list_entry(pos, struct thread_group, link);
 			if (g->reaped)
@@ -900,8 +900,7 @@ static uint64_t fd_entry_ino(const struct proc_node *dir, int fd)
 		       dir->kind == PK_FDDIR ? PK_FD : PK_FDINFO, (uint32_t)fd);
 }
 
-static int proc_iterate(struct task *t, struct file *f,
-			struct vfs_dir_ctx *ctx)
+static int proc_iterate(struct task *t, struct file *f, struct vfs_dir_ctx *ctx)
 {
 	const struct proc_node *dir = node_of(f->inode);
 	struct kernel *k = t ? t->k : proc_kernel();
@@ -959,8 +958,7 @@ static long anon_write(struct task *t, struct file *f, const void *buf,
 	return in->ops->write ? in->ops->write(t, in, buf, n, pos) : -EINVAL;
 }
 
-static long anon_llseek(struct file *f, int64_t off, int whence,
-			uint64_t *pos)
+static long anon_llseek(struct file *f, int64_t off, int whence, uint64_t *pos)
 {
 	struct file *in = inner(f);
 	return in->ops->llseek ? in->ops->llseek(in, off, whence, pos)
@@ -995,6 +993,11 @@ static int anon_fsync(struct file *f, bool datasync)
 static void anon_release(struct file *f)
 {
 	file_put(inner(f));
+}
+
+struct file *proc_anon_inner(struct file *f)
+{
+	return f->ops == &proc_anon_fops ? inner(f) : NULL;
 }
 
 /* ---- tables and the file system ------------------------------------------ */
@@ -1059,16 +1062,15 @@ static const struct vfs_sb_ops proc_sb_ops = {
     .release = proc_sb_release,
 };
 
-static int proc_ctor(const char *source, const char *data,
-		     struct vfs_sb **out)
+static int proc_ctor(const char *source, const char *data, struct vfs_sb **out)
 {
 	(void)source, (void)data;
 	struct proc_sb *ps = calloc(1, sizeof(*ps));
 	if (!ps)
 		return -ENOMEM;
 	atomic_init(&ps->next_ino, 1);
-	struct vfs_sb *sb = vfs_sb_new("proc", PROC_SUPER_MAGIC, &proc_sb_ops,
-				       ps);
+	struct vfs_sb *sb =
+	    vfs_sb_new("proc", PROC_SUPER_MAGIC, &proc_sb_ops, ps);
 	if (!sb) {
 		free(ps);
 		return -ENOMEM;

@@ -7,6 +7,24 @@
  * fd.c the fd/ and fdinfo/ directories and the exe/cwd/root links,
  * sys.c the host-wide files (meminfo, cpuinfo, stat, ...) and /proc/sys.
  *
+ * Where it differs from Linux, on purpose or for now:
+ *   - a task's state is coarse: R while it runs workload code (or reads
+ *     the file), S inside any system call, T stopped, Z a zombie;
+ *   - resident memory (VmRSS, statm) is the stub process's as the host
+ *     counts it (its few own pages included); fault and context-switch
+ *     counts are 0;
+ *   - cmdline and environ are empty until the loader records where argv
+ *     and envp are (mm->arg_start...), and exe falls back to the path the
+ *     process was started with until it records mm->exe;
+ *   - reopening a pipe through fd/N does not wait for a peer as a FIFO's
+ *     open does; a host-backed standard stream reopens on the same host
+ *     fd (shared offset, its access mode the limit), a host null, zero,
+ *     full or random device as the sandbox's own;
+ *   - access to another process's environ, maps, fd/, fdinfo/ and links
+ *     needs its uid (all of real, effective, saved) and gid and that it
+ *     is dumpable, or CAP_SYS_PTRACE (proc_may_inspect); changing ids does
+ *     not make a process undumpable yet (that needs exec to undo it).
+ *
  * Depends on sentry/vfs, sentry/kernel and sentry/mm (read only). */
 #pragma once
 
@@ -107,9 +125,8 @@ struct kernel *proc_kernel(void);
 /* The process (and thread, if n->tid) a node names; k->lock held. NULL
  * if it is gone (or the pid now names another process). *tp gets the
  * thread: n->tid's, or for the process a live thread, the leader first. */
-struct thread_group *proc_find_locked(struct kernel *k,
-				      const struct proc_node *n,
-				      struct task **tp);
+struct thread_group *
+proc_find_locked(struct kernel *k, const struct proc_node *n, struct task **tp);
 
 /* References to a process's state, taken under k->lock (NULL if none). */
 struct mm *proc_get_mm(struct kernel *k, const struct proc_node *n);
@@ -131,6 +148,10 @@ int proc_mm_read(struct kernel *k, struct mm *mm, void *dst, uint64_t src,
 /* The text fd/N shows for f: its path from root, or "pipe:[N]"... */
 long proc_file_name(struct file *f, const struct vfs_path *root, char *buf,
 		    size_t len);
+
+/* The anonymous file f stands for, if f was opened through fd/N of one
+ * (a pipe reopened): it is named and reopened as that file. */
+struct file *proc_anon_inner(struct file *f);
 
 /* fd.c: the fd/ and fdinfo/ directories and the process's magic links. */
 int proc_fd_lookup(struct kernel *k, const struct proc_node *dir,

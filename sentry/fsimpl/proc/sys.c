@@ -44,14 +44,16 @@ static void sandbox_cputime(struct kernel *k, uint64_t *user, uint64_t *sys,
 	*user = *sys = 0;
 	*running = *threads = 0;
 	pthread_mutex_lock(&k->lock);
-	list_for_each(pos, &k->groups) {
+	list_for_each(pos, &k->groups)
+	{
 		struct thread_group *g =
 		    list_entry(pos, struct thread_group, link);
 		uint64_t u, s;
 		tg_cputime(g, &u, &s);
 		*user += u + g->child_utime_ns;
 		*sys += s + g->child_stime_ns;
-		list_for_each(tp, &g->threads) {
+		list_for_each(tp, &g->threads)
+		{
 			struct task *x = list_entry(tp, struct task, tg_link);
 			(*threads)++;
 			if (atomic_load(&x->in_user))
@@ -61,7 +63,8 @@ static void sandbox_cputime(struct kernel *k, uint64_t *user, uint64_t *sys,
 	pthread_mutex_unlock(&k->lock);
 }
 
-/* ---- files ----------------------------------------------------------------- */
+/* ---- files -----------------------------------------------------------------
+ */
 
 static int show_uptime(const struct proc_req *r, struct sbuf *b)
 {
@@ -115,8 +118,7 @@ static int show_stat(const struct proc_req *r, struct sbuf *b)
 	uint64_t all = up * (uint64_t)n;
 	uint64_t idle = all > u + s ? all - (u + s) : 0;
 	const uint64_t tick = 10000000ULL; /* USER_HZ 100 */
-	sb_printf(b,
-		  "cpu  %" PRIu64 " 0 %" PRIu64 " %" PRIu64 " 0 0 0 0 0 0\n",
+	sb_printf(b, "cpu  %" PRIu64 " 0 %" PRIu64 " %" PRIu64 " 0 0 0 0 0 0\n",
 		  u / tick, s / tick, idle / tick);
 	/* Which CPU ran what is not known: each gets an equal share. */
 	for (int i = 0; i < n; i++)
@@ -175,45 +177,84 @@ struct cpuflag {
 };
 
 static const struct cpuflag cpuflags[] = {
-    {1, 0, 3, 0, "fpu"},	  {1, 0, 3, 1, "vme"},
-    {1, 0, 3, 2, "de"},		  {1, 0, 3, 3, "pse"},
-    {1, 0, 3, 4, "tsc"},	  {1, 0, 3, 5, "msr"},
-    {1, 0, 3, 6, "pae"},	  {1, 0, 3, 7, "mce"},
-    {1, 0, 3, 8, "cx8"},	  {1, 0, 3, 9, "apic"},
-    {1, 0, 3, 11, "sep"},	  {1, 0, 3, 12, "mtrr"},
-    {1, 0, 3, 13, "pge"},	  {1, 0, 3, 14, "mca"},
-    {1, 0, 3, 15, "cmov"},	  {1, 0, 3, 16, "pat"},
-    {1, 0, 3, 17, "pse36"},	  {1, 0, 3, 19, "clflush"},
-    {1, 0, 3, 23, "mmx"},	  {1, 0, 3, 24, "fxsr"},
-    {1, 0, 3, 25, "sse"},	  {1, 0, 3, 26, "sse2"},
-    {1, 0, 3, 27, "ss"},	  {1, 0, 3, 28, "ht"},
-    {0x80000001, 0, 3, 11, "syscall"}, {0x80000001, 0, 3, 20, "nx"},
-    {0x80000001, 0, 3, 26, "pdpe1gb"}, {0x80000001, 0, 3, 27, "rdtscp"},
-    {0x80000001, 0, 3, 29, "lm"}, {1, 0, 2, 0, "pni"},
-    {1, 0, 2, 1, "pclmulqdq"},	  {1, 0, 2, 9, "ssse3"},
-    {1, 0, 2, 12, "fma"},	  {1, 0, 2, 13, "cx16"},
-    {1, 0, 2, 19, "sse4_1"},	  {1, 0, 2, 20, "sse4_2"},
-    {1, 0, 2, 21, "x2apic"},	  {1, 0, 2, 22, "movbe"},
-    {1, 0, 2, 23, "popcnt"},	  {1, 0, 2, 25, "aes"},
-    {1, 0, 2, 26, "xsave"},	  {1, 0, 2, 28, "avx"},
-    {1, 0, 2, 29, "f16c"},	  {1, 0, 2, 30, "rdrand"},
-    {1, 0, 2, 31, "hypervisor"},  {0x80000001, 0, 2, 0, "lahf_lm"},
-    {0x80000001, 0, 2, 5, "abm"}, {0x80000001, 0, 2, 8, "3dnowprefetch"},
-    {7, 0, 1, 0, "fsgsbase"},	  {7, 0, 1, 3, "bmi1"},
-    {7, 0, 1, 5, "avx2"},	  {7, 0, 1, 7, "smep"},
-    {7, 0, 1, 8, "bmi2"},	  {7, 0, 1, 9, "erms"},
-    {7, 0, 1, 10, "invpcid"},	  {7, 0, 1, 16, "avx512f"},
-    {7, 0, 1, 17, "avx512dq"},	  {7, 0, 1, 18, "rdseed"},
-    {7, 0, 1, 19, "adx"},	  {7, 0, 1, 20, "smap"},
-    {7, 0, 1, 23, "clflushopt"},  {7, 0, 1, 24, "clwb"},
-    {7, 0, 1, 28, "avx512cd"},	  {7, 0, 1, 29, "sha_ni"},
-    {7, 0, 1, 30, "avx512bw"},	  {7, 0, 1, 31, "avx512vl"},
-    {7, 0, 2, 1, "avx512vbmi"},	  {7, 0, 2, 4, "pku"},
-    {7, 0, 2, 8, "gfni"},	  {7, 0, 2, 9, "vaes"},
-    {7, 0, 2, 10, "vpclmulqdq"},  {7, 0, 2, 14, "avx512_vpopcntdq"},
-    {7, 0, 2, 22, "rdpid"},	  {7, 0, 3, 4, "fsrm"},
-    {7, 0, 3, 18, "pconfig"},	  {0xd, 1, 0, 0, "xsaveopt"},
-    {0xd, 1, 0, 1, "xsavec"},	  {0xd, 1, 0, 3, "xsaves"},
+    {1, 0, 3, 0, "fpu"},
+    {1, 0, 3, 1, "vme"},
+    {1, 0, 3, 2, "de"},
+    {1, 0, 3, 3, "pse"},
+    {1, 0, 3, 4, "tsc"},
+    {1, 0, 3, 5, "msr"},
+    {1, 0, 3, 6, "pae"},
+    {1, 0, 3, 7, "mce"},
+    {1, 0, 3, 8, "cx8"},
+    {1, 0, 3, 9, "apic"},
+    {1, 0, 3, 11, "sep"},
+    {1, 0, 3, 12, "mtrr"},
+    {1, 0, 3, 13, "pge"},
+    {1, 0, 3, 14, "mca"},
+    {1, 0, 3, 15, "cmov"},
+    {1, 0, 3, 16, "pat"},
+    {1, 0, 3, 17, "pse36"},
+    {1, 0, 3, 19, "clflush"},
+    {1, 0, 3, 23, "mmx"},
+    {1, 0, 3, 24, "fxsr"},
+    {1, 0, 3, 25, "sse"},
+    {1, 0, 3, 26, "sse2"},
+    {1, 0, 3, 27, "ss"},
+    {1, 0, 3, 28, "ht"},
+    {0x80000001, 0, 3, 11, "syscall"},
+    {0x80000001, 0, 3, 20, "nx"},
+    {0x80000001, 0, 3, 26, "pdpe1gb"},
+    {0x80000001, 0, 3, 27, "rdtscp"},
+    {0x80000001, 0, 3, 29, "lm"},
+    {1, 0, 2, 0, "pni"},
+    {1, 0, 2, 1, "pclmulqdq"},
+    {1, 0, 2, 9, "ssse3"},
+    {1, 0, 2, 12, "fma"},
+    {1, 0, 2, 13, "cx16"},
+    {1, 0, 2, 19, "sse4_1"},
+    {1, 0, 2, 20, "sse4_2"},
+    {1, 0, 2, 21, "x2apic"},
+    {1, 0, 2, 22, "movbe"},
+    {1, 0, 2, 23, "popcnt"},
+    {1, 0, 2, 25, "aes"},
+    {1, 0, 2, 26, "xsave"},
+    {1, 0, 2, 28, "avx"},
+    {1, 0, 2, 29, "f16c"},
+    {1, 0, 2, 30, "rdrand"},
+    {1, 0, 2, 31, "hypervisor"},
+    {0x80000001, 0, 2, 0, "lahf_lm"},
+    {0x80000001, 0, 2, 5, "abm"},
+    {0x80000001, 0, 2, 8, "3dnowprefetch"},
+    {7, 0, 1, 0, "fsgsbase"},
+    {7, 0, 1, 3, "bmi1"},
+    {7, 0, 1, 5, "avx2"},
+    {7, 0, 1, 7, "smep"},
+    {7, 0, 1, 8, "bmi2"},
+    {7, 0, 1, 9, "erms"},
+    {7, 0, 1, 10, "invpcid"},
+    {7, 0, 1, 16, "avx512f"},
+    {7, 0, 1, 17, "avx512dq"},
+    {7, 0, 1, 18, "rdseed"},
+    {7, 0, 1, 19, "adx"},
+    {7, 0, 1, 20, "smap"},
+    {7, 0, 1, 23, "clflushopt"},
+    {7, 0, 1, 24, "clwb"},
+    {7, 0, 1, 28, "avx512cd"},
+    {7, 0, 1, 29, "sha_ni"},
+    {7, 0, 1, 30, "avx512bw"},
+    {7, 0, 1, 31, "avx512vl"},
+    {7, 0, 2, 1, "avx512vbmi"},
+    {7, 0, 2, 4, "pku"},
+    {7, 0, 2, 8, "gfni"},
+    {7, 0, 2, 9, "vaes"},
+    {7, 0, 2, 10, "vpclmulqdq"},
+    {7, 0, 2, 14, "avx512_vpopcntdq"},
+    {7, 0, 2, 22, "rdpid"},
+    {7, 0, 3, 4, "fsrm"},
+    {7, 0, 3, 18, "pconfig"},
+    {0xd, 1, 0, 0, "xsaveopt"},
+    {0xd, 1, 0, 1, "xsavec"},
+    {0xd, 1, 0, 3, "xsaves"},
 };
 
 static uint32_t cpuid_reg(uint32_t leaf, uint32_t sub, int reg)
@@ -257,16 +298,17 @@ static int show_cpuinfo(const struct proc_req *r, struct sbuf *b)
 	uint32_t addr = cpuid_reg(0x80000008u, 0, 0);
 	int n = ncpus(r->k);
 	for (int i = 0; i < n; i++) {
-		sb_printf(b,
-			  "processor\t: %d\nvendor_id\t: %s\ncpu family\t: %u\n"
-			  "model\t\t: %u\nmodel name\t: %s\nstepping\t: %u\n"
-			  "physical id\t: 0\nsiblings\t: %d\ncore id\t\t: %d\n"
-			  "cpu cores\t: %d\napicid\t\t: %d\n"
-			  "initial apicid\t: %d\nfpu\t\t: yes\n"
-			  "fpu_exception\t: yes\ncpuid level\t: %u\nwp\t\t: yes\n"
-			  "flags\t\t:",
-			  i, vendor, family, model, bp, stepping, n, i, n, i,
-			  i, level);
+		sb_printf(
+		    b,
+		    "processor\t: %d\nvendor_id\t: %s\ncpu family\t: %u\n"
+		    "model\t\t: %u\nmodel name\t: %s\nstepping\t: %u\n"
+		    "physical id\t: 0\nsiblings\t: %d\ncore id\t\t: %d\n"
+		    "cpu cores\t: %d\napicid\t\t: %d\n"
+		    "initial apicid\t: %d\nfpu\t\t: yes\n"
+		    "fpu_exception\t: yes\ncpuid level\t: %u\nwp\t\t: yes\n"
+		    "flags\t\t:",
+		    i, vendor, family, model, bp, stepping, n, i, n, i, i,
+		    level);
 		for (size_t f = 0; f < sizeof(cpuflags) / sizeof(cpuflags[0]);
 		     f++) {
 			const struct cpuflag *cf = &cpuflags[f];
@@ -447,10 +489,15 @@ static int show_mmap_min_addr(const struct proc_req *r, struct sbuf *b)
 	return 0;
 }
 
-#define FILE_RO(n, fn) {n, S_IFREG | 0444, PK_FILE, fn, NULL, NULL, 0, NULL, false}
+#define FILE_RO(n, fn)                                                         \
+	{                                                                      \
+		n, S_IFREG | 0444, PK_FILE, fn, NULL, NULL, 0, NULL, false     \
+	}
 #define DIR(n, tbl)                                                            \
-	{n,    S_IFDIR | 0555, PK_DIR, NULL, NULL, tbl,                        \
-	 sizeof(tbl) / sizeof(tbl[0]), NULL, false}
+	{                                                                      \
+		n, S_IFDIR | 0555, PK_DIR, NULL, NULL, tbl,                    \
+		    sizeof(tbl) / sizeof(tbl[0]), NULL, false                  \
+	}
 
 static const struct proc_ent random_ents[] = {
     FILE_RO("boot_id", show_boot_id),
@@ -500,4 +547,5 @@ const struct proc_ent proc_root_ents[] = {
     FILE_RO("version", show_version),
     DIR("sys", sys_ents),
 };
-const size_t proc_root_nents = sizeof(proc_root_ents) / sizeof(proc_root_ents[0]);
+const size_t proc_root_nents =
+    sizeof(proc_root_ents) / sizeof(proc_root_ents[0]);

@@ -48,7 +48,8 @@ static const char *field(const char *text, const char *key, char *out,
 			 size_t len)
 {
 	size_t kl = strlen(key);
-	for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+	for (const char *p = text; p && *p;
+	     p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
 		if (strncmp(p, key, kl) == 0 && p[kl] == ':') {
 			p += kl + 1;
 			while (*p == ' ' || *p == '\t')
@@ -201,7 +202,8 @@ static void self_links(void)
 {
 	char want[64];
 	snprintf(want, sizeof(want), "%d", getpid());
-	CHECK_TRUE("readlink /proc/self == getpid()", rl_eq("/proc/self", want));
+	CHECK_TRUE("readlink /proc/self == getpid()",
+		   rl_eq("/proc/self", want));
 	snprintf(want, sizeof(want), "%d/task/%d", getpid(), gettid());
 	CHECK_TRUE("readlink /proc/thread-self == pid/task/tid",
 		   rl_eq("/proc/thread-self", want));
@@ -210,7 +212,8 @@ static void self_links(void)
 	char cwd[PATH_MAX];
 	CHECK_TRUE("readlink /proc/self/cwd == getcwd()",
 		   getcwd(cwd, sizeof(cwd)) && rl_eq("/proc/self/cwd", cwd));
-	CHECK_TRUE("readlink /proc/self/root == /", rl_eq("/proc/self/root", "/"));
+	CHECK_TRUE("readlink /proc/self/root == /",
+		   rl_eq("/proc/self/root", "/"));
 	char exe[PATH_MAX];
 	CHECK_TRUE("readlink /proc/self/exe == realpath of the program",
 		   realpath("/proc/self/exe", exe) &&
@@ -275,7 +278,8 @@ static void stat_status(void)
 	CHECK_TRUE("status Name == comm",
 		   field(t, "Name", v, sizeof(v)) && !strcmp(v, comm));
 	CHECK_TRUE("status State == R (running)",
-		   field(t, "State", v, sizeof(v)) && !strcmp(v, "R (running)"));
+		   field(t, "State", v, sizeof(v)) &&
+		       !strcmp(v, "R (running)"));
 	CHECK_TRUE("status Pid == getpid()",
 		   field(t, "Pid", v, sizeof(v)) && atol(v) == getpid());
 	CHECK_TRUE("status Tgid == getpid()",
@@ -377,8 +381,8 @@ static void fds(void)
 	if (!CHECK_TRUE("/proc/self/fd lists exactly the open fds",
 			!strcmp(ids, want)))
 		fprintf(stderr, "listed %s, want %s\n", ids, want);
-	CHECK_TRUE("readlink fd/9 == the file's path", rl_eq("/proc/self/fd/9",
-							      path));
+	CHECK_TRUE("readlink fd/9 == the file's path",
+		   rl_eq("/proc/self/fd/9", path));
 	CHECK_TRUE("readlink fd/0 == /dev/null",
 		   rl_eq("/proc/self/fd/0", "/dev/null"));
 	struct stat st;
@@ -422,6 +426,11 @@ static void fds(void)
 		       got[0] == 'y');
 	close(w);
 	w = open(lp, O_RDWR);
+	char wl[64];
+	snprintf(wl, sizeof(wl), "/proc/self/fd/%d", w);
+	snprintf(want, sizeof(want), "pipe:[%lu]", (unsigned long)st.st_ino);
+	CHECK_TRUE("a reopened pipe's own fd/ link == pipe:[its inode]",
+		   rl_eq(wl, want));
 	CHECK_TRUE("O_RDWR open of a pipe's fd/: one end both ways",
 		   w >= 0 && write(w, "z", 1) == 1 && read(w, got, 1) == 1 &&
 		       got[0] == 'z');
@@ -433,6 +442,13 @@ static void fds(void)
 	CHECK_ERR("O_CREAT|O_EXCL open of fd/9",
 		  open("/proc/self/fd/9", O_RDWR | O_CREAT | O_EXCL, 0600),
 		  EEXIST);
+	/* stdin is /dev/null: reopened, it is /dev/null for writing too. */
+	r = open("/proc/self/fd/0", O_RDONLY);
+	CHECK_RET("read of fd/0 reopened (/dev/null)", read(r, got, 8), 0);
+	close(r);
+	r = open("/proc/self/fd/0", O_WRONLY);
+	CHECK_RET("write to fd/0 reopened for writing", write(r, "abc", 3), 3);
+	close(r);
 	snprintf(lp, sizeof(lp), "/proc/self/fd/%d", ep);
 	CHECK_ERR("open fd/ of an epoll fd", open(lp, O_RDONLY), ENXIO);
 	CHECK_ERR("open fd/ of a closed fd", open("/proc/self/fd/77", O_RDONLY),
@@ -508,8 +524,7 @@ static void mem_map(void)
 		line = nl ? nl + 1 : NULL;
 	}
 	free(t);
-	CHECK_TRUE("maps lines are start-end perms offset dev inode",
-		   format);
+	CHECK_TRUE("maps lines are start-end perms offset dev inode", format);
 	CHECK_TRUE("maps has a [stack] line holding a local variable", stack);
 	CHECK_TRUE("maps has a [heap] line holding the brk", heap);
 	CHECK_TRUE("maps has an executable line holding the code", code);
@@ -536,7 +551,10 @@ static void mounts_limits(void)
 	CHECK_TRUE("limits shows the new soft RLIMIT_NOFILE",
 		   t && strstr(t, want));
 	CHECK_TRUE("limits header as Linux",
-		   t && !strncmp(t, "Limit                     Soft Limit           Hard Limit           Units     \n", 79));
+		   t && !strncmp(t,
+				 "Limit                     Soft Limit         "
+				 "  Hard Limit           Units     \n",
+				 79));
 	free(t);
 
 	t = slurp("/proc/self/oom_score_adj", NULL);
@@ -556,8 +574,8 @@ static void mounts_limits(void)
 	CHECK_ERR("write oom_score_adj 5000", write(fd, "5000", 4), EINVAL);
 	close(fd);
 	t = slurp("/proc/self/cgroup", NULL);
-	CHECK_TRUE("cgroup has a 0:: line", t && (strstr(t, "0::") == t ||
-						   strstr(t, "\n0::")));
+	CHECK_TRUE("cgroup has a 0:: line",
+		   t && (strstr(t, "0::") == t || strstr(t, "\n0::")));
 	free(t);
 }
 
@@ -574,7 +592,7 @@ static void *thread_fn(void *arg)
 	__atomic_store_n(&thread_go, ok ? 1 : 2, __ATOMIC_SEQ_CST);
 	px_futex((uint32_t *)&thread_go, FUTEX_WAKE, 1, NULL, NULL, 0);
 	while (__atomic_load_n(&thread_go, __ATOMIC_SEQ_CST) != 3)
-		px_futex((uint32_t *)&thread_go,  FUTEX_WAIT,
+		px_futex((uint32_t *)&thread_go, FUTEX_WAIT,
 			 __atomic_load_n(&thread_go, __ATOMIC_SEQ_CST), NULL,
 			 NULL, 0);
 	return NULL;
@@ -679,7 +697,8 @@ static void as_nobody(void)
 	snprintf(p, sizeof(p), "/proc/%d/maps", parent);
 	int fd;
 	CHECK_ERR("read other user's maps",
-		  (fd = open(p, O_RDONLY)) < 0 ? -1 : read(fd, buf, 16), EACCES);
+		  (fd = open(p, O_RDONLY)) < 0 ? -1 : read(fd, buf, 16),
+		  EACCES);
 	/* (A uid change made us undumpable on Linux, which exec undoes.) */
 	prctl(PR_SET_DUMPABLE, 1);
 	CHECK_OK("own environ, dumpable", open("/proc/self/environ", O_RDONLY));
@@ -750,8 +769,8 @@ static void system_files(void)
 	char v[64];
 	CHECK_TRUE("meminfo MemTotal > 0 kB, MemAvailable there",
 		   t && field(t, "MemTotal", v, sizeof(v)) && atol(v) > 0 &&
-		       strstr(v, " kB") && field(t, "MemAvailable", v,
-						  sizeof(v)));
+		       strstr(v, " kB") &&
+		       field(t, "MemAvailable", v, sizeof(v)));
 	free(t);
 	t = slurp("/proc/cpuinfo", NULL);
 	int cpus = 0;
@@ -761,7 +780,8 @@ static void system_files(void)
 	sched_getaffinity(0, sizeof(set), &set);
 	CHECK_TRUE("cpuinfo lists the CPUs we may run on",
 		   cpus == CPU_COUNT(&set));
-	CHECK_TRUE("cpuinfo has flags with fpu", t && strstr(t, "flags\t\t: fpu"));
+	CHECK_TRUE("cpuinfo has flags with fpu",
+		   t && strstr(t, "flags\t\t: fpu"));
 	free(t);
 	t = slurp("/proc/uptime", NULL);
 	double up = -1, idle = -1;
@@ -773,8 +793,10 @@ static void system_files(void)
 	double l1, l5, l15;
 	int run, tot, last;
 	CHECK_TRUE("loadavg: 3 loads, running/total, last pid",
-		   t && sscanf(t, "%lf %lf %lf %d/%d %d", &l1, &l5, &l15, &run,
-			       &tot, &last) == 6 && run >= 1 && tot >= run);
+		   t &&
+		       sscanf(t, "%lf %lf %lf %d/%d %d", &l1, &l5, &l15, &run,
+			      &tot, &last) == 6 &&
+		       run >= 1 && tot >= run);
 	free(t);
 	t = slurp("/proc/stat", NULL);
 	CHECK_TRUE("stat: a cpu line first, btime, processes",
@@ -782,14 +804,14 @@ static void system_files(void)
 		       strstr(t, "\nprocesses "));
 	free(t);
 	snprintf(want, sizeof(want), "%d", getpid());
-	CHECK_TRUE("/proc lists our pid and self", dir_has("/proc", want) &&
-						       dir_has("/proc", "self"));
+	CHECK_TRUE("/proc lists our pid and self",
+		   dir_has("/proc", want) && dir_has("/proc", "self"));
 	struct stat st;
 	CHECK_ERR("/proc/0", stat("/proc/0", &st), ENOENT);
 	CHECK_ERR("/proc/self/nonexistent", stat("/proc/self/nonexistent", &st),
 		  ENOENT);
-	CHECK_ERR("create in /proc", open("/proc/newfile", O_CREAT | O_WRONLY, 0600),
-		  ENOENT);
+	CHECK_ERR("create in /proc",
+		  open("/proc/newfile", O_CREAT | O_WRONLY, 0600), ENOENT);
 }
 
 int main(void)

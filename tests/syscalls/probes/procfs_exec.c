@@ -82,8 +82,8 @@ int main(int argc, char **argv, char **envp)
 		return probe_done();
 	}
 	check_args(argv, envp, "first image");
-	char *nargv[] = {argv[0], "again", "an arg with spaces", "", "last",
-			 NULL};
+	char *nargv[] = {argv[0], "again", "an arg with spaces",
+			 "",	  "last",  NULL};
 	char *nenvp[] = {"A=1", "EMPTY=", "PATH=/nowhere", NULL};
 	pid_t c = px_fork();
 	if (c == 0) {
