@@ -401,8 +401,13 @@ long task_execve(struct task *t, const char *path, uint64_t uargv,
 	if (atomic_load(&t->fdt->refs) > 1) {
 		struct fdtable *n = fdtable_copy(t->fdt);
 		if (n) {
-			fdtable_put(t->fdt);
+			/* Swapped under the task lock: procfs takes references
+			 * to other tasks' tables under it. */
+			pthread_mutex_lock(&k->lock);
+			struct fdtable *old = t->fdt;
 			t->fdt = n;
+			pthread_mutex_unlock(&k->lock);
+			fdtable_put(old);
 		}
 	}
 	fdtable_close_on_exec(t->fdt);
