@@ -65,10 +65,9 @@ SYSCALL(personality)
 	return old;
 }
 
-/* The sandbox's view: its own uptime and number of tasks; memory as the
- * host has it (what the sandbox may use, short of cgroup limits). Load
- * averages are 0: the host's would tell the workload about the rest of the
- * machine. */
+/* The sandbox's view: its own uptime and number of tasks; memory and load
+ * as the host has them (what the sandbox's CPUs and memory carry, as
+ * /proc/loadavg and /proc/meminfo show). */
 SYSCALL(sysinfo)
 {
 	struct sysinfo host, si;
@@ -81,6 +80,7 @@ SYSCALL(sysinfo)
 			  (uint64_t)now.tv_nsec;
 	memset(&si, 0, sizeof(si));
 	si.uptime = (long)((now_ns - t->k->boot_ns) / 1000000000ULL);
+	memcpy(si.loads, host.loads, sizeof(si.loads));
 	si.totalram = host.totalram;
 	si.freeram = host.freeram;
 	si.sharedram = host.sharedram;

@@ -234,7 +234,7 @@ const struct syscall_def syscall_table[ABI_NR_SYSCALLS] = {
 
 	/* System information, limits, thread set-up, exit. */
 	FULL(uname, "p"),
-	PARTIAL(sysinfo, "p", "load averages are 0 (the host's would describe the rest of the machine); uptime and procs are the sandbox's, memory the host's"),
+	PARTIAL(sysinfo, "p", "uptime and procs are the sandbox's; memory and load averages are the host's (as /proc/meminfo and /proc/loadavg)"),
 	FULL(getrandom, "pux"),
 	PARTIAL(prlimit64, "ddpp", "limits are recorded; RLIMIT_STACK (at exec), RLIMIT_DATA (brk) and RLIMIT_NOFILE are enforced, the others not yet"),
 	PARTIAL(getrlimit, "dp", "see prlimit64"),
