@@ -67,6 +67,9 @@ int systrap_filter_a(uint64_t lo, uint64_t hi, struct systrap_filter_insn *out,
 		/* CPU and memory accounting (executor: the stub's; a trapped
 		 * thread, on request: its own) */
 		SYS_getrusage,
+		/* a hand-off's spin, to let a sentry thread on the same CPU
+		 * run */
+		SYS_sched_yield,
 		/* a host fd passed in for an mmap (only from the sentry's
 		 * socket, fd PLAT_FDPASS_FD), or for a big read straight into
 		 * the workload's memory (the sentry checked the buffer) */
@@ -143,26 +146,28 @@ int systrap_filter_b(uint64_t lo, uint64_t hi, struct systrap_filter_insn *out,
 		     int max)
 {
 	struct prog pr = { out, 0, max }, *p = &pr;
-	/* Stub-code rules: 16 instructions after the IP check. */
-	const uint8_t stub_rules = 16;
+	/* Stub-code rules: 17 instructions after the IP check. */
+	const uint8_t stub_rules = 17;
 
 	ip_check(p, lo, hi, stub_rules);
 	/* 5 */ LD(OFF_ARCH);
-	/* 6 */ emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 12, AUDIT_ARCH_X86_64);
+	/* 6 */ emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 13, AUDIT_ARCH_X86_64);
 	/* 7 */ LD(OFF_NR);
-	/* 8 */ emit(p, BPF_JMP | BPF_JEQ | BPF_K, 11, 0, SYS_rt_sigreturn);
-	/* 9 */ emit(p, BPF_JMP | BPF_JEQ | BPF_K, 10, 0, SYS_exit);
-	/* 10 */ emit(p, BPF_JMP | BPF_JEQ | BPF_K, 9, 0, SYS_getrusage);
-	/* 11 */ emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 3, SYS_futex);
-	/* 12 */ LD(OFF_ARG_LO(1));
-	/* 13 */ emit(p, BPF_ALU | BPF_AND | BPF_K, 0, 0, 0x7f); /* FUTEX_CMD_MASK */
-	/* 14 */ emit(p, BPF_JMP | BPF_JGT | BPF_K, 4, 5, 1); /* WAIT 0, WAKE 1 */
-	/* 15 */ emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 3, SYS_arch_prctl);
-	/* 16 */ LD(OFF_ARG_LO(0));
-	/* 17 */ emit(p, BPF_JMP | BPF_JEQ | BPF_K, 2, 0, 0x1002); /* ARCH_SET_FS */
-	/* 18 */ emit(p, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, 0x1001); /* ARCH_SET_GS */
-	/* 19 */ RET(SECCOMP_RET_KILL_PROCESS);
-	/* 20 */ RET(SECCOMP_RET_ALLOW);
+	/* 8 */ emit(p, BPF_JMP | BPF_JEQ | BPF_K, 12, 0, SYS_rt_sigreturn);
+	/* 9 */ emit(p, BPF_JMP | BPF_JEQ | BPF_K, 11, 0, SYS_exit);
+	/* 10 */ emit(p, BPF_JMP | BPF_JEQ | BPF_K, 10, 0, SYS_getrusage);
+	/* the hand-off's spin lets a sentry thread on the same CPU run */
+	/* 11 */ emit(p, BPF_JMP | BPF_JEQ | BPF_K, 9, 0, SYS_sched_yield);
+	/* 12 */ emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 3, SYS_futex);
+	/* 13 */ LD(OFF_ARG_LO(1));
+	/* 14 */ emit(p, BPF_ALU | BPF_AND | BPF_K, 0, 0, 0x7f); /* FUTEX_CMD_MASK */
+	/* 15 */ emit(p, BPF_JMP | BPF_JGT | BPF_K, 4, 5, 1); /* WAIT 0, WAKE 1 */
+	/* 16 */ emit(p, BPF_JMP | BPF_JEQ | BPF_K, 0, 3, SYS_arch_prctl);
+	/* 17 */ LD(OFF_ARG_LO(0));
+	/* 18 */ emit(p, BPF_JMP | BPF_JEQ | BPF_K, 2, 0, 0x1002); /* ARCH_SET_FS */
+	/* 19 */ emit(p, BPF_JMP | BPF_JEQ | BPF_K, 1, 0, 0x1001); /* ARCH_SET_GS */
+	/* 20 */ RET(SECCOMP_RET_KILL_PROCESS);
+	/* 21 */ RET(SECCOMP_RET_ALLOW);
 	if (p->n != 5 + stub_rules)
 		return -EINVAL;
 	int n = table_program(out + p->n, max - p->n);

@@ -95,6 +95,8 @@ INLINE struct systrap_slot *slot_of(uint64_t sp)
  * served syscall a couple. The flags pair (stub_waiting/sentry_waiting) with
  * sequentially consistent stores and loads means a side only pays for a
  * futex wake when the other side is really asleep. */
+#define YIELD_AFTER 100
+
 INLINE void handoff(struct systrap_slot *s)
 {
 	store(&s->state, SLOT_TRAPPED);
@@ -105,7 +107,12 @@ INLINE void handoff(struct systrap_slot *s)
 		for (uint32_t i = 0; i < spin; i++) {
 			if (load(&s->state) != SLOT_TRAPPED)
 				goto moved;
-			__builtin_ia32_pause();
+			/* Past a few microseconds the sentry thread may share
+			 * this CPU: let it run rather than burn the budget. */
+			if (i >= YIELD_AFTER && (i & 15) == 0)
+				sys1(SYS_sched_yield, 0);
+			else
+				__builtin_ia32_pause();
 		}
 		store(&s->stub_waiting, 1);
 		while (load(&s->state) == SLOT_TRAPPED)

@@ -445,7 +445,13 @@ static bool wait_change(int pidfd, uint32_t *w, uint32_t val,
 	for (int i = 0; i < spin; i++) {
 		if (load(w) != val)
 			return true;
-		__builtin_ia32_pause();
+		/* Past a few microseconds the stub thread may share this
+		 * CPU (the scheduler likes to put a ping-ponging pair
+		 * together): let it run rather than burn the budget. */
+		if (i >= 100 && (i & 15) == 0)
+			sched_yield();
+		else
+			__builtin_ia32_pause();
 	}
 	if (sleeping)
 		store(sleeping, 1);
