@@ -2,6 +2,7 @@
 #include "wait.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <linux/futex.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
@@ -85,6 +86,8 @@ void task_wake(struct task *t)
 	syscall(SYS_futex, &t->wake_seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
+#define SLEEP_SPIN 300
+
 static int sleep_on(struct task *t, uint32_t seq, uint64_t deadline_ns,
 		    bool interruptible)
 {
@@ -97,6 +100,19 @@ static int sleep_on(struct task *t, uint32_t seq, uint64_t deadline_ns,
 		ts.tv_sec = (time_t)(deadline_ns / 1000000000ULL);
 		ts.tv_nsec = (long)(deadline_ns % 1000000000ULL);
 		tp = &ts;
+	}
+	/* The wake-up often comes within microseconds (a pipe's other end,
+	 * a futex partner): a short spin saves the futex sleep, and waking
+	 * a sleeping thread on these VMs costs tens of microseconds. */
+	for (int i = 0; i < SLEEP_SPIN; i++) {
+		if (atomic_load(&t->wake_seq) != seq)
+			return interruptible && task_signal_pending(t)
+				       ? -ERESTARTSYS
+				       : 0;
+		if (i >= 100 && (i & 15) == 0)
+			sched_yield();
+		else
+			__builtin_ia32_pause();
 	}
 	/* Absolute CLOCK_MONOTONIC deadline: FUTEX_WAIT_BITSET. */
 	long r = syscall(SYS_futex, &t->wake_seq,
