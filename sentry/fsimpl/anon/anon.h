@@ -4,6 +4,10 @@
 #include <stdint.h>
 
 struct file;
+struct stat;
+
+/* fstat of any of them: an anonymous inode, mode 0600, no file type. */
+long anon_inode_fstat(struct file *f, struct stat *st);
 
 /* A new eventfd file with the count initval; flags are eventfd2's
  * (EFD_SEMAPHORE, EFD_NONBLOCK; EFD_CLOEXEC is the caller's). */

@@ -124,7 +124,14 @@ static unsigned efd_poll(struct file *f, struct poll_table *pt)
 	return m;
 }
 
-static long efd_fstat(struct file *f, struct stat *st)
+static void efd_release(struct file *f)
+{
+	struct eventfd *e = f->priv;
+	pthread_mutex_destroy(&e->lock);
+	free(e);
+}
+
+long anon_inode_fstat(struct file *f, struct stat *st)
 {
 	(void)f;
 	memset(st, 0, sizeof(*st));
@@ -134,18 +141,11 @@ static long efd_fstat(struct file *f, struct stat *st)
 	return 0;
 }
 
-static void efd_release(struct file *f)
-{
-	struct eventfd *e = f->priv;
-	pthread_mutex_destroy(&e->lock);
-	free(e);
-}
-
 static const struct file_ops eventfd_ops = {
     .read = efd_read,
     .write = efd_write,
     .poll = efd_poll,
-    .fstat = efd_fstat,
+    .fstat = anon_inode_fstat,
     .release = efd_release,
 };
 

@@ -119,16 +119,6 @@ static unsigned sfd_poll(struct file *f, struct poll_table *pt)
 	return pend ? POLLIN | POLLRDNORM : 0;
 }
 
-static long sfd_fstat(struct file *f, struct stat *st)
-{
-	(void)f;
-	memset(st, 0, sizeof(*st));
-	st->st_mode = 0600; /* an anonymous inode: no file type bits */
-	st->st_nlink = 1;
-	st->st_blksize = 4096;
-	return 0;
-}
-
 static void sfd_release(struct file *f)
 {
 	free(f->priv);
@@ -137,7 +127,7 @@ static void sfd_release(struct file *f)
 static const struct file_ops signalfd_ops = {
     .read = sfd_read,
     .poll = sfd_poll,
-    .fstat = sfd_fstat,
+    .fstat = anon_inode_fstat,
     .release = sfd_release,
 };
 
