@@ -154,7 +154,9 @@ static bool is_stop_signal(int sig)
 
 static struct k_sigaction *action_of(struct thread_group *tg, int sig)
 {
-	return &tg->sighand->action[sig - 1];
+	/* sig is 1..SENTRY_NSIG here; the modulo only tells the compiler
+	 * (its bounds warning under the sanitizers). */
+	return &tg->sighand->action[(unsigned)(sig - 1) % SENTRY_NSIG];
 }
 
 /* The signal would be discarded right away (Linux's sig_ignored): never a

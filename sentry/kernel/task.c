@@ -296,6 +296,10 @@ static void *worker_main(void *arg)
 
 	self = w;
 	sentry_thread_setup();
+	/* task_start writes t->thread under pool_lock after pthread_create:
+	 * wait for it, or a task that exits at once would be freed first. */
+	pthread_mutex_lock(&pool_lock);
+	pthread_mutex_unlock(&pool_lock);
 	for (;;) {
 		if (setjmp(w->jb) == 0)
 			task_thread_main(w->t); /* ends in task_thread_done */

@@ -32,6 +32,8 @@ struct fx {
 	struct fs_struct *fs;
 	struct creds cred;
 	struct vfs_ctx c;
+	struct task *tasks[16]; /* made by mktask, freed by teardown */
+	int ntasks;
 };
 
 static int setup(void **state)
@@ -58,6 +60,10 @@ static int teardown(void **state)
 	struct fx *x = *state;
 	fs_struct_put(x->fs);
 	vfs_mntns_put(x->ns);
+	for (int i = 0; i < x->ntasks; i++) {
+		free(x->tasks[i]->tg);
+		free(x->tasks[i]);
+	}
 	free(x);
 	return 0;
 }
@@ -72,6 +78,8 @@ static struct task *mktask(struct fx *x)
 	t->tg->tgid = t->tid = next_pid++;
 	t->fs = x->fs;
 	t->cred = x->cred;
+	assert_true(x->ntasks < 16);
+	x->tasks[x->ntasks++] = t;
 	return t;
 }
 
@@ -184,8 +192,6 @@ static void fifo_open_waits_for_a_peer(void **state)
 	assert_int_equal(wj.ret, 0);
 	file_put(wj.f);
 	file_put(rf);
-	free(r.t);
-	free(wt);
 }
 
 static void setlkw_waits_and_detects_deadlock(void **state)
@@ -217,8 +223,6 @@ static void setlkw_waits_and_detects_deadlock(void **state)
 	assert_int_equal(vfs_lock_get(f, &o1, false, &q), 0);
 	assert_int_equal(q.type, F_WRLCK); /* o2 holds it now */
 	file_put(f);
-	free(t1);
-	free(t2);
 }
 
 static void flock_waits(void **state)
@@ -240,8 +244,6 @@ static void flock_waits(void **state)
 	pthread_join(th, NULL);
 	assert_int_equal(j.ret, 0);
 	file_put(b);
-	free(t1);
-	free(t2);
 }
 
 int main(void)
