@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -221,6 +222,12 @@ int plat_fdpass_send(int fd)
 	if (sendmsg(fdpass[0], &msg, MSG_NOSIGNAL) != 1)
 		return -errno;
 	return 0;
+}
+
+bool plat_fdpass_pending(void)
+{
+	int n = 0;
+	return ioctl(fdpass[1], FIONREAD, &n) == 0 && n > 0;
 }
 
 void plat_fdpass_drain(void)

@@ -180,3 +180,5 @@ void plat_fdpass_lock(void);
 void plat_fdpass_unlock(void);
 int plat_fdpass_send(int fd);
 void plat_fdpass_drain(void);
+/* A sent fd is still queued (no stub took it). */
+bool plat_fdpass_pending(void);

@@ -128,7 +128,7 @@ static long do_signalfd(struct task *t, int fd, uint64_t umask, uint64_t size,
 		struct file *f = fd_get(t->fdt, fd);
 		if (!f)
 			return -EBADF;
-		err = signalfd_update(f, mask);
+		err = signalfd_update(t, f, mask);
 		file_put(f);
 		return err < 0 ? err : fd;
 	}

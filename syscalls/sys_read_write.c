@@ -272,20 +272,38 @@ static long readv_file(struct task *t, struct file *f, const struct iovec *iov,
 		}
 		return r;
 	}
+	/* A regular file read at its offset: positional reads from it, the
+	 * offset moved by what reached the caller, under the offset lock (as
+	 * do_read). */
+	bool at_offset = !pos && (f->mode & FMODE_LSEEK) &&
+			 (f->mode & FMODE_PREAD) && (f->mode & FMODE_READ);
+	bool atomic = at_offset && (f->mode & FMODE_ATOMIC_POS);
+	uint64_t base = 0;
+	if (atomic)
+		pthread_mutex_lock(&f->pos_lock);
+	if (at_offset)
+		base = f->pos;
 	size_t done = 0;
+	long ret = 0;
 	for (uint64_t i = 0; i < cnt && done < total; i++) {
 		if (!iov[i].iov_len)
 			continue;
-		uint64_t p = pos ? *pos + done : 0;
+		uint64_t p = (pos ? *pos : base) + done;
 		long r = read_to(t, f, (uint64_t)iov[i].iov_base,
-				 iov[i].iov_len, pos ? &p : NULL);
-		if (r < 0)
-			return done ? (long)done : r;
+				 iov[i].iov_len, (pos || at_offset) ? &p : NULL);
+		if (r < 0) {
+			ret = done ? 0 : r;
+			break;
+		}
 		done += (size_t)r;
 		if ((size_t)r < iov[i].iov_len)
 			break;
 	}
-	return (long)done;
+	if (at_offset && done)
+		f->pos = base + done;
+	if (atomic)
+		pthread_mutex_unlock(&f->pos_lock);
+	return ret < 0 ? ret : (long)done;
 }
 
 static long writev_file(struct task *t, struct file *f, const struct iovec *iov,

@@ -1,6 +1,7 @@
 /* fsync family and sync. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdint.h>
 
 #include "fsutil.h"
 
@@ -104,7 +105,8 @@ SYSCALL(readahead)
 		return r;
 	if (!(f->mode & FMODE_READ))
 		r = -EBADF;
-	else if (!f->inode || !S_ISREG(f->inode->type))
+	else if (!f->inode || (!S_ISREG(f->inode->type) &&
+				!S_ISBLK(f->inode->type)))
 		r = -EINVAL;
 	file_put(f);
 	return r;
@@ -116,14 +118,16 @@ SYSCALL(sync_file_range)
 {
 	int64_t off = (int64_t)a->a[1], n = (int64_t)a->a[2];
 	unsigned flags = (unsigned)a->a[3];
-	if (flags & ~SFR_VALID)
-		return -EINVAL;
-	if (off < 0 || n < 0 || off + n < off)
-		return -EINVAL;
 	struct file *f;
 	long r = advice_file(t, (int)a->a[0], &f);
 	if (r < 0)
 		return r;
+	/* Linux looks at the fd first, then the arguments. */
+	if ((flags & ~SFR_VALID) || off < 0 || n < 0 ||
+	    (uint64_t)off + (uint64_t)n > (uint64_t)INT64_MAX) {
+		file_put(f);
+		return -EINVAL;
+	}
 	uint32_t type = f->inode ? f->inode->type : 0;
 	if (!S_ISREG(type) && !S_ISDIR(type) && !S_ISLNK(type) &&
 	    !S_ISBLK(type))

@@ -567,12 +567,16 @@ static int ptrace_batch(struct plat_thread *th, int host_fd,
 	uint64_t d[6] = { PLAT_FDPASS_FD, PLAT_FDPASS_RECV_FD };
 	uint64_t c0[6] = { PLAT_FDPASS_RECV_FD };
 	long ignored;
+	/* Held from the slot's freeing to the final close: sibling stub
+	 * threads share the fd table, and use the same slot. */
+	plat_fdpass_lock();
 	err = ptrace_thread_syscall(th, SYS_dup2, d, &ignored);
 	if (!err)
 		err = ptrace_thread_syscall(th, SYS_close, c0, &ignored);
-	if (err < 0)
+	if (err < 0) {
+		plat_fdpass_unlock();
 		return err;
-	plat_fdpass_lock();
+	}
 	err = plat_fdpass_send(host_fd);
 	if (!err) {
 		uint64_t a[6] = { PLAT_FDPASS_FD, SCRATCH_ARG,
@@ -584,11 +588,11 @@ static int ptrace_batch(struct plat_thread *th, int host_fd,
 		if (err < 0)
 			plat_fdpass_drain();
 	}
-	plat_fdpass_unlock();
 	if (err < 0) {
 		/* The fd may have arrived all the same (the scratch slot is
 		 * the workload's to scribble on). */
 		ptrace_thread_syscall(th, SYS_close, c0, &ignored);
+		plat_fdpass_unlock();
 		return err;
 	}
 calls:;
@@ -605,8 +609,9 @@ calls:;
 	}
 	if (host_fd >= 0) {
 		uint64_t c[6] = { PLAT_FDPASS_RECV_FD };
-		long ignored;
-		ptrace_thread_syscall(th, SYS_close, c, &ignored);
+		long ignored2;
+		ptrace_thread_syscall(th, SYS_close, c, &ignored2);
+		plat_fdpass_unlock();
 	}
 	return err < 0 ? err : ok;
 }

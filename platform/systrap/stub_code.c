@@ -502,6 +502,10 @@ __asm__(".pushsection stub_text,\"ax\",@progbits\n"
 	"	mov 32(%r15), %r10\n"
 	"	mov 40(%r15), %r8\n"
 	"	mov 48(%r15), %r9\n"
+	/* ...and again after the loads (a seqlock's second read): the
+	 * registers hold one request's entry, not a mix of two. */
+	"	cmp %r14d, (%r12)\n"
+	"	jne 13f\n"
 	"	syscall\n"
 	"	mov %rax, " S(SYSTRAP_RES_BATCH_RET) "(%r13,%rbx,8)\n"
 	"	cmp $-4095, %rax\n"

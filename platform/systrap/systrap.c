@@ -944,6 +944,20 @@ static int systrap_batch(struct plat_thread *th, int host_fd,
 	err = executor_post_locked(as, SYSTRAP_OP_BATCH, args, b, k, &done);
 	if (!err && (done < 0 || done > k))
 		err = -EIO; /* a forged result: the stub lies to itself */
+	if (host_fd >= 0 && plat_fdpass_pending()) {
+		/* "Done" while the fd was never taken: only a forged result
+		 * page (or a dead stub) says that. Its executor must not take
+		 * the next fd sent, meant for another stub: the process goes,
+		 * as for any tampering. */
+		plat_fdpass_drain();
+		if (!as->dead) {
+			log_warn("systrap: stub %d claimed a batch it did not "
+				 "run: killing it", as->pid);
+			kill(as->pid, SIGKILL);
+			as->dead = true;
+		}
+		err = -EIO;
+	}
 	if (!err && host_fd >= 0 && done < k) {
 		/* Cut short: the fd may sit at RECV_FD (the next batch frees
 		 * it anyway), or still be queued. */

@@ -97,7 +97,6 @@ static struct thread_group *tg_alloc(struct task *parent, struct task *leader,
 	list_init(&g->sibling);
 	waitq_init(&g->child_wait);
 	waitq_init(&g->stop_wait);
-	waitq_init(&g->signalfd_wq);
 	g->leader = leader;
 	g->pgid = p->pgid;
 	g->sid = p->sid;

@@ -24,6 +24,7 @@ int kernel_init(struct kernel *k, const struct sentry_config *cfg)
 	list_init(&k->tasks);
 	list_init(&k->groups);
 	waitq_init(&k->exit_wait);
+	waitq_init(&k->signalfd_wq);
 	k->pid_hash = calloc(4096, sizeof(struct task *));
 	if (!k->pid_hash)
 		return -ENOMEM;

@@ -84,6 +84,10 @@ struct kernel {
 	uint64_t boot_ns; /* CLOCK_MONOTONIC at start */
 	int boot_err; /* the first program could not be loaded */
 	struct waitq exit_wait; /* woken whenever a process exits (pidfds) */
+	/* Readers and pollers of every signalfd: woken whenever a signal is
+	 * queued anywhere (k->lock held) or a mask changes; they re-check.
+	 * The kernel's, so that an epoll watch may outlive any process. */
+	struct waitq signalfd_wq;
 	uint64_t cpus[16]; /* the CPUs the sandbox was given (a cpu_set_t) */
 };
 
@@ -152,9 +156,6 @@ struct sigpending {
 struct thread_group {
 	struct kernel *k;
 	int tgid;
-	/* Readers and pollers of signalfds in this process: woken whenever a
-	 * signal is queued to it or one of its threads (k->lock held). */
-	struct waitq signalfd_wq;
 	struct task *leader;
 	struct list threads; /* tasks, on task->tg_link */
 	int nr_threads; /* tasks of it that have not exited */

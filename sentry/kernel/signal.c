@@ -414,7 +414,7 @@ int send_signal_locked(struct task *t, int sig, const struct ksiginfo *info,
 		return -EAGAIN; /* a real-time signal must carry its value */
 	}
 	p->set |= SIGBIT(sig);
-	waitq_wake_all(&tg->signalfd_wq);
+	waitq_wake_all(&tg->k->signalfd_wq);
 	complete_signal(t, sig, group);
 	return 0;
 }

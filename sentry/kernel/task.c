@@ -430,7 +430,6 @@ static int init_task(struct kernel *k, struct task **out)
 	list_init(&tg->sibling);
 	waitq_init(&tg->child_wait);
 	waitq_init(&tg->stop_wait);
-	waitq_init(&tg->signalfd_wq);
 	memcpy(tg->rlim, k->rlim, sizeof(tg->rlim));
 	tg->exit_signal = SIGCHLD;
 	tg->start_ns = t->start_ns = monotonic_ns();

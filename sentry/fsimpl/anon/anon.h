@@ -25,4 +25,5 @@ int timerfd_get(struct file *f, struct itimerspec *cur);
 /* signalfd: a new one with mask (flags SFD_NONBLOCK; SFD_CLOEXEC is the
  * caller's), or a new mask for an existing one (EINVAL if f is not). */
 int signalfd_new(uint64_t mask, int flags, struct file **out);
-int signalfd_update(struct file *f, uint64_t mask);
+struct task;
+int signalfd_update(struct task *t, struct file *f, uint64_t mask);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -141,11 +142,19 @@ long anon_inode_fstat(struct file *f, struct stat *st)
 	return 0;
 }
 
+static int eventfd_name(struct file *f, char *buf, size_t len)
+{
+	(void)f;
+	int n = snprintf(buf, len, "anon_inode:[eventfd]");
+	return n < 0 || (size_t)n >= len ? -ERANGE : n;
+}
+
 static const struct file_ops eventfd_ops = {
     .read = efd_read,
     .write = efd_write,
     .poll = efd_poll,
     .fstat = anon_inode_fstat,
+    .name = eventfd_name,
     .release = efd_release,
 };
 

@@ -1,8 +1,10 @@
 /* signalfd: reading takes the reader's pending signals of the file's mask
  * (the thread's own first, then its process's), as struct signalfd_siginfo
- * records. A queued signal wakes the process's signalfd_wq, where readers
- * and pollers wait; readiness is always the calling task's, as on Linux
- * (a signalfd shared with another process reads that process's signals). */
+ * records. Readers and pollers wait on the kernel's signalfd_wq, woken at
+ * every queued signal and mask change (a sandbox-wide queue: an epoll
+ * watch can outlive the process that added it); readiness is always the
+ * calling task's, as on Linux (a signalfd shared with another process reads
+ * that process's signals). */
 #define _GNU_SOURCE
 #include "anon.h"
 
@@ -11,6 +13,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -74,7 +77,7 @@ static long sfd_read(struct task *t, struct file *f, void *buf, size_t n,
 	if (!t || max == 0)
 		return -EINVAL;
 	k = t->k;
-	waitq_add(&t->tg->signalfd_wq, &w, t);
+	waitq_add(&t->k->signalfd_wq, &w, t);
 	pthread_mutex_lock(&k->lock);
 	for (;;) {
 		uint32_t seq = task_wait_seq(t);
@@ -101,7 +104,7 @@ static long sfd_read(struct task *t, struct file *f, void *buf, size_t n,
 	if (got)
 		recalc_sigpending_locked(t);
 	pthread_mutex_unlock(&k->lock);
-	waitq_remove(&t->tg->signalfd_wq, &w);
+	waitq_remove(&t->k->signalfd_wq, &w);
 	return got ? (long)(got * sizeof(struct signalfd_siginfo)) : ret;
 }
 
@@ -111,7 +114,7 @@ static unsigned sfd_poll(struct file *f, struct poll_table *pt)
 	struct task *t = pt && pt->t ? pt->t : task_current();
 	if (!t)
 		return 0;
-	poll_wait(pt, &t->tg->signalfd_wq);
+	poll_wait(pt, &t->k->signalfd_wq);
 	pthread_mutex_lock(&t->k->lock);
 	uint64_t pend = (t->pending.set | t->tg->shared_pending.set) &
 			atomic_load(&s->mask);
@@ -124,19 +127,29 @@ static void sfd_release(struct file *f)
 	free(f->priv);
 }
 
+static int signalfd_name(struct file *f, char *buf, size_t len)
+{
+	(void)f;
+	int n = snprintf(buf, len, "anon_inode:[signalfd]");
+	return n < 0 || (size_t)n >= len ? -ERANGE : n;
+}
+
 static const struct file_ops signalfd_ops = {
     .read = sfd_read,
     .poll = sfd_poll,
     .fstat = anon_inode_fstat,
+    .name = signalfd_name,
     .release = sfd_release,
 };
 
-int signalfd_update(struct file *f, uint64_t mask)
+int signalfd_update(struct task *t, struct file *f, uint64_t mask)
 {
 	if (f->ops != &signalfd_ops)
 		return -EINVAL;
 	mask &= ~(SIG_MASK(SIGKILL) | SIG_MASK(SIGSTOP));
 	atomic_store(&((struct sfd *)f->priv)->mask, mask);
+	/* A reader may now have something to read. */
+	waitq_wake_all(&t->k->signalfd_wq);
 	return 0;
 }
 

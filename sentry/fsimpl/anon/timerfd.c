@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,6 +26,9 @@ struct tfd {
 	int hfd;
 	struct waitq q;
 };
+
+#define TIMERFD_MAX 4096
+static atomic_int nr_timerfds;
 
 static long tfd_read(struct task *t, struct file *f, void *buf, size_t n,
 		     uint64_t *pos)
@@ -83,12 +88,21 @@ static void tfd_release(struct file *f)
 	hostpoll_unwatch(x->hfd);
 	close(x->hfd);
 	free(x);
+	atomic_fetch_sub(&nr_timerfds, 1);
+}
+
+static int timerfd_name(struct file *f, char *buf, size_t len)
+{
+	(void)f;
+	int n = snprintf(buf, len, "anon_inode:[timerfd]");
+	return n < 0 || (size_t)n >= len ? -ERANGE : n;
 }
 
 static const struct file_ops timerfd_ops = {
     .read = tfd_read,
     .poll = tfd_poll,
     .fstat = anon_inode_fstat,
+    .name = timerfd_name,
     .release = tfd_release,
 };
 
@@ -100,15 +114,29 @@ int timerfd_new(int clockid, int flags, struct file **out)
 	case CLOCK_REALTIME:
 	case CLOCK_MONOTONIC:
 	case CLOCK_BOOTTIME:
+		break;
+	/* The alarm clocks would arm the host's wake-up alarm: they run as
+	 * their plain clocks (a sandbox never wakes the host). */
 	case CLOCK_REALTIME_ALARM:
+		clockid = CLOCK_REALTIME;
+		break;
 	case CLOCK_BOOTTIME_ALARM:
+		clockid = CLOCK_BOOTTIME;
 		break;
 	default:
 		return -EINVAL;
 	}
+	/* Each costs the sentry a host fd: a sandbox-wide cap keeps the
+	 * workload from exhausting them (Linux's answer at its own limit). */
+	if (atomic_fetch_add(&nr_timerfds, 1) >= TIMERFD_MAX) {
+		atomic_fetch_sub(&nr_timerfds, 1);
+		return -ENFILE;
+	}
 	struct tfd *x = calloc(1, sizeof(*x));
-	if (!x)
+	if (!x) {
+		atomic_fetch_sub(&nr_timerfds, 1);
 		return -ENOMEM;
+	}
 	waitq_init(&x->q);
 	/* Host timerfd syscalls: allowed in the sentry (its seccomp filter
 	 * only refuses path-naming calls); the fd never leaves the sentry. */
@@ -116,6 +144,7 @@ int timerfd_new(int clockid, int flags, struct file **out)
 	if (x->hfd < 0) {
 		int e = errno;
 		free(x);
+		atomic_fetch_sub(&nr_timerfds, 1);
 		return -e;
 	}
 	int err = hostpoll_watch(x->hfd, POLLIN, &x->q);
@@ -127,6 +156,7 @@ int timerfd_new(int clockid, int flags, struct file **out)
 			hostpoll_unwatch(x->hfd);
 		close(x->hfd);
 		free(x);
+		atomic_fetch_sub(&nr_timerfds, 1);
 		return err ? err : -ENOMEM;
 	}
 	*out = f;

@@ -72,6 +72,13 @@ static void made_here(void)
 	CHECK_ERR("read into read-only memory", read(fd, ro, MB), EFAULT);
 	CHECK_RET("offset unmoved by the fault", lseek(fd, 0, SEEK_CUR), 0);
 	munmap(ro, MB);
+	/* readv: a good buffer then a bad one counts only the first, and so
+	 * does the offset. */
+	lseek(fd, 0, SEEK_SET);
+	char small[10];
+	struct iovec two[2] = { { small, 10 }, { (void *)8, 100 } };
+	CHECK_RET("readv into a good then a bad buffer", readv(fd, two, 2), 10);
+	CHECK_RET("the offset counts what was copied", lseek(fd, 0, SEEK_CUR), 10);
 	void *volatile bad = (void *)8;
 	CHECK_ERR("read at a bad address", read(fd, bad, MB), EFAULT);
 

@@ -12,7 +12,84 @@
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
+
+static int upd_fd;
+
+static void *blocked_reader(void *arg)
+{
+	(void)arg;
+	struct signalfd_siginfo si;
+	long r = read(upd_fd, &si, sizeof(si));
+	return (void *)(long)(r == sizeof(si) && si.ssi_signo == SIGUSR1);
+}
+
+/* A reader blocked on a mask without the pending signal wakes when the
+ * mask is changed to include it. */
+static void mask_update_wakes(void)
+{
+	sigset_t u2, u1;
+	sigemptyset(&u2);
+	sigaddset(&u2, SIGUSR2);
+	sigemptyset(&u1);
+	sigaddset(&u1, SIGUSR1);
+	upd_fd = signalfd(-1, &u2, 0);
+	kill(getpid(), SIGUSR1);
+	pthread_t th;
+	pthread_create(&th, NULL, blocked_reader, NULL);
+	for (int i = 0; i < 1000; i++)
+		sched_yield(); /* the reader most likely blocks first */
+	CHECK_RET("update the mask to the pending signal", signalfd(upd_fd, &u1, 0), upd_fd);
+	void *ok;
+	pthread_join(th, &ok);
+	CHECK_TRUE("the blocked reader woke with SIGUSR1", ok != NULL);
+	close(upd_fd);
+}
+
+/* An epoll watching a signalfd outlives the process that added the watch:
+ * a grandchild closes it after that process is gone and reaped. */
+static void epoll_outlives_adder(void)
+{
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	int pfd[2];
+	pipe(pfd);
+	pid_t a = fork();
+	if (a == 0) {
+		sigset_t m;
+		sigemptyset(&m);
+		sigaddset(&m, SIGUSR1);
+		int s = signalfd(-1, &m, SFD_NONBLOCK);
+		int ep = epoll_create1(0);
+		struct epoll_event ev = { .events = EPOLLIN };
+		epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev);
+		pid_t b = fork();
+		if (b == 0) {
+			char c;
+			close(pfd[1]);
+			/* Until the adder is reaped: the pipe closes at its
+			 * exit, and the probe reaps it before writing. */
+			if (read(pfd[0], &c, 1) != 1)
+				_exit(3);
+			close(ep);
+			close(s);
+			_exit(0);
+		}
+		_exit(0);
+	}
+	close(pfd[0]);
+	int st;
+	waitpid(a, &st, 0);
+	CHECK_TRUE("the adder exited", WIFEXITED(st));
+	write(pfd[1], "x", 1);
+	close(pfd[1]);
+	pid_t b = wait(&st);
+	CHECK_TRUE("the grandchild closed the epoll and exited 0",
+		   b > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
 
 int main(void)
 {
@@ -91,5 +168,7 @@ int main(void)
 	CHECK_ERR("bad mask pointer", syscall(SYS_signalfd4, -1, (void *)8, 8, 0), EFAULT);
 	close(c);
 	close(s);
+	mask_update_wakes();
+	epoll_outlives_adder();
 	return probe_done();
 }
