@@ -24,22 +24,23 @@ SYSCALL(uname)
 
 /* The sandbox's own names: changing them (CAP_SYS_ADMIN inside) never
  * reaches the host. */
-static long set_uts_field(struct task *t, uint64_t uname, uint64_t len,
+static long set_uts_field(struct task *t, uint64_t uname, uint64_t ulen,
 			  size_t field_off)
 {
 	char buf[65];
+	int len = (int)ulen; /* an int in the call */
 	if (!(t->cred.cap_effective & (1ULL << 21))) /* CAP_SYS_ADMIN */
 		return -EPERM;
-	if ((int64_t)len < 0 || len > 64)
+	if (len < 0 || len > 64)
 		return -EINVAL;
-	int err = task_copy_in(t, buf, uname, len);
+	int err = task_copy_in(t, buf, uname, (size_t)len);
 	if (err < 0)
 		return err;
 	buf[len] = '\0';
 	pthread_mutex_lock(&t->k->lock);
 	char *f = (char *)&t->k->uts + field_off;
 	memset(f, 0, 65);
-	memcpy(f, buf, len);
+	memcpy(f, buf, (size_t)len);
 	pthread_mutex_unlock(&t->k->lock);
 	return 0;
 }

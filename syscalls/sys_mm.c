@@ -1,4 +1,6 @@
 #include <errno.h>
+#include <stdbool.h>
+#include <sys/resource.h>
 
 #include "../sentry/mm/mm.h"
 #include "handlers.h"
@@ -40,9 +42,18 @@ SYSCALL(madvise)
 }
 
 /* Locking memory: the range is checked as Linux does, but the sandbox
- * does not pin host memory (see the table). */
+ * does not pin host memory (see the table). As Linux's can_do_mlock: a
+ * zero RLIMIT_MEMLOCK without CAP_IPC_LOCK refuses. */
+static bool can_mlock(struct task *t)
+{
+	return task_rlimit_cur(t, RLIMIT_MEMLOCK) != 0 ||
+	       (t->cred.cap_effective & (1ULL << 14)); /* CAP_IPC_LOCK */
+}
+
 SYSCALL(mlock)
 {
+	if (!can_mlock(t))
+		return -EPERM;
 	return mm_mlock(t, a->a[0], a->a[1]);
 }
 
@@ -50,6 +61,8 @@ SYSCALL(mlock2)
 {
 	if (a->a[2] & ~1ULL) /* MLOCK_ONFAULT */
 		return -EINVAL;
+	if (!can_mlock(t))
+		return -EPERM;
 	return mm_mlock(t, a->a[0], a->a[1]);
 }
 
@@ -64,7 +77,7 @@ SYSCALL(mlockall)
 	/* MCL_CURRENT 1, MCL_FUTURE 2, MCL_ONFAULT 4 (only with another) */
 	if (!f || (f & ~7ULL) || f == 4)
 		return -EINVAL;
-	return 0;
+	return can_mlock(t) ? 0 : -EPERM;
 }
 
 SYSCALL(munlockall)

@@ -9,7 +9,9 @@
 #include "probe_fs.h"
 
 #include <sched.h>
+#include <linux/capability.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/personality.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -33,6 +35,34 @@ static void locking(void)
 	CHECK_OK("mlockall current", mlockall(MCL_CURRENT));
 	CHECK_OK("munlockall", munlockall());
 	munmap(p, 3 * 4096);
+}
+
+/* Without CAP_IPC_LOCK and with RLIMIT_MEMLOCK 0, locking is refused. */
+static void lock_limits(void)
+{
+	pid_t c = fork();
+	if (c == 0) {
+		struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+		struct __user_cap_data_struct d[2];
+		if (syscall(SYS_capget, &h, d) < 0)
+			_exit(10);
+		d[0].effective &= ~(1u << CAP_IPC_LOCK);
+		if (syscall(SYS_capset, &h, d) < 0)
+			_exit(11);
+		struct rlimit rl = { 0, 0 };
+		if (setrlimit(RLIMIT_MEMLOCK, &rl) < 0)
+			_exit(12);
+		static char page[4096] __attribute__((aligned(4096)));
+		if (mlock(page, 4096) == 0 || errno != EPERM)
+			_exit(13);
+		if (mlockall(MCL_CURRENT) == 0 || errno != EPERM)
+			_exit(14);
+		_exit(0);
+	}
+	int st;
+	waitpid(c, &st, 0);
+	CHECK_TRUE("mlock and mlockall: EPERM without the limit or CAP_IPC_LOCK",
+		   WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 static void advice(void)
@@ -112,6 +142,7 @@ int main(void)
 {
 	fs_setup();
 	locking();
+	lock_limits();
 	advice();
 	names();
 	persona();
