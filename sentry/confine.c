@@ -21,9 +21,9 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
-#include <sys/socket.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
 #include <ucontext.h>
@@ -87,28 +87,69 @@ int sentry_host_proc_fd(void)
 
 /* Every x86-64 call that names a path (or a file by handle). */
 static const int path_calls[] = {
-	SCMP_SYS(open),		SCMP_SYS(openat2),
-	SCMP_SYS(creat),	SCMP_SYS(stat),		SCMP_SYS(lstat),
-	SCMP_SYS(access),	SCMP_SYS(faccessat),	SCMP_SYS(faccessat2),
-	SCMP_SYS(execve),	SCMP_SYS(execveat),	SCMP_SYS(mkdir),
-	SCMP_SYS(mkdirat),	SCMP_SYS(rmdir),	SCMP_SYS(unlink),
-	SCMP_SYS(unlinkat),	SCMP_SYS(rename),	SCMP_SYS(renameat),
-	SCMP_SYS(renameat2),	SCMP_SYS(link),		SCMP_SYS(linkat),
-	SCMP_SYS(symlink),	SCMP_SYS(symlinkat),	SCMP_SYS(readlink),
-	SCMP_SYS(readlinkat),	SCMP_SYS(chmod),	SCMP_SYS(fchmodat),
-	SCMP_SYS(chown),	SCMP_SYS(lchown),	SCMP_SYS(fchownat),
-	SCMP_SYS(truncate),	SCMP_SYS(chdir),	SCMP_SYS(chroot),
-	SCMP_SYS(mknod),	SCMP_SYS(mknodat),	SCMP_SYS(utime),
-	SCMP_SYS(utimes),	SCMP_SYS(futimesat),	SCMP_SYS(statfs),
-	SCMP_SYS(getxattr),	SCMP_SYS(lgetxattr),	SCMP_SYS(setxattr),
-	SCMP_SYS(lsetxattr),	SCMP_SYS(listxattr),	SCMP_SYS(llistxattr),
-	SCMP_SYS(removexattr),	SCMP_SYS(lremovexattr), SCMP_SYS(inotify_add_watch),
-	SCMP_SYS(mount),	SCMP_SYS(umount2),	SCMP_SYS(pivot_root),
-	SCMP_SYS(swapon),	SCMP_SYS(swapoff),	SCMP_SYS(acct),
-	SCMP_SYS(uselib),	SCMP_SYS(quotactl),	SCMP_SYS(name_to_handle_at),
-	SCMP_SYS(open_by_handle_at), SCMP_SYS(fanotify_mark), SCMP_SYS(open_tree),
-	SCMP_SYS(move_mount),	SCMP_SYS(fsopen),	SCMP_SYS(fspick),
-	SCMP_SYS(mount_setattr),
+    SCMP_SYS(open),
+    SCMP_SYS(openat2),
+    SCMP_SYS(creat),
+    SCMP_SYS(stat),
+    SCMP_SYS(lstat),
+    SCMP_SYS(access),
+    SCMP_SYS(faccessat),
+    SCMP_SYS(faccessat2),
+    SCMP_SYS(execve),
+    SCMP_SYS(execveat),
+    SCMP_SYS(mkdir),
+    SCMP_SYS(mkdirat),
+    SCMP_SYS(rmdir),
+    SCMP_SYS(unlink),
+    SCMP_SYS(unlinkat),
+    SCMP_SYS(rename),
+    SCMP_SYS(renameat),
+    SCMP_SYS(renameat2),
+    SCMP_SYS(link),
+    SCMP_SYS(linkat),
+    SCMP_SYS(symlink),
+    SCMP_SYS(symlinkat),
+    SCMP_SYS(readlink),
+    SCMP_SYS(readlinkat),
+    SCMP_SYS(chmod),
+    SCMP_SYS(fchmodat),
+    SCMP_SYS(chown),
+    SCMP_SYS(lchown),
+    SCMP_SYS(fchownat),
+    SCMP_SYS(truncate),
+    SCMP_SYS(chdir),
+    SCMP_SYS(chroot),
+    SCMP_SYS(mknod),
+    SCMP_SYS(mknodat),
+    SCMP_SYS(utime),
+    SCMP_SYS(utimes),
+    SCMP_SYS(futimesat),
+    SCMP_SYS(statfs),
+    SCMP_SYS(getxattr),
+    SCMP_SYS(lgetxattr),
+    SCMP_SYS(setxattr),
+    SCMP_SYS(lsetxattr),
+    SCMP_SYS(listxattr),
+    SCMP_SYS(llistxattr),
+    SCMP_SYS(removexattr),
+    SCMP_SYS(lremovexattr),
+    SCMP_SYS(inotify_add_watch),
+    SCMP_SYS(mount),
+    SCMP_SYS(umount2),
+    SCMP_SYS(pivot_root),
+    SCMP_SYS(swapon),
+    SCMP_SYS(swapoff),
+    SCMP_SYS(acct),
+    SCMP_SYS(uselib),
+    SCMP_SYS(quotactl),
+    SCMP_SYS(name_to_handle_at),
+    SCMP_SYS(open_by_handle_at),
+    SCMP_SYS(fanotify_mark),
+    SCMP_SYS(open_tree),
+    SCMP_SYS(move_mount),
+    SCMP_SYS(fsopen),
+    SCMP_SYS(fspick),
+    SCMP_SYS(mount_setattr),
 };
 
 int sentry_confine_paths(void)
@@ -150,20 +191,21 @@ int sentry_confine_paths(void)
 	 * inherit the filter) runs it. */
 	if (!err)
 		err = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
-	for (size_t i = 0; !err && i < sizeof(path_calls) / sizeof(path_calls[0]);
-	     i++)
+	for (size_t i = 0;
+	     !err && i < sizeof(path_calls) / sizeof(path_calls[0]); i++)
 		err = seccomp_rule_add(ctx, SCMP_ACT_TRAP, path_calls[i], 0);
 	/* Calls libseccomp 2.5 has no names for: fchmodat2, the *xattrat
-	 * family, open_tree_attr and file_getattr/setattr (Linux 6.6+). io_uring could open files without a
-	 * system call per open: it traps too. */
-	static const int raw[] = { 452 /* fchmodat2 */, 463, 464, 465, 466,
-				   467, 468 /* file_getattr */,
-				   469 /* file_setattr */ };
+	 * family, open_tree_attr and file_getattr/setattr (Linux 6.6+).
+	 * io_uring could open files without a system call per open: it traps
+	 * too. */
+	static const int raw[] = {
+	    452 /* fchmodat2 */,    463, 464, 465, 466, 467,
+	    468 /* file_getattr */, 469 /* file_setattr */};
 	for (size_t i = 0; !err && i < sizeof(raw) / sizeof(raw[0]); i++)
 		err = seccomp_rule_add(ctx, SCMP_ACT_TRAP, raw[i], 0);
 	if (!err)
-		err = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(io_uring_setup),
-				       0);
+		err = seccomp_rule_add(ctx, SCMP_ACT_TRAP,
+				       SCMP_SYS(io_uring_setup), 0);
 	/* A new Unix socket could bind or connect to a path: the sentry makes
 	 * all of its sockets before the filter goes in. */
 	if (!err)
@@ -171,25 +213,25 @@ int sentry_confine_paths(void)
 				       SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
 	/* openat: only from the host's /proc (see host_proc_fd). */
 	if (!err)
-		err = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(openat), 1,
-				       SCMP_A0(SCMP_CMP_NE,
-					       (scmp_datum_t)(uint32_t)host_proc_fd));
+		err = seccomp_rule_add(
+		    ctx, SCMP_ACT_TRAP, SCMP_SYS(openat), 1,
+		    SCMP_A0(SCMP_CMP_NE, (scmp_datum_t)(uint32_t)host_proc_fd));
 	/* fstat is newfstatat(fd, "", st, AT_EMPTY_PATH) in glibc, statx
 	 * likewise; utimensat(fd, NULL, ...) is futimens. The path forms
 	 * trap. A gap: with AT_EMPTY_PATH and a non-empty path the kernel
 	 * still walks the path, and seccomp cannot look at the string; the
 	 * sentry's own code never makes such a call. */
 	if (!err)
-		err = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(newfstatat), 1,
-				       SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH,
-					       0));
+		err = seccomp_rule_add(
+		    ctx, SCMP_ACT_TRAP, SCMP_SYS(newfstatat), 1,
+		    SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, 0));
 	if (!err)
-		err = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(statx), 1,
-				       SCMP_A2(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH,
-					       0));
+		err = seccomp_rule_add(
+		    ctx, SCMP_ACT_TRAP, SCMP_SYS(statx), 1,
+		    SCMP_A2(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, 0));
 	if (!err)
-		err = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(utimensat), 1,
-				       SCMP_A1(SCMP_CMP_NE, 0));
+		err = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(utimensat),
+				       1, SCMP_A1(SCMP_CMP_NE, 0));
 	if (!err)
 		err = seccomp_load(ctx);
 	seccomp_release(ctx);

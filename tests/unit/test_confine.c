@@ -42,7 +42,8 @@ static void in_child(int (*fn)(void))
 #define EXPECT(c)                                                              \
 	do {                                                                   \
 		if (!(c)) {                                                    \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #c); \
+			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__,     \
+				#c);                                           \
 			bad++;                                                 \
 		}                                                              \
 	} while (0)
@@ -97,8 +98,8 @@ static void test_fd_forms_work(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_paths_refused),
-		cmocka_unit_test(test_fd_forms_work),
+	    cmocka_unit_test(test_paths_refused),
+	    cmocka_unit_test(test_fd_forms_work),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -68,8 +68,8 @@ static long efd_read(struct task *t, struct file *f, void *buf, size_t n,
 	return ret;
 }
 
-static long efd_write(struct task *t, struct file *f, const void *buf,
-		      size_t n, uint64_t *pos)
+static long efd_write(struct task *t, struct file *f, const void *buf, size_t n,
+		      uint64_t *pos)
 {
 	struct eventfd *e = f->priv;
 	struct waiter w;
@@ -170,8 +170,8 @@ int eventfd_create(uint64_t initval, int flags, struct file **out)
 	waitq_init(&e->wq);
 	e->count = initval;
 	e->semaphore = flags & EFD_SEMAPHORE;
-	struct file *f = file_new(&eventfd_ops, O_RDWR | (flags & EFD_NONBLOCK),
-				  e);
+	struct file *f =
+	    file_new(&eventfd_ops, O_RDWR | (flags & EFD_NONBLOCK), e);
 	if (!f) {
 		pthread_mutex_destroy(&e->lock);
 		free(e);

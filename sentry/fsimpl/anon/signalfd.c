@@ -29,8 +29,8 @@ struct sfd {
 
 static const struct file_ops signalfd_ops;
 
-#define SIG_MASK(s) (1ULL << ((s) - 1))
-#define SI_TIMER_ (-2)
+#define SIG_MASK(s) (1ULL << ((s)-1))
+#define SI_TIMER_   (-2)
 
 /* Linux's signalfd_copyinfo: the fields that make sense for the kind of
  * signal, the rest zero. */
@@ -161,8 +161,8 @@ int signalfd_new(uint64_t mask, int flags, struct file **out)
 	if (!s)
 		return -ENOMEM;
 	atomic_init(&s->mask, mask & ~(SIG_MASK(SIGKILL) | SIG_MASK(SIGSTOP)));
-	struct file *f = file_new(&signalfd_ops, O_RDWR | (flags & SFD_NONBLOCK),
-				  s);
+	struct file *f =
+	    file_new(&signalfd_ops, O_RDWR | (flags & SFD_NONBLOCK), s);
 	if (!f) {
 		free(s);
 		return -ENOMEM;

@@ -76,7 +76,7 @@ static unsigned tfd_poll(struct file *f, struct poll_table *pt)
 {
 	struct tfd *x = f->priv;
 	poll_wait(pt, &x->q);
-	struct pollfd p = { x->hfd, POLLIN, 0 };
+	struct pollfd p = {x->hfd, POLLIN, 0};
 	if (poll(&p, 1, 0) == 1 && (p.revents & POLLIN))
 		return POLLIN | POLLRDNORM;
 	return 0;
@@ -148,9 +148,9 @@ int timerfd_new(int clockid, int flags, struct file **out)
 		return -e;
 	}
 	int err = hostpoll_watch(x->hfd, POLLIN, &x->q);
-	struct file *f = err ? NULL
-			     : file_new(&timerfd_ops,
-					O_RDWR | (flags & TFD_NONBLOCK), x);
+	struct file *f =
+	    err ? NULL
+		: file_new(&timerfd_ops, O_RDWR | (flags & TFD_NONBLOCK), x);
 	if (!f) {
 		if (!err)
 			hostpoll_unwatch(x->hfd);

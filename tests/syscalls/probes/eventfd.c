@@ -15,7 +15,7 @@
 
 static unsigned ready(int fd)
 {
-	struct pollfd p = { fd, POLLIN | POLLOUT, 0 };
+	struct pollfd p = {fd, POLLIN | POLLOUT, 0};
 	poll(&p, 1, 0);
 	return (unsigned)p.revents;
 }
@@ -46,14 +46,14 @@ int main(void)
 	CHECK_ERR("write past the maximum", write(e, &v, 8), EAGAIN);
 	v = 0;
 	CHECK_RET("write 0 when full", write(e, &v, 8), 8);
-	CHECK_RET("read 16 bytes takes 8", read(e, (uint64_t[2]){ 0 }, 16), 8);
+	CHECK_RET("read 16 bytes takes 8", read(e, (uint64_t[2]){0}, 16), 8);
 	CHECK_RET("GETFL", fcntl(e, F_GETFL) & (O_ACCMODE | O_NONBLOCK),
 		  O_RDWR | O_NONBLOCK);
 	CHECK_RET("no FD_CLOEXEC", fcntl(e, F_GETFD), 0);
 	struct stat st;
 	CHECK_OK("fstat", fstat(e, &st));
-	CHECK_TRUE("no file type, mode 0600", (st.st_mode & S_IFMT) == 0 &&
-						     (st.st_mode & 0777) == 0600);
+	CHECK_TRUE("no file type, mode 0600",
+		   (st.st_mode & S_IFMT) == 0 && (st.st_mode & 0777) == 0600);
 	close(e);
 
 	int s = eventfd(2, EFD_SEMAPHORE | EFD_NONBLOCK | EFD_CLOEXEC);
@@ -79,13 +79,14 @@ int main(void)
 
 	/* epoll sees it become readable. */
 	int ep = epoll_create1(0);
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 42 }, out;
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 42}, out;
 	CHECK_OK("epoll_ctl ADD", epoll_ctl(ep, EPOLL_CTL_ADD, b, &ev));
 	CHECK_RET("nothing yet", epoll_wait(ep, &out, 1, 0), 0);
 	v = 1;
 	write(b, &v, 8);
 	CHECK_RET("readable", epoll_wait(ep, &out, 1, 0), 1);
-	CHECK_TRUE("the right watch", out.data.u64 == 42 && (out.events & EPOLLIN));
+	CHECK_TRUE("the right watch",
+		   out.data.u64 == 42 && (out.events & EPOLLIN));
 	close(ep);
 	close(b);
 	return probe_done();

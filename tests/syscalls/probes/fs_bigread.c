@@ -42,32 +42,34 @@ static void made_here(void)
 	CHECK_RET("offset moved", lseek(fd, 0, SEEK_CUR), MB);
 	CHECK_RET("pread 512 KiB at 2 MiB", pread(fd, r, 512 * 1024, 2 * MB),
 		  512 * 1024);
-	CHECK_TRUE("the bytes at 2 MiB", memcmp(r, w + 2 * MB, 512 * 1024) == 0);
+	CHECK_TRUE("the bytes at 2 MiB",
+		   memcmp(r, w + 2 * MB, 512 * 1024) == 0);
 	CHECK_RET("offset unchanged by pread", lseek(fd, 0, SEEK_CUR), MB);
 	CHECK_RET("pread past the end: short", pread(fd, r, MB, len - 1000),
 		  1000);
 	CHECK_RET("pread at the end", pread(fd, r, MB, len), 0);
-	CHECK_ERR("pread at a negative offset", pread(fd, r, MB, -4096), EINVAL);
+	CHECK_ERR("pread at a negative offset", pread(fd, r, MB, -4096),
+		  EINVAL);
 
-	struct iovec iov[2] = { { r, 300 * 1024 }, { r + MB, 200 * 1024 } };
+	struct iovec iov[2] = {{r, 300 * 1024}, {r + MB, 200 * 1024}};
 	lseek(fd, 4096, SEEK_SET);
 	CHECK_RET("readv 500 KiB", readv(fd, iov, 2), 500 * 1024);
-	CHECK_TRUE("readv bytes", memcmp(r, w + 4096, 300 * 1024) == 0 &&
-					  memcmp(r + MB, w + 4096 + 300 * 1024,
-						 200 * 1024) == 0);
+	CHECK_TRUE("readv bytes",
+		   memcmp(r, w + 4096, 300 * 1024) == 0 &&
+		       memcmp(r + MB, w + 4096 + 300 * 1024, 200 * 1024) == 0);
 
 	/* A buffer whose last quarter is not mapped: Linux copies up to the
 	 * hole and reports that much. */
 	unsigned char *m = mmap(NULL, MB, PROT_READ | PROT_WRITE,
 				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	munmap(m + 768 * 1024, 256 * 1024);
-	CHECK_RET("pread into a buffer with a hole: short",
-		  pread(fd, m, MB, 0), 768 * 1024);
+	CHECK_RET("pread into a buffer with a hole: short", pread(fd, m, MB, 0),
+		  768 * 1024);
 	CHECK_TRUE("what came before the hole", memcmp(m, w, 768 * 1024) == 0);
 	munmap(m, 768 * 1024);
 
-	unsigned char *ro = mmap(NULL, MB, PROT_READ,
-				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned char *ro =
+	    mmap(NULL, MB, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	lseek(fd, 0, SEEK_SET);
 	CHECK_ERR("read into read-only memory", read(fd, ro, MB), EFAULT);
 	CHECK_RET("offset unmoved by the fault", lseek(fd, 0, SEEK_CUR), 0);
@@ -76,9 +78,10 @@ static void made_here(void)
 	 * does the offset. */
 	lseek(fd, 0, SEEK_SET);
 	char small[10];
-	struct iovec two[2] = { { small, 10 }, { (void *)8, 100 } };
+	struct iovec two[2] = {{small, 10}, {(void *)8, 100}};
 	CHECK_RET("readv into a good then a bad buffer", readv(fd, two, 2), 10);
-	CHECK_RET("the offset counts what was copied", lseek(fd, 0, SEEK_CUR), 10);
+	CHECK_RET("the offset counts what was copied", lseek(fd, 0, SEEK_CUR),
+		  10);
 	void *volatile bad = (void *)8;
 	CHECK_ERR("read at a bad address", read(fd, bad, MB), EFAULT);
 
@@ -108,7 +111,8 @@ static void own_image(const char *self)
 		got += (size_t)r;
 	}
 	CHECK_TRUE("4 KiB pieces add up", got == len);
-	CHECK_TRUE("whole and pieces agree", sum(whole, len) == sum(piece, len));
+	CHECK_TRUE("whole and pieces agree",
+		   sum(whole, len) == sum(piece, len));
 	close(fd);
 	free(whole);
 	free(piece);

@@ -40,10 +40,11 @@ static void private_and_shared(void)
 {
 	put_pages("f", 3);
 	int fd = open("f", O_RDWR);
-	char *p = mmap(NULL, 3 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	char *p =
+	    mmap(NULL, 3 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 	CHECK_TRUE("private map", p != MAP_FAILED);
-	CHECK_TRUE("private sees the file", p[0] == 'a' && p[PG] == 'b' &&
-						    p[3 * PG - 1] == 'c');
+	CHECK_TRUE("private sees the file",
+		   p[0] == 'a' && p[PG] == 'b' && p[3 * PG - 1] == 'c');
 	p[0] = 'X';
 	char c = 0;
 	CHECK_RET("pread after a private store", pread(fd, &c, 1, 0), 1);
@@ -53,8 +54,10 @@ static void private_and_shared(void)
 	char *q = mmap(NULL, PG, PROT_READ, MAP_PRIVATE, fd, PG);
 	CHECK_TRUE("map at an offset", q != MAP_FAILED && q[0] == 'b');
 	munmap(q, PG);
-	FERR("unaligned offset", mmap(NULL, PG, PROT_READ, MAP_PRIVATE, fd, 100) ==
-					 MAP_FAILED ? -1 : 0, EINVAL);
+	FERR("unaligned offset",
+	     mmap(NULL, PG, PROT_READ, MAP_PRIVATE, fd, 100) == MAP_FAILED ? -1
+									   : 0,
+	     EINVAL);
 
 	char *s = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	CHECK_TRUE("shared map", s != MAP_FAILED);
@@ -66,8 +69,8 @@ static void private_and_shared(void)
 
 	/* A second shared mapping of the same pages, and a child's store. */
 	char *s2 = mmap(NULL, PG, PROT_READ, MAP_SHARED, fd, 0);
-	CHECK_TRUE("second mapping sees the store", s2 != MAP_FAILED &&
-							 s2[5] == 'S');
+	CHECK_TRUE("second mapping sees the store",
+		   s2 != MAP_FAILED && s2[5] == 'S');
 	pid_t pid = fork();
 	if (pid == 0) {
 		s[9] = 'C';
@@ -95,7 +98,10 @@ static void access_modes(void)
 	int ro = open("g", O_RDONLY);
 	FERR("shared writable of O_RDONLY",
 	     mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0) ==
-			     MAP_FAILED ? -1 : 0, EACCES);
+		     MAP_FAILED
+		 ? -1
+		 : 0,
+	     EACCES);
 	char *p = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, ro, 0);
 	CHECK_TRUE("private writable of O_RDONLY", p != MAP_FAILED);
 	p[0] = 'z';
@@ -116,25 +122,36 @@ static void access_modes(void)
 	close(ro2);
 	munmap(s, PG);
 	close(ro);
-	FERR("mmap an O_PATH fd", mmap(NULL, PG, PROT_READ, MAP_PRIVATE,
-				       open("g", O_PATH), 0) == MAP_FAILED ? -1 : 0,
+	FERR("mmap an O_PATH fd",
+	     mmap(NULL, PG, PROT_READ, MAP_PRIVATE, open("g", O_PATH), 0) ==
+		     MAP_FAILED
+		 ? -1
+		 : 0,
 	     EBADF);
 
 	int wo = open("g", O_WRONLY);
-	FERR("map O_WRONLY", mmap(NULL, PG, PROT_READ, MAP_PRIVATE, wo, 0) ==
-				     MAP_FAILED ? -1 : 0, EACCES);
+	FERR("map O_WRONLY",
+	     mmap(NULL, PG, PROT_READ, MAP_PRIVATE, wo, 0) == MAP_FAILED ? -1
+									 : 0,
+	     EACCES);
 	close(wo);
 	int ap = open("g", O_RDWR | O_APPEND);
 	/* Only an append-only inode (chattr +a) refuses this, not O_APPEND. */
 	FOK("shared writable of O_APPEND",
 	    mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, ap, 0) ==
-			    MAP_FAILED ? -1 : 0);
+		    MAP_FAILED
+		? -1
+		: 0);
 	close(ap);
-	FERR("bad fd", mmap(NULL, PG, PROT_READ, MAP_PRIVATE, 555, 0) ==
-			       MAP_FAILED ? -1 : 0, EBADF);
+	FERR("bad fd",
+	     mmap(NULL, PG, PROT_READ, MAP_PRIVATE, 555, 0) == MAP_FAILED ? -1
+									  : 0,
+	     EBADF);
 	int d = open(".", O_RDONLY | O_DIRECTORY);
-	FERR("a directory", mmap(NULL, PG, PROT_READ, MAP_PRIVATE, d, 0) ==
-				    MAP_FAILED ? -1 : 0, ENODEV);
+	FERR("a directory",
+	     mmap(NULL, PG, PROT_READ, MAP_PRIVATE, d, 0) == MAP_FAILED ? -1
+									: 0,
+	     ENODEV);
 	close(d);
 }
 
@@ -142,8 +159,8 @@ static void dev_zero(void)
 {
 	int z = open("/dev/zero", O_RDWR);
 	char *p = mmap(NULL, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, z, 0);
-	CHECK_TRUE("private /dev/zero", p != MAP_FAILED && p[0] == 0 &&
-						p[2 * PG - 1] == 0);
+	CHECK_TRUE("private /dev/zero",
+		   p != MAP_FAILED && p[0] == 0 && p[2 * PG - 1] == 0);
 	p[0] = 1;
 	munmap(p, 2 * PG);
 	char *s = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, z, 0);
@@ -178,7 +195,7 @@ static void past_eof(void)
 	char *p = mmap(NULL, 2 * PG, PROT_READ, MAP_SHARED, fd, 0);
 	CHECK_TRUE("map two pages", p != MAP_FAILED);
 	FOK("truncate to one page", ftruncate(fd, PG));
-	struct sigaction sa = { .sa_sigaction = on_bus, .sa_flags = SA_SIGINFO };
+	struct sigaction sa = {.sa_sigaction = on_bus, .sa_flags = SA_SIGINFO};
 	sigaction(SIGBUS, &sa, NULL);
 	volatile char c = 0;
 	if (sigsetjmp(jb, 1) == 0) {
@@ -209,14 +226,15 @@ static void file_futex(void)
 	w[1] = 0;
 	pid_t pid = fork();
 	if (pid == 0) {
-		uint32_t *cw = mmap(NULL, PG, PROT_READ | PROT_WRITE,
-				    MAP_SHARED, fd, 0);
+		uint32_t *cw =
+		    mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		__atomic_store_n(&cw[1], 1, __ATOMIC_SEQ_CST);
 		while (__atomic_load_n(&cw[1], __ATOMIC_SEQ_CST) == 1)
 			futex(&cw[1], FUTEX_WAIT, 1);
 		_exit(cw[1] == 2 ? 0 : 1);
 	}
-	uint32_t *pw = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	uint32_t *pw =
+	    mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	while (__atomic_load_n(&pw[1], __ATOMIC_SEQ_CST) != 1)
 		sched_yield();
 	__atomic_store_n(&pw[1], 2, __ATOMIC_SEQ_CST);
@@ -238,7 +256,8 @@ static void own_image(const char *self)
 	CHECK_TRUE("open the probe's executable", fd >= 0);
 	char *p = mmap(NULL, PG, PROT_READ, MAP_PRIVATE, fd, 0);
 	CHECK_TRUE("map it", p != MAP_FAILED);
-	CHECK_TRUE("it starts with the ELF magic", memcmp(p, "\177ELF", 4) == 0);
+	CHECK_TRUE("it starts with the ELF magic",
+		   memcmp(p, "\177ELF", 4) == 0);
 	char *e = mmap(NULL, PG, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
 	CHECK_TRUE("map it executable", e != MAP_FAILED);
 	munmap(e, PG);

@@ -8,11 +8,11 @@
  */
 #include "probe_fs.h"
 
-#include <sched.h>
 #include <linux/capability.h>
+#include <sched.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/personality.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 
@@ -42,14 +42,15 @@ static void lock_limits(void)
 {
 	pid_t c = fork();
 	if (c == 0) {
-		struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+		struct __user_cap_header_struct h = {
+		    _LINUX_CAPABILITY_VERSION_3, 0};
 		struct __user_cap_data_struct d[2];
 		if (syscall(SYS_capget, &h, d) < 0)
 			_exit(10);
 		d[0].effective &= ~(1u << CAP_IPC_LOCK);
 		if (syscall(SYS_capset, &h, d) < 0)
 			_exit(11);
-		struct rlimit rl = { 0, 0 };
+		struct rlimit rl = {0, 0};
 		if (setrlimit(RLIMIT_MEMLOCK, &rl) < 0)
 			_exit(12);
 		static char page[4096] __attribute__((aligned(4096)));
@@ -61,8 +62,9 @@ static void lock_limits(void)
 	}
 	int st;
 	waitpid(c, &st, 0);
-	CHECK_TRUE("mlock and mlockall: EPERM without the limit or CAP_IPC_LOCK",
-		   WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK_TRUE(
+	    "mlock and mlockall: EPERM without the limit or CAP_IPC_LOCK",
+	    WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 static void advice(void)
@@ -70,10 +72,13 @@ static void advice(void)
 	fs_put("f", "hello", 0644);
 	int fd = open("f", O_RDONLY);
 	/* posix_fadvise returns the error instead of setting errno. */
-	CHECK_TRUE("fadvise SEQUENTIAL", posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL) == 0);
-	CHECK_TRUE("fadvise DONTNEED", posix_fadvise(fd, 0, 5, POSIX_FADV_DONTNEED) == 0);
+	CHECK_TRUE("fadvise SEQUENTIAL",
+		   posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL) == 0);
+	CHECK_TRUE("fadvise DONTNEED",
+		   posix_fadvise(fd, 0, 5, POSIX_FADV_DONTNEED) == 0);
 	CHECK_TRUE("fadvise bad advice", posix_fadvise(fd, 0, 0, 42) == EINVAL);
-	CHECK_TRUE("fadvise negative length", posix_fadvise(fd, 0, -1, 0) == EINVAL);
+	CHECK_TRUE("fadvise negative length",
+		   posix_fadvise(fd, 0, -1, 0) == EINVAL);
 	CHECK_TRUE("fadvise bad fd", posix_fadvise(555, 0, 0, 0) == EBADF);
 	int pp[2];
 	pipe(pp);
@@ -84,13 +89,19 @@ static void advice(void)
 	CHECK_ERR("readahead write-only", readahead(wo, 0, 10), EBADF);
 	int d = open(".", O_RDONLY | O_DIRECTORY);
 	CHECK_ERR("readahead a directory", readahead(d, 0, 10), EINVAL);
-	CHECK_OK("sync_file_range", sync_file_range(wo, 0, 0, SYNC_FILE_RANGE_WRITE));
-	CHECK_ERR("sync_file_range bad flags", sync_file_range(wo, 0, 0, 8), EINVAL);
-	CHECK_ERR("sync_file_range negative offset", sync_file_range(wo, -1, 0, 0), EINVAL);
-	CHECK_ERR("sync_file_range a pipe", sync_file_range(pp[1], 0, 0, 0), ESPIPE);
-	CHECK_ERR("sync_file_range bad fd", sync_file_range(555, 0, 0, 0), EBADF);
+	CHECK_OK("sync_file_range",
+		 sync_file_range(wo, 0, 0, SYNC_FILE_RANGE_WRITE));
+	CHECK_ERR("sync_file_range bad flags", sync_file_range(wo, 0, 0, 8),
+		  EINVAL);
+	CHECK_ERR("sync_file_range negative offset",
+		  sync_file_range(wo, -1, 0, 0), EINVAL);
+	CHECK_ERR("sync_file_range a pipe", sync_file_range(pp[1], 0, 0, 0),
+		  ESPIPE);
+	CHECK_ERR("sync_file_range bad fd", sync_file_range(555, 0, 0, 0),
+		  EBADF);
 	int op = open("f", O_PATH);
-	CHECK_ERR("sync_file_range O_PATH", sync_file_range(op, 0, 0, 0), EBADF);
+	CHECK_ERR("sync_file_range O_PATH", sync_file_range(op, 0, 0, 0),
+		  EBADF);
 	close(op);
 	close(d);
 	close(wo);
@@ -104,7 +115,8 @@ static void names(void)
 	static char long_name[80];
 	memset(long_name, 'x', sizeof(long_name) - 1);
 	CHECK_ERR("sethostname too long", sethostname(long_name, 65), EINVAL);
-	CHECK_ERR("setdomainname too long", setdomainname(long_name, 65), EINVAL);
+	CHECK_ERR("setdomainname too long", setdomainname(long_name, 65),
+		  EINVAL);
 	/* Changing the names is checked only in a child with its own copy
 	 * of the world: natively that is a new UTS namespace (root only). */
 	pid_t c = fork();
@@ -127,14 +139,16 @@ static void persona(void)
 {
 	int cur = personality(0xffffffff);
 	CHECK_TRUE("personality is PER_LINUX", cur == PER_LINUX);
-	CHECK_RET("set UNAME26 returns the old one", personality(PER_LINUX | UNAME26), PER_LINUX);
+	CHECK_RET("set UNAME26 returns the old one",
+		  personality(PER_LINUX | UNAME26), PER_LINUX);
 	CHECK_RET("query it", personality(0xffffffff), PER_LINUX | UNAME26);
 	pid_t c = fork();
 	if (c == 0)
 		_exit(personality(0xffffffff) == (PER_LINUX | UNAME26) ? 0 : 1);
 	int st;
 	waitpid(c, &st, 0);
-	CHECK_TRUE("a child inherits it", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK_TRUE("a child inherits it",
+		   WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	personality(PER_LINUX);
 }
 

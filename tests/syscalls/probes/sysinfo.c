@@ -26,7 +26,7 @@ int main(void)
 	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
 	CHECK_TRUE("totalram matches sysconf(_SC_PHYS_PAGES)",
 		   (unsigned long long)si.totalram * si.mem_unit ==
-			   (unsigned long long)pages * (unsigned long long)psz);
+		       (unsigned long long)pages * (unsigned long long)psz);
 
 	/* uptime moves with CLOCK_BOOTTIME's seconds, not backwards. */
 	struct sysinfo again;
@@ -34,7 +34,8 @@ int main(void)
 	CHECK_TRUE("uptime does not go backwards", again.uptime >= si.uptime);
 
 	CHECK_ERR("NULL", syscall(SYS_sysinfo, NULL), EFAULT);
-	void *ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *ro =
+	    mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	CHECK_ERR("read-only buffer", syscall(SYS_sysinfo, ro), EFAULT);
 	CHECK_ERR("kernel address", syscall(SYS_sysinfo, (void *)-4096L),
 		  EFAULT);
