@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -200,12 +201,8 @@ void plat_fdpass_unlock(void)
 	pthread_mutex_unlock(&fdpass_lock);
 }
 
-int plat_fdpass_send(int fd)
+int plat_fd_send(int sock, int fd)
 {
-	/* Whatever an earlier batch left queued (a stub that never took it,
-	 * whatever its result page claims) goes first: a stub only ever
-	 * receives the fd sent for its own batch. */
-	plat_fdpass_drain();
 	char byte = 0;
 	struct iovec iov = { &byte, 1 };
 	union {
@@ -219,9 +216,24 @@ int plat_fdpass_send(int fd)
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	if (sendmsg(fdpass[0], &msg, MSG_NOSIGNAL) != 1)
+	if (sendmsg(sock, &msg, MSG_NOSIGNAL) != 1)
 		return -errno;
 	return 0;
+}
+
+bool plat_fd_unreceived(int sock)
+{
+	int n = 0;
+	return ioctl(sock, SIOCOUTQ, &n) == 0 && n > 0;
+}
+
+int plat_fdpass_send(int fd)
+{
+	/* Whatever an earlier batch left queued (a stub that never took it,
+	 * whatever its result page claims) goes first: a stub only ever
+	 * receives the fd sent for its own batch. */
+	plat_fdpass_drain();
+	return plat_fd_send(fdpass[0], fd);
 }
 
 bool plat_fdpass_pending(void)

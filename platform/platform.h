@@ -182,3 +182,7 @@ int plat_fdpass_send(int fd);
 void plat_fdpass_drain(void);
 /* A sent fd is still queued (no stub took it). */
 bool plat_fdpass_pending(void);
+/* The same on any fd-passing socket (an address space's own, see
+ * systrap): send fd over sock; sock's last message not yet received. */
+int plat_fd_send(int sock, int fd);
+bool plat_fd_unreceived(int sock);

@@ -92,6 +92,10 @@ struct plat_as {
 	uint32_t seq;
 	bool dead;
 	bool slot_used[SYSTRAP_MAX_THREADS];
+	/* The sentry's end of this address space's own fd-passing socket
+	 * (the stub's end is its fd PLAT_FDPASS_FD), or -1: the sandbox-wide
+	 * one (the zygote). Under lock. */
+	int fdp;
 };
 
 struct plat_thread {
@@ -250,6 +254,7 @@ static struct plat_as *as_alloc(uint64_t block)
 	if (!as)
 		return NULL;
 	as->pidfd = -1;
+	as->fdp = -1;
 	as->block = block;
 	as->ctrl = (struct systrap_ctrl *)block;
 	as->res = (struct systrap_result *)(block + SYSTRAP_RESULT_OFF);
@@ -265,6 +270,8 @@ static void systrap_as_destroy(struct plat_as *as)
 		stubproc_kill_and_reap(as->pid);
 	if (as->pidfd >= 0)
 		close(as->pidfd);
+	if (as->fdp >= 0)
+		close(as->fdp);
 	if (as->block)
 		block_free(as->block);
 	pthread_mutex_destroy(&as->lock);
@@ -531,6 +538,93 @@ static int systrap_thread_syscall(struct plat_thread *th, long nr,
 	return executor_call(th->as, nr, args, ret);
 }
 
+/* The msghdr the executor receives a passed fd with, laid out in the
+ * result page's scratch (stub addresses). The workload can scribble on it:
+ * then the receive fails, or the fd lands nowhere useful; the sentry never
+ * reads back the fd number (it is always PLAT_FDPASS_RECV_FD). */
+struct recv_area {
+	struct msghdr msg;
+	struct iovec iov;
+	char byte;
+	char pad[7];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} c;
+};
+
+/* Gives a new stub its own fd-passing socket in place of the one it
+ * inherited (its parent's, or the sandbox-wide one), and closes its
+ * block's memfd (fd memfd). One batch of the new stub's executor, under
+ * the parent's lock since the parent's batches use the same queue: the new
+ * socket's end is sent over the inherited one; the stub frees fd 0, takes
+ * the message there, moves it to PLAT_FDPASS_FD and closes fd 0. The new
+ * stub runs no workload code yet: nothing of this can be forged. */
+static int own_socket(struct plat_as *parent, struct plat_as *as, int memfd)
+{
+	int sp[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		return -errno;
+	pthread_mutex_lock(&parent->lock);
+	int via = parent->fdp;
+	int err;
+	if (via >= 0) {
+		err = plat_fd_send(via, sp[1]);
+	} else {
+		plat_fdpass_lock();
+		err = plat_fdpass_send(sp[1]);
+	}
+	close(sp[1]);
+	if (!err) {
+		uint64_t base = as->block + SYSTRAP_RESULT_OFF +
+				offsetof(struct systrap_result, scratch);
+		struct recv_area *ra = (struct recv_area *)as->res->scratch;
+		memset(ra, 0, sizeof(*ra));
+		ra->iov.iov_base =
+		    (void *)(base + offsetof(struct recv_area, byte));
+		ra->iov.iov_len = 1;
+		ra->msg.msg_iov =
+		    (struct iovec *)(base + offsetof(struct recv_area, iov));
+		ra->msg.msg_iovlen = 1;
+		ra->msg.msg_control =
+		    (void *)(base + offsetof(struct recv_area, c));
+		ra->msg.msg_controllen = sizeof(ra->c.buf);
+		struct systrap_req b[] = {
+			{ SYS_close, { (uint64_t)memfd } },
+			{ SYS_dup2, { PLAT_FDPASS_FD, PLAT_FDPASS_RECV_FD } },
+			{ SYS_close, { PLAT_FDPASS_RECV_FD } },
+			{ SYS_recvmsg,
+			  { PLAT_FDPASS_FD, base,
+			    MSG_CMSG_CLOEXEC | MSG_DONTWAIT } },
+			{ SYS_dup2, { PLAT_FDPASS_RECV_FD, PLAT_FDPASS_FD } },
+			{ SYS_close, { PLAT_FDPASS_RECV_FD } },
+		};
+		int k = (int)(sizeof(b) / sizeof(b[0]));
+		uint64_t args[6] = { (uint64_t)k };
+		long done;
+		pthread_mutex_lock(&as->lock);
+		err = executor_post_locked(as, SYSTRAP_OP_BATCH, args, b, k,
+					   &done);
+		pthread_mutex_unlock(&as->lock);
+		/* Judged by the queue, not by the new stub's word. */
+		bool left = via >= 0 ? plat_fd_unreceived(via)
+				     : plat_fdpass_pending();
+		if (!err && (done != k || left))
+			err = -EIO;
+		if (left && via < 0)
+			plat_fdpass_drain();
+	}
+	if (via < 0)
+		plat_fdpass_unlock();
+	pthread_mutex_unlock(&parent->lock);
+	if (err < 0) {
+		close(sp[0]);
+		return err;
+	}
+	as->fdp = sp[0];
+	return 0;
+}
+
 /* A host fork of parent's stub; the child serves its own new block. */
 static int stub_fork(struct plat_as *parent, struct plat_as **out)
 {
@@ -588,9 +682,7 @@ static int stub_fork(struct plat_as *parent, struct plat_as **out)
 	close(fd);
 	if (err < 0)
 		goto fail;
-	uint64_t cargs[6] = { ready - 1 };
-	long r;
-	err = executor_call(as, SYS_close, cargs, &r);
+	err = own_socket(parent, as, (int)ready - 1);
 	if (err < 0)
 		goto fail;
 	*out = as;
@@ -866,20 +958,6 @@ static int copy_fpstate(struct plat_thread *from, struct plat_thread *to)
 	return err < 0 ? err : 0;
 }
 
-/* The msghdr the executor receives a passed fd with, laid out in the
- * result page's scratch (stub addresses). The workload can scribble on it:
- * then the receive fails, or the fd lands nowhere useful; the sentry never
- * reads back the fd number (it is always PLAT_FDPASS_RECV_FD). */
-struct recv_area {
-	struct msghdr msg;
-	struct iovec iov;
-	char byte;
-	char pad[7];
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} c;
-};
 
 /* platform_ops.batch: the calls go in the control page's batch and the
  * executor runs them in one hand-off: exec's mappings cost one wake-up,
@@ -904,7 +982,15 @@ static int systrap_batch(struct plat_thread *th, int host_fd,
 	_Static_assert(PLAT_BATCH_MAX + 4 <= SYSTRAP_BATCH_MAX, "batch size");
 	if (n < 0 || n > PLAT_BATCH_MAX)
 		return -EINVAL;
+	/* A stub of its own socket (every one but the zygote's first) needs
+	 * no sandbox-wide lock: its queue is its own, under as->lock. */
+	bool global = false;
 	if (host_fd >= 0) {
+		pthread_mutex_lock(&as->lock);
+		global = as->fdp < 0;
+		pthread_mutex_unlock(&as->lock);
+	}
+	if (global) {
 		plat_fdpass_lock();
 		err = plat_fdpass_send(host_fd);
 		if (err < 0) {
@@ -913,6 +999,13 @@ static int systrap_batch(struct plat_thread *th, int host_fd,
 		}
 	}
 	pthread_mutex_lock(&as->lock);
+	if (host_fd >= 0 && !global) {
+		err = plat_fd_send(as->fdp, host_fd);
+		if (err < 0) {
+			pthread_mutex_unlock(&as->lock);
+			return err;
+		}
+	}
 	int k = 0;
 	if (host_fd >= 0) {
 		memset(ra, 0, sizeof(*ra));
@@ -944,12 +1037,14 @@ static int systrap_batch(struct plat_thread *th, int host_fd,
 	err = executor_post_locked(as, SYSTRAP_OP_BATCH, args, b, k, &done);
 	if (!err && (done < 0 || done > k))
 		err = -EIO; /* a forged result: the stub lies to itself */
-	if (host_fd >= 0 && plat_fdpass_pending()) {
+	if (host_fd >= 0 && (global ? plat_fdpass_pending()
+				    : plat_fd_unreceived(as->fdp))) {
 		/* "Done" while the fd was never taken: only a forged result
 		 * page (or a dead stub) says that. Its executor must not take
-		 * the next fd sent, meant for another stub: the process goes,
+		 * the next fd sent, meant for another batch: the process goes,
 		 * as for any tampering. */
-		plat_fdpass_drain();
+		if (global)
+			plat_fdpass_drain();
 		if (!as->dead) {
 			log_warn("systrap: stub %d claimed a batch it did not "
 				 "run: killing it", as->pid);
@@ -964,7 +1059,8 @@ static int systrap_batch(struct plat_thread *th, int host_fd,
 		uint64_t cargs[6] = { PLAT_FDPASS_RECV_FD };
 		long ignored;
 		executor_call_locked(as, SYS_close, cargs, &ignored);
-		plat_fdpass_drain();
+		if (global)
+			plat_fdpass_drain();
 		if (done < fd_calls)
 			err = -EIO;
 	}
@@ -981,7 +1077,7 @@ static int systrap_batch(struct plat_thread *th, int host_fd,
 			ok = 0;
 	}
 	pthread_mutex_unlock(&as->lock);
-	if (host_fd >= 0)
+	if (global)
 		plat_fdpass_unlock();
 	return err < 0 ? err : ok;
 }
