@@ -797,6 +797,10 @@ int vfs_truncate(const struct vfs_ctx *c, const struct vfs_path *p,
 	int err = vfs_permission(c->cred, inode, VFS_MAY_WRITE);
 	if (err < 0)
 		return err;
+	/* A program running from it takes no writers (Linux's
+	 * get_write_access). */
+	if (atomic_load(&inode->writecount) < 0)
+		return -ETXTBSY;
 	err = check_fsize(c, size);
 	if (err < 0)
 		return err;

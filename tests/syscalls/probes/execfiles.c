@@ -67,6 +67,15 @@ static int stage_image(void)
 	return 0;
 }
 
+/* A running program: says so on stdout, then waits for a byte on stdin. */
+static int stage_wait(void)
+{
+	char c = 'r';
+	if (write(1, &c, 1) != 1)
+		return 1;
+	return read(0, &c, 1) == 1 ? 0 : 1;
+}
+
 /* ---- helpers ------------------------------------------------------------ */
 
 static char *path(const char *name)
@@ -316,6 +325,37 @@ static void binaries(void)
 	close(w);
 	expect_runs("execve it again once closed", &r, "exited 0");
 
+	/* While it runs, the program's file takes no writers. */
+	int in[2], out[2];
+	if (pipe(in) == 0 && pipe(out) == 0) {
+		pid_t c = fork();
+		if (c == 0) {
+			dup2(in[0], 0);
+			dup2(out[1], 1);
+			char *const cargv[] = {"copy", NULL};
+			char *const cenv[] = {"PROBE_EXEC_STAGE=wait", NULL};
+			execve(path("copy"), cargv, cenv);
+			_exit(127);
+		}
+		close(in[0]);
+		close(out[1]);
+		char b;
+		CHECK_RET("the copy runs", read(out[0], &b, 1), 1);
+		CHECK_ERR("truncate a running program", truncate(path("copy"), 0),
+			  ETXTBSY);
+		CHECK_ERR("open a running program for writing",
+			  open(path("copy"), O_WRONLY), ETXTBSY);
+		CHECK_RET("let it finish", write(in[1], "x", 1), 1);
+		int st;
+		waitpid(c, &st, 0);
+		CHECK_TRUE("it exited 0", WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		close(in[1]);
+		close(out[0]);
+		int w2 = open(path("copy"), O_WRONLY);
+		CHECK_TRUE("writable again once it has exited", w2 >= 0);
+		close(w2);
+	}
+
 	/* execveat with AT_EMPTY_PATH: the exec'd name is /dev/fd/N. */
 	char fdname[32];
 	int fd = open(path("copy"), O_RDONLY);
@@ -402,6 +442,8 @@ int main(int argc, char **argv)
 		return stage_interp(argc, argv);
 	if (stage && strcmp(stage, "image") == 0)
 		return stage_image();
+	if (stage && strcmp(stage, "wait") == 0)
+		return stage_wait();
 
 	px_reset();
 	self = argv[0];
