@@ -56,6 +56,20 @@ static void fix_caps(struct creds *n, const struct creds *o)
 static long commit_uids(struct task *t, struct creds *n)
 {
 	fix_caps(n, &t->cred);
+	/* Linux's commit_creds: a change of effective or fs ids makes the
+	 * process undumpable (suid_dumpable 0) until its next exec. */
+	if (n->euid != t->cred.euid || n->egid != t->cred.egid ||
+	    n->fsuid != t->cred.fsuid || n->fsgid != t->cred.fsgid)
+		t->tg->dumpable_off = true;
+	t->cred = *n;
+	return 0;
+}
+
+/* gid changes: no capability follows, dumpability does. */
+static long commit_gids(struct task *t, struct creds *n)
+{
+	if (n->egid != t->cred.egid || n->fsgid != t->cred.fsgid)
+		t->tg->dumpable_off = true;
 	t->cred = *n;
 	return 0;
 }
@@ -79,16 +93,16 @@ SYSCALL(setuid)
 SYSCALL(setgid)
 {
 	uint32_t gid = (uint32_t)a->a[0];
-	struct creds *c = &t->cred;
+	struct creds n = t->cred;
 	if (gid == NOCHANGE)
 		return -EINVAL;
-	if (capable(c, CAP_SETGID))
-		c->rgid = c->egid = c->sgid = c->fsgid = gid;
-	else if (gid == c->rgid || gid == c->sgid)
-		c->egid = c->fsgid = gid;
+	if (capable(&t->cred, CAP_SETGID))
+		n.rgid = n.egid = n.sgid = n.fsgid = gid;
+	else if (gid == n.rgid || gid == n.sgid)
+		n.egid = n.fsgid = gid;
 	else
 		return -EPERM;
-	return 0;
+	return commit_gids(t, &n);
 }
 
 static bool one_of(uint32_t x, uint32_t a, uint32_t b, uint32_t c)
@@ -137,8 +151,7 @@ SYSCALL(setregid)
 	if (r != NOCHANGE || (e != NOCHANGE && e != o->rgid))
 		n.sgid = n.egid;
 	n.fsgid = n.egid;
-	t->cred = n;
-	return 0;
+	return commit_gids(t, &n);
 }
 
 SYSCALL(setresuid)
@@ -182,8 +195,7 @@ SYSCALL(setresgid)
 	if (s != NOCHANGE)
 		n.sgid = s;
 	n.fsgid = n.egid;
-	t->cred = n;
-	return 0;
+	return commit_gids(t, &n);
 }
 
 /* setfsuid/setfsgid return the old value whether or not they succeed. */
@@ -209,8 +221,11 @@ SYSCALL(setfsgid)
 	uint32_t old = c->fsgid;
 	if (gid != NOCHANGE &&
 	    (capable(c, CAP_SETGID) || one_of(gid, c->rgid, c->egid, c->sgid) ||
-	     gid == c->fsgid))
-		c->fsgid = gid;
+	     gid == c->fsgid)) {
+		struct creds n = *c;
+		n.fsgid = gid;
+		commit_gids(t, &n);
+	}
 	return old;
 }
 

@@ -425,6 +425,9 @@ long task_execve(struct task *t, const char *path, uint64_t uargv,
 	t->ss_sp = t->ss_size = 0;
 	t->ss_flags = 2; /* SS_DISABLE */
 	tg->did_exec = true;
+	/* Dumpable again, unless the ids disagree (Linux's setup_new_exec). */
+	tg->dumpable_off = t->cred.euid != t->cred.ruid ||
+			   t->cred.egid != t->cred.rgid;
 	free(tg->exe_path);
 	tg->exe_path = strdup(name);
 	/* comm is the file's name (for fd-based execs, the fd's number). */

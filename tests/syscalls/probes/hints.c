@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/personality.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -135,6 +136,28 @@ static void names(void)
 		   WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
+/* A change of effective ids makes a process undumpable; an exec with
+ * agreeing ids makes it dumpable again. */
+static void dumpable(const char *self)
+{
+	pid_t c = fork();
+	if (c == 0) {
+		if (prctl(PR_GET_DUMPABLE) != 1)
+			_exit(20);
+		if (setresgid(1000, 1000, 1000) < 0 || setresuid(1000, 1000, 1000) < 0)
+			_exit(21);
+		if (prctl(PR_GET_DUMPABLE) != 0)
+			_exit(22);
+		char *const argv[] = { (char *)self, "dumpable", NULL };
+		execv(self, argv);
+		_exit(23);
+	}
+	int st;
+	waitpid(c, &st, 0);
+	CHECK_TRUE("undumpable after setuid, dumpable again after exec",
+		   WIFEXITED(st) && WEXITSTATUS(st) == 1);
+}
+
 static void persona(void)
 {
 	int cur = personality(0xffffffff);
@@ -152,13 +175,19 @@ static void persona(void)
 	personality(PER_LINUX);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	/* The exec'd stage of dumpable(): its dumpability as exit status. */
+	if (argc > 1 && strcmp(argv[1], "dumpable") == 0)
+		return prctl(PR_GET_DUMPABLE);
+	char *self = realpath(argv[0], NULL);
 	fs_setup();
 	locking();
 	lock_limits();
 	advice();
 	names();
+	if (self)
+		dumpable(self);
 	persona();
 	fs_cleanup();
 	return probe_done();
