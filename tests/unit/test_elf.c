@@ -213,6 +213,29 @@ static void every_truncation_is_safe(void **state)
 	free(img);
 }
 
+/* The loader hands elf_parse only the file's first bytes: the headers
+ * must be in them, the segments only in the file. */
+static void headers_in_buffer_segments_in_file(void **state)
+{
+	(void)state;
+	struct elf_info e;
+	const char *why = NULL;
+	uint8_t *img = make_exec(2);
+
+	assert_int_equal(elf_headers_end(img, IMG_SIZE), 64 + 3 * 56);
+	assert_int_equal(elf_headers_end(img, 63), 0); /* no full header */
+	assert_int_equal(elf_headers_end((const uint8_t *)"#!/bin/sh\n", 10), 0);
+	/* The first page only, of a bigger file: fine. */
+	assert_int_equal(elf_parse(img, 4096, IMG_SIZE, &e, &why), 0);
+	/* Headers past what was read: refused with its own reason. */
+	assert_int_equal(elf_parse(img, 100, IMG_SIZE, &e, &why), -ENOEXEC);
+	assert_string_equal(why, "program headers too far into the file");
+	/* A segment past the end of the file: refused. */
+	assert_int_equal(elf_parse(img, 4096, 0x1400, &e, &why), -ENOEXEC);
+	assert_string_equal(why, "segment data outside the file");
+	free(img);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -221,6 +244,7 @@ int main(void)
 		cmocka_unit_test(records_interp),
 		cmocka_unit_test(rejects_malformed),
 		cmocka_unit_test(every_truncation_is_safe),
+		cmocka_unit_test(headers_in_buffer_segments_in_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
