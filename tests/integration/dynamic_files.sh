@@ -103,6 +103,25 @@ run --rw "$rw" -- "$rw/hello"
 	{ echo "FAIL hello runs in the sandbox: $(cat "$tmp/out" "$tmp/err")"; failures=$((failures + 1)); }
 [ "$("$rw/hello")" = "hello, sandbox" ] && echo "ok hello runs on the host" ||
 	{ echo "FAIL hello runs on the host"; failures=$((failures + 1)); }
+same "python3 multiprocessing, subprocess, sqlite3, threads" -- python3 -c '
+import multiprocessing as mp, subprocess, sqlite3, tempfile, threading
+def sq(x): return x * x
+if __name__ == "__main__":
+    with mp.Pool(2) as p: print(sum(p.map(sq, range(100))))
+    print(subprocess.run(["echo", "hi"], capture_output=True, text=True).stdout.strip())
+    with tempfile.TemporaryDirectory() as d:
+        c = sqlite3.connect(d + "/db")
+        c.execute("create table t(x)"); c.execute("insert into t values (1)"); c.commit()
+        print(c.execute("select count(*) from t").fetchone()[0]); c.close()
+    ts = [threading.Thread(target=print, args=(i,)) for i in range(4)]
+    [t.start() or t.join() for t in ts]
+'
+same "make -j2 and xargs -P2" -- bash -c 'd=$(mktemp -d) && trap "rm -rf $d" EXIT && cd "$d" && printf "all: a b\na:\n\t@echo a\nb:\n\t@echo b\n" > Makefile && make -s -j2 | sort && seq 1 6 | xargs -P2 -n1 echo | sort -n'
+if command -v git >/dev/null; then
+	same "git init, commit, log" -- bash -c 'd=$(mktemp -d) && trap "rm -rf $d" EXIT && cd "$d" && git init -q r && cd r && echo a > f && git add f && git -c user.name=a -c user.email=a@b commit -qm m && git log --oneline | wc -l'
+else
+	echo "skip git: not installed"
+fi
 works "python3 writes only to the overlay" -- python3 -c "open('$ro/py', 'w').write('x'); import shutil; shutil.rmtree('$ro/dir', ignore_errors=True)"
 
 [ "$runsc" = native ] && exit $((failures > 0))
