@@ -62,6 +62,8 @@ label() {
 BENCH_DIR=$(mktemp -d "${TMPDIR:-/tmp}/bench-files.XXXXXX") || exit 1
 export BENCH_DIR
 trap 'rm -rf "$BENCH_DIR"' EXIT
+# A reader that stops early (| head) must not leave 256 MiB behind.
+trap 'rm -rf "$BENCH_DIR"; exit 1' INT TERM HUP PIPE
 echo small >"$BENCH_DIR/small"
 dd if=/dev/zero of="$BENCH_DIR/big" bs=1M count=256 status=none
 mkdir "$BENCH_DIR/many"
