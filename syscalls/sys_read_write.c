@@ -84,6 +84,8 @@ static long read_direct(struct task *t, struct file *f, uint64_t buf,
 	}
 	if (r > 0 && !pos)
 		f->pos = off + (uint64_t)r;
+	if (r > 0 && f->ops->accessed)
+		f->ops->accessed(f);
 	if (atomic)
 		pthread_mutex_unlock(&f->pos_lock);
 	close(hfd);

@@ -76,6 +76,9 @@ struct file_ops {
 	/* Mapping this file maps anonymous memory (/dev/zero): private or
 	 * shared as the mapping says, as Linux does. */
 	bool mmap_anon;
+	/* Data was read from the file's host fd without its read op (a
+	 * direct read): update the access time as a read would. */
+	void (*accessed)(struct file *f);
 	/* Bytes readable now (FIONREAD), for files that know. */
 	long (*readable)(struct file *f);
 	/* Events ready now (POLLIN...); registers on its wait queues with

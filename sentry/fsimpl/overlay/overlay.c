@@ -1031,6 +1031,13 @@ static int ovl_io_fd(struct file *f)
 	return r->ops->io_fd ? r->ops->io_fd(r) : -ENODEV;
 }
 
+static void ovl_accessed(struct file *f)
+{
+	struct file *r = REAL(f);
+	if (r->ops->accessed)
+		r->ops->accessed(r);
+}
+
 static void ovl_release(struct file *f)
 {
 	file_put(f->priv);
@@ -1064,6 +1071,7 @@ static const struct file_ops ovl_reg_fops = {
     .fallocate = ovl_fallocate,
     .mmap_fd = ovl_mmap_fd,
     .io_fd = ovl_io_fd,
+    .accessed = ovl_accessed,
     .release = ovl_release,
 };
 

@@ -541,6 +541,21 @@ static int resize(struct vfs_inode *i, uint64_t size)
 	return 0;
 }
 
+/* relatime: atime moves when it is older than the last change, as on
+ * Linux's default mounts. */
+static void touch_atime(struct vfs_inode *i)
+{
+	pthread_mutex_lock(&i->lock);
+	struct timespec *a = &i->attr.atime, *m = &i->attr.mtime,
+			*c = &i->attr.ctime;
+	if (a->tv_sec < m->tv_sec ||
+	    (a->tv_sec == m->tv_sec && a->tv_nsec <= m->tv_nsec) ||
+	    a->tv_sec < c->tv_sec ||
+	    (a->tv_sec == c->tv_sec && a->tv_nsec <= c->tv_nsec))
+		*a = vfs_now();
+	pthread_mutex_unlock(&i->lock);
+}
+
 static long tmpfs_read(struct task *t, struct file *f, void *buf, size_t len,
 		       uint64_t *pos)
 {
@@ -568,19 +583,14 @@ static long tmpfs_read(struct task *t, struct file *f, void *buf, size_t len,
 	pthread_rwlock_unlock(&n->data_lock);
 	if (r > 0) {
 		*pos = off + (uint64_t)r;
-		/* relatime: atime moves when it is older than the last
-		 * change, as on Linux's default mounts. */
-		pthread_mutex_lock(&i->lock);
-		struct timespec *a = &i->attr.atime, *m = &i->attr.mtime,
-				*c = &i->attr.ctime;
-		if (a->tv_sec < m->tv_sec ||
-		    (a->tv_sec == m->tv_sec && a->tv_nsec <= m->tv_nsec) ||
-		    a->tv_sec < c->tv_sec ||
-		    (a->tv_sec == c->tv_sec && a->tv_nsec <= c->tv_nsec))
-			*a = vfs_now();
-		pthread_mutex_unlock(&i->lock);
+		touch_atime(i);
 	}
 	return r;
+}
+
+static void tmpfs_accessed(struct file *f)
+{
+	touch_atime(f->inode);
 }
 
 static long tmpfs_write(struct task *t, struct file *f, const void *buf,
@@ -972,6 +982,7 @@ static const struct file_ops tmpfs_reg_fops = {
     .fallocate = tmpfs_fallocate,
     .mmap_fd = tmpfs_mmap_fd,
     .io_fd = tmpfs_io_fd,
+    .accessed = tmpfs_accessed,
 };
 
 static const struct file_ops tmpfs_dir_fops = {

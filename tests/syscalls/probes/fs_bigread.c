@@ -9,6 +9,7 @@
 
 #include <sys/mman.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #define MB (1024 * 1024)
 
@@ -85,6 +86,20 @@ static void made_here(void)
 	void *volatile bad = (void *)8;
 	CHECK_ERR("read at a bad address", read(fd, bad, MB), EFAULT);
 
+	/* relatime: an access time older than the last change moves on a
+	 * big read as on a small one. */
+	struct timespec now, ts[2];
+	clock_gettime(CLOCK_REALTIME, &now);
+	ts[0] = (struct timespec){ now.tv_sec - 1000, 0 };
+	ts[1] = (struct timespec){ 0, UTIME_OMIT };
+	utimensat(AT_FDCWD, "big", ts, 0);
+	struct stat s0, s1;
+	stat("big", &s0);
+	unsigned char *rb = malloc(MB);
+	CHECK_RET("pread 1 MiB for atime", pread(fd, rb, MB, 0), MB);
+	free(rb);
+	stat("big", &s1);
+	CHECK_TRUE("the access time moved", s1.st_atim.tv_sec > s0.st_atim.tv_sec);
 	int wo = open("big", O_WRONLY);
 	CHECK_ERR("read a write-only fd", read(wo, r, MB), EBADF);
 	close(wo);
