@@ -11,6 +11,8 @@
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 extern const struct platform_ops plat_ptrace_ops;
@@ -234,6 +236,33 @@ int plat_fdpass_send(int fd)
 	 * receives the fd sent for its own batch. */
 	plat_fdpass_drain();
 	return plat_fd_send(fdpass[0], fd);
+}
+
+static long with_fd(const struct platform_ops *p, struct plat_thread *th,
+		    int host_fd, long nr, const uint64_t args[6])
+{
+	struct plat_sysreq req = { nr, { 0 } };
+	long r = -EIO;
+	memcpy(req.args, args, sizeof(req.args));
+	int err = p->batch(th, host_fd, &req, 1, &r);
+	return err < 0 ? err : r;
+}
+
+long plat_map_fd(const struct platform_ops *p, struct plat_thread *th,
+		 int host_fd, uint64_t addr, uint64_t len, int prot, int flags,
+		 uint64_t off)
+{
+	uint64_t a[6] = { addr, len, (uint64_t)prot,
+			  (uint64_t)(flags | MAP_FIXED), PLAT_FDPASS_RECV_FD,
+			  off };
+	return with_fd(p, th, host_fd, SYS_mmap, a);
+}
+
+long plat_fd_pread(const struct platform_ops *p, struct plat_thread *th,
+		   int host_fd, uint64_t buf, uint64_t len, uint64_t off)
+{
+	uint64_t a[6] = { PLAT_FDPASS_RECV_FD, buf, len, off };
+	return with_fd(p, th, host_fd, SYS_pread64, a);
 }
 
 bool plat_fdpass_pending(void)

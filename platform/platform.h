@@ -108,17 +108,6 @@ struct platform_ops {
 	/* getrusage(who) as the host sees th's stub: RUSAGE_SELF for the
 	 * stub process, RUSAGE_THREAD for the stub thread itself. */
 	int (*thread_rusage)(struct plat_thread *th, int who, struct rusage *ru);
-	/* mmap(addr, len, prot, flags | MAP_FIXED, host_fd, off) inside th's
-	 * stub: host_fd is the sentry's, passed to the stub for the call.
-	 * Returns the host result (addr, or -errno). */
-	long (*map_fd)(struct plat_thread *th, int host_fd, uint64_t addr,
-		       uint64_t len, int prot, int flags, uint64_t off);
-	/* pread64(host_fd, buf, len, off) inside th's stub, straight into
-	 * the workload's memory at buf (the caller has made sure buf is not
-	 * one of the stub's ranges): one copy instead of two for big reads.
-	 * Returns the host result (bytes, or -errno: EFAULT for a bad buf). */
-	long (*fd_pread)(struct plat_thread *th, int host_fd, uint64_t buf,
-			 uint64_t len, uint64_t off);
 	/* Runs n (<= PLAT_BATCH_MAX) calls in th's stub in one hand-off, in
 	 * order, stopping after the first that fails; rets[i] gets each
 	 * result. host_fd >= 0 is passed in first, at PLAT_FDPASS_RECV_FD
@@ -186,3 +175,15 @@ bool plat_fdpass_pending(void);
  * systrap): send fd over sock; sock's last message not yet received. */
 int plat_fd_send(int sock, int fd);
 bool plat_fd_unreceived(int sock);
+
+/* One call with a host fd of the sentry's, through platform_ops.batch
+ * (the fd is passed in at PLAT_FDPASS_RECV_FD and closed after):
+ * mmap(addr, len, prot, flags | MAP_FIXED, host_fd, off) inside th's stub,
+ * or pread64(host_fd, buf, len, off) straight into the workload's memory at
+ * buf (the caller has made sure buf is not one of the stub's ranges).
+ * Return the host result (addr or bytes, or -errno). */
+long plat_map_fd(const struct platform_ops *p, struct plat_thread *th,
+		 int host_fd, uint64_t addr, uint64_t len, int prot, int flags,
+		 uint64_t off);
+long plat_fd_pread(const struct platform_ops *p, struct plat_thread *th,
+		   int host_fd, uint64_t buf, uint64_t len, uint64_t off);

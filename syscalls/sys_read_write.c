@@ -49,7 +49,7 @@ static long read_direct(struct task *t, struct file *f, uint64_t buf,
 			size_t n, const uint64_t *pos)
 {
 	const struct platform_ops *plat = t->k->plat;
-	if (n < DIRECT_MIN || !plat->fd_pread || !f->ops->io_fd ||
+	if (n < DIRECT_MIN || !plat->batch || !f->ops->io_fd ||
 	    !f->inode || !S_ISREG(f->inode->type) || !(f->mode & FMODE_READ))
 		return -ENOTSUP;
 	if (pos ? !(f->mode & FMODE_PREAD) : !(f->mode & FMODE_LSEEK))
@@ -72,7 +72,8 @@ static long read_direct(struct task *t, struct file *f, uint64_t buf,
 	/* In pieces: the sandbox's fd-passing lock is held for each. */
 	for (size_t done = 0; r >= 0 && done < n;) {
 		size_t c = n - done < DIRECT_CHUNK ? n - done : DIRECT_CHUNK;
-		long got = plat->fd_pread(t->th, hfd, buf + done, c, off + done);
+		long got = plat_fd_pread(plat, t->th, hfd, buf + done, c,
+					 off + done);
 		if (got < 0) {
 			r = done ? (long)done : got;
 			break;
@@ -145,6 +146,9 @@ static long write_from(struct task *t, struct file *f, uint64_t buf, size_t n,
 	return (long)done;
 }
 
+static long readv_file(struct task *t, struct file *f, const struct iovec *iov,
+		       uint64_t cnt, size_t total, const uint64_t *pos);
+
 static long do_read(struct task *t, int fd, uint64_t buf, uint64_t n,
 		    const uint64_t *pos)
 {
@@ -156,20 +160,11 @@ static long do_read(struct task *t, int fd, uint64_t buf, uint64_t n,
 	long r;
 	if (n == 0) { /* still checks the fd, mode and offset */
 		r = vfs_read(t, f, NULL, 0, pos);
-	} else if (!pos && loops(f) && (f->mode & FMODE_LSEEK) &&
-		   (f->mode & FMODE_PREAD) && (f->mode & FMODE_READ)) {
-		/* A regular file read at its offset: the offset moves by what
-		 * reached the caller (a copy-out that faults counts only the
-		 * chunks before), under the offset lock throughout. */
-		bool atomic = f->mode & FMODE_ATOMIC_POS;
-		if (atomic)
-			pthread_mutex_lock(&f->pos_lock);
-		uint64_t off = f->pos;
-		r = read_to(t, f, buf, n, &off);
-		if (r > 0)
-			f->pos = off + (uint64_t)r;
-		if (atomic)
-			pthread_mutex_unlock(&f->pos_lock);
+	} else if (loops(f)) {
+		/* One buffer of readv's: a regular file read at its offset
+		 * moves it by what reached the caller. */
+		struct iovec one = { (void *)(uintptr_t)buf, (size_t)n };
+		r = readv_file(t, f, &one, 1, (size_t)n, pos);
 	} else {
 		r = read_to(t, f, buf, n, pos);
 	}
@@ -275,8 +270,8 @@ static long readv_file(struct task *t, struct file *f, const struct iovec *iov,
 		return r;
 	}
 	/* A regular file read at its offset: positional reads from it, the
-	 * offset moved by what reached the caller, under the offset lock (as
-	 * do_read). */
+	 * offset moved by what reached the caller (a copy-out that faults
+	 * counts only what came before), under the offset lock throughout. */
 	bool at_offset = !pos && (f->mode & FMODE_LSEEK) &&
 			 (f->mode & FMODE_PREAD) && (f->mode & FMODE_READ);
 	bool atomic = at_offset && (f->mode & FMODE_ATOMIC_POS);

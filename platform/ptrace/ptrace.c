@@ -616,34 +616,6 @@ calls:;
 	return err < 0 ? err : ok;
 }
 
-/* Runs nr(args) in th's stub with host_fd received at PLAT_FDPASS_RECV_FD
- * (the args name it there), then closes it. */
-static long ptrace_with_fd(struct plat_thread *th, int host_fd, long nr,
-			   const uint64_t args[6])
-{
-	struct plat_sysreq req = { nr, { 0 } };
-	long r = -EIO;
-	memcpy(req.args, args, sizeof(req.args));
-	int err = ptrace_batch(th, host_fd, &req, 1, &r);
-	return err < 0 ? err : r;
-}
-
-static long ptrace_map_fd(struct plat_thread *th, int host_fd, uint64_t addr,
-			  uint64_t len, int prot, int flags, uint64_t off)
-{
-	uint64_t a[6] = { addr, len, (uint64_t)prot,
-			  (uint64_t)(flags | MAP_FIXED), PLAT_FDPASS_RECV_FD,
-			  off };
-	return ptrace_with_fd(th, host_fd, SYS_mmap, a);
-}
-
-static long ptrace_fd_pread(struct plat_thread *th, int host_fd, uint64_t buf,
-			    uint64_t len, uint64_t off)
-{
-	uint64_t a[6] = { PLAT_FDPASS_RECV_FD, buf, len, off };
-	return ptrace_with_fd(th, host_fd, SYS_pread64, a);
-}
-
 static int ptrace_thread_rusage(struct plat_thread *th, int who,
 				struct rusage *ru)
 {
@@ -928,8 +900,6 @@ const struct platform_ops plat_ptrace_ops = {
 	.fpstate_get = ptrace_fpstate_get,
 	.fpstate_set = ptrace_fpstate_set,
 	.thread_rusage = ptrace_thread_rusage,
-	.map_fd = ptrace_map_fd,
-	.fd_pread = ptrace_fd_pread,
 	.batch = ptrace_batch,
 	.copy_in = ptrace_copy_in,
 	.copy_out = ptrace_copy_out,

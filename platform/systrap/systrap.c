@@ -553,6 +553,25 @@ struct recv_area {
 	} c;
 };
 
+/* Lays out the recv_area in as's result page; returns its stub address
+ * (recvmsg's msghdr). as->lock held. */
+static uint64_t recv_area_init(struct plat_as *as)
+{
+	uint64_t base = as->block + SYSTRAP_RESULT_OFF +
+			offsetof(struct systrap_result, scratch);
+	struct recv_area *ra = (struct recv_area *)as->res->scratch;
+	_Static_assert(sizeof(*ra) <= sizeof(as->res->scratch), "scratch size");
+	memset(ra, 0, sizeof(*ra));
+	ra->iov.iov_base = (void *)(base + offsetof(struct recv_area, byte));
+	ra->iov.iov_len = 1;
+	ra->msg.msg_iov =
+	    (struct iovec *)(base + offsetof(struct recv_area, iov));
+	ra->msg.msg_iovlen = 1;
+	ra->msg.msg_control = (void *)(base + offsetof(struct recv_area, c));
+	ra->msg.msg_controllen = sizeof(ra->c.buf);
+	return base;
+}
+
 /* Gives a new stub its own fd-passing socket in place of the one it
  * inherited (its parent's, or the sandbox-wide one), and closes its
  * block's memfd (fd memfd). One batch of the new stub's executor, under
@@ -576,19 +595,7 @@ static int own_socket(struct plat_as *parent, struct plat_as *as, int memfd)
 	}
 	close(sp[1]);
 	if (!err) {
-		uint64_t base = as->block + SYSTRAP_RESULT_OFF +
-				offsetof(struct systrap_result, scratch);
-		struct recv_area *ra = (struct recv_area *)as->res->scratch;
-		memset(ra, 0, sizeof(*ra));
-		ra->iov.iov_base =
-		    (void *)(base + offsetof(struct recv_area, byte));
-		ra->iov.iov_len = 1;
-		ra->msg.msg_iov =
-		    (struct iovec *)(base + offsetof(struct recv_area, iov));
-		ra->msg.msg_iovlen = 1;
-		ra->msg.msg_control =
-		    (void *)(base + offsetof(struct recv_area, c));
-		ra->msg.msg_controllen = sizeof(ra->c.buf);
+		uint64_t base = recv_area_init(as);
 		struct systrap_req b[] = {
 			{ SYS_close, { (uint64_t)memfd } },
 			{ SYS_dup2, { PLAT_FDPASS_FD, PLAT_FDPASS_RECV_FD } },
@@ -970,15 +977,11 @@ static int systrap_batch(struct plat_thread *th, int host_fd,
 			 const struct plat_sysreq *reqs, int n, long *rets)
 {
 	struct plat_as *as = th->as;
-	uint64_t base = as->block + SYSTRAP_RESULT_OFF +
-			offsetof(struct systrap_result, scratch);
-	struct recv_area *ra = (struct recv_area *)as->res->scratch;
 	struct systrap_req b[SYSTRAP_BATCH_MAX];
 	int fd_calls = host_fd >= 0 ? 3 : 0;
 	long done;
 	int err;
 
-	_Static_assert(sizeof(*ra) <= sizeof(as->res->scratch), "scratch size");
 	_Static_assert(PLAT_BATCH_MAX + 4 <= SYSTRAP_BATCH_MAX, "batch size");
 	if (n < 0 || n > PLAT_BATCH_MAX)
 		return -EINVAL;
@@ -1008,15 +1011,7 @@ static int systrap_batch(struct plat_thread *th, int host_fd,
 	}
 	int k = 0;
 	if (host_fd >= 0) {
-		memset(ra, 0, sizeof(*ra));
-		ra->iov.iov_base = (void *)(base + offsetof(struct recv_area, byte));
-		ra->iov.iov_len = 1;
-		ra->msg.msg_iov =
-		    (struct iovec *)(base + offsetof(struct recv_area, iov));
-		ra->msg.msg_iovlen = 1;
-		ra->msg.msg_control =
-		    (void *)(base + offsetof(struct recv_area, c));
-		ra->msg.msg_controllen = sizeof(ra->c.buf);
+		uint64_t base = recv_area_init(as);
 		b[k++] = (struct systrap_req){
 			SYS_dup2, { PLAT_FDPASS_FD, PLAT_FDPASS_RECV_FD } };
 		b[k++] = (struct systrap_req){ SYS_close, { PLAT_FDPASS_RECV_FD } };
@@ -1080,34 +1075,6 @@ static int systrap_batch(struct plat_thread *th, int host_fd,
 	if (global)
 		plat_fdpass_unlock();
 	return err < 0 ? err : ok;
-}
-
-/* Runs nr(args) in th's stub with host_fd received at PLAT_FDPASS_RECV_FD
- * (the args name it there), then closes it. */
-static long systrap_with_fd(struct plat_thread *th, int host_fd, long nr,
-			    const uint64_t args[6])
-{
-	struct plat_sysreq req = { nr, { 0 } };
-	long r = -EIO;
-	memcpy(req.args, args, sizeof(req.args));
-	int err = systrap_batch(th, host_fd, &req, 1, &r);
-	return err < 0 ? err : r;
-}
-
-static long systrap_map_fd(struct plat_thread *th, int host_fd, uint64_t addr,
-			   uint64_t len, int prot, int flags, uint64_t off)
-{
-	uint64_t a[6] = { addr, len, (uint64_t)prot,
-			  (uint64_t)(flags | MAP_FIXED), PLAT_FDPASS_RECV_FD,
-			  off };
-	return systrap_with_fd(th, host_fd, SYS_mmap, a);
-}
-
-static long systrap_fd_pread(struct plat_thread *th, int host_fd, uint64_t buf,
-			     uint64_t len, uint64_t off)
-{
-	uint64_t a[6] = { PLAT_FDPASS_RECV_FD, buf, len, off };
-	return systrap_with_fd(th, host_fd, SYS_pread64, a);
 }
 
 static int systrap_thread_rusage(struct plat_thread *th, int who,
@@ -1271,8 +1238,6 @@ const struct platform_ops plat_systrap_ops = {
 	.fpstate_get = systrap_fpstate_get,
 	.fpstate_set = systrap_fpstate_set,
 	.thread_rusage = systrap_thread_rusage,
-	.map_fd = systrap_map_fd,
-	.fd_pread = systrap_fd_pread,
 	.batch = systrap_batch,
 	.copy_in = systrap_copy_in,
 	.copy_out = systrap_copy_out,

@@ -349,8 +349,8 @@ static long map_file_at(struct task *t, uint64_t start, uint64_t len, int prot,
 			int maxprot)
 {
 	int type = flags & MAP_TYPE;
-	long r = t->k->plat->map_fd(t->th, host_fd, start, len, prot,
-				    type | (flags & MAP_PASS) | MAP_FIXED, off);
+	long r = plat_map_fd(t->k->plat, t->th, host_fd, start, len, prot,
+			     type | (flags & MAP_PASS) | MAP_FIXED, off);
 	if (r < 0)
 		return r;
 	if ((uint64_t)r != start)
