@@ -1,7 +1,10 @@
 /* Micro-benchmarks, one per mode; prints the mean ns per operation (best of
  * 5 runs). Static, so the same binary runs natively and in the sandbox.
- *   getppid   a trapped system call
- *   getppid4  the same from 4 threads at once: wall time per call of one
+ *   getppid   a trapped system call, through glibc's wrapper (a `mov $N,
+ *             %eax; syscall` site, which systrap rewrites once hot)
+ *   getppidsc the same through syscall(3), whose site takes the number
+ *             from a register (never rewritten: every call takes a signal)
+ *   getppid4  getppid() from 4 threads at once: wall time per call of one
  *             thread (each thread makes ITERATIONS calls)
  *   clock     clock_gettime(CLOCK_MONOTONIC) through the vDSO
  *   write4k   write(1, 4 KiB) (the runner points stdout at /dev/null)
@@ -48,6 +51,11 @@ static const char *self;
 
 static void op_getppid(void)
 {
+	getppid();
+}
+
+static void op_getppidsc(void)
+{
 	syscall(SYS_getppid);
 }
 
@@ -70,7 +78,7 @@ static void *par_getppid(void *arg)
 {
 	pthread_barrier_wait(&par_start);
 	for (long k = 0; k < par_n; k++)
-		syscall(SYS_getppid);
+		getppid();
 	return arg;
 }
 
@@ -305,6 +313,7 @@ int main(int argc, char **argv)
 		void (*teardown)(void);
 	} modes[] = {
 	    {"getppid", op_getppid, NULL, NULL},
+	    {"getppidsc", op_getppidsc, NULL, NULL},
 	    {"clock", op_clock, NULL, NULL},
 	    {"write4k", op_write4k, NULL, NULL},
 	    {"thread", op_thread, NULL, NULL},
@@ -324,7 +333,7 @@ int main(int argc, char **argv)
 		return run_getppid4(atol(argv[2]));
 	if (argc < 3) {
 		fprintf(stderr,
-			"usage: %s getppid|clock|write4k|thread|futexpp|pipepp|"
+			"usage: %s getppid|getppidsc|clock|write4k|thread|futexpp|pipepp|"
 			"fork|forkexec|openclose|stat|pread4k|seqread|listdir "
 			"ITERATIONS\n       %s true\n",
 			argv[0], argv[0]);

@@ -7,7 +7,7 @@ set -u
 runsc="$1"; micro="$2"; bb="${3:-/bin/busybox}"
 platforms="systrap ptrace"
 # BENCH_MODES="stat gccbuild" runs only those cases.
-modes="getppid getppid4 clock write4k thread futexpp pipepp fork forkexec shloop
+modes="getppid getppidsc getppid4 clock write4k thread futexpp pipepp fork forkexec shloop
 	openclose stat pread4k seqread listdir gccbuild"
 modes=${BENCH_MODES:-$modes}
 # forkexec execs the binary by its argv[0]: make it absolute.
@@ -18,6 +18,7 @@ shloop_n=500
 iters() {
 	case "$1" in
 	getppid) echo "1000000 20000" ;;
+	getppidsc) echo "1000000 20000" ;;
 	getppid4) echo "1000000 10000" ;;
 	clock) echo "5000000 5000000" ;;
 	write4k) echo "500000 20000" ;;
@@ -39,6 +40,7 @@ iters() {
 label() {
 	case "$1" in
 	getppid) echo "trapped getppid" ;;
+	getppidsc) echo "getppid by syscall(3)" ;;
 	getppid4) echo "getppid, 4 threads at once" ;;
 	clock) echo "clock_gettime (vDSO)" ;;
 	write4k) echo "write 4 KiB to /dev/null" ;;

@@ -62,6 +62,18 @@ void plat_set_vdso_base(uint64_t base)
 	vdso_base = base;
 }
 
+static bool syscall_patching = true;
+
+void plat_set_syscall_patching(bool on)
+{
+	syscall_patching = on;
+}
+
+bool plat_syscall_patching(void)
+{
+	return syscall_patching;
+}
+
 static bool cpu_pairing = true;
 static atomic_uint next_cpu;
 

@@ -123,6 +123,17 @@ struct platform_ops {
 	pid_t (*thread_host_tid)(struct plat_thread *th);
 	/* Host pid of the stub process (CPU-time accounting only). */
 	pid_t (*as_host_pid)(struct plat_as *as);
+	/* Optional (NULL: not supported). Rewrites the system call whose
+	 * `syscall` instruction ends at rip (a `mov $N, %eax; syscall` in
+	 * private text mapped with prot) so it no longer costs a signal.
+	 * alone: no other thread runs in the address space. The caller
+	 * holds the address space's mapping lock. 0, or -errno if the site
+	 * is not one it can rewrite. */
+	int (*patch_syscall)(struct plat_thread *th, uint64_t rip, int prot,
+			     bool alone);
+	/* rip lies in code the platform generated for patched sites (its
+	 * traps are not worth counting). */
+	bool (*patched_code)(uint64_t rip);
 };
 
 /* A range of the stub's address space the workload must never map over,
@@ -148,6 +159,9 @@ void plat_set_vdso_base(uint64_t base);
  * halted vCPU), so each stub thread shares its sentry thread's CPU. */
 void plat_pair_cpu(pid_t tid);
 void plat_set_cpu_pairing(bool on);
+/* Whether platforms may rewrite system call sites (patch_syscall). */
+void plat_set_syscall_patching(bool on);
+bool plat_syscall_patching(void);
 
 /* XSAVE images (platform/fpu.c). The size of the image every thread of
  * this host has, and a copy of the init state (what exec and a signal

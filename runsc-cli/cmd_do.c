@@ -163,11 +163,13 @@ int cli_do(struct cli_globals *g, int argc, char **argv)
 		.platform = g->platform ? g->platform : plat_default_name(),
 		.strace = g->strace,
 		.cpu_pairing = true,
+		.syscall_patch = true,
 	};
 	static const struct option opts[] = {
 		{ "platform", required_argument, NULL, 'p' },
 		{ "strace", no_argument, NULL, 's' },
 		{ "cpu-pairing", required_argument, NULL, 'c' },
+		{ "syscall-patch", required_argument, NULL, 'P' },
 		{ "TESTONLY-crash-on-syscall", required_argument, NULL, 'X' },
 		{ "rw", required_argument, NULL, 'w' },
 		{ "ro", required_argument, NULL, 'r' },
@@ -191,6 +193,13 @@ int cli_do(struct cli_globals *g, int argc, char **argv)
 				return 2;
 			}
 			cfg.cpu_pairing = strcmp(optarg, "on") == 0;
+			break;
+		case 'P':
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				fprintf(stderr, "runsc do: --syscall-patch must be on or off\n");
+				return 2;
+			}
+			cfg.syscall_patch = strcmp(optarg, "on") == 0;
 			break;
 		case 'X': cfg.crash_on_syscall = optarg; break;
 		case 'w':

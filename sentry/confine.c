@@ -237,3 +237,29 @@ int sentry_confine_paths(void)
 	seccomp_release(ctx);
 	return err;
 }
+
+/* Resident and shared pages of the stub process: only the host knows
+ * which pages it made resident. The stub's own pages count too (a few). */
+void sentry_stub_rss(pid_t pid, uint64_t *resident, uint64_t *shared)
+{
+	*resident = *shared = 0;
+	if (pid <= 0)
+		return;
+	char path[64], buf[256];
+	/* Relative to the host /proc the sentry opened at boot: the only
+	 * lookup its path filter allows (sentry/confine.c). */
+	snprintf(path, sizeof(path), "%d/statm", (int)pid);
+	int fd = openat(sentry_host_proc_fd(), path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	unsigned long long size, res, sh;
+	if (n > 0) {
+		buf[n] = '\0';
+		if (sscanf(buf, "%llu %llu %llu", &size, &res, &sh) == 3) {
+			*resident = res;
+			*shared = sh;
+		}
+	}
+}

@@ -18,6 +18,7 @@ int sentry_main(const struct sentry_config *cfg)
 
 	sentry_install_fault_handlers();
 	plat_set_cpu_pairing(cfg->cpu_pairing);
+	plat_set_syscall_patching(cfg->syscall_patch);
 	err = kernel_init(&k, cfg);
 	if (err < 0) {
 		log_error("cannot start the sandbox: %s", strerror(-err));

@@ -15,3 +15,6 @@ long sentry_refused_paths(void);
 /* An O_PATH fd of the host's /proc (-1 if none): the only directory the
  * sentry may still open names in (its stubs' statistics). */
 int sentry_host_proc_fd(void);
+/* Resident and shared pages of a stub process, from its host statm (0 if
+ * unknown): the host's exact count, where getrusage's may lag. */
+void sentry_stub_rss(pid_t pid, uint64_t *resident, uint64_t *shared);

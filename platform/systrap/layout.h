@@ -60,11 +60,16 @@
 #define SLOT_RESUME 2 /* the workload runs */
 #define SLOT_EXIT 3 /* the sentry asks the stub thread to exit */
 #define SLOT_CMD 4 /* the sentry asks the trapped thread for its rusage */
+/* A thread trapped through a patched site (no signal frame) must re-trap
+ * through the signal handler, so its FPU state sits in a frame. */
+#define SLOT_CONVERT 5
 
 #define SLOT_KIND_SYSCALL 1
 #define SLOT_KIND_FAULT 2
 #define SLOT_KIND_START 3
 #define SLOT_KIND_INTERRUPT 4
+#define SLOT_KIND_FASTCALL 5 /* a system call through a patched site */
+#define SLOT_KIND_CONVERTED 6 /* re-trapped after SLOT_CONVERT */
 
 #define TLS_FS 1
 #define TLS_GS 2
@@ -97,7 +102,69 @@ struct systrap_slot {
 	int32_t pad3;
 	int64_t cmd_ret;
 	uint8_t cmd_buf[256]; /* SLOT_CMD: getrusage(RUSAGE_THREAD) output */
+	/* The interrupt signal came while the thread ran the fast-call code:
+	 * it traps as an interrupt on its way out instead. */
+	uint32_t intr_deferred;
+	uint32_t conv_kind; /* fast-call code's re-trap: CONVERTED or INTERRUPT */
 };
+
+/* Offsets the fast-call assembly uses. */
+#define SLOT_O_STATE 0
+#define SLOT_O_STUB_WAITING 4
+#define SLOT_O_SENTRY_WAITING 8
+#define SLOT_O_KIND 12
+#define SLOT_O_ARCH 24
+#define SLOT_O_ADDR 32
+#define SLOT_O_NR 40
+#define SLOT_O_SPIN 64
+#define SLOT_O_REGS 80
+#define SLOT_O_R15 80
+#define SLOT_O_R14 88
+#define SLOT_O_R13 96
+#define SLOT_O_R12 104
+#define SLOT_O_RBP 112
+#define SLOT_O_RBX 120
+#define SLOT_O_R11 128
+#define SLOT_O_R10 136
+#define SLOT_O_R9 144
+#define SLOT_O_R8 152
+#define SLOT_O_RAX 160
+#define SLOT_O_RCX 168
+#define SLOT_O_RDX 176
+#define SLOT_O_RSI 184
+#define SLOT_O_RDI 192
+#define SLOT_O_RIP 208
+#define SLOT_O_EFLAGS 224
+#define SLOT_O_RSP 232
+#define SLOT_O_INTR 568
+#define SLOT_O_CONV 572
+
+/* --- patched system call sites ------------------------------------------
+ * A hot `mov $N, %eax; syscall` (b8 imm32 0f 05) in private text becomes
+ * `jmp *TABLE+8k` (ff 24 25 disp32), k the site's number: no signal, no
+ * stack use (the red zone stays intact). The table sits where byte 2 of
+ * disp32 (the old `syscall`'s first byte) is 06 and byte 3 is 0b: a thread
+ * that ran the old `mov` and then meets the new bytes executes 06 or
+ * `0f 0b` (ud2), both invalid, and the sentry sends it to site k's gadget.
+ * One private region per stub (fork copies it):
+ *   PATCH_TABLE   8-byte pointers, table[k] = &site block k
+ *   PATCH_SITES   32-byte blocks: +0  mov $k,%eax; jmp *HDR_COMMON(%rip)
+ *                                 +11 mov $N,%eax; syscall (+16);
+ *                                 +18 jmp *(+24); +24 .quad site + 7
+ *   PATCH_HDR     arena start, end; the fast-call entry (stub_fastcall)
+ * The gadget at +11 is the site's original code moved out of line: the slow
+ * path, and the place a fast call "happened" (its rip is +18, so a restart
+ * at rip - 2 runs the real instruction). */
+#define PATCH_BASE 0x0b060000
+#define PATCH_SIZE 0x10000
+#define PATCH_TABLE 0x0b060000
+#define PATCH_SITES 0x0b062000
+#define PATCH_GADGETS 0x0b06200b /* PATCH_SITES + 11 */
+#define PATCH_HDR 0x0b06a000
+#define PATCH_HDR_HI 0x0b06a008
+#define PATCH_HDR_COMMON 0x0b06a010
+#define PATCH_MAX 1024
+#define PATCH_BLOCK 32
 
 struct systrap_filter_insn {
 	uint16_t code;
@@ -156,3 +223,25 @@ _Static_assert(__builtin_offsetof(struct systrap_result, batch_ret) ==
 		       SYSTRAP_RES_BATCH_RET,
 	       "asm offsets");
 _Static_assert(sizeof(struct systrap_req) == 56, "asm offsets");
+#define SLOT_OFF_(f) __builtin_offsetof(struct systrap_slot, f)
+_Static_assert(SLOT_OFF_(state) == SLOT_O_STATE && SLOT_OFF_(stub_waiting) == SLOT_O_STUB_WAITING &&
+		       SLOT_OFF_(sentry_waiting) == SLOT_O_SENTRY_WAITING &&
+		       SLOT_OFF_(kind) == SLOT_O_KIND && SLOT_OFF_(arch) == SLOT_O_ARCH &&
+		       SLOT_OFF_(addr) == SLOT_O_ADDR && SLOT_OFF_(nr) == SLOT_O_NR &&
+		       SLOT_OFF_(spin) == SLOT_O_SPIN && SLOT_OFF_(regs) == SLOT_O_REGS &&
+		       SLOT_OFF_(regs.r15) == SLOT_O_R15 && SLOT_OFF_(regs.r14) == SLOT_O_R14 &&
+		       SLOT_OFF_(regs.r13) == SLOT_O_R13 && SLOT_OFF_(regs.r12) == SLOT_O_R12 &&
+		       SLOT_OFF_(regs.rbp) == SLOT_O_RBP && SLOT_OFF_(regs.rbx) == SLOT_O_RBX &&
+		       SLOT_OFF_(regs.r11) == SLOT_O_R11 && SLOT_OFF_(regs.r10) == SLOT_O_R10 &&
+		       SLOT_OFF_(regs.r9) == SLOT_O_R9 && SLOT_OFF_(regs.r8) == SLOT_O_R8 &&
+		       SLOT_OFF_(regs.rax) == SLOT_O_RAX && SLOT_OFF_(regs.rcx) == SLOT_O_RCX &&
+		       SLOT_OFF_(regs.rdx) == SLOT_O_RDX && SLOT_OFF_(regs.rsi) == SLOT_O_RSI &&
+		       SLOT_OFF_(regs.rdi) == SLOT_O_RDI && SLOT_OFF_(regs.rip) == SLOT_O_RIP &&
+		       SLOT_OFF_(regs.eflags) == SLOT_O_EFLAGS && SLOT_OFF_(regs.rsp) == SLOT_O_RSP &&
+		       SLOT_OFF_(intr_deferred) == SLOT_O_INTR && SLOT_OFF_(conv_kind) == SLOT_O_CONV,
+	       "fast-call offsets");
+_Static_assert(PATCH_TABLE + 8 * PATCH_MAX <= PATCH_SITES &&
+		       PATCH_SITES + PATCH_BLOCK * PATCH_MAX <= PATCH_HDR &&
+		       PATCH_HDR + 24 <= PATCH_BASE + PATCH_SIZE &&
+		       PATCH_GADGETS == PATCH_SITES + 11,
+	       "patch layout");

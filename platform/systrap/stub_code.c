@@ -96,6 +96,8 @@ INLINE struct systrap_slot *slot_of(uint64_t sp)
  * sequentially consistent stores and loads means a side only pays for a
  * futex wake when the other side is really asleep. */
 #define YIELD_AFTER 100
+#define PATCH_MAX_MASK_ 1023 /* PATCH_MAX - 1 */
+_Static_assert(PATCH_MAX_MASK_ == PATCH_MAX - 1, "asm");
 
 INLINE void handoff(struct systrap_slot *s)
 {
@@ -143,10 +145,20 @@ INLINE void apply_tls(struct systrap_slot *s)
 	uint32_t p = s->tls_pending;
 	if (p & TLS_FS)
 		sys3(SYS_arch_prctl, ARCH_SET_FS_, (long)s->regs.fs_base, 0);
+	/* A gs base of 0 (the workload's default) is the slot itself: the
+	 * fast-call code finds its slot there. */
 	if (p & TLS_GS)
-		sys3(SYS_arch_prctl, ARCH_SET_GS_, (long)s->regs.gs_base, 0);
+		sys3(SYS_arch_prctl, ARCH_SET_GS_,
+		     s->regs.gs_base ? (long)s->regs.gs_base : (long)s, 0);
 	s->tls_pending = 0;
 }
+
+extern const char stub_fastcall[] __attribute__((visibility("hidden")));
+extern const char stub_fast_tail[] __attribute__((visibility("hidden")));
+extern const char stub_fast_conv[] __attribute__((visibility("hidden")));
+extern const char stub_fast_end[] __attribute__((visibility("hidden")));
+
+#define ARITH_FLAGS 0x8d5ULL /* CF PF AF ZF SF OF */
 
 STUB void stub_signal_handler(int sig, siginfo_t *si, void *ucv)
 {
@@ -154,6 +166,48 @@ STUB void stub_signal_handler(int sig, siginfo_t *si, void *ucv)
 	greg_t *g = uc->uc_mcontext.gregs;
 	struct systrap_slot *s = slot_of((uint64_t)uc->uc_stack.ss_sp);
 	struct systrap_regs *r = &s->regs;
+	uint64_t rip = (uint64_t)g[REG_RIP];
+	uint32_t conv = 0;
+
+	/* The fast-call code (see the assembly below) is not inside a signal
+	 * handler, so the interrupt signal can land in it. Before its exit
+	 * check it only notes the interrupt, which it turns into a trap on
+	 * its way out (or its next trap serves); past the check, and at its
+	 * own re-trap (ud2), the thread is as good as back in the workload
+	 * with the slot's registers: take those. */
+	if (sig == SYSTRAP_INTERRUPT_SIGNAL && rip >= (uint64_t)stub_fastcall &&
+	    rip < (uint64_t)stub_fast_tail) {
+		s->intr_deferred = 1;
+		return;
+	}
+	if (sig == SYSTRAP_INTERRUPT_SIGNAL && rip >= (uint64_t)stub_fast_tail &&
+	    rip < (uint64_t)stub_fast_end)
+		conv = SLOT_KIND_INTERRUPT;
+	else if (sig == SIGILL && rip == (uint64_t)stub_fast_conv)
+		conv = s->conv_kind == SLOT_KIND_CONVERTED ? SLOT_KIND_CONVERTED
+							   : SLOT_KIND_INTERRUPT;
+	if (conv) {
+		g[REG_R8] = r->r8;
+		g[REG_R9] = r->r9;
+		g[REG_R10] = r->r10;
+		g[REG_R11] = r->r11;
+		g[REG_R12] = r->r12;
+		g[REG_R13] = r->r13;
+		g[REG_R14] = r->r14;
+		g[REG_R15] = r->r15;
+		g[REG_RDI] = r->rdi;
+		g[REG_RSI] = r->rsi;
+		g[REG_RBP] = r->rbp;
+		g[REG_RBX] = r->rbx;
+		g[REG_RDX] = r->rdx;
+		g[REG_RAX] = r->rax;
+		g[REG_RCX] = r->rcx;
+		g[REG_RSP] = r->rsp;
+		g[REG_RIP] = r->rip;
+		g[REG_EFL] = (greg_t)(((uint64_t)g[REG_EFL] & ~ARITH_FLAGS) |
+				      (r->eflags & ARITH_FLAGS));
+	}
+	s->intr_deferred = 0; /* this trap reaches the sentry anyway */
 
 	r->r8 = g[REG_R8];
 	r->r9 = g[REG_R9];
@@ -176,7 +230,12 @@ STUB void stub_signal_handler(int sig, siginfo_t *si, void *ucv)
 	s->signo = sig;
 	s->code = si->si_code;
 	s->fpstate = (uint64_t)uc->uc_mcontext.fpregs;
-	if (sig == SYSTRAP_INTERRUPT_SIGNAL) {
+	if (conv) {
+		s->kind = conv;
+		s->nr = (uint64_t)-1;
+		s->arch = 0;
+		s->addr = 0;
+	} else if (sig == SYSTRAP_INTERRUPT_SIGNAL) {
 		s->kind = SLOT_KIND_INTERRUPT;
 		s->nr = (uint64_t)-1;
 		s->arch = 0;
@@ -238,6 +297,8 @@ STUB __attribute__((noreturn)) void stub_thread_entry(void)
 	prog.filter = (struct sock_filter *)ctrl->filter;
 	if (sys3(SYS_seccomp, SECCOMP_SET_MODE_FILTER_, 0, (long)&prog) != 0)
 		sys1(SYS_exit, 1);
+	/* gs points at the slot (see apply_tls) for the fast-call code. */
+	sys3(SYS_arch_prctl, ARCH_SET_GS_, (long)s, 0);
 
 	s->kind = SLOT_KIND_START;
 	s->nr = (uint64_t)-1;
@@ -515,4 +576,167 @@ __asm__(".pushsection stub_text,\"ax\",@progbits\n"
 	"	jmp 12b\n"
 	"13:	mov %rbx, %rax\n"
 	"	jmp 3b\n"
+	".popsection\n");
+
+/* stub_fastcall: where a patched site lands (through its block's
+ * `mov $k, %eax; jmp *PATCH_HDR_COMMON`), with eax = k, on the workload's
+ * own stack, which it never touches. rax, rcx and r11 are free: the real
+ * instruction sets rax and clobbers rcx and r11. Until the registers are in
+ * the slot only those three change, so the slow path (50:) can run the
+ * site's gadget, the original instruction, instead: when gs is not a slot
+ * (the workload set its own gs base). Then the slot gets what a trap would
+ * have written (rip = the gadget's after-syscall address, rcx = rip,
+ * r11 = rflags), the thread hands off as the signal handler does, and on
+ * RESUME loads the slot's registers and jumps to its rip. Only the
+ * arithmetic flags are kept (lahf/seto); DF, TF and AC never change here.
+ * SLOT_CONVERT (the sentry needs the FPU state) and an interrupt that came
+ * meanwhile end in ud2 at stub_fast_conv instead, which the signal handler
+ * turns into a trap with the slot's registers and a full frame. */
+__asm__(".pushsection stub_text,\"ax\",@progbits\n"
+	".globl stub_fastcall\n"
+	".hidden stub_fastcall\n"
+	"stub_fastcall:\n"
+	"	mov %eax, %ecx\n"
+	"	lahf\n"
+	"	seto %al\n"
+	"	rdgsbase %r11\n"
+	"	cmp " S(PATCH_HDR) ", %r11\n"
+	"	jb 50f\n"
+	"	cmp " S(PATCH_HDR_HI) ", %r11\n"
+	"	jae 50f\n"
+	"	test $0xfff, %r11d\n"
+	"	jnz 50f\n"
+	"	mov %r15, " S(SLOT_O_R15) "(%r11)\n"
+	"	mov %r14, " S(SLOT_O_R14) "(%r11)\n"
+	"	mov %r13, " S(SLOT_O_R13) "(%r11)\n"
+	"	mov %r12, " S(SLOT_O_R12) "(%r11)\n"
+	"	mov %rbp, " S(SLOT_O_RBP) "(%r11)\n"
+	"	mov %rbx, " S(SLOT_O_RBX) "(%r11)\n"
+	"	mov %r10, " S(SLOT_O_R10) "(%r11)\n"
+	"	mov %r9, " S(SLOT_O_R9) "(%r11)\n"
+	"	mov %r8, " S(SLOT_O_R8) "(%r11)\n"
+	"	mov %rdx, " S(SLOT_O_RDX) "(%r11)\n"
+	"	mov %rsi, " S(SLOT_O_RSI) "(%r11)\n"
+	"	mov %rdi, " S(SLOT_O_RDI) "(%r11)\n"
+	"	mov %rsp, " S(SLOT_O_RSP) "(%r11)\n"
+	/* rflags as the kernel would show them: IF, bit 1, the saved bits */
+	"	movzbl %ah, %edx\n"
+	"	and $0xd5, %edx\n"
+	"	or $0x202, %edx\n"
+	"	test %al, %al\n"
+	"	jz 51f\n"
+	"	or $0x800, %edx\n"
+	"51:	mov %rdx, " S(SLOT_O_EFLAGS) "(%r11)\n"
+	"	mov %rdx, " S(SLOT_O_R11) "(%r11)\n"
+	"	and $" S(PATCH_MAX_MASK_) ", %ecx\n"
+	"	shl $5, %ecx\n"
+	"	lea " S(PATCH_SITES) "(%rcx), %rdx\n"
+	"	mov 12(%rdx), %eax\n"
+	"	mov %rax, " S(SLOT_O_RAX) "(%r11)\n"
+	"	mov %rax, " S(SLOT_O_NR) "(%r11)\n"
+	"	mov 24(%rdx), %rax\n" /* the site's return address */
+	"	mov %rax, " S(SLOT_O_RCX) "(%r11)\n"
+	"	add $18, %rdx\n"
+	"	mov %rdx, " S(SLOT_O_RIP) "(%r11)\n"
+	"	mov %rdx, " S(SLOT_O_ADDR) "(%r11)\n"
+	"	movl $" S(SLOT_KIND_FASTCALL) ", " S(SLOT_O_KIND) "(%r11)\n"
+	"	movl $0xc000003e, " S(SLOT_O_ARCH) "(%r11)\n" /* AUDIT_ARCH_X86_64 */
+	"	mov %r11, %rbx\n"
+	"	mov $" S(SLOT_TRAPPED) ", %eax\n"
+	"	xchg %eax, " S(SLOT_O_STATE) "(%rbx)\n"
+	"	cmpl $0, " S(SLOT_O_SENTRY_WAITING) "(%rbx)\n"
+	"	je 52f\n"
+	"	lea " S(SLOT_O_STATE) "(%rbx), %rdi\n"
+	"	mov $" S(FUTEX_WAKE_) ", %esi\n"
+	"	mov $1, %edx\n"
+	"	mov $" S(SYS_futex) ", %eax\n"
+	"	syscall\n"
+	/* the hand-off's wait, as handoff() in C: spin (yielding now and
+	 * then past YIELD_AFTER), then sleep with stub_waiting set */
+	"52:	mov " S(SLOT_O_SPIN) "(%rbx), %r12d\n"
+	"	xor %r13d, %r13d\n"
+	"53:	cmpl $" S(SLOT_TRAPPED) ", " S(SLOT_O_STATE) "(%rbx)\n"
+	"	jne 57f\n"
+	"	cmp %r12d, %r13d\n"
+	"	jae 55f\n"
+	"	inc %r13d\n"
+	"	cmp $" S(YIELD_AFTER) ", %r13d\n"
+	"	jb 54f\n"
+	"	test $15, %r13d\n"
+	"	jnz 54f\n"
+	"	mov $" S(SYS_sched_yield) ", %eax\n"
+	"	syscall\n"
+	"	jmp 53b\n"
+	"54:	pause\n"
+	"	jmp 53b\n"
+	"55:	movl $1, " S(SLOT_O_STUB_WAITING) "(%rbx)\n"
+	"	mfence\n"
+	"56:	cmpl $" S(SLOT_TRAPPED) ", " S(SLOT_O_STATE) "(%rbx)\n"
+	"	jne 58f\n"
+	"	lea " S(SLOT_O_STATE) "(%rbx), %rdi\n"
+	"	mov $" S(FUTEX_WAIT_) ", %esi\n"
+	"	mov $" S(SLOT_TRAPPED) ", %edx\n"
+	"	xor %r10d, %r10d\n"
+	"	mov $" S(SYS_futex) ", %eax\n"
+	"	syscall\n"
+	"	jmp 56b\n"
+	"58:	movl $0, " S(SLOT_O_STUB_WAITING) "(%rbx)\n"
+	"57:	mov " S(SLOT_O_STATE) "(%rbx), %eax\n"
+	"	cmp $" S(SLOT_EXIT) ", %eax\n"
+	"	jne 59f\n"
+	"	xor %edi, %edi\n"
+	"	mov $" S(SYS_exit) ", %eax\n"
+	"	syscall\n"
+	"	ud2\n"
+	"59:	cmp $" S(SLOT_CONVERT) ", %eax\n"
+	"	jne 60f\n"
+	"	movl $" S(SLOT_KIND_CONVERTED) ", " S(SLOT_O_CONV) "(%rbx)\n"
+	"	jmp 61f\n"
+	"50:	and $" S(PATCH_MAX_MASK_) ", %ecx\n"
+	"	shl $5, %ecx\n"
+	"	lea " S(PATCH_GADGETS) "(%rcx), %rcx\n"
+	"	add $0x7f, %al\n"
+	"	sahf\n"
+	"	jmp *%rcx\n"
+	"60:	cmpl $0, " S(SLOT_O_INTR) "(%rbx)\n"
+	/* From here an interrupt can no longer be noted for later: the
+	 * handler takes the slot's registers and traps at once. */
+	".globl stub_fast_tail\n"
+	".hidden stub_fast_tail\n"
+	"stub_fast_tail:\n"
+	"	jne 62f\n"
+	"	mov " S(SLOT_O_EFLAGS) "(%rbx), %rax\n"
+	"	mov %rax, %rcx\n"
+	"	shr $11, %ecx\n"
+	"	and $1, %ecx\n"
+	"	mov %al, %ah\n"
+	"	mov %cl, %al\n"
+	"	add $0x7f, %al\n"
+	"	sahf\n"
+	"	mov " S(SLOT_O_R15) "(%rbx), %r15\n"
+	"	mov " S(SLOT_O_R14) "(%rbx), %r14\n"
+	"	mov " S(SLOT_O_R13) "(%rbx), %r13\n"
+	"	mov " S(SLOT_O_R12) "(%rbx), %r12\n"
+	"	mov " S(SLOT_O_RBP) "(%rbx), %rbp\n"
+	"	mov " S(SLOT_O_R11) "(%rbx), %r11\n"
+	"	mov " S(SLOT_O_R10) "(%rbx), %r10\n"
+	"	mov " S(SLOT_O_R9) "(%rbx), %r9\n"
+	"	mov " S(SLOT_O_R8) "(%rbx), %r8\n"
+	"	mov " S(SLOT_O_RAX) "(%rbx), %rax\n"
+	"	mov " S(SLOT_O_RCX) "(%rbx), %rcx\n"
+	"	mov " S(SLOT_O_RDX) "(%rbx), %rdx\n"
+	"	mov " S(SLOT_O_RSI) "(%rbx), %rsi\n"
+	"	mov " S(SLOT_O_RDI) "(%rbx), %rdi\n"
+	"	mov " S(SLOT_O_RSP) "(%rbx), %rsp\n"
+	"	mov " S(SLOT_O_RBX) "(%rbx), %rbx\n"
+	"	jmp *%gs:" S(SLOT_O_RIP) "\n"
+	"62:	movl $" S(SLOT_KIND_INTERRUPT) ", " S(SLOT_O_CONV) "(%rbx)\n"
+	"61:	movl $0, " S(SLOT_O_INTR) "(%rbx)\n"
+	".globl stub_fast_conv\n"
+	".hidden stub_fast_conv\n"
+	"stub_fast_conv:\n"
+	"	ud2\n"
+	".globl stub_fast_end\n"
+	".hidden stub_fast_end\n"
+	"stub_fast_end:\n"
 	".popsection\n");

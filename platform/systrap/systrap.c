@@ -46,6 +46,7 @@
 #include "../factory.h"
 #include "../stubproc.h"
 #include "filter.h"
+#include "../../syscalls/table.h"
 #include "layout.h"
 
 /* Blocks for all address spaces: 16 GiB of address space reserved in the
@@ -78,6 +79,7 @@ extern const char __start_stub_text[] __attribute__((visibility("hidden")));
 extern const char __stop_stub_text[] __attribute__((visibility("hidden")));
 void stub_signal_handler(int, siginfo_t *, void *);
 void stub_thread_entry(void);
+extern const char stub_fastcall[] __attribute__((visibility("hidden")));
 extern const char stub_restorer[] __attribute__((visibility("hidden")));
 extern const char stub_inject[] __attribute__((visibility("hidden")));
 extern const char stub_executor[] __attribute__((visibility("hidden")));
@@ -96,6 +98,11 @@ struct plat_as {
 	 * (the stub's end is its fd PLAT_FDPASS_FD), or -1: the sandbox-wide
 	 * one (the zygote). Under lock. */
 	int fdp;
+	/* Patched system call sites: sites[k] is site k's address (set
+	 * before its bytes change, never removed); fork copies them with the
+	 * memory. Written under the mm's lock, read by fault fix-ups. */
+	uint64_t *sites;
+	_Atomic int nsites;
 };
 
 struct plat_thread {
@@ -105,13 +112,18 @@ struct plat_thread {
 	bool started; /* past its START trap: fpstate lives in a trap frame */
 	struct systrap_slot *slot;
 	uint64_t fs_base, gs_base; /* what the stub thread has */
+	/* Trapped through a patched site: no signal frame until converted. */
+	bool fast;
 };
 
 static uint64_t code_lo, code_hi; /* the stub code region */
 static uint64_t arena;
 static unsigned char arena_used[ARENA_BLOCKS];
 static pthread_mutex_t arena_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct plat_range reserved[3];
+static struct plat_range reserved[4];
+/* Sites may be patched: the host lets user code read the gs base
+ * (FSGSBASE), which the fast-call code finds its slot with. */
+static bool patch_ok;
 static struct plat_as *zygote;
 /* Filter B, the same for every stub: generated once (libseccomp is slow). */
 static struct systrap_filter_insn filter_b[SYSTRAP_FILTER_MAX];
@@ -189,8 +201,12 @@ static int systrap_init(void)
 	arena = ((uint64_t)a + SYSTRAP_BLOCK_SIZE - 1) &
 		~((uint64_t)SYSTRAP_BLOCK_SIZE - 1);
 
+	patch_ok = (getauxval(AT_HWCAP2) & (1UL << 1)) && plat_syscall_patching();
+
 	int n = 0;
 	reserved[n++] = (struct plat_range){ code_lo, code_hi, "[stub]" };
+	reserved[n++] = (struct plat_range){ PATCH_BASE, PATCH_BASE + PATCH_SIZE,
+					     "[stub patches]" };
 	reserved[n++] = (struct plat_range){ arena, arena + ARENA_SIZE,
 					     "[stub blocks]" };
 	err = stubproc_vdso_span(&vlo, &vhi);
@@ -275,6 +291,7 @@ static void systrap_as_destroy(struct plat_as *as)
 	if (as->block)
 		block_free(as->block);
 	pthread_mutex_destroy(&as->lock);
+	free(as->sites);
 	free(as);
 }
 
@@ -326,6 +343,20 @@ static int setup_zygote(void *arg)
 	if (!err)
 		err = inject(pid, &regs, SYS_mprotect, b, SYSTRAP_CTRL_SIZE,
 			     PROT_READ, 0, 0, 0);
+	/* The patched sites' region, empty: its header says where slots can
+	 * be (the arena) and where the fast-call code is. */
+	if (!err)
+		err = inject(pid, &regs, SYS_mmap, PATCH_BASE, PATCH_SIZE,
+			     PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, (uint64_t)-1, 0);
+	if (!err) {
+		uint64_t hdr[3] = { arena, arena + ARENA_SIZE,
+				    code_addr(stub_fastcall) };
+		err = stubproc_copy_out(pid, PATCH_HDR, hdr, sizeof(hdr));
+	}
+	if (!err)
+		err = inject(pid, &regs, SYS_mprotect, PATCH_BASE, PATCH_SIZE,
+			     PROT_READ | PROT_EXEC, 0, 0, 0);
 	if (!err)
 		err = inject(pid, &regs, SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0,
 			     0, 0);
@@ -692,6 +723,17 @@ static int stub_fork(struct plat_as *parent, struct plat_as **out)
 	err = own_socket(parent, as, (int)ready - 1);
 	if (err < 0)
 		goto fail;
+	/* The child's memory has the parent's patched sites. */
+	int nsites = atomic_load(&parent->nsites);
+	if (nsites > 0) {
+		as->sites = calloc(PATCH_MAX, sizeof(*as->sites));
+		if (!as->sites) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		memcpy(as->sites, parent->sites, (size_t)nsites * sizeof(*as->sites));
+		atomic_store(&as->nsites, nsites);
+	}
 	*out = as;
 	return 0;
 fail:
@@ -898,6 +940,226 @@ static void systrap_interrupt(struct plat_thread *th)
 	syscall(SYS_tgkill, th->as->pid, th->tid, SYSTRAP_INTERRUPT_SIGNAL);
 }
 
+/* --- patched sites ------------------------------------------------------------ */
+
+static int systrap_batch(struct plat_thread *th, int host_fd,
+			 const struct plat_sysreq *reqs, int n, long *rets);
+
+/* A thread trapped through a patched site has no signal frame, so no FPU
+ * image in memory, and can only return with the general registers. This
+ * makes it trap once more through the signal handler (stub_fast_conv), after
+ * which it is like any other trapped thread. */
+static int fast_convert(struct plat_thread *th)
+{
+	struct systrap_slot *s = th->slot;
+
+	if (!th->fast)
+		return 0;
+	th->fast = false;
+	if (th->as->dead)
+		return -ESRCH;
+	store(&s->state, SLOT_CONVERT);
+	if (load(&s->stub_waiting))
+		futex(&s->state, FUTEX_WAKE, 1, NULL);
+	if (!wait_change(th->as->pidfd, &s->state, SLOT_CONVERT,
+			 &s->sentry_waiting, spin_budget)) {
+		th->as->dead = true;
+		return -ESRCH;
+	}
+	uint32_t kind = s->kind;
+	if (load(&s->state) != SLOT_TRAPPED ||
+	    (kind != SLOT_KIND_CONVERTED && kind != SLOT_KIND_INTERRUPT)) {
+		log_warn("systrap: stub %d did not convert a fast call (kind "
+			 "%u): killing it", th->as->pid, kind);
+		kill(th->as->pid, SIGKILL);
+		th->as->dead = true;
+		return -ESRCH;
+	}
+	return 0;
+}
+
+static bool systrap_patched_code(uint64_t rip)
+{
+	return rip >= PATCH_BASE && rip < PATCH_BASE + PATCH_SIZE;
+}
+
+/* Calls a fast call must never take: they need the whole register state or
+ * the FPU state every time (the conversion would cost more than the trap
+ * saves), or they change what the fast-call code relies on (gs, fs). */
+static bool patch_excluded(uint64_t nr)
+{
+	switch (nr) {
+	case SYS_rt_sigreturn: case SYS_clone: case SYS_fork: case SYS_vfork:
+	case SYS_execve: case SYS_execveat: case SYS_clone3:
+	case SYS_arch_prctl: case SYS_rt_sigsuspend: case SYS_pause:
+	case SYS_restart_syscall: case SYS_sigaltstack:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int systrap_patch_syscall(struct plat_thread *th, uint64_t rip,
+				 int prot, bool alone)
+{
+	struct plat_as *as = th->as;
+	uint64_t site = rip - 7;
+	uint8_t b[7];
+
+	if (!patch_ok)
+		return -ENOSYS;
+	if (rip < 7 || as->dead)
+		return -EINVAL;
+	int err = stubproc_copy_in(as->pid, b, site, sizeof(b));
+	if (err < 0)
+		return err;
+	if (b[0] != 0xb8 || b[5] != 0x0f || b[6] != 0x05)
+		return -EINVAL;
+	uint32_t nr = (uint32_t)b[1] | (uint32_t)b[2] << 8 |
+		      (uint32_t)b[3] << 16 | (uint32_t)b[4] << 24;
+	if (nr >= ABI_NR_SYSCALLS || syscall_table[nr].cls == SC_HOST ||
+	    patch_excluded(nr))
+		return -EINVAL;
+	/* With other threads running, a fetch that straddles a 16-byte
+	 * block could see two moments of the rewrite: only sites inside one
+	 * block are patched then. */
+	if (!alone && (site & 15) + 7 > 16)
+		return -EAGAIN;
+	int k = atomic_load(&as->nsites);
+	if (k >= PATCH_MAX)
+		return -ENOSPC;
+	if (!as->sites) {
+		as->sites = calloc(PATCH_MAX, sizeof(*as->sites));
+		if (!as->sites)
+			return -ENOMEM;
+	}
+
+	/* What the stub copies in (pread from a memfd: the executor writes
+	 * no memory itself): the site's block, its table entry, the bytes. */
+	uint64_t blk = PATCH_SITES + (uint64_t)k * PATCH_BLOCK;
+	uint64_t entry = PATCH_TABLE + (uint64_t)k * 8;
+	uint8_t src[48];
+	memset(src, 0, sizeof(src));
+	int32_t rel = (int32_t)(PATCH_HDR_COMMON - (blk + 11));
+	src[0] = 0xb8;
+	memcpy(src + 1, &k, 4);
+	src[5] = 0xff;
+	src[6] = 0x25;
+	memcpy(src + 7, &rel, 4);
+	memcpy(src + 11, b, 7); /* mov $N, %eax; syscall */
+	src[18] = 0xff;
+	src[19] = 0x25; /* jmp *0(%rip): the address that follows */
+	uint64_t back = rip;
+	memcpy(src + 24, &back, 8);
+	memcpy(src + 32, &blk, 8);
+	uint32_t disp = (uint32_t)entry;
+	src[40] = 0xcc; /* int3 while the rest changes */
+	src[41] = 0x24;
+	src[42] = 0x25;
+	memcpy(src + 43, &disp, 4); /* src[45] is 06, src[46] 0b */
+	src[47] = 0xff; /* jmp *disp32 */
+	if (src[45] != 0x06 || src[46] != 0x0b)
+		return -EINVAL;
+
+	int fd = memfd_create("systrap-patch", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (pwrite(fd, src, sizeof(src), 0) != (ssize_t)sizeof(src)) {
+		close(fd);
+		return -EIO;
+	}
+	uint64_t p0 = site & ~4095ULL, len = ((rip - 1) & ~4095ULL) + 4096 - p0;
+	int hprot = prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
+	const uint64_t F = PLAT_FDPASS_RECV_FD;
+	struct plat_sysreq r[] = {
+		/* still executable: other threads may be in other blocks */
+		{ SYS_mprotect, { PATCH_BASE, PATCH_SIZE,
+				  PROT_READ | PROT_WRITE | PROT_EXEC } },
+		{ SYS_pread64, { F, blk, PATCH_BLOCK, 0 } },
+		{ SYS_pread64, { F, entry, 8, 32 } },
+		{ SYS_mprotect, { PATCH_BASE, PATCH_SIZE, PROT_READ | PROT_EXEC } },
+		{ SYS_mprotect, { p0, len, (uint64_t)(hprot | PROT_WRITE) } },
+		/* one byte at a time, in this order: a racing thread sees
+		 * int3, the old code, or invalid bytes where `syscall` was */
+		{ SYS_pread64, { F, site, 1, 40 } },
+		{ SYS_pread64, { F, site + 5, 1, 45 } },
+		{ SYS_pread64, { F, site + 6, 1, 46 } },
+		{ SYS_pread64, { F, site + 1, 1, 41 } },
+		{ SYS_pread64, { F, site + 2, 1, 42 } },
+		{ SYS_pread64, { F, site + 3, 1, 43 } },
+		{ SYS_pread64, { F, site + 4, 1, 44 } },
+		{ SYS_pread64, { F, site, 1, 47 } },
+		{ SYS_mprotect, { p0, len, (uint64_t)hprot } },
+	};
+	const int n = (int)(sizeof(r) / sizeof(r[0]));
+	long rets[sizeof(r) / sizeof(r[0])];
+	as->sites[k] = site;
+	atomic_store(&as->nsites, k + 1);
+	int done = systrap_batch(th, fd, r, n, rets);
+	close(fd);
+	if (done == n)
+		return 0;
+	/* Should not happen (the stub died, or the host refused memory):
+	 * put the protections back; the site stays listed, so a thread
+	 * meeting a half-written site still gets to its gadget. */
+	long ignored;
+	if (done >= 1 && done < 4)
+		systrap_batch(th, -1, &r[3], 1, &ignored);
+	if (done >= 5 && done < n)
+		systrap_batch(th, -1, &r[n - 1], 1, &ignored);
+	return done < 0 ? done : -EIO;
+}
+
+/* A fault a patched site explains: int3 on a site being rewritten (or
+ * just rewritten), or the invalid bytes where `syscall` was, met by a
+ * thread that ran the old `mov` or jumped to the old `syscall`. Sends the
+ * thread on (rip) and returns true; false for a real fault. */
+static bool fast_fixup(struct plat_thread *th, int sig,
+		       struct plat_regs *regs)
+{
+	struct plat_as *as = th->as;
+	int n = atomic_load(&as->nsites);
+	uint64_t site;
+
+	if (n == 0 || (sig != SIGTRAP && sig != SIGILL))
+		return false;
+	site = regs->rip - (sig == SIGTRAP ? 1 : 5);
+	int k = -1;
+	for (int i = 0; i < n; i++)
+		if (as->sites[i] == site) {
+			k = i;
+			break;
+		}
+	if (k < 0)
+		return false;
+	uint8_t b[7];
+	if (stubproc_copy_in(as->pid, b, site, sizeof(b)) < 0)
+		return false;
+	uint64_t blk = PATCH_SITES + (uint64_t)k * PATCH_BLOCK;
+	uint32_t disp = (uint32_t)(PATCH_TABLE + (uint64_t)k * 8);
+	uint8_t nw[7] = { 0xff, 0x24, 0x25 };
+	memcpy(nw + 3, &disp, 4);
+	if (sig == SIGILL) {
+		/* Where `syscall` was: run it, with the thread's own rax,
+		 * from the gadget (which then returns to site + 7). */
+		/* The rewrite writes int3 first, then byte 5, then 6: a
+		 * real fault (new code mapped there since) looks otherwise. */
+		if ((b[0] != 0xcc && b[0] != 0xff) || b[5] != 0x06 ||
+		    (b[6] != 0x05 && b[6] != 0x0b))
+			return false;
+		regs->rip = blk + 16;
+		return true;
+	}
+	if (memcmp(b, nw, 7) == 0) {
+		regs->rip = site; /* the rewrite is done: take the jump */
+		return true;
+	}
+	if (b[0] != 0xcc || (b[5] != 0x0f && b[5] != 0x06))
+		return false;
+	regs->rip = blk + 11; /* mid-rewrite: the original code, moved */
+	return true;
+}
+
 /* --- FPU state --------------------------------------------------------------- */
 
 /* Where th's FPU image is in the stub: the trap frame the kernel wrote on
@@ -924,6 +1186,9 @@ static int systrap_fpstate_get(struct plat_thread *th, void *buf, size_t len)
 
 	if (len < size)
 		return -EINVAL;
+	int cerr = fast_convert(th);
+	if (cerr < 0)
+		return cerr;
 	if (!th->started) {
 		memcpy(buf, plat_fpstate_init_image(), size);
 		if (!th->slot->fp_entry)
@@ -942,7 +1207,9 @@ static int systrap_fpstate_set(struct plat_thread *th, const void *buf,
 
 	if (len != plat_fpstate_size())
 		return -EINVAL;
-	int err = fpstate_addr(th, &a);
+	int err = fast_convert(th);
+	if (!err)
+		err = fpstate_addr(th, &a);
 	if (!err)
 		err = stubproc_copy_out(th->as->pid, a, buf, len);
 	if (!err && !th->started)
@@ -1089,6 +1356,9 @@ static int systrap_thread_rusage(struct plat_thread *th, int who,
 		memset(ru, 0, sizeof(*ru));
 		return as->dead ? -ESRCH : 0;
 	}
+	int cerr = fast_convert(th);
+	if (cerr < 0)
+		return cerr;
 	/* The trapped thread runs getrusage itself, then traps again. */
 	s->cmd_who = who;
 	uint32_t trapped = SLOT_TRAPPED;
@@ -1117,11 +1387,24 @@ static int systrap_run(struct plat_thread *th, struct plat_regs *regs,
 	struct systrap_slot *s = th->slot;
 
 	(void)dirty; /* the slot always gets the registers: a few hundred bytes */
+again:
 	memset(trap, 0, sizeof(*trap));
 	if (th->as->dead) {
 		trap->kind = PLAT_TRAP_DEAD;
 		return 0;
 	}
+	/* The fast-call code restores the general registers and the
+	 * arithmetic flags, nothing else. */
+	if (th->fast && (regs->fs_base != th->fs_base ||
+			 regs->gs_base != th->gs_base ||
+			 (regs->eflags & ~0x8d5ULL) != 0x202)) {
+		int err = fast_convert(th);
+		if (err < 0) {
+			trap->kind = PLAT_TRAP_DEAD;
+			return 0;
+		}
+	}
+	th->fast = false;
 	regs_to_slot(regs, s);
 	s->tls_pending = 0;
 	if (regs->fs_base != th->fs_base) {
@@ -1170,6 +1453,12 @@ static int systrap_run(struct plat_thread *th, struct plat_regs *regs,
 				     ? PLAT_TRAP_SYSCALL
 				     : PLAT_TRAP_SYSCALL_COMPAT;
 		return 0;
+	case SLOT_KIND_FASTCALL:
+		regs->orig_rax = s->nr;
+		th->fast = true;
+		trap->kind = PLAT_TRAP_SYSCALL;
+		return 0;
+	case SLOT_KIND_CONVERTED: /* only asked for in fast_convert */
 	case SLOT_KIND_INTERRUPT:
 		regs->orig_rax = (uint64_t)-1;
 		trap->kind = PLAT_TRAP_INTERRUPT;
@@ -1180,6 +1469,8 @@ static int systrap_run(struct plat_thread *th, struct plat_regs *regs,
 		if (sig != SIGSEGV && sig != SIGBUS && sig != SIGFPE &&
 		    sig != SIGILL && sig != SIGTRAP)
 			break;
+		if (fast_fixup(th, sig, regs))
+			goto again;
 		trap->kind = PLAT_TRAP_FAULT;
 		trap->signo = sig;
 		trap->si_code = s->code;
@@ -1243,4 +1534,6 @@ const struct platform_ops plat_systrap_ops = {
 	.copy_out = systrap_copy_out,
 	.thread_host_tid = systrap_thread_host_tid,
 	.as_host_pid = systrap_as_host_pid,
+	.patch_syscall = systrap_patch_syscall,
+	.patched_code = systrap_patched_code,
 };

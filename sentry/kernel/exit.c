@@ -16,6 +16,7 @@
 #include "fdtable.h"
 #include "futex.h"
 #include "kernel.h"
+#include "../sentry.h"
 #include "timer.h"
 
 #define CLD_EXITED_ 1
@@ -101,6 +102,12 @@ void tg_account_stub(struct task *t)
 		return;
 	if (t->k->plat->thread_rusage(t->th, RUSAGE_SELF, &ru) < 0)
 		return;
+	/* getrusage reads the host's per-CPU batched page counts, which
+	 * for a small stub can still say 0; statm sums them. */
+	uint64_t res, sh;
+	sentry_stub_rss(t->k->plat->as_host_pid(t->mm->as), &res, &sh);
+	if ((long)(res * 4) > ru.ru_maxrss)
+		ru.ru_maxrss = (long)(res * 4);
 
 	pthread_mutex_lock(&t->k->lock);
 	struct thread_group *tg = t->tg;

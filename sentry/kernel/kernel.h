@@ -52,6 +52,9 @@ struct sentry_config {
 	const struct vfs_boot_config *vfs; /* the file tree (sentry/vfs/vfs.h) */
 	bool strace;
 	bool cpu_pairing;
+	/* systrap: rewrite hot `mov $N,%eax; syscall` sites into calls that
+	 * trap without a signal (platform/systrap/layout.h). */
+	bool syscall_patch;
 	char **argv; /* workload argv; argv[0] is the program path */
 	char **envp;
 	const char *exec_path; /* path of the executable (argv[0] unless set) */

@@ -200,6 +200,7 @@ void task_run_loop(struct task *t)
 		switch (trap.kind) {
 		case PLAT_TRAP_SYSCALL:
 			t->in_syscall = true;
+			mm_note_syscall(t);
 			syscall_dispatch(t);
 			break;
 		case PLAT_TRAP_SYSCALL_COMPAT:

@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
 #include "../../platform/platform.h"
+#include "../../lib/log.h"
 
 #ifndef MADV_SOFT_OFFLINE
 #define MADV_SOFT_OFFLINE 101
@@ -157,6 +159,38 @@ static struct vma *vma_find(struct mm *mm, uint64_t addr)
 		if (addr < v->end)
 			return v;
 	return NULL;
+}
+
+void mm_note_syscall(struct task *t)
+{
+	const struct platform_ops *p = t->k->plat;
+	struct mm *mm = t->mm;
+	uint64_t rip = t->regs.rip;
+
+	if (!p->patch_syscall || !plat_syscall_patching() || !mm ||
+	    p->patched_code(rip) || rip < 7)
+		return;
+	unsigned h = (unsigned)((rip * 0x9e3779b97f4a7c15ULL) >> 56);
+	if (atomic_load(&mm->hot[h].rip) != rip) {
+		atomic_store(&mm->hot[h].rip, rip);
+		atomic_store(&mm->hot[h].count, 1);
+		return;
+	}
+	if (atomic_fetch_add(&mm->hot[h].count, 1) + 1 != MM_PATCH_AFTER)
+		return;
+	pthread_mutex_lock(&mm->lock);
+	struct vma *v = vma_find(mm, rip - 7);
+	int err = -EINVAL;
+	/* Never shared memory: the rewrite would reach the file or another
+	 * process. Private pages are copied on the write, as a debugger's
+	 * breakpoint would be. */
+	if (v && rip <= v->end && (v->prot & PROT_EXEC) &&
+	    !(v->flags & MAP_SHARED) && !mm_range_reserved(rip - 7, rip))
+		err = p->patch_syscall(t->th, rip, v->prot,
+				       atomic_load(&mm->users) == 1);
+	pthread_mutex_unlock(&mm->lock);
+	log_debug("task %d: syscall site %#lx: %s", t->tid,
+		  (unsigned long)(rip - 7), err ? strerror(-err) : "patched");
 }
 
 /* Splits the vma containing addr so that addr starts a vma. */

@@ -17,6 +17,10 @@ struct platform_ops;
 #define MM_PAGE 4096ULL
 #define MM_TASK_SIZE 0x7ffffffff000ULL
 #define MM_MIN_ADDR 0x10000ULL /* vm.mmap_min_addr default */
+#define MM_HOT_SITES 256
+/* A site is rewritten on its third trap: once-only start-up calls are
+ * left alone, loops are caught early. */
+#define MM_PATCH_AFTER 3
 
 struct vma {
 	uint64_t start, end;
@@ -51,6 +55,12 @@ struct mm {
 	/* The start and end of argv and envp strings on the stack, for
 	 * /proc/[pid]/cmdline and environ. */
 	uint64_t arg_start, arg_end, env_start, env_end;
+	/* System call sites seen trapping (rip after the instruction), for
+	 * the platform's patch_syscall: a small direct-mapped count. */
+	struct {
+		_Atomic uint64_t rip;
+		atomic_int count;
+	} hot[MM_HOT_SITES];
 };
 
 /* A new mm on address space as (owned by the mm from now on). */
@@ -110,6 +120,9 @@ int mm_map_file_fixed(struct task *t, uint64_t start, uint64_t len, int prot,
 int mm_find_free(struct mm *mm, uint64_t len, uint64_t below_top,
 		 uint64_t *out);
 bool mm_range_reserved(uint64_t start, uint64_t end);
+/* t trapped for a system call: counts its site and, once it is hot, asks
+ * the platform to rewrite it (private executable memory only). */
+void mm_note_syscall(struct task *t);
 
 #define ALIGN_UP_PAGE(x) (((x) + MM_PAGE - 1) & ~(MM_PAGE - 1))
 #define ALIGN_DOWN_PAGE(x) ((x) & ~(MM_PAGE - 1))

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "attempt.h"
+#include "../../platform/systrap/layout.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -192,6 +193,11 @@ int vdso_find(void)
 int is_code_range(const struct range *r)
 {
 	if (r->end - r->start >= (1UL << 20))
+		return 0;
+	/* systrap's rewritten system call sites: the workload's own code
+	 * moved out of line (calls from there are the workload's, served as
+	 * any other), and it changes as sites are rewritten. */
+	if (r->start == PATCH_BASE)
 		return 0;
 	return !(vdso && vdso >= r->start && vdso < r->end);
 }

@@ -232,32 +232,6 @@ static int msnap_take(struct kernel *k, struct mm *mm, struct msnap *s)
 	return err;
 }
 
-/* Resident and shared pages of the stub process: only the host knows
- * which pages it made resident. The stub's own pages count too (a few). */
-static void host_rss(pid_t pid, uint64_t *resident, uint64_t *shared)
-{
-	*resident = *shared = 0;
-	if (pid <= 0)
-		return;
-	char path[64], buf[256];
-	/* Relative to the host /proc the sentry opened at boot: the only
-	 * lookup its path filter allows (sentry/confine.c). */
-	snprintf(path, sizeof(path), "%d/statm", (int)pid);
-	int fd = openat(sentry_host_proc_fd(), path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	unsigned long long size, res, sh;
-	if (n > 0) {
-		buf[n] = '\0';
-		if (sscanf(buf, "%llu %llu %llu", &size, &res, &sh) == 3) {
-			*resident = res;
-			*shared = sh;
-		}
-	}
-}
-
 /* /proc/[pid]/maps escapes a newline in a path as Linux's seq_path. */
 static void put_path_escaped(struct sbuf *b, const char *p, const char *esc)
 {
@@ -356,7 +330,7 @@ static int mem_figures(const struct proc_req *r, struct msnap *s,
 	mm_put(r->k->plat, mm);
 	if (err < 0)
 		return err;
-	host_rss(s->host_pid, resident, shared);
+	sentry_stub_rss(s->host_pid, resident, shared);
 	return 0;
 }
 
