@@ -136,6 +136,9 @@ struct systrap_slot {
 #define SLOT_O_RIP 208
 #define SLOT_O_EFLAGS 224
 #define SLOT_O_RSP 232
+#define SLOT_O_CMD_WHO 296
+#define SLOT_O_CMD_RET 304
+#define SLOT_O_CMD_BUF 312
 #define SLOT_O_INTR 568
 #define SLOT_O_CONV 572
 
@@ -238,7 +241,9 @@ _Static_assert(SLOT_OFF_(state) == SLOT_O_STATE && SLOT_OFF_(stub_waiting) == SL
 		       SLOT_OFF_(regs.rdx) == SLOT_O_RDX && SLOT_OFF_(regs.rsi) == SLOT_O_RSI &&
 		       SLOT_OFF_(regs.rdi) == SLOT_O_RDI && SLOT_OFF_(regs.rip) == SLOT_O_RIP &&
 		       SLOT_OFF_(regs.eflags) == SLOT_O_EFLAGS && SLOT_OFF_(regs.rsp) == SLOT_O_RSP &&
-		       SLOT_OFF_(intr_deferred) == SLOT_O_INTR && SLOT_OFF_(conv_kind) == SLOT_O_CONV,
+		       SLOT_OFF_(intr_deferred) == SLOT_O_INTR && SLOT_OFF_(conv_kind) == SLOT_O_CONV &&
+		       SLOT_OFF_(cmd_who) == SLOT_O_CMD_WHO && SLOT_OFF_(cmd_ret) == SLOT_O_CMD_RET &&
+		       SLOT_OFF_(cmd_buf) == SLOT_O_CMD_BUF,
 	       "fast-call offsets");
 _Static_assert(PATCH_TABLE + 8 * PATCH_MAX <= PATCH_SITES &&
 		       PATCH_SITES + PATCH_BLOCK * PATCH_MAX <= PATCH_HDR &&

@@ -102,8 +102,12 @@ struct plat_as {
 	 * before its bytes change, never removed); fork copies them with the
 	 * memory. Written under the mm's lock, read by fault fix-ups. */
 	uint64_t *sites;
+	_Atomic uint8_t *site_state; /* SITE_WRITING, SITE_DONE */
 	_Atomic int nsites;
 };
+
+#define SITE_WRITING 1 /* being rewritten, or the rewrite failed */
+#define SITE_DONE 2
 
 struct plat_thread {
 	struct plat_as *as;
@@ -205,8 +209,10 @@ static int systrap_init(void)
 
 	int n = 0;
 	reserved[n++] = (struct plat_range){ code_lo, code_hi, "[stub]" };
-	reserved[n++] = (struct plat_range){ PATCH_BASE, PATCH_BASE + PATCH_SIZE,
-					     "[stub patches]" };
+	if (patch_ok)
+		reserved[n++] = (struct plat_range){ PATCH_BASE,
+						     PATCH_BASE + PATCH_SIZE,
+						     "[stub patches]" };
 	reserved[n++] = (struct plat_range){ arena, arena + ARENA_SIZE,
 					     "[stub blocks]" };
 	err = stubproc_vdso_span(&vlo, &vhi);
@@ -292,6 +298,7 @@ static void systrap_as_destroy(struct plat_as *as)
 		block_free(as->block);
 	pthread_mutex_destroy(&as->lock);
 	free(as->sites);
+	free(as->site_state);
 	free(as);
 }
 
@@ -345,16 +352,16 @@ static int setup_zygote(void *arg)
 			     PROT_READ, 0, 0, 0);
 	/* The patched sites' region, empty: its header says where slots can
 	 * be (the arena) and where the fast-call code is. */
-	if (!err)
+	if (!err && patch_ok)
 		err = inject(pid, &regs, SYS_mmap, PATCH_BASE, PATCH_SIZE,
 			     PROT_READ | PROT_WRITE,
 			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, (uint64_t)-1, 0);
-	if (!err) {
+	if (!err && patch_ok) {
 		uint64_t hdr[3] = { arena, arena + ARENA_SIZE,
 				    code_addr(stub_fastcall) };
 		err = stubproc_copy_out(pid, PATCH_HDR, hdr, sizeof(hdr));
 	}
-	if (!err)
+	if (!err && patch_ok)
 		err = inject(pid, &regs, SYS_mprotect, PATCH_BASE, PATCH_SIZE,
 			     PROT_READ | PROT_EXEC, 0, 0, 0);
 	if (!err)
@@ -727,11 +734,14 @@ static int stub_fork(struct plat_as *parent, struct plat_as **out)
 	int nsites = atomic_load(&parent->nsites);
 	if (nsites > 0) {
 		as->sites = calloc(PATCH_MAX, sizeof(*as->sites));
-		if (!as->sites) {
+		as->site_state = calloc(PATCH_MAX, sizeof(*as->site_state));
+		if (!as->sites || !as->site_state) {
 			err = -ENOMEM;
 			goto fail;
 		}
 		memcpy(as->sites, parent->sites, (size_t)nsites * sizeof(*as->sites));
+		for (int i = 0; i < nsites; i++)
+			as->site_state[i] = atomic_load(&parent->site_state[i]);
 		atomic_store(&as->nsites, nsites);
 	}
 	*out = as;
@@ -999,27 +1009,41 @@ static bool patch_excluded(uint64_t nr)
 	}
 }
 
+/* Bytes that, right before the site, would make its b8 part of a longer
+ * instruction (a REX or legacy prefix): the rewrite would change that
+ * instruction's meaning. */
+static bool is_prefix(uint8_t c)
+{
+	return (c >= 0x40 && c <= 0x4f) || c == 0x66 || c == 0x67 ||
+	       c == 0xf0 || c == 0xf2 || c == 0xf3 || c == 0x2e ||
+	       c == 0x36 || c == 0x3e || c == 0x26 || c == 0x64 || c == 0x65;
+}
+
 static int systrap_patch_syscall(struct plat_thread *th, uint64_t rip,
-				 int prot, bool alone)
+				 uint64_t nr_trapped, int prot, bool alone)
 {
 	struct plat_as *as = th->as;
 	uint64_t site = rip - 7;
-	uint8_t b[7];
+	uint8_t b[8];
 
 	if (!patch_ok)
 		return -ENOSYS;
-	if (rip < 7 || as->dead)
+	if (rip < 8 || as->dead)
 		return -EINVAL;
-	int err = stubproc_copy_in(as->pid, b, site, sizeof(b));
+	int err = stubproc_copy_in(as->pid, b, site - 1, sizeof(b));
 	if (err < 0)
 		return err;
-	if (b[0] != 0xb8 || b[5] != 0x0f || b[6] != 0x05)
+	/* Reading backwards cannot tell where an instruction starts: the
+	 * b8 must not follow a prefix, and its immediate must be the number
+	 * that just trapped from here (so it is the mov that set rax). */
+	if (is_prefix(b[0]) || b[1] != 0xb8 || b[6] != 0x0f || b[7] != 0x05)
 		return -EINVAL;
-	uint32_t nr = (uint32_t)b[1] | (uint32_t)b[2] << 8 |
-		      (uint32_t)b[3] << 16 | (uint32_t)b[4] << 24;
-	if (nr >= ABI_NR_SYSCALLS || syscall_table[nr].cls == SC_HOST ||
-	    patch_excluded(nr))
+	uint32_t nr = (uint32_t)b[2] | (uint32_t)b[3] << 8 |
+		      (uint32_t)b[4] << 16 | (uint32_t)b[5] << 24;
+	if (nr != nr_trapped || nr >= ABI_NR_SYSCALLS ||
+	    syscall_table[nr].cls == SC_HOST || patch_excluded(nr))
 		return -EINVAL;
+	memmove(b, b + 1, 7); /* b: the site's 7 bytes */
 	/* With other threads running, a fetch that straddles a 16-byte
 	 * block could see two moments of the rewrite: only sites inside one
 	 * block are patched then. */
@@ -1030,8 +1054,14 @@ static int systrap_patch_syscall(struct plat_thread *th, uint64_t rip,
 		return -ENOSPC;
 	if (!as->sites) {
 		as->sites = calloc(PATCH_MAX, sizeof(*as->sites));
-		if (!as->sites)
+		as->site_state = calloc(PATCH_MAX, sizeof(*as->site_state));
+		if (!as->sites || !as->site_state) {
+			free(as->sites);
+			free(as->site_state);
+			as->sites = NULL;
+			as->site_state = NULL;
 			return -ENOMEM;
+		}
 	}
 
 	/* What the stub copies in (pread from a memfd: the executor writes
@@ -1094,11 +1124,14 @@ static int systrap_patch_syscall(struct plat_thread *th, uint64_t rip,
 	const int n = (int)(sizeof(r) / sizeof(r[0]));
 	long rets[sizeof(r) / sizeof(r[0])];
 	as->sites[k] = site;
+	atomic_store(&as->site_state[k], SITE_WRITING);
 	atomic_store(&as->nsites, k + 1);
 	int done = systrap_batch(th, fd, r, n, rets);
 	close(fd);
-	if (done == n)
+	if (done == n) {
+		atomic_store(&as->site_state[k], SITE_DONE);
 		return 0;
+	}
 	/* Should not happen (the stub died, or the host refused memory):
 	 * put the protections back; the site stays listed, so a thread
 	 * meeting a half-written site still gets to its gadget. */
@@ -1114,14 +1147,16 @@ static int systrap_patch_syscall(struct plat_thread *th, uint64_t rip,
  * just rewritten), or the invalid bytes where `syscall` was, met by a
  * thread that ran the old `mov` or jumped to the old `syscall`. Sends the
  * thread on (rip) and returns true; false for a real fault. */
-static bool fast_fixup(struct plat_thread *th, int sig,
+static bool fast_fixup(struct plat_thread *th, int sig, int code,
 		       struct plat_regs *regs)
 {
 	struct plat_as *as = th->as;
 	int n = atomic_load(&as->nsites);
 	uint64_t site;
 
-	if (n == 0 || (sig != SIGTRAP && sig != SIGILL))
+	/* int3 raises SIGTRAP with SI_KERNEL */
+	if (n == 0 || (sig != SIGTRAP && sig != SIGILL) ||
+	    (sig == SIGTRAP && code != 0x80))
 		return false;
 	site = regs->rip - (sig == SIGTRAP ? 1 : 5);
 	int k = -1;
@@ -1154,7 +1189,9 @@ static bool fast_fixup(struct plat_thread *th, int sig,
 		regs->rip = site; /* the rewrite is done: take the jump */
 		return true;
 	}
-	if (b[0] != 0xcc || (b[5] != 0x0f && b[5] != 0x06))
+	/* An int3 at a site whose rewrite is over is the workload's own. */
+	if (b[0] != 0xcc || (b[5] != 0x0f && b[5] != 0x06) ||
+	    atomic_load(&as->site_state[k]) != SITE_WRITING)
 		return false;
 	regs->rip = blk + 11; /* mid-rewrite: the original code, moved */
 	return true;
@@ -1356,10 +1393,8 @@ static int systrap_thread_rusage(struct plat_thread *th, int who,
 		memset(ru, 0, sizeof(*ru));
 		return as->dead ? -ESRCH : 0;
 	}
-	int cerr = fast_convert(th);
-	if (cerr < 0)
-		return cerr;
-	/* The trapped thread runs getrusage itself, then traps again. */
+	/* The trapped thread runs getrusage itself, then traps again (the
+	 * fast-call code does it too). */
 	s->cmd_who = who;
 	uint32_t trapped = SLOT_TRAPPED;
 	if (!__atomic_compare_exchange_n(&s->state, &trapped, SLOT_CMD, false,
@@ -1469,7 +1504,7 @@ again:
 		if (sig != SIGSEGV && sig != SIGBUS && sig != SIGFPE &&
 		    sig != SIGILL && sig != SIGTRAP)
 			break;
-		if (fast_fixup(th, sig, regs))
+		if (fast_fixup(th, sig, s->code, regs))
 			goto again;
 		trap->kind = PLAT_TRAP_FAULT;
 		trap->signo = sig;

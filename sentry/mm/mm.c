@@ -181,12 +181,14 @@ void mm_note_syscall(struct task *t)
 	pthread_mutex_lock(&mm->lock);
 	struct vma *v = vma_find(mm, rip - 7);
 	int err = -EINVAL;
-	/* Never shared memory: the rewrite would reach the file or another
-	 * process. Private pages are copied on the write, as a debugger's
-	 * breakpoint would be. */
+	/* Only a program's or library's text: private (the pages are copied
+	 * on the write, as for a debugger's breakpoint, and never reach the
+	 * file or another process), from a file, not writable (code the
+	 * workload generates or edits is its own business). */
 	if (v && rip <= v->end && (v->prot & PROT_EXEC) &&
-	    !(v->flags & MAP_SHARED) && !mm_range_reserved(rip - 7, rip))
-		err = p->patch_syscall(t->th, rip, v->prot,
+	    !(v->prot & PROT_WRITE) && v->file && !(v->flags & MAP_SHARED) &&
+	    !mm_range_reserved(rip - 7, rip))
+		err = p->patch_syscall(t->th, rip, t->regs.orig_rax, v->prot,
 				       atomic_load(&mm->users) == 1);
 	pthread_mutex_unlock(&mm->lock);
 	log_debug("task %d: syscall site %#lx: %s", t->tid,

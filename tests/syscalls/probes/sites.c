@@ -8,7 +8,9 @@
  *    the instruction, r11 the flags; the flags and the red zone below rsp
  *    are untouched.
  *  - Code that jumps to the `syscall` instruction itself, with its own
- *    rax, makes that call (not the site's).
+ *    rax, makes that call (not the site's); a `mov $imm, %r8d` right
+ *    before `syscall` (whose bytes end like `mov $imm, %eax`) is not the
+ *    call's number.
  *  - A signal sent to itself from the site is delivered on the way back,
  *    with xmm registers intact.
  *  - A read blocked at the site and interrupted by a signal is restarted
@@ -156,8 +158,27 @@ static long site_or_jump(int via_jump)
 	return r;
 }
 
+/* getppid, with `mov $39, %r8d` (41 b8 27 00 00 00) right before the
+ * syscall: read backwards, its last 5 bytes look like `mov $39, %eax`. */
+static long prefixed_site(void)
+{
+	long r;
+	__asm__ volatile("mov $110, %%eax\n\t"
+			 "mov $39, %%r8d\n\t"
+			 "syscall"
+			 : "=&a"(r)
+			 :
+			 : "rcx", "r8", "r11", "memory", "cc");
+	return r;
+}
+
 static void check_jump(void)
 {
+	int badp = 0;
+	for (int i = 0; i < HOT; i++)
+		badp += prefixed_site() != getppid();
+	EXPECT("a mov to r8d before the syscall is not its number", badp, 0);
+
 	int bad = 0;
 	long pid = getpid(), ppid = getppid();
 
