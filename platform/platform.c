@@ -63,6 +63,17 @@ void plat_set_vdso_base(uint64_t base)
 }
 
 static bool syscall_patching = true;
+static int host_proc_fd = -1;
+
+void plat_set_host_proc_fd(int fd)
+{
+	host_proc_fd = fd;
+}
+
+int plat_host_proc_fd(void)
+{
+	return host_proc_fd;
+}
 
 void plat_set_syscall_patching(bool on)
 {

@@ -163,6 +163,10 @@ void plat_set_cpu_pairing(bool on);
 /* Whether platforms may rewrite system call sites (patch_syscall). */
 void plat_set_syscall_patching(bool on);
 bool plat_syscall_patching(void);
+/* The host's /proc (an O_PATH fd), where the sentry may still open names
+ * once its path filter is on: stubs' statm and mem. -1 until set. */
+void plat_set_host_proc_fd(int fd);
+int plat_host_proc_fd(void);
 
 /* XSAVE images (platform/fpu.c). The size of the image every thread of
  * this host has, and a copy of the init state (what exec and a signal

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "../lib/log.h"
+#include "../platform/platform.h"
 #include "sentry.h"
 
 static atomic_long refused;
@@ -73,9 +74,9 @@ long sentry_refused_paths(void)
 }
 
 /* The host's /proc, opened before the filter: the one place the sentry
- * still looks up names after boot, always its own stubs' statistics
- * ("PID/statm", procfs's memory figures), never a name the workload
- * chose. openat relative to this fd is the only path call allowed; seccomp
+ * still looks up names after boot, always its own stubs' files
+ * ("PID/statm", procfs's memory figures; "PID/mem", where systrap rewrites
+ * hot system call sites), never a name the workload chose. openat relative to this fd is the only path call allowed; seccomp
  * cannot check the string, so a sentry compromised some other way could
  * still follow /proc's magic links from there (a gap, in security.md). */
 static int host_proc_fd = -1;
@@ -185,6 +186,7 @@ int sentry_confine_paths(void)
 		return -ENOMEM;
 	if (host_proc_fd < 0)
 		host_proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	plat_set_host_proc_fd(host_proc_fd);
 	int err = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	/* A binary search over the syscall numbers rather than a chain of
 	 * ~70 compares: every host call of the sentry and of its stubs (which

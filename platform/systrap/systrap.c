@@ -18,6 +18,8 @@
 #include "../platform.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/futex.h>
 #include <linux/seccomp.h>
@@ -103,6 +105,7 @@ struct plat_as {
 	 * memory. Written under the mm's lock, read by fault fix-ups. */
 	uint64_t *sites;
 	_Atomic uint8_t *site_state; /* SITE_WRITING, SITE_DONE */
+	int memfd; /* the stub's /proc/PID/mem, once a site is rewritten */
 	_Atomic int nsites;
 };
 
@@ -277,6 +280,7 @@ static struct plat_as *as_alloc(uint64_t block)
 		return NULL;
 	as->pidfd = -1;
 	as->fdp = -1;
+	as->memfd = -1;
 	as->block = block;
 	as->ctrl = (struct systrap_ctrl *)block;
 	as->res = (struct systrap_result *)(block + SYSTRAP_RESULT_OFF);
@@ -299,6 +303,8 @@ static void systrap_as_destroy(struct plat_as *as)
 	pthread_mutex_destroy(&as->lock);
 	free(as->sites);
 	free(as->site_state);
+	if (as->memfd >= 0)
+		close(as->memfd);
 	free(as);
 }
 
@@ -952,8 +958,6 @@ static void systrap_interrupt(struct plat_thread *th)
 
 /* --- patched sites ------------------------------------------------------------ */
 
-static int systrap_batch(struct plat_thread *th, int host_fd,
-			 const struct plat_sysreq *reqs, int n, long *rets);
 
 /* A thread trapped through a patched site has no signal frame, so no FPU
  * image in memory, and can only return with the general registers. This
@@ -1064,83 +1068,77 @@ static int systrap_patch_syscall(struct plat_thread *th, uint64_t rip,
 		}
 	}
 
-	/* What the stub copies in (pread from a memfd: the executor writes
-	 * no memory itself): the site's block, its table entry, the bytes. */
+	/* The sentry writes through the stub's /proc/PID/mem, as a debugger
+	 * sets a breakpoint: private read-only pages are copied on the write,
+	 * nothing is remapped and the stub is not woken. */
+	if (as->memfd < 0) {
+		char path[32];
+		snprintf(path, sizeof(path), "%d/mem", (int)as->pid);
+		int pfd = plat_host_proc_fd();
+		int fd = pfd >= 0 ? openat(pfd, path, O_RDWR | O_CLOEXEC)
+				  : -1;
+		if (fd < 0 && pfd < 0) {
+			snprintf(path, sizeof(path), "/proc/%d/mem", (int)as->pid);
+			fd = open(path, O_RDWR | O_CLOEXEC);
+		}
+		if (fd < 0)
+			return -errno;
+		as->memfd = fd;
+	}
 	uint64_t blk = PATCH_SITES + (uint64_t)k * PATCH_BLOCK;
 	uint64_t entry = PATCH_TABLE + (uint64_t)k * 8;
-	uint8_t src[48];
-	memset(src, 0, sizeof(src));
+	uint8_t block[PATCH_BLOCK];
+	memset(block, 0xcc, sizeof(block));
 	int32_t rel = (int32_t)(PATCH_HDR_COMMON - (blk + 11));
-	src[0] = 0xb8;
-	memcpy(src + 1, &k, 4);
-	src[5] = 0xff;
-	src[6] = 0x25;
-	memcpy(src + 7, &rel, 4);
-	memcpy(src + 11, b, 7); /* mov $N, %eax; syscall */
-	src[18] = 0xff;
-	src[19] = 0x25; /* jmp *0(%rip): the address that follows */
+	block[0] = 0xb8;
+	memcpy(block + 1, &k, 4);
+	block[5] = 0xff;
+	block[6] = 0x25;
+	memcpy(block + 7, &rel, 4);
+	memcpy(block + 11, b, 7); /* mov $N, %eax; syscall */
+	block[18] = 0xff;
+	block[19] = 0x25; /* jmp *0(%rip): the address that follows */
+	memset(block + 20, 0, 4);
 	uint64_t back = rip;
-	memcpy(src + 24, &back, 8);
-	memcpy(src + 32, &blk, 8);
+	memcpy(block + 24, &back, 8);
+	uint8_t nw[7] = { 0xff, 0x24, 0x25 };
 	uint32_t disp = (uint32_t)entry;
-	src[40] = 0xcc; /* int3 while the rest changes */
-	src[41] = 0x24;
-	src[42] = 0x25;
-	memcpy(src + 43, &disp, 4); /* src[45] is 06, src[46] 0b */
-	src[47] = 0xff; /* jmp *disp32 */
-	if (src[45] != 0x06 || src[46] != 0x0b)
+	memcpy(nw + 3, &disp, 4);
+	if (nw[5] != 0x06 || nw[6] != 0x0b)
 		return -EINVAL;
 
-	int fd = memfd_create("systrap-patch", MFD_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (pwrite(fd, src, sizeof(src), 0) != (ssize_t)sizeof(src)) {
-		close(fd);
-		return -EIO;
-	}
-	uint64_t p0 = site & ~4095ULL, len = ((rip - 1) & ~4095ULL) + 4096 - p0;
-	int hprot = prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
-	const uint64_t F = PLAT_FDPASS_RECV_FD;
-	struct plat_sysreq r[] = {
-		/* still executable: other threads may be in other blocks */
-		{ SYS_mprotect, { PATCH_BASE, PATCH_SIZE,
-				  PROT_READ | PROT_WRITE | PROT_EXEC } },
-		{ SYS_pread64, { F, blk, PATCH_BLOCK, 0 } },
-		{ SYS_pread64, { F, entry, 8, 32 } },
-		{ SYS_mprotect, { PATCH_BASE, PATCH_SIZE, PROT_READ | PROT_EXEC } },
-		{ SYS_mprotect, { p0, len, (uint64_t)(hprot | PROT_WRITE) } },
-		/* one byte at a time, in this order: a racing thread sees
-		 * int3, the old code, or invalid bytes where `syscall` was */
-		{ SYS_pread64, { F, site, 1, 40 } },
-		{ SYS_pread64, { F, site + 5, 1, 45 } },
-		{ SYS_pread64, { F, site + 6, 1, 46 } },
-		{ SYS_pread64, { F, site + 1, 1, 41 } },
-		{ SYS_pread64, { F, site + 2, 1, 42 } },
-		{ SYS_pread64, { F, site + 3, 1, 43 } },
-		{ SYS_pread64, { F, site + 4, 1, 44 } },
-		{ SYS_pread64, { F, site, 1, 47 } },
-		{ SYS_mprotect, { p0, len, (uint64_t)hprot } },
-	};
-	const int n = (int)(sizeof(r) / sizeof(r[0]));
-	long rets[sizeof(r) / sizeof(r[0])];
 	as->sites[k] = site;
 	atomic_store(&as->site_state[k], SITE_WRITING);
 	atomic_store(&as->nsites, k + 1);
-	int done = systrap_batch(th, fd, r, n, rets);
-	close(fd);
-	if (done == n) {
-		atomic_store(&as->site_state[k], SITE_DONE);
-		return 0;
+	/* The block and its table entry first; then the site. Alone, in one
+	 * write. Otherwise a byte at a time, in an order where a racing
+	 * thread sees int3, the old code, or invalid bytes where `syscall`
+	 * was (each write is a system call: they land in this order). */
+	uint8_t cc = 0xcc;
+	struct { const void *p; size_t n; uint64_t at; } w[10];
+	int nw_ = 0;
+	w[nw_++] = (typeof(w[0])){ block, sizeof(block), blk };
+	w[nw_++] = (typeof(w[0])){ &blk, 8, entry };
+	if (alone) {
+		w[nw_++] = (typeof(w[0])){ nw, 7, site };
+	} else {
+		static const int order[] = { 5, 6, 1, 2, 3, 4, 0 };
+		w[nw_++] = (typeof(w[0])){ &cc, 1, site };
+		for (int i = 0; i < 7; i++)
+			w[nw_++] = (typeof(w[0])){ nw + order[i], 1,
+						   site + (uint64_t)order[i] };
 	}
-	/* Should not happen (the stub died, or the host refused memory):
-	 * put the protections back; the site stays listed, so a thread
-	 * meeting a half-written site still gets to its gadget. */
-	long ignored;
-	if (done >= 1 && done < 4)
-		systrap_batch(th, -1, &r[3], 1, &ignored);
-	if (done >= 5 && done < n)
-		systrap_batch(th, -1, &r[n - 1], 1, &ignored);
-	return done < 0 ? done : -EIO;
+	for (int i = 0; i < nw_; i++)
+		if (pwrite(as->memfd, w[i].p, w[i].n, (off_t)w[i].at) !=
+		    (ssize_t)w[i].n) {
+			/* The site stays listed (state WRITING): a thread
+			 * meeting a half-written site still reaches its
+			 * gadget. */
+			return errno ? -errno : -EIO;
+		}
+	(void)prot;
+	atomic_store(&as->site_state[k], SITE_DONE);
+	return 0;
 }
 
 /* A fault a patched site explains: int3 on a site being rewritten (or

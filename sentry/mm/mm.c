@@ -178,6 +178,8 @@ void mm_note_syscall(struct task *t)
 	}
 	if (atomic_fetch_add(&mm->hot[h].count, 1) + 1 != MM_PATCH_AFTER)
 		return;
+	struct timespec ta, tb;
+	clock_gettime(CLOCK_MONOTONIC, &ta);
 	pthread_mutex_lock(&mm->lock);
 	struct vma *v = vma_find(mm, rip - 7);
 	int err = -EINVAL;
@@ -191,8 +193,11 @@ void mm_note_syscall(struct task *t)
 		err = p->patch_syscall(t->th, rip, t->regs.orig_rax, v->prot,
 				       atomic_load(&mm->users) == 1);
 	pthread_mutex_unlock(&mm->lock);
-	log_debug("task %d: syscall site %#lx: %s", t->tid,
-		  (unsigned long)(rip - 7), err ? strerror(-err) : "patched");
+	clock_gettime(CLOCK_MONOTONIC, &tb);
+	long us = (tb.tv_sec - ta.tv_sec) * 1000000L +
+		  (tb.tv_nsec - ta.tv_nsec) / 1000;
+	log_debug("task %d: syscall site %#lx: %s (%ld us)", t->tid,
+		  (unsigned long)(rip - 7), err ? strerror(-err) : "rewritten", us);
 }
 
 /* Splits the vma containing addr so that addr starts a vma. */
