@@ -176,8 +176,9 @@ int cli_do(struct cli_globals *g, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char usage[] =
-		"usage: runsc do [--platform=NAME] [--strace] [--rw DIR]... "
-		"[--ro DIR]... -- PROGRAM [ARGS...]\n";
+		"usage: runsc do [--platform=NAME] [--strace] "
+		"[--syscall-patch=on|off] [--rw DIR]... [--ro DIR]... "
+		"-- PROGRAM [ARGS...]\n";
 	struct vfs_bind binds[MAX_BINDS];
 	size_t nbinds = 0;
 	int c;
