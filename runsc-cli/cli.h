@@ -14,5 +14,10 @@ struct cli_globals {
 
 int cli_do(struct cli_globals *g, int argc, char **argv);
 int cli_gofer(struct cli_globals *g, int argc, char **argv);
+/* An option that takes one of two words: 0 for first, 1 for second; -1
+ * (after saying so on stderr, as "WHO: --OPT must be FIRST or SECOND") for
+ * anything else. */
+int cli_one_of(const char *who, const char *opt, const char *val,
+	       const char *first, const char *second);
 /* Opens the log named by --log (or stderr) and sets the level. */
 void cli_setup_log(const struct cli_globals *g, const char *role);

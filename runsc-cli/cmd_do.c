@@ -189,19 +189,18 @@ int cli_do(struct cli_globals *g, int argc, char **argv)
 		case 'p': cfg.platform = optarg; break;
 		case 's': cfg.strace = true; break;
 		case 'c':
-			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
-				fprintf(stderr, "runsc do: --cpu-pairing must be on or off\n");
+		case 'P': {
+			int on = cli_one_of("runsc do",
+					    c == 'c' ? "cpu-pairing" : "syscall-patch",
+					    optarg, "off", "on");
+			if (on < 0)
 				return 2;
-			}
-			cfg.cpu_pairing = strcmp(optarg, "on") == 0;
+			if (c == 'c')
+				cfg.cpu_pairing = on;
+			else
+				cfg.syscall_patch = on;
 			break;
-		case 'P':
-			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
-				fprintf(stderr, "runsc do: --syscall-patch must be on or off\n");
-				return 2;
-			}
-			cfg.syscall_patch = strcmp(optarg, "on") == 0;
-			break;
+		}
 		case 'X': cfg.crash_on_syscall = optarg; break;
 		case 'w':
 		case 'r': {

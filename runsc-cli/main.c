@@ -38,6 +38,17 @@ static void usage(FILE *out)
 		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
 }
 
+int cli_one_of(const char *who, const char *opt, const char *val,
+	       const char *first, const char *second)
+{
+	if (strcmp(val, first) == 0)
+		return 0;
+	if (strcmp(val, second) == 0)
+		return 1;
+	fprintf(stderr, "%s: --%s must be %s or %s\n", who, opt, first, second);
+	return -1;
+}
+
 void cli_setup_log(const struct cli_globals *g, const char *role)
 {
 	int fd = 2;
@@ -77,13 +88,14 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'r': g.root = optarg; break;
 		case 'l': g.log_path = optarg; break;
-		case 'f':
-			if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
-				fprintf(stderr, "runsc: --log-format must be text or json\n");
+		case 'f': {
+			int json = cli_one_of("runsc", "log-format", optarg,
+					      "text", "json");
+			if (json < 0)
 				return 2;
-			}
-			g.log_json = strcmp(optarg, "json") == 0;
+			g.log_json = json;
 			break;
+		}
 		case 'd': g.debug = true; break;
 		case 'p': g.platform = optarg; break;
 		case 's': g.strace = true; break;

@@ -139,6 +139,28 @@ moved:
 	}
 }
 
+/* The general registers, rsp and rip of a slot into a signal frame's. */
+INLINE void regs_to_gregs(greg_t *g, const struct systrap_regs *r)
+{
+	g[REG_R8] = (greg_t)r->r8;
+	g[REG_R9] = (greg_t)r->r9;
+	g[REG_R10] = (greg_t)r->r10;
+	g[REG_R11] = (greg_t)r->r11;
+	g[REG_R12] = (greg_t)r->r12;
+	g[REG_R13] = (greg_t)r->r13;
+	g[REG_R14] = (greg_t)r->r14;
+	g[REG_R15] = (greg_t)r->r15;
+	g[REG_RDI] = (greg_t)r->rdi;
+	g[REG_RSI] = (greg_t)r->rsi;
+	g[REG_RBP] = (greg_t)r->rbp;
+	g[REG_RBX] = (greg_t)r->rbx;
+	g[REG_RDX] = (greg_t)r->rdx;
+	g[REG_RAX] = (greg_t)r->rax;
+	g[REG_RCX] = (greg_t)r->rcx;
+	g[REG_RSP] = (greg_t)r->rsp;
+	g[REG_RIP] = (greg_t)r->rip;
+}
+
 /* fs and gs bases are not in a signal frame: set them with arch_prctl. */
 INLINE void apply_tls(struct systrap_slot *s)
 {
@@ -187,23 +209,7 @@ STUB void stub_signal_handler(int sig, siginfo_t *si, void *ucv)
 		conv = s->conv_kind == SLOT_KIND_CONVERTED ? SLOT_KIND_CONVERTED
 							   : SLOT_KIND_INTERRUPT;
 	if (conv) {
-		g[REG_R8] = r->r8;
-		g[REG_R9] = r->r9;
-		g[REG_R10] = r->r10;
-		g[REG_R11] = r->r11;
-		g[REG_R12] = r->r12;
-		g[REG_R13] = r->r13;
-		g[REG_R14] = r->r14;
-		g[REG_R15] = r->r15;
-		g[REG_RDI] = r->rdi;
-		g[REG_RSI] = r->rsi;
-		g[REG_RBP] = r->rbp;
-		g[REG_RBX] = r->rbx;
-		g[REG_RDX] = r->rdx;
-		g[REG_RAX] = r->rax;
-		g[REG_RCX] = r->rcx;
-		g[REG_RSP] = r->rsp;
-		g[REG_RIP] = r->rip;
+		regs_to_gregs(g, r);
 		g[REG_EFL] = (greg_t)(((uint64_t)g[REG_EFL] & ~ARITH_FLAGS) |
 				      (r->eflags & ARITH_FLAGS));
 	}
@@ -255,24 +261,8 @@ STUB void stub_signal_handler(int sig, siginfo_t *si, void *ucv)
 	}
 	handoff(s);
 	apply_tls(s);
-	g[REG_R8] = r->r8;
-	g[REG_R9] = r->r9;
-	g[REG_R10] = r->r10;
-	g[REG_R11] = r->r11;
-	g[REG_R12] = r->r12;
-	g[REG_R13] = r->r13;
-	g[REG_R14] = r->r14;
-	g[REG_R15] = r->r15;
-	g[REG_RDI] = r->rdi;
-	g[REG_RSI] = r->rsi;
-	g[REG_RBP] = r->rbp;
-	g[REG_RBX] = r->rbx;
-	g[REG_RDX] = r->rdx;
-	g[REG_RAX] = r->rax;
-	g[REG_RCX] = r->rcx;
-	g[REG_RSP] = r->rsp;
-	g[REG_RIP] = r->rip;
-	g[REG_EFL] = r->eflags;
+	regs_to_gregs(g, r);
+	g[REG_EFL] = (greg_t)r->eflags;
 }
 
 STUB __attribute__((noreturn)) void stub_thread_entry(void)
@@ -320,24 +310,8 @@ STUB __attribute__((noreturn)) void stub_thread_entry(void)
 			(struct _libc_fpstate *)(stack + SYSTRAP_FP_ENTRY_OFF);
 	greg_t *g = uc->uc_mcontext.gregs;
 	struct systrap_regs *r = &s->regs;
-	g[REG_R8] = r->r8;
-	g[REG_R9] = r->r9;
-	g[REG_R10] = r->r10;
-	g[REG_R11] = r->r11;
-	g[REG_R12] = r->r12;
-	g[REG_R13] = r->r13;
-	g[REG_R14] = r->r14;
-	g[REG_R15] = r->r15;
-	g[REG_RDI] = r->rdi;
-	g[REG_RSI] = r->rsi;
-	g[REG_RBP] = r->rbp;
-	g[REG_RBX] = r->rbx;
-	g[REG_RDX] = r->rdx;
-	g[REG_RAX] = r->rax;
-	g[REG_RCX] = r->rcx;
-	g[REG_RSP] = r->rsp;
-	g[REG_RIP] = r->rip;
-	g[REG_EFL] = r->eflags;
+	regs_to_gregs(g, r);
+	g[REG_EFL] = (greg_t)r->eflags;
 	/* cs, gs, fs, ss: the 64-bit user selectors. */
 	g[REG_CSGSFS] = 0x33 | (0x2bLL << 48);
 	__asm__ volatile("mov %0, %%rsp\n\t"
