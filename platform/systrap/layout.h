@@ -143,31 +143,48 @@ struct systrap_slot {
 #define SLOT_O_CONV 572
 
 /* --- patched system call sites ------------------------------------------
- * A hot `mov $N, %eax; syscall` (b8 imm32 0f 05) in private text becomes
- * `jmp *TABLE+8k` (ff 24 25 disp32), k the site's number: no signal, no
- * stack use (the red zone stays intact). The table sits where byte 2 of
- * disp32 (the old `syscall`'s first byte) is 06 and byte 3 is 0b: a thread
- * that ran the old `mov` and then meets the new bytes executes 06 or
- * `0f 0b` (ud2), both invalid, and the sentry sends it to site k's gadget.
- * One private region per stub (fork copies it):
- *   PATCH_TABLE   8-byte pointers, table[k] = &site block k
- *   PATCH_SITES   32-byte blocks: +0  mov $k,%eax; jmp *HDR_COMMON(%rip)
- *                                 +11 mov $N,%eax; syscall (+16);
- *                                 +18 jmp *(+24); +24 .quad site + 7
- *   PATCH_HDR     arena start, end; the fast-call entry (stub_fastcall)
- * The gadget at +11 is the site's original code moved out of line: the slow
- * path, and the place a fast call "happened" (its rip is +18, so a restart
- * at rip - 2 runs the real instruction). */
+ * A hot system call site in private text becomes `jmp *TABLE+8k`
+ * (ff 24 25 disp32, 7 bytes), k the site's number: no signal, no stack use
+ * (the red zone stays intact). Two kinds of site, both 7 bytes ending in
+ * `syscall`:
+ *   A  `mov $N, %eax; syscall` (b8 imm32 0f 05), glibc's wrappers;
+ *   B  `mov 8(%rsp), %r9; syscall` (4c 8b 4c 24 08 0f 05) at the end of
+ *      glibc's syscall(3), whose number comes in rax.
+ * The table sits where byte 2 of disp32 (the old `syscall`'s first byte)
+ * is 06 and byte 3 is 0b: a thread that ran the site's first instruction
+ * and then meets the new bytes executes 06 or `0f 0b` (ud2), both invalid,
+ * and the sentry sends it to site k's gadget. One private region per stub
+ * (fork copies it):
+ *   PATCH_TABLE  8-byte pointers, table[k] = &block k
+ *   PATCH_SITES  64-byte blocks:
+ *     +0   entry: eax = k, r11 = the number, then jmp *HDR_COMMON(%rip)
+ *          (A: mov $k,%eax; mov $N,%r11d. B: mov 8(%rsp),%r9;
+ *          mov %rax,%r11; mov $k,%eax)
+ *     +20  gadget: the site's own 7 bytes (its `syscall` at +25), then
+ *          jmp *(+56)
+ *     +40  .quad the gadget (+20)   +48 .quad +27 (a fast call's rip)
+ *     +56  .quad site + 7
+ *   PATCH_HDR    arena start, end; the fast-call entry (stub_fastcall)
+ * The gadget is the site moved out of line: the slow path, and where a fast
+ * call "happened" (its rip is +27, so a restart at rip - 2 runs the real
+ * instruction). */
 #define PATCH_BASE 0x0b060000
 #define PATCH_SIZE 0x10000
 #define PATCH_TABLE 0x0b060000
 #define PATCH_SITES 0x0b062000
-#define PATCH_GADGETS 0x0b06200b /* PATCH_SITES + 11 */
+#define PATCH_SITES_GADGET_PTR 0x0b062028 /* PATCH_SITES + PB_GADGET_PTR */
 #define PATCH_HDR 0x0b06a000
 #define PATCH_HDR_HI 0x0b06a008
 #define PATCH_HDR_COMMON 0x0b06a010
-#define PATCH_MAX 1024
-#define PATCH_BLOCK 32
+#define PATCH_MAX 512
+#define PATCH_BLOCK 64
+#define PATCH_BLOCK_SHIFT 6
+#define PB_GADGET 20
+#define PB_SYSCALL 25
+#define PB_AFTER 27
+#define PB_GADGET_PTR 40
+#define PB_RIP 48
+#define PB_RET 56
 
 struct systrap_filter_insn {
 	uint16_t code;
@@ -248,5 +265,7 @@ _Static_assert(SLOT_OFF_(state) == SLOT_O_STATE && SLOT_OFF_(stub_waiting) == SL
 _Static_assert(PATCH_TABLE + 8 * PATCH_MAX <= PATCH_SITES &&
 		       PATCH_SITES + PATCH_BLOCK * PATCH_MAX <= PATCH_HDR &&
 		       PATCH_HDR + 24 <= PATCH_BASE + PATCH_SIZE &&
-		       PATCH_GADGETS == PATCH_SITES + 11,
+		       PATCH_SITES_GADGET_PTR == PATCH_SITES + PB_GADGET_PTR &&
+		       PATCH_BLOCK == 1 << PATCH_BLOCK_SHIFT &&
+		       PB_SYSCALL == PB_GADGET + 5 && PB_AFTER == PB_SYSCALL + 2,
 	       "patch layout");

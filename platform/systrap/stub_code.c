@@ -96,7 +96,7 @@ INLINE struct systrap_slot *slot_of(uint64_t sp)
  * sequentially consistent stores and loads means a side only pays for a
  * futex wake when the other side is really asleep. */
 #define YIELD_AFTER 100
-#define PATCH_MAX_MASK_ 1023 /* PATCH_MAX - 1 */
+#define PATCH_MAX_MASK_ 511 /* PATCH_MAX - 1 */
 _Static_assert(PATCH_MAX_MASK_ == PATCH_MAX - 1, "asm");
 
 INLINE void handoff(struct systrap_slot *s)
@@ -552,20 +552,21 @@ __asm__(".pushsection stub_text,\"ax\",@progbits\n"
 	"	jmp 3b\n"
 	".popsection\n");
 
-/* stub_fastcall: where a patched site lands (through its block's
- * `mov $k, %eax; jmp *PATCH_HDR_COMMON`), with eax = k, on the workload's
- * own stack, which it never touches. rax, rcx and r11 are free: the real
+/* stub_fastcall: where a patched site lands (through its block's entry),
+ * with eax = k and r11 = the system call's number, on the workload's own
+ * stack, which it never touches. rax, rcx and r11 are free: the real
  * instruction sets rax and clobbers rcx and r11. Until the registers are in
- * the slot only those three change, so the slow path (50:) can run the
- * site's gadget, the original instruction, instead: when gs is not a slot
- * (the workload set its own gs base). Then the slot gets what a trap would
- * have written (rip = the gadget's after-syscall address, rcx = rip,
- * r11 = rflags), the thread hands off as the signal handler does, and on
- * RESUME loads the slot's registers and jumps to its rip. Only the
- * arithmetic flags are kept (lahf/seto); DF, TF and AC never change here.
- * SLOT_CONVERT (the sentry needs the FPU state) and an interrupt that came
- * meanwhile end in ud2 at stub_fast_conv instead, which the signal handler
- * turns into a trap with the slot's registers and a full frame. */
+ * the slot only those three change (k and the flags share eax), so the slow
+ * path (50:) can run the site's gadget, the original instructions, instead:
+ * when gs is not a slot (the workload set its own gs base). Then the slot
+ * gets what a trap would have written (rip = the gadget's after-syscall
+ * address, rcx = the site's return address, r11 = rflags), the thread hands
+ * off as the signal handler does, and on RESUME loads the slot's registers
+ * and jumps to its rip. Only the arithmetic flags are kept (lahf/seto); DF,
+ * TF and AC never change here. SLOT_CONVERT (the sentry needs the FPU
+ * state) and an interrupt that came meanwhile end in ud2 at stub_fast_conv
+ * instead, which the signal handler turns into a trap with the slot's
+ * registers and a full frame. */
 __asm__(".pushsection stub_text,\"ax\",@progbits\n"
 	".globl stub_fastcall\n"
 	".hidden stub_fastcall\n"
@@ -573,26 +574,31 @@ __asm__(".pushsection stub_text,\"ax\",@progbits\n"
 	"	mov %eax, %ecx\n"
 	"	lahf\n"
 	"	seto %al\n"
-	"	rdgsbase %r11\n"
-	"	cmp " S(PATCH_HDR) ", %r11\n"
+	"	shl $16, %ecx\n"
+	"	or %ecx, %eax\n" /* eax = k << 16 | flags */
+	"	rdgsbase %rcx\n"
+	"	cmp " S(PATCH_HDR) ", %rcx\n"
 	"	jb 50f\n"
-	"	cmp " S(PATCH_HDR_HI) ", %r11\n"
+	"	cmp " S(PATCH_HDR_HI) ", %rcx\n"
 	"	jae 50f\n"
-	"	test $0xfff, %r11d\n"
+	"	test $0xfff, %ecx\n"
 	"	jnz 50f\n"
-	"	mov %r15, " S(SLOT_O_R15) "(%r11)\n"
-	"	mov %r14, " S(SLOT_O_R14) "(%r11)\n"
-	"	mov %r13, " S(SLOT_O_R13) "(%r11)\n"
-	"	mov %r12, " S(SLOT_O_R12) "(%r11)\n"
-	"	mov %rbp, " S(SLOT_O_RBP) "(%r11)\n"
-	"	mov %rbx, " S(SLOT_O_RBX) "(%r11)\n"
-	"	mov %r10, " S(SLOT_O_R10) "(%r11)\n"
-	"	mov %r9, " S(SLOT_O_R9) "(%r11)\n"
-	"	mov %r8, " S(SLOT_O_R8) "(%r11)\n"
-	"	mov %rdx, " S(SLOT_O_RDX) "(%r11)\n"
-	"	mov %rsi, " S(SLOT_O_RSI) "(%r11)\n"
-	"	mov %rdi, " S(SLOT_O_RDI) "(%r11)\n"
-	"	mov %rsp, " S(SLOT_O_RSP) "(%r11)\n"
+	"	mov %r15, " S(SLOT_O_R15) "(%rcx)\n"
+	"	mov %r14, " S(SLOT_O_R14) "(%rcx)\n"
+	"	mov %r13, " S(SLOT_O_R13) "(%rcx)\n"
+	"	mov %r12, " S(SLOT_O_R12) "(%rcx)\n"
+	"	mov %rbp, " S(SLOT_O_RBP) "(%rcx)\n"
+	"	mov %rbx, " S(SLOT_O_RBX) "(%rcx)\n"
+	"	mov %r10, " S(SLOT_O_R10) "(%rcx)\n"
+	"	mov %r9, " S(SLOT_O_R9) "(%rcx)\n"
+	"	mov %r8, " S(SLOT_O_R8) "(%rcx)\n"
+	"	mov %rdx, " S(SLOT_O_RDX) "(%rcx)\n"
+	"	mov %rsi, " S(SLOT_O_RSI) "(%rcx)\n"
+	"	mov %rdi, " S(SLOT_O_RDI) "(%rcx)\n"
+	"	mov %rsp, " S(SLOT_O_RSP) "(%rcx)\n"
+	"	mov %r11, " S(SLOT_O_RAX) "(%rcx)\n"
+	"	mov %r11, " S(SLOT_O_NR) "(%rcx)\n"
+	"	mov %rcx, %r11\n"
 	/* rflags as the kernel would show them: IF, bit 1, the saved bits */
 	"	movzbl %ah, %edx\n"
 	"	and $0xd5, %edx\n"
@@ -602,17 +608,15 @@ __asm__(".pushsection stub_text,\"ax\",@progbits\n"
 	"	or $0x800, %edx\n"
 	"51:	mov %rdx, " S(SLOT_O_EFLAGS) "(%r11)\n"
 	"	mov %rdx, " S(SLOT_O_R11) "(%r11)\n"
-	"	and $" S(PATCH_MAX_MASK_) ", %ecx\n"
-	"	shl $5, %ecx\n"
-	"	lea " S(PATCH_SITES) "(%rcx), %rdx\n"
-	"	mov 12(%rdx), %eax\n"
-	"	mov %rax, " S(SLOT_O_RAX) "(%r11)\n"
-	"	mov %rax, " S(SLOT_O_NR) "(%r11)\n"
-	"	mov 24(%rdx), %rax\n" /* the site's return address */
+	"	shr $16, %eax\n"
+	"	and $" S(PATCH_MAX_MASK_) ", %eax\n"
+	"	shl $" S(PATCH_BLOCK_SHIFT) ", %eax\n"
+	"	lea " S(PATCH_SITES) "(%rax), %rdx\n"
+	"	mov " S(PB_RET) "(%rdx), %rax\n" /* the site's return address */
 	"	mov %rax, " S(SLOT_O_RCX) "(%r11)\n"
-	"	add $18, %rdx\n"
-	"	mov %rdx, " S(SLOT_O_RIP) "(%r11)\n"
-	"	mov %rdx, " S(SLOT_O_ADDR) "(%r11)\n"
+	"	mov " S(PB_RIP) "(%rdx), %rax\n"
+	"	mov %rax, " S(SLOT_O_RIP) "(%r11)\n"
+	"	mov %rax, " S(SLOT_O_ADDR) "(%r11)\n"
 	"	movl $" S(SLOT_KIND_FASTCALL) ", " S(SLOT_O_KIND) "(%r11)\n"
 	"	movl $0xc000003e, " S(SLOT_O_ARCH) "(%r11)\n" /* AUDIT_ARCH_X86_64 */
 	"	mov %r11, %rbx\n"
@@ -684,11 +688,15 @@ __asm__(".pushsection stub_text,\"ax\",@progbits\n"
 	"	jne 60f\n"
 	"	movl $" S(SLOT_KIND_CONVERTED) ", " S(SLOT_O_CONV) "(%rbx)\n"
 	"	jmp 61f\n"
-	"50:	and $" S(PATCH_MAX_MASK_) ", %ecx\n"
-	"	shl $5, %ecx\n"
-	"	lea " S(PATCH_GADGETS) "(%rcx), %rcx\n"
+	/* slow path: eax = k << 16 | flags, r11 = the number */
+	"50:	mov %eax, %ecx\n"
+	"	shr $16, %ecx\n"
+	"	and $" S(PATCH_MAX_MASK_) ", %ecx\n"
+	"	shl $" S(PATCH_BLOCK_SHIFT) ", %ecx\n"
+	"	mov " S(PATCH_SITES_GADGET_PTR) "(%rcx), %rcx\n"
 	"	add $0x7f, %al\n"
 	"	sahf\n"
+	"	mov %r11, %rax\n"
 	"	jmp *%rcx\n"
 	"60:	cmpl $0, " S(SLOT_O_INTR) "(%rbx)\n"
 	/* From here an interrupt can no longer be noted for later: the

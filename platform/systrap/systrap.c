@@ -1013,6 +1013,25 @@ static bool patch_excluded(uint64_t nr)
 	}
 }
 
+/* glibc's syscall(3) up to its `syscall`: the arguments moved into place
+ * and the number in rax; the site is its last 7 bytes (mov 8(%rsp), %r9;
+ * syscall). Matched whole, so there is no doubt where its instructions
+ * start. */
+static const uint8_t glibc_syscall_fn[25] = {
+	0x48, 0x89, 0xf8, 0x48, 0x89, 0xf7, 0x48, 0x89, 0xd6, 0x48, 0x89,
+	0xca, 0x4d, 0x89, 0xc2, 0x4d, 0x89, 0xc8, 0x4c, 0x8b, 0x4c, 0x24,
+	0x08, 0x0f, 0x05,
+};
+
+/* A number a fast call may carry to the sentry; any other (a syscall(3)
+ * site passes whatever it is given) is run by the site's real instruction
+ * in its gadget instead. */
+static bool fast_servable(uint64_t nr)
+{
+	return nr < ABI_NR_SYSCALLS && syscall_table[nr].cls != SC_HOST &&
+	       !patch_excluded(nr);
+}
+
 /* Bytes that, right before the site, would make its b8 part of a longer
  * instruction (a REX or legacy prefix): the rewrite would change that
  * instruction's meaning. */
@@ -1028,26 +1047,32 @@ static int systrap_patch_syscall(struct plat_thread *th, uint64_t rip,
 {
 	struct plat_as *as = th->as;
 	uint64_t site = rip - 7;
-	uint8_t b[8];
+	uint8_t sig[25], b[7];
 
 	if (!patch_ok)
 		return -ENOSYS;
-	if (rip < 8 || as->dead)
+	if (rip < sizeof(sig) || as->dead)
 		return -EINVAL;
-	int err = stubproc_copy_in(as->pid, b, site - 1, sizeof(b));
+	int err = stubproc_copy_in(as->pid, sig, rip - sizeof(sig), sizeof(sig));
 	if (err < 0)
 		return err;
-	/* Reading backwards cannot tell where an instruction starts: the
-	 * b8 must not follow a prefix, and its immediate must be the number
-	 * that just trapped from here (so it is the mov that set rax). */
-	if (is_prefix(b[0]) || b[1] != 0xb8 || b[6] != 0x0f || b[7] != 0x05)
-		return -EINVAL;
-	uint32_t nr = (uint32_t)b[2] | (uint32_t)b[3] << 8 |
-		      (uint32_t)b[4] << 16 | (uint32_t)b[5] << 24;
-	if (nr != nr_trapped || nr >= ABI_NR_SYSCALLS ||
-	    syscall_table[nr].cls == SC_HOST || patch_excluded(nr))
-		return -EINVAL;
-	memmove(b, b + 1, 7); /* b: the site's 7 bytes */
+	memcpy(b, sig + sizeof(sig) - 7, 7); /* the site's 7 bytes */
+	bool by_reg = memcmp(sig, glibc_syscall_fn, sizeof(sig)) == 0;
+	uint32_t nr = 0;
+	if (!by_reg) {
+		/* Reading backwards cannot tell where an instruction starts:
+		 * the b8 must not follow a prefix, and its immediate must be
+		 * the number that just trapped from here (so it is the mov
+		 * that set rax). */
+		if (is_prefix(sig[sizeof(sig) - 8]) || b[0] != 0xb8 ||
+		    b[5] != 0x0f || b[6] != 0x05)
+			return -EINVAL;
+		nr = (uint32_t)b[1] | (uint32_t)b[2] << 8 |
+		     (uint32_t)b[3] << 16 | (uint32_t)b[4] << 24;
+		if (nr != nr_trapped || nr >= ABI_NR_SYSCALLS ||
+		    syscall_table[nr].cls == SC_HOST || patch_excluded(nr))
+			return -EINVAL;
+	}
 	/* With other threads running, a fetch that straddles a 16-byte
 	 * block could see two moments of the rewrite: only sites inside one
 	 * block are patched then. */
@@ -1088,19 +1113,37 @@ static int systrap_patch_syscall(struct plat_thread *th, uint64_t rip,
 	uint64_t blk = PATCH_SITES + (uint64_t)k * PATCH_BLOCK;
 	uint64_t entry = PATCH_TABLE + (uint64_t)k * 8;
 	uint8_t block[PATCH_BLOCK];
+	uint32_t k32 = (uint32_t)k;
+	int at = 0;
 	memset(block, 0xcc, sizeof(block));
-	int32_t rel = (int32_t)(PATCH_HDR_COMMON - (blk + 11));
-	block[0] = 0xb8;
-	memcpy(block + 1, &k, 4);
-	block[5] = 0xff;
-	block[6] = 0x25;
-	memcpy(block + 7, &rel, 4);
-	memcpy(block + 11, b, 7); /* mov $N, %eax; syscall */
-	block[18] = 0xff;
-	block[19] = 0x25; /* jmp *0(%rip): the address that follows */
-	memset(block + 20, 0, 4);
-	uint64_t back = rip;
-	memcpy(block + 24, &back, 8);
+	if (by_reg) {
+		memcpy(block, b, 5); /* mov 8(%rsp), %r9 */
+		static const uint8_t mov_rax_r11[] = { 0x49, 0x89, 0xc3 };
+		memcpy(block + 5, mov_rax_r11, 3);
+		at = 8;
+		block[at] = 0xb8; /* mov $k, %eax */
+		memcpy(block + at + 1, &k32, 4);
+		at += 5;
+	} else {
+		block[0] = 0xb8; /* mov $k, %eax */
+		memcpy(block + 1, &k32, 4);
+		block[5] = 0x41; /* mov $N, %r11d */
+		block[6] = 0xbb;
+		memcpy(block + 7, &nr, 4);
+		at = 11;
+	}
+	int32_t rel = (int32_t)(PATCH_HDR_COMMON - (blk + (uint64_t)at + 6));
+	block[at] = 0xff; /* jmp *HDR_COMMON(%rip) */
+	block[at + 1] = 0x25;
+	memcpy(block + at + 2, &rel, 4);
+	_Static_assert(PB_GADGET >= 19, "entry fits");
+	memcpy(block + PB_GADGET, b, 7); /* the site's own code */
+	rel = (int32_t)(PB_RET - (PB_AFTER + 6));
+	block[PB_AFTER] = 0xff; /* jmp *(+PB_RET)(%rip) */
+	block[PB_AFTER + 1] = 0x25;
+	memcpy(block + PB_AFTER + 2, &rel, 4);
+	uint64_t q[3] = { blk + PB_GADGET, blk + PB_AFTER, rip };
+	memcpy(block + PB_GADGET_PTR, q, sizeof(q));
 	uint8_t nw[7] = { 0xff, 0x24, 0x25 };
 	uint32_t disp = (uint32_t)entry;
 	memcpy(nw + 3, &disp, 4);
@@ -1180,7 +1223,7 @@ static bool fast_fixup(struct plat_thread *th, int sig, int code,
 		if ((b[0] != 0xcc && b[0] != 0xff) || b[5] != 0x06 ||
 		    (b[6] != 0x05 && b[6] != 0x0b))
 			return false;
-		regs->rip = blk + 16;
+		regs->rip = blk + PB_SYSCALL;
 		return true;
 	}
 	if (memcmp(b, nw, 7) == 0) {
@@ -1191,7 +1234,7 @@ static bool fast_fixup(struct plat_thread *th, int sig, int code,
 	if (b[0] != 0xcc || (b[5] != 0x0f && b[5] != 0x06) ||
 	    atomic_load(&as->site_state[k]) != SITE_WRITING)
 		return false;
-	regs->rip = blk + 11; /* mid-rewrite: the original code, moved */
+	regs->rip = blk + PB_GADGET; /* mid-rewrite: the original code, moved */
 	return true;
 }
 
@@ -1489,6 +1532,13 @@ again:
 	case SLOT_KIND_FASTCALL:
 		regs->orig_rax = s->nr;
 		th->fast = true;
+		if (!fast_servable(s->nr)) {
+			/* Back to the gadget's real instruction, rax = the
+			 * number: it traps (or runs) as it would have. */
+			regs->rip -= 2;
+			regs->rax = s->nr;
+			goto again;
+		}
 		trap->kind = PLAT_TRAP_SYSCALL;
 		return 0;
 	case SLOT_KIND_CONVERTED: /* only asked for in fast_convert */

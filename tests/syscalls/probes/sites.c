@@ -11,6 +11,8 @@
  *    rax, makes that call (not the site's); a `mov $imm, %r8d` right
  *    before `syscall` (whose bytes end like `mov $imm, %eax`) is not the
  *    call's number.
+ *  - syscall(3), one site for every number: each call makes its own
+ *    (an unknown number is ENOSYS, arch_prctl works through it too).
  *  - A signal sent to itself from the site is delivered on the way back,
  *    with xmm registers intact.
  *  - A read blocked at the site and interrupted by a signal is restarted
@@ -29,6 +31,7 @@
 #include <sys/mman.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <asm/prctl.h>
 
 #define HOT 12 /* calls per site: well past any rewrite threshold */
 #define EXPECT(label, v, want) check_ret((label), (long)(v), 0, (want))
@@ -189,6 +192,26 @@ static void check_jump(void)
 		bad += site_or_jump(0) != pid;
 	}
 	EXPECT("jumps to the syscall instruction make their own call", bad, 0);
+}
+
+/* ---- syscall(3): one site, the number in a register ------------------------ */
+
+static void check_syscall_fn(void)
+{
+	long pid = getpid(), ppid = getppid();
+	int bad = 0, enosys = 0, fs_ok = 0;
+
+	for (int i = 0; i < HOT; i++) {
+		bad += syscall(SYS_getppid) != ppid;
+		bad += syscall(SYS_getpid) != pid;
+		errno = 0;
+		enosys += syscall(9999) == -1 && errno == ENOSYS;
+		unsigned long fs = 0;
+		fs_ok += syscall(SYS_arch_prctl, ARCH_GET_FS, &fs) == 0 && fs != 0;
+	}
+	EXPECT("syscall(3): each call its own number", bad, 0);
+	EXPECT("syscall(3) of an unknown number: ENOSYS", enosys, HOT);
+	EXPECT("syscall(3) of arch_prctl(ARCH_GET_FS)", fs_ok, HOT);
 }
 
 /* ---- signals at the site -------------------------------------------------- */
@@ -442,6 +465,7 @@ int main(void)
 {
 	check_regs();
 	check_jump();
+	check_syscall_fn();
 	check_signals();
 	check_restart(1);
 	check_restart(0);
