@@ -42,11 +42,22 @@
  *   result-ahead      forge the executor's next answer (seq+1, -EPERM),
  *                     then mmap twice: the first may believe
  *                     the lie, the second must be real       0
+ *   fast-forge DIR    jump into the fast-call code (rewritten system
+ *                     call sites) with the last site number (none so
+ *                     small a program rewrites) and
+ *                     mkdir(DIR/forged-fast): served by the sandbox, DIR
+ *                     intact; the "return address" of no site is 0 139
+ *   fast-gs-arena     gs base at another (unmapped) block of the arena,
+ *                     then the same jump: a fault in the stub's code,
+ *                     a SIGSEGV for the workload                   139
+ * (Without site rewriting the region is absent: reading its header is the
+ * SIGSEGV.)
  * A mode that expects to be killed waits (without system calls, a few
  * seconds by the TSC) and exits 10 if nothing happened; a forged trap the
  * sentry never answers exits 11. Exit 2: bad usage or no block found.
  */
 #define _GNU_SOURCE
+#include <asm/prctl.h>
 #include <errno.h>
 #include <linux/audit.h>
 #include <signal.h>
@@ -115,6 +126,25 @@ static long forge(const char *mode, uint32_t kind, uint64_t nr, uint32_t arch,
 		exit(11);
 	}
 	return (long)slot->regs.rax;
+}
+
+/* Jumps to the fast-call code's entry, as a rewritten site's block does
+ * (eax = the site's number, r11 = the call's), with two arguments. Does
+ * not return here: the code "returns" to the site's address. */
+static void fast_jump(const char *mode, uint32_t k, uint64_t nr, uint64_t a0,
+		      uint64_t a1)
+{
+	uint64_t target = *(volatile uint64_t *)PATCH_HDR_COMMON;
+	register uint64_t r11 __asm__("r11") = nr;
+	register uint64_t rax __asm__("rax") = k;
+	register uint64_t rdi __asm__("rdi") = a0;
+	register uint64_t rsi __asm__("rsi") = a1;
+	__asm__ volatile("jmp *%4"
+			 :
+			 : "r"(r11), "r"(rax), "r"(rdi), "r"(rsi), "r"(target)
+			 : "memory");
+	printf("FAIL %s: came back from the fast-call code\n", mode);
+	exit(12);
 }
 
 static int calls_still_work(const char *name)
@@ -238,6 +268,24 @@ int main(int argc, char **argv)
 		printf("ok %s answered %ld\n", mode, r);
 		calls_still_work("calls-after");
 		return failures ? 1 : 0;
+	}
+	if (!strcmp(mode, "fast-forge") && arg) {
+		static char path[4096];
+		snprintf(path, sizeof(path), "%s/forged-fast", arg);
+		fast_jump(mode, PATCH_MAX - 1, SYS_mkdir, (uint64_t)path, 0755);
+	}
+	if (!strcmp(mode, "fast-gs-arena")) {
+		uintptr_t other = 0;
+		for (int i = 0; i < nreserved; i++)
+			if (reserved[i].start <= block && block < reserved[i].end)
+				other = reserved[i].end - SYSTRAP_BLOCK_SIZE == block
+						? reserved[i].start
+						: reserved[i].end - SYSTRAP_BLOCK_SIZE;
+		if (!other || RAW(SYS_arch_prctl, ARCH_SET_GS, other + SYSTRAP_SLOTS_OFF)) {
+			fprintf(stderr, "scribble: cannot set gs\n");
+			return 2;
+		}
+		fast_jump(mode, PATCH_MAX - 1, SYS_getpid, 0, 0);
 	}
 	if (!strcmp(mode, "forge-kill") && arg) {
 		expect_any_err(mode, forge(mode, SLOT_KIND_SYSCALL, SYS_kill,

@@ -368,13 +368,15 @@ test_scribble() {
 			forge-upper:0 forge-minus1:0 forge-compat:0 forge-mkdir:0
 			forge-kill:0 forge-exit:57 forge-segv:139 forge-sigkill:137
 			forge-kind:137 forge-start:137 slot-lies:0 idle-threads:0
-			stack:0 result-garbage:0 result-ahead:0"
+			stack:0 result-garbage:0 result-ahead:0
+			fast-forge:139 fast-gs-arena:139"
 	fi
 	for m in $modes; do
 		expected=${m#*:}
 		m=${m%%:*}
 		case $m in
-		forge-mkdir) sandbox "$m" "$expected" -- "$prog" "$m" "$host" ;;
+		forge-mkdir | fast-forge)
+			sandbox "$m" "$expected" -- "$prog" "$m" "$host" ;;
 		forge-kill) sandbox "$m" "$expected" -- "$prog" "$m" "$vpid" ;;
 		*) sandbox "$m" "$expected" -- "$prog" "$m" ;;
 		esac
