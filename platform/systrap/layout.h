@@ -106,6 +106,9 @@ struct systrap_slot {
 	 * it traps as an interrupt on its way out instead. */
 	uint32_t intr_deferred;
 	uint32_t conv_kind; /* fast-call code's re-trap: CONVERTED or INTERRUPT */
+	/* The fast-call code's stack for pushf/popf (it never touches the
+	 * workload's). */
+	uint64_t fast_stack[4];
 };
 
 /* Offsets the fast-call assembly uses. */
@@ -141,6 +144,7 @@ struct systrap_slot {
 #define SLOT_O_CMD_BUF 312
 #define SLOT_O_INTR 568
 #define SLOT_O_CONV 572
+#define SLOT_O_FAST_STACK_TOP 608 /* end of fast_stack */
 
 /* --- patched system call sites ------------------------------------------
  * A hot system call site in private text becomes `jmp *TABLE+8k`
@@ -260,7 +264,9 @@ _Static_assert(SLOT_OFF_(state) == SLOT_O_STATE && SLOT_OFF_(stub_waiting) == SL
 		       SLOT_OFF_(regs.eflags) == SLOT_O_EFLAGS && SLOT_OFF_(regs.rsp) == SLOT_O_RSP &&
 		       SLOT_OFF_(intr_deferred) == SLOT_O_INTR && SLOT_OFF_(conv_kind) == SLOT_O_CONV &&
 		       SLOT_OFF_(cmd_who) == SLOT_O_CMD_WHO && SLOT_OFF_(cmd_ret) == SLOT_O_CMD_RET &&
-		       SLOT_OFF_(cmd_buf) == SLOT_O_CMD_BUF,
+		       SLOT_OFF_(cmd_buf) == SLOT_O_CMD_BUF &&
+		       SLOT_OFF_(fast_stack) + sizeof(((struct systrap_slot *)0)->fast_stack) ==
+			       SLOT_O_FAST_STACK_TOP,
 	       "fast-call offsets");
 _Static_assert(PATCH_TABLE + 8 * PATCH_MAX <= PATCH_SITES &&
 		       PATCH_SITES + PATCH_BLOCK * PATCH_MAX <= PATCH_HDR &&

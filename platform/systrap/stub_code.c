@@ -180,7 +180,9 @@ extern const char stub_fast_tail[] __attribute__((visibility("hidden")));
 extern const char stub_fast_conv[] __attribute__((visibility("hidden")));
 extern const char stub_fast_end[] __attribute__((visibility("hidden")));
 
-#define ARITH_FLAGS 0x8d5ULL /* CF PF AF ZF SF OF */
+/* The flags the fast-call code keeps as they were: CF PF AF ZF SF OF,
+ * DF, AC. */
+#define FAST_FLAGS 0x40cd5ULL
 
 STUB void stub_signal_handler(int sig, siginfo_t *si, void *ucv)
 {
@@ -210,8 +212,8 @@ STUB void stub_signal_handler(int sig, siginfo_t *si, void *ucv)
 							   : SLOT_KIND_INTERRUPT;
 	if (conv) {
 		regs_to_gregs(g, r);
-		g[REG_EFL] = (greg_t)(((uint64_t)g[REG_EFL] & ~ARITH_FLAGS) |
-				      (r->eflags & ARITH_FLAGS));
+		g[REG_EFL] = (greg_t)(((uint64_t)g[REG_EFL] & ~FAST_FLAGS) |
+				      (r->eflags & FAST_FLAGS));
 	}
 	s->intr_deferred = 0; /* this trap reaches the sentry anyway */
 
@@ -562,8 +564,8 @@ __asm__(".pushsection stub_text,\"ax\",@progbits\n"
  * gets what a trap would have written (rip = the gadget's after-syscall
  * address, rcx = the site's return address, r11 = rflags), the thread hands
  * off as the signal handler does, and on RESUME loads the slot's registers
- * and jumps to its rip. Only the arithmetic flags are kept (lahf/seto); DF,
- * TF and AC never change here. SLOT_CONVERT (the sentry needs the FPU
+ * and jumps to its rip. The flags are read with pushf and set with popf on
+ * a few words of the slot used as a stack. SLOT_CONVERT (the sentry needs the FPU
  * state) and an interrupt that came meanwhile end in ud2 at stub_fast_conv
  * instead, which the signal handler turns into a trap with the slot's
  * registers and a full frame. */
@@ -599,13 +601,19 @@ __asm__(".pushsection stub_text,\"ax\",@progbits\n"
 	"	mov %r11, " S(SLOT_O_RAX) "(%rcx)\n"
 	"	mov %r11, " S(SLOT_O_NR) "(%rcx)\n"
 	"	mov %rcx, %r11\n"
-	/* rflags as the kernel would show them: IF, bit 1, the saved bits */
-	"	movzbl %ah, %edx\n"
-	"	and $0xd5, %edx\n"
-	"	or $0x202, %edx\n"
+	/* rflags: pushf on the slot's own little stack gives DF, AC and the
+	 * rest as they were (nothing here changes them); the arithmetic
+	 * flags come from lahf/seto, taken before the checks above. */
+	"	lea " S(SLOT_O_FAST_STACK_TOP) "(%r11), %rsp\n"
+	"	pushfq\n"
+	"	pop %rdx\n"
+	"	and $~0x8d5, %rdx\n"
+	"	movzbl %ah, %ecx\n"
+	"	and $0xd5, %ecx\n"
+	"	or %rcx, %rdx\n"
 	"	test %al, %al\n"
 	"	jz 51f\n"
-	"	or $0x800, %edx\n"
+	"	or $0x800, %rdx\n"
 	"51:	mov %rdx, " S(SLOT_O_EFLAGS) "(%r11)\n"
 	"	mov %rdx, " S(SLOT_O_R11) "(%r11)\n"
 	"	shr $16, %eax\n"
@@ -705,14 +713,11 @@ __asm__(".pushsection stub_text,\"ax\",@progbits\n"
 	".hidden stub_fast_tail\n"
 	"stub_fast_tail:\n"
 	"	jne 62f\n"
-	"	mov " S(SLOT_O_EFLAGS) "(%rbx), %rax\n"
-	"	mov %rax, %rcx\n"
-	"	shr $11, %ecx\n"
-	"	and $1, %ecx\n"
-	"	mov %al, %ah\n"
-	"	mov %cl, %al\n"
-	"	add $0x7f, %al\n"
-	"	sahf\n"
+	/* every flag user code may set, from the slot (the sentry converts
+	 * the thread rather than return with TF set) */
+	"	lea " S(SLOT_O_FAST_STACK_TOP) "(%rbx), %rsp\n"
+	"	pushq " S(SLOT_O_EFLAGS) "(%rbx)\n"
+	"	popfq\n"
 	"	mov " S(SLOT_O_R15) "(%rbx), %r15\n"
 	"	mov " S(SLOT_O_R14) "(%rbx), %r14\n"
 	"	mov " S(SLOT_O_R13) "(%rbx), %r13\n"

@@ -1469,11 +1469,12 @@ again:
 		trap->kind = PLAT_TRAP_DEAD;
 		return 0;
 	}
-	/* The fast-call code restores the general registers and the
-	 * arithmetic flags, nothing else. */
+	/* The fast-call code restores the general registers and the flags
+	 * user code can set with popf (but TF: single-stepping out of it
+	 * would trap inside it), nothing else. */
 	if (th->fast && (regs->fs_base != th->fs_base ||
 			 regs->gs_base != th->gs_base ||
-			 (regs->eflags & ~0x8d5ULL) != 0x202)) {
+			 (regs->eflags & ~0x40cd5ULL) != 0x202)) {
 		int err = fast_convert(th);
 		if (err < 0) {
 			trap->kind = PLAT_TRAP_DEAD;

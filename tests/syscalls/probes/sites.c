@@ -5,8 +5,9 @@
  * Linux guarantees must hold either way:
  *
  *  - All registers but rax, rcx and r11 survive; rcx is the address after
- *    the instruction, r11 the flags; the flags and the red zone below rsp
- *    are untouched.
+ *    the instruction, r11 the flags; the flags (DF and AC too, also across
+ *    a signal delivered at the site) and the red zone below rsp are
+ *    untouched.
  *  - Code that jumps to the `syscall` instruction itself, with its own
  *    rax, makes that call (not the site's); a `mov $imm, %r8d` right
  *    before `syscall` (whose bytes end like `mov $imm, %eax`) is not the
@@ -137,6 +138,83 @@ static void check_regs(void)
 	EXPECT("r11 holds the flags", bad_r11, 0);
 	EXPECT("flags kept", bad_flags, 0);
 	EXPECT("red zone kept", bad_rz, 0);
+}
+
+/* ---- DF and AC ------------------------------------------------------------ */
+
+#define DF_AC 0x40400UL
+
+/* getppid from a fixed site with DF and AC set; returns the flags after
+ * (and r11, the flags the instruction saw), then clears both. Only
+ * aligned accesses while AC is set. */
+static void df_ac_call(uint64_t *after, uint64_t *r11out)
+{
+	uint64_t f, r11;
+	__asm__ volatile("pushfq\n\t"
+			 "orq $0x40400, (%%rsp)\n\t"
+			 "popfq\n\t"
+			 "mov $110, %%eax\n\t"
+			 "syscall\n\t"
+			 "pushfq\n\t"
+			 "pop %0\n\t"
+			 "mov %%r11, %1\n\t"
+			 "pushfq\n\t"
+			 "andq $~0x40400, (%%rsp)\n\t"
+			 "popfq"
+			 : "=&r"(f), "=&r"(r11)
+			 :
+			 : "rax", "rcx", "r11", "memory", "cc");
+	*after = f;
+	*r11out = r11;
+}
+
+/* kill(pid, SIGUSR1) from a fixed site with DF set; the flags after. */
+static uint64_t df_kill(long pid)
+{
+	uint64_t f;
+	__asm__ volatile("std\n\t"
+			 "mov $62, %%eax\n\t"
+			 "syscall\n\t"
+			 "pushfq\n\t"
+			 "pop %0\n\t"
+			 "cld"
+			 : "=&r"(f)
+			 : "D"(pid), "S"((long)SIGUSR1)
+			 : "rax", "rcx", "r11", "memory", "cc");
+	return f;
+}
+
+static volatile int df_handler_saw_df;
+
+static void on_usr1_df(int sig)
+{
+	uint64_t f;
+	(void)sig;
+	__asm__ volatile("pushfq\n\tpop %0" : "=r"(f));
+	df_handler_saw_df += (f & 0x400) != 0;
+}
+
+static void check_df_ac(void)
+{
+	int bad = 0, bad11 = 0, bad_sig = 0;
+	struct sigaction sa;
+
+	for (int i = 0; i < HOT; i++) {
+		uint64_t after, r11;
+		df_ac_call(&after, &r11);
+		bad += (after & DF_AC) != DF_AC;
+		bad11 += (r11 & DF_AC) != DF_AC;
+	}
+	EXPECT("DF and AC kept", bad, 0);
+	EXPECT("r11 shows DF and AC", bad11, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1_df;
+	sigaction(SIGUSR1, &sa, NULL);
+	for (int i = 0; i < HOT; i++)
+		bad_sig += (df_kill(getpid()) & 0x400) == 0;
+	signal(SIGUSR1, SIG_DFL);
+	EXPECT("DF kept across a signal delivered at the site", bad_sig, 0);
+	EXPECT("handlers start with DF clear", df_handler_saw_df, 0);
 }
 
 /* ---- a jump to the site's syscall instruction ---------------------------- */
@@ -464,6 +542,7 @@ static void check_mappings(void)
 int main(void)
 {
 	check_regs();
+	check_df_ac();
 	check_jump();
 	check_syscall_fn();
 	check_signals();
