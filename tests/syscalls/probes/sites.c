@@ -17,7 +17,8 @@
  *  - A signal sent to itself from the site is delivered on the way back,
  *    with xmm registers intact.
  *  - A read blocked at the site and interrupted by a signal is restarted
- *    (SA_RESTART) or fails with EINTR (without).
+ *    (SA_RESTART) or fails with EINTR (without). (A signal that comes
+ *    before the read blocks leaves its byte to be read: also right.)
  *  - A fork child and other threads go through the same sites.
  *  - Code mapped from a file privately, or shared, is never written back:
  *    the file and the shared memory keep their bytes; new code mapped
@@ -375,7 +376,7 @@ static void check_restart(int restart)
 	sigaction(SIGALRM, &sa, NULL);
 	for (int i = 0; i < HOT; i++) {
 		memset(&it, 0, sizeof(it));
-		it.it_value.tv_usec = 2000;
+		it.it_value.tv_usec = 10000;
 		setitimer(ITIMER_REAL, &it, NULL);
 		long r = site_read(p[0], buf, sizeof(buf));
 		if (r == 1)
@@ -388,10 +389,14 @@ static void check_restart(int restart)
 		} else
 			other++;
 	}
+	/* The timer may fire before the read blocks (its byte is then
+	 * simply read): which one happens is timing, what each does is not. */
 	if (restart) {
 		EXPECT("SA_RESTART: reads restarted and done", got, HOT);
 	} else {
-		EXPECT("no SA_RESTART: reads fail with EINTR", eintr, HOT);
+		EXPECT("no SA_RESTART: reads end by EINTR (or find the byte)",
+		       eintr + got, HOT);
+		check_true("no SA_RESTART: EINTR seen", eintr > 0);
 	}
 	EXPECT("reads otherwise wrong", other, 0);
 	signal(SIGALRM, SIG_DFL);
