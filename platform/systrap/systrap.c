@@ -121,6 +121,7 @@ struct plat_thread {
 	uint64_t fs_base, gs_base; /* what the stub thread has */
 	/* Trapped through a patched site: no signal frame until converted. */
 	bool fast;
+	uint64_t fast_eflags; /* the flags that trap reported */
 };
 
 static uint64_t code_lo, code_hi; /* the stub code region */
@@ -1469,12 +1470,13 @@ again:
 		trap->kind = PLAT_TRAP_DEAD;
 		return 0;
 	}
-	/* The fast-call code restores the general registers and the flags
-	 * user code can set with popf (but TF: single-stepping out of it
-	 * would trap inside it), nothing else. */
+	/* The fast-call code restores the general registers and, with
+	 * popf, the flags as they were; besides the arithmetic ones, DF and
+	 * AC, the sentry may change none (TF would single-step out of it). */
 	if (th->fast && (regs->fs_base != th->fs_base ||
 			 regs->gs_base != th->gs_base ||
-			 (regs->eflags & ~0x40cd5ULL) != 0x202)) {
+			 ((regs->eflags ^ th->fast_eflags) & ~0x40cd5ULL) ||
+			 (regs->eflags & 0x100))) {
 		int err = fast_convert(th);
 		if (err < 0) {
 			trap->kind = PLAT_TRAP_DEAD;
@@ -1533,6 +1535,7 @@ again:
 	case SLOT_KIND_FASTCALL:
 		regs->orig_rax = s->nr;
 		th->fast = true;
+		th->fast_eflags = regs->eflags;
 		if (!fast_servable(s->nr)) {
 			/* Back to the gadget's real instruction, rax = the
 			 * number: it traps (or runs) as it would have. */
