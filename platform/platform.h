@@ -124,14 +124,13 @@ struct platform_ops {
 	/* Host pid of the stub process (CPU-time accounting only). */
 	pid_t (*as_host_pid)(struct plat_as *as);
 	/* Optional (NULL: not supported). Rewrites the system call whose
-	 * `syscall` instruction ends at rip (a `mov $nr, %eax; syscall` in
-	 * private, read-only file text mapped with prot; nr is the number
-	 * that just trapped from there) so it no longer costs a signal.
-	 * alone: no other thread runs in the address space. The caller
-	 * holds the address space's mapping lock. 0, or -errno if the site
-	 * is not one it can rewrite. */
+	 * `syscall` instruction ends at rip (in private, read-only file
+	 * text; nr is the number that just trapped from there) so it no
+	 * longer costs a signal. alone: no other thread runs in the address
+	 * space. The caller holds the address space's mapping lock. 0, or
+	 * -errno if the site is not one it can rewrite. */
 	int (*patch_syscall)(struct plat_thread *th, uint64_t rip, uint64_t nr,
-			     int prot, bool alone);
+			     bool alone);
 	/* rip lies in code the platform generated for patched sites (its
 	 * traps are not worth counting). */
 	bool (*patched_code)(uint64_t rip);

@@ -201,6 +201,7 @@ static int systrap_init(void)
 					SYSTRAP_FILTER_MAX);
 	if (filter_b_len < 0)
 		return filter_b_len;
+	log_debug("systrap: filter B has %d instructions", filter_b_len);
 
 	void *a = mmap(NULL, ARENA_SIZE + SYSTRAP_BLOCK_SIZE, PROT_NONE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -1044,7 +1045,7 @@ static bool is_prefix(uint8_t c)
 }
 
 static int systrap_patch_syscall(struct plat_thread *th, uint64_t rip,
-				 uint64_t nr_trapped, int prot, bool alone)
+				 uint64_t nr_trapped, bool alone)
 {
 	struct plat_as *as = th->as;
 	uint64_t site = rip - 7;
@@ -1180,7 +1181,6 @@ static int systrap_patch_syscall(struct plat_thread *th, uint64_t rip,
 			 * gadget. */
 			return errno ? -errno : -EIO;
 		}
-	(void)prot;
 	atomic_store(&as->site_state[k], SITE_DONE);
 	return 0;
 }

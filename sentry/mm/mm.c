@@ -190,7 +190,7 @@ void mm_note_syscall(struct task *t)
 	if (v && rip <= v->end && (v->prot & PROT_EXEC) &&
 	    !(v->prot & PROT_WRITE) && v->file && !(v->flags & MAP_SHARED) &&
 	    !mm_range_reserved(rip - 7, rip))
-		err = p->patch_syscall(t->th, rip, t->regs.orig_rax, v->prot,
+		err = p->patch_syscall(t->th, rip, t->regs.orig_rax,
 				       atomic_load(&mm->users) == 1);
 	pthread_mutex_unlock(&mm->lock);
 	clock_gettime(CLOCK_MONOTONIC, &tb);
