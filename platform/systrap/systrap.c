@@ -119,6 +119,7 @@ struct plat_thread {
 	bool started; /* past its START trap: fpstate lives in a trap frame */
 	struct systrap_slot *slot;
 	uint64_t fs_base, gs_base; /* what the stub thread has */
+	bool start_pending; /* spawned; its START trap not yet seen */
 	/* Trapped through a patched site: no signal frame until converted. */
 	bool fast;
 	uint64_t fast_eflags; /* the flags that trap reported */
@@ -851,13 +852,27 @@ static int thread_spawn(struct plat_as *as, struct plat_thread **out)
 	}
 	pthread_mutex_unlock(&as->lock);
 	th->tid = (pid_t)tid;
-	if (!wait_trap(th, spin_budget) || th->slot->kind != SLOT_KIND_START) {
-		/* Leave the slot marked used: its thread may still be there. */
-		free(th);
-		return -ECHILD;
-	}
+	/* The new thread sets itself up (its signal stack, filter B: some
+	 * 70 us here, most of it the filter) while the sentry goes on with
+	 * the fork or clone; its START trap is awaited before its first run
+	 * (start_wait). */
+	th->start_pending = true;
 	*out = th;
 	return 0;
+}
+
+/* Waits for a new thread's START trap. false: it never came (the thread
+ * or the stub died). */
+static bool start_wait(struct plat_thread *th)
+{
+	if (!th->start_pending)
+		return true;
+	th->start_pending = false;
+	if (!wait_trap(th, spin_budget) || th->slot->kind != SLOT_KIND_START) {
+		th->as->dead = true;
+		return false;
+	}
+	return true;
 }
 
 static void systrap_thread_release(struct plat_thread *th)
@@ -866,7 +881,9 @@ static void systrap_thread_release(struct plat_thread *th)
 		return;
 	struct plat_as *as = th->as;
 	struct systrap_slot *s = th->slot;
-	if (!as->dead && load(&s->state) == SLOT_TRAPPED) {
+	/* A thread still setting itself up is told to exit once it is at
+	 * START (until then it would not see the request). */
+	if (!as->dead && start_wait(th) && load(&s->state) == SLOT_TRAPPED) {
 		store(&s->state, SLOT_EXIT);
 		if (load(&s->stub_waiting))
 			futex(&s->state, FUTEX_WAKE, 1, NULL);
@@ -1466,7 +1483,7 @@ static int systrap_run(struct plat_thread *th, struct plat_regs *regs,
 	(void)dirty; /* the slot always gets the registers: a few hundred bytes */
 again:
 	memset(trap, 0, sizeof(*trap));
-	if (th->as->dead) {
+	if (th->as->dead || !start_wait(th)) {
 		trap->kind = PLAT_TRAP_DEAD;
 		return 0;
 	}
