@@ -930,7 +930,7 @@ static int systrap_as_fork(struct plat_thread *th, struct plat_as **asp,
 			   struct plat_thread **childp)
 {
 	struct plat_as *as;
-	struct plat_thread *child;
+	struct plat_thread *child = NULL; /* released on failure: never garbage */
 
 	int err = stub_fork(th->as, &as);
 	if (err < 0)
