@@ -2,6 +2,7 @@
 #include "platform.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <pthread.h>
 #include <sched.h>
@@ -60,6 +61,19 @@ uint64_t plat_vdso_base(void)
 void plat_set_vdso_base(uint64_t base)
 {
 	vdso_base = base;
+}
+
+void plat_recv_area_init(struct plat_recv_area *ra, uint64_t base)
+{
+	memset(ra, 0, sizeof(*ra));
+	ra->iov.iov_base = (void *)(base + offsetof(struct plat_recv_area, byte));
+	ra->iov.iov_len = 1;
+	ra->msg.msg_iov =
+	    (struct iovec *)(base + offsetof(struct plat_recv_area, iov));
+	ra->msg.msg_iovlen = 1;
+	ra->msg.msg_control =
+	    (void *)(base + offsetof(struct plat_recv_area, c));
+	ra->msg.msg_controllen = sizeof(ra->c.buf);
 }
 
 static bool syscall_patching = true;

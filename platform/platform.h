@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 /* Registers of a workload thread, same layout as the kernel's x86-64
@@ -181,6 +182,22 @@ int plat_fpstate_sanitize(void *buf, size_t len);
 #define PLAT_FDPASS_FD 1 /* the socket's number in every stub */
 #define PLAT_BATCH_MAX 60 /* calls in one batch (besides the fd's own) */
 #define PLAT_FDPASS_RECV_FD 0 /* where a received fd lands */
+/* The msghdr a stub receives a passed fd with, kept in memory the stub can
+ * reach (stub addresses inside). The workload can scribble on it: then the
+ * receive fails, or the fd lands nowhere useful; the sentry never reads
+ * back the fd number (it is always PLAT_FDPASS_RECV_FD). */
+struct plat_recv_area {
+	struct msghdr msg;
+	struct iovec iov;
+	char byte;
+	char pad[7];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} c;
+};
+/* Fills ra (the sentry's copy) for the stub address base it will have. */
+void plat_recv_area_init(struct plat_recv_area *ra, uint64_t base);
 int plat_fdpass_init(void);
 int plat_fdpass_stub_end(void);
 void plat_fdpass_lock(void);

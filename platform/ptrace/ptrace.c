@@ -534,16 +534,7 @@ static int prepare_fault_capture_keep(struct plat_thread *th)
 static int ptrace_batch(struct plat_thread *th, int host_fd,
 			const struct plat_sysreq *reqs, int n, long *rets)
 {
-	struct {
-		struct msghdr msg;
-		struct iovec iov;
-		char byte;
-		char pad[7];
-		union {
-			char buf[CMSG_SPACE(sizeof(int))];
-			struct cmsghdr align;
-		} c;
-	} ra;
+	struct plat_recv_area ra;
 	long r;
 
 	if (n < 0 || n > PLAT_BATCH_MAX)
@@ -554,14 +545,7 @@ static int ptrace_batch(struct plat_thread *th, int host_fd,
 	err = ensure_slot(th);
 	if (err < 0)
 		return err;
-	uint64_t base = slot_addr(th);
-	memset(&ra, 0, sizeof(ra));
-	ra.iov.iov_base = (void *)(base + offsetof(typeof(ra), byte));
-	ra.iov.iov_len = 1;
-	ra.msg.msg_iov = (struct iovec *)(base + offsetof(typeof(ra), iov));
-	ra.msg.msg_iovlen = 1;
-	ra.msg.msg_control = (void *)(base + offsetof(typeof(ra), c));
-	ra.msg.msg_controllen = sizeof(ra.c.buf);
+	plat_recv_area_init(&ra, slot_addr(th));
 	/* Free the slot the fd lands in, whatever an earlier batch left
 	 * there (dup2 of the socket over it, then close: both succeed). */
 	uint64_t d[6] = { PLAT_FDPASS_FD, PLAT_FDPASS_RECV_FD };

@@ -105,7 +105,7 @@ struct plat_as {
 	 * memory. Written under the mm's lock, read by fault fix-ups. */
 	uint64_t *sites;
 	_Atomic uint8_t *site_state; /* SITE_WRITING, SITE_DONE */
-	int memfd; /* the stub's /proc/PID/mem, once a site is rewritten */
+	int proc_mem; /* the stub's /proc/PID/mem, once a site is rewritten */
 	_Atomic int nsites;
 };
 
@@ -283,7 +283,7 @@ static struct plat_as *as_alloc(uint64_t block)
 		return NULL;
 	as->pidfd = -1;
 	as->fdp = -1;
-	as->memfd = -1;
+	as->proc_mem = -1;
 	as->block = block;
 	as->ctrl = (struct systrap_ctrl *)block;
 	as->res = (struct systrap_result *)(block + SYSTRAP_RESULT_OFF);
@@ -306,8 +306,8 @@ static void systrap_as_destroy(struct plat_as *as)
 	pthread_mutex_destroy(&as->lock);
 	free(as->sites);
 	free(as->site_state);
-	if (as->memfd >= 0)
-		close(as->memfd);
+	if (as->proc_mem >= 0)
+		close(as->proc_mem);
 	free(as);
 }
 
@@ -585,37 +585,15 @@ static int systrap_thread_syscall(struct plat_thread *th, long nr,
 	return executor_call(th->as, nr, args, ret);
 }
 
-/* The msghdr the executor receives a passed fd with, laid out in the
- * result page's scratch (stub addresses). The workload can scribble on it:
- * then the receive fails, or the fd lands nowhere useful; the sentry never
- * reads back the fd number (it is always PLAT_FDPASS_RECV_FD). */
-struct recv_area {
-	struct msghdr msg;
-	struct iovec iov;
-	char byte;
-	char pad[7];
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} c;
-};
-
-/* Lays out the recv_area in as's result page; returns its stub address
- * (recvmsg's msghdr). as->lock held. */
+/* Lays out the fd-passing msghdr in as's result page; returns its stub
+ * address (recvmsg's msghdr). as->lock held. */
 static uint64_t recv_area_init(struct plat_as *as)
 {
 	uint64_t base = as->block + SYSTRAP_RESULT_OFF +
 			offsetof(struct systrap_result, scratch);
-	struct recv_area *ra = (struct recv_area *)as->res->scratch;
+	struct plat_recv_area *ra = (struct plat_recv_area *)as->res->scratch;
 	_Static_assert(sizeof(*ra) <= sizeof(as->res->scratch), "scratch size");
-	memset(ra, 0, sizeof(*ra));
-	ra->iov.iov_base = (void *)(base + offsetof(struct recv_area, byte));
-	ra->iov.iov_len = 1;
-	ra->msg.msg_iov =
-	    (struct iovec *)(base + offsetof(struct recv_area, iov));
-	ra->msg.msg_iovlen = 1;
-	ra->msg.msg_control = (void *)(base + offsetof(struct recv_area, c));
-	ra->msg.msg_controllen = sizeof(ra->c.buf);
+	plat_recv_area_init(ra, base);
 	return base;
 }
 
@@ -1115,7 +1093,7 @@ static int systrap_patch_syscall(struct plat_thread *th, uint64_t rip,
 	/* The sentry writes through the stub's /proc/PID/mem, as a debugger
 	 * sets a breakpoint: private read-only pages are copied on the write,
 	 * nothing is remapped and the stub is not woken. */
-	if (as->memfd < 0) {
+	if (as->proc_mem < 0) {
 		char path[32];
 		snprintf(path, sizeof(path), "%d/mem", (int)as->pid);
 		int pfd = plat_host_proc_fd();
@@ -1127,7 +1105,7 @@ static int systrap_patch_syscall(struct plat_thread *th, uint64_t rip,
 		}
 		if (fd < 0)
 			return -errno;
-		as->memfd = fd;
+		as->proc_mem = fd;
 	}
 	uint64_t blk = PATCH_SITES + (uint64_t)k * PATCH_BLOCK;
 	uint64_t entry = PATCH_TABLE + (uint64_t)k * 8;
@@ -1191,7 +1169,7 @@ static int systrap_patch_syscall(struct plat_thread *th, uint64_t rip,
 						   site + (uint64_t)order[i] };
 	}
 	for (int i = 0; i < nw_; i++)
-		if (pwrite(as->memfd, w[i].p, w[i].n, (off_t)w[i].at) !=
+		if (pwrite(as->proc_mem, w[i].p, w[i].n, (off_t)w[i].at) !=
 		    (ssize_t)w[i].n) {
 			/* The site stays listed (state WRITING): a thread
 			 * meeting a half-written site still reaches its

@@ -16,21 +16,6 @@
 #include "../../mm/mm.h"
 #include "proc.h"
 
-static int fd_of_name(const char *name)
-{
-	if (name[0] < '0' || name[0] > '9' || (name[0] == '0' && name[1]))
-		return -1;
-	long v = 0;
-	for (const char *p = name; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return -1;
-		v = v * 10 + (*p - '0');
-		if (v >= FDTABLE_HARD_MAX)
-			return -1;
-	}
-	return (int)v;
-}
-
 /* The open file at n->fd of the process n names (referenced), or NULL. */
 static struct file *node_file(struct kernel *k, const struct proc_node *n,
 			      int fd, bool *cloexec)
@@ -49,7 +34,7 @@ static struct file *node_file(struct kernel *k, const struct proc_node *n,
 int proc_fd_lookup(struct kernel *k, const struct proc_node *dir,
 		   const char *name, int *fd)
 {
-	int v = fd_of_name(name);
+	int v = proc_parse_id(name, FDTABLE_HARD_MAX - 1);
 	if (v < 0)
 		return -ENOENT;
 	struct file *f = node_file(k, dir, v, NULL);

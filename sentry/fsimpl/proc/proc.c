@@ -298,9 +298,7 @@ static int make_inode(struct vfs_sb *sb, const struct proc_node *tmpl,
 	return 0;
 }
 
-/* Parses a decimal id as Linux's name_to_int: no sign, no leading zero,
- * no overflow. -1 if name is not one. */
-static int parse_id(const char *name)
+int proc_parse_id(const char *name, long max)
 {
 	if (name[0] < '0' || name[0] > '9' || (name[0] == '0' && name[1]))
 		return -1;
@@ -309,7 +307,7 @@ static int parse_id(const char *name)
 		if (*p < '0' || *p > '9')
 			return -1;
 		v = v * 10 + (*p - '0');
-		if (v > INT_MAX)
+		if (v > max)
 			return -1;
 	}
 	return (int)v;
@@ -383,7 +381,7 @@ static int proc_lookup(struct vfs_dentry *dp, const char *name,
 		nents = proc_tid_nents;
 		break;
 	case PK_TASKDIR: {
-		int tid = parse_id(name);
+		int tid = proc_parse_id(name, INT_MAX);
 		if (tid <= 0 || !k)
 			return -ENOENT;
 		n.tid = tid;
@@ -429,7 +427,7 @@ static int proc_lookup(struct vfs_dentry *dp, const char *name,
 	}
 	if (dir->ent != &root_ent || !k)
 		return -ENOENT;
-	int tgid = parse_id(name);
+	int tgid = proc_parse_id(name, INT_MAX);
 	if (tgid <= 0 || lookup_pid(k, tgid, &n) < 0)
 		return -ENOENT;
 	n.kind = PK_PID;

@@ -131,6 +131,9 @@ proc_find_locked(struct kernel *k, const struct proc_node *n, struct task **tp);
 /* References to a process's state, taken under k->lock (NULL if none). */
 struct mm *proc_get_mm(struct kernel *k, const struct proc_node *n);
 struct fdtable *proc_get_fdt(struct kernel *k, const struct proc_node *n);
+/* Parses a decimal id as Linux's name_to_int: no sign, no leading zero,
+ * at most max. -1 if name is not one. */
+int proc_parse_id(const char *name, long max);
 struct fs_struct *proc_get_fs(struct kernel *k, const struct proc_node *n);
 
 /* May reader inspect the process n names the way ptrace(2)'s
