@@ -55,6 +55,9 @@ int plat_fpu_init(void);
 
 /* SIGKILLs a stub process and leaves its reaping to a background thread. */
 void stubproc_kill_and_reap(pid_t pid);
+/* The same with the kill itself left to that thread, which then calls
+ * done(arg) (the platform's clean-up) before it reaps the stub. */
+void stubproc_reap_later(pid_t pid, void (*done)(void *), void *arg);
 
 /* Waits for tid to change state; -errno on failure. */
 int stubproc_wait(pid_t tid, int *status);

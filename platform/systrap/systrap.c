@@ -291,12 +291,10 @@ static struct plat_as *as_alloc(uint64_t block)
 	return as;
 }
 
-static void systrap_as_destroy(struct plat_as *as)
+static void as_free(void *arg)
 {
-	if (!as)
-		return;
-	if (as->pid > 0)
-		stubproc_kill_and_reap(as->pid);
+	struct plat_as *as = arg;
+
 	if (as->pidfd >= 0)
 		close(as->pidfd);
 	if (as->fdp >= 0)
@@ -309,6 +307,19 @@ static void systrap_as_destroy(struct plat_as *as)
 	if (as->proc_mem >= 0)
 		close(as->proc_mem);
 	free(as);
+}
+
+/* The caller is the address space's last user and none of its threads
+ * runs: the stub is killed, its block and fds freed, by the reaper
+ * thread. */
+static void systrap_as_destroy(struct plat_as *as)
+{
+	if (!as)
+		return;
+	if (as->pid > 0)
+		stubproc_reap_later(as->pid, as_free, as);
+	else
+		as_free(as);
 }
 
 /* --- the zygote, set up by the factory thread ----------------------------- */
