@@ -310,6 +310,11 @@ bool plat_fdpass_pending(void)
 
 void plat_fdpass_drain(void)
 {
+	plat_fd_drain(fdpass[1]);
+}
+
+void plat_fd_drain(int peer)
+{
 	/* A message no stub took (its recvmsg failed): drop it, and the fd
 	 * it carries, so the next stub does not get it. */
 	char byte;
@@ -321,7 +326,7 @@ void plat_fdpass_drain(void)
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
 			      .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
 	/* Read from the stub end in the sentry: the queue is shared. */
-	while (recvmsg(fdpass[1], &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) > 0) {
+	while (recvmsg(peer, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) > 0) {
 		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 		if (c && c->cmsg_type == SCM_RIGHTS) {
 			int fd;

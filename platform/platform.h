@@ -180,7 +180,7 @@ int plat_fpstate_sanitize(void *buf, size_t len);
 
 /* Host fd passing into stubs (platform.c; platforms only). */
 #define PLAT_FDPASS_FD 1 /* the socket's number in every stub */
-#define PLAT_BATCH_MAX 60 /* calls in one batch (besides the fd's own) */
+#define PLAT_BATCH_MAX 59 /* calls in one batch (besides the fd's own) */
 #define PLAT_FDPASS_RECV_FD 0 /* where a received fd lands */
 /* The msghdr a stub receives a passed fd with, kept in memory the stub can
  * reach (stub addresses inside). The workload can scribble on it: then the
@@ -210,6 +210,9 @@ bool plat_fdpass_pending(void);
  * systrap): send fd over sock; sock's last message not yet received. */
 int plat_fd_send(int sock, int fd);
 bool plat_fd_unreceived(int sock);
+/* Drops what is queued towards a socket's stub end, read through peer (a
+ * copy of that end the sentry kept). */
+void plat_fd_drain(int peer);
 
 /* One call with a host fd of the sentry's, through platform_ops.batch
  * (the fd is passed in at PLAT_FDPASS_RECV_FD and closed after):

@@ -96,10 +96,13 @@ struct plat_as {
 	uint32_t seq;
 	bool dead;
 	bool slot_used[SYSTRAP_MAX_THREADS];
-	/* The sentry's end of this address space's own fd-passing socket
-	 * (the stub's end is its fd PLAT_FDPASS_FD), or -1: the sandbox-wide
-	 * one (the zygote). Under lock. */
-	int fdp;
+	/* Its fd-passing channel (the stub's end is its fd PLAT_FDPASS_FD):
+	 * its own, or its fork parent's (shared), or NULL: the sandbox-wide
+	 * one (the zygote). */
+	struct fdchan *chan;
+	/* The fork child's copy of its block's memfd (fd number), left open
+	 * until its next batch closes it; -1 if none. Under lock. */
+	int memfd_left;
 	/* Patched system call sites: sites[k] is site k's address (set
 	 * before its bytes change, never removed); fork copies them with the
 	 * memory. Written under the mm's lock, read by fault fix-ups. */
@@ -111,6 +114,75 @@ struct plat_as {
 
 #define SITE_WRITING 1 /* being rewritten, or the rewrite failed */
 #define SITE_DONE 2
+
+/* An fd-passing socket, shared by a stub and the fork children that have
+ * not exec'd (they inherit its stub end). One message is in flight at a
+ * time, sent and taken under lock, so whichever stub is asked takes the
+ * fd meant for it. */
+struct fdchan {
+	int fd; /* the sentry's end */
+	int peer; /* a copy of the stubs' end: drains what no stub took */
+	pthread_mutex_t lock;
+	atomic_int refs;
+};
+
+static struct fdchan *chan_get(struct fdchan *c)
+{
+	if (c)
+		atomic_fetch_add(&c->refs, 1);
+	return c;
+}
+
+static void chan_put(struct fdchan *c)
+{
+	if (!c || atomic_fetch_sub(&c->refs, 1) != 1)
+		return;
+	close(c->fd);
+	close(c->peer);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+/* Takes c's lock (NULL: the sandbox-wide channel's). */
+static void chan_lock(struct fdchan *c)
+{
+	if (c)
+		pthread_mutex_lock(&c->lock);
+	else
+		plat_fdpass_lock();
+}
+
+static void chan_unlock(struct fdchan *c)
+{
+	if (c)
+		pthread_mutex_unlock(&c->lock);
+	else
+		plat_fdpass_unlock();
+}
+
+/* Sends fd, after dropping whatever an earlier batch left queued (a stub
+ * that never took it, whatever its result page claims): a stub only ever
+ * receives the fd sent for its own batch. c's lock held. */
+static int chan_send(struct fdchan *c, int fd)
+{
+	if (!c)
+		return plat_fdpass_send(fd);
+	plat_fd_drain(c->peer);
+	return plat_fd_send(c->fd, fd);
+}
+
+static bool chan_unreceived(struct fdchan *c)
+{
+	return c ? plat_fd_unreceived(c->fd) : plat_fdpass_pending();
+}
+
+static void chan_drain(struct fdchan *c)
+{
+	if (c)
+		plat_fd_drain(c->peer);
+	else
+		plat_fdpass_drain();
+}
 
 struct plat_thread {
 	struct plat_as *as;
@@ -282,7 +354,7 @@ static struct plat_as *as_alloc(uint64_t block)
 	if (!as)
 		return NULL;
 	as->pidfd = -1;
-	as->fdp = -1;
+	as->memfd_left = -1;
 	as->proc_mem = -1;
 	as->block = block;
 	as->ctrl = (struct systrap_ctrl *)block;
@@ -297,8 +369,7 @@ static void as_free(void *arg)
 
 	if (as->pidfd >= 0)
 		close(as->pidfd);
-	if (as->fdp >= 0)
-		close(as->fdp);
+	chan_put(as->chan);
 	if (as->block)
 		block_free(as->block);
 	pthread_mutex_destroy(&as->lock);
@@ -608,28 +679,32 @@ static uint64_t recv_area_init(struct plat_as *as)
 	return base;
 }
 
-/* Gives a new stub its own fd-passing socket in place of the one it
+/* Gives a new stub its own fd-passing channel in place of the one it
  * inherited (its parent's, or the sandbox-wide one), and closes its
  * block's memfd (fd memfd). One batch of the new stub's executor, under
- * the parent's lock since the parent's batches use the same queue: the new
- * socket's end is sent over the inherited one; the stub frees fd 0, takes
- * the message there, moves it to PLAT_FDPASS_FD and closes fd 0. The new
- * stub runs no workload code yet: nothing of this can be forged. */
+ * the inherited channel's lock: the new socket's end is sent over the
+ * inherited one; the stub frees fd 0, takes the message there, moves it
+ * to PLAT_FDPASS_FD and closes fd 0. The new stub runs no workload code
+ * yet: nothing of this can be forged. */
 static int own_socket(struct plat_as *parent, struct plat_as *as, int memfd)
 {
 	int sp[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		return -errno;
-	pthread_mutex_lock(&parent->lock);
-	int via = parent->fdp;
-	int err;
-	if (via >= 0) {
-		err = plat_fd_send(via, sp[1]);
-	} else {
-		plat_fdpass_lock();
-		err = plat_fdpass_send(sp[1]);
+	struct fdchan *c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(sp[0]);
+		close(sp[1]);
+		return -ENOMEM;
 	}
-	close(sp[1]);
+	c->fd = sp[0];
+	c->peer = sp[1];
+	pthread_mutex_init(&c->lock, NULL);
+	atomic_init(&c->refs, 1);
+
+	struct fdchan *via = parent->chan;
+	chan_lock(via);
+	int err = chan_send(via, sp[1]);
 	if (!err) {
 		uint64_t base = recv_area_init(as);
 		struct systrap_req b[] = {
@@ -650,26 +725,26 @@ static int own_socket(struct plat_as *parent, struct plat_as *as, int memfd)
 					   &done);
 		pthread_mutex_unlock(&as->lock);
 		/* Judged by the queue, not by the new stub's word. */
-		bool left = via >= 0 ? plat_fd_unreceived(via)
-				     : plat_fdpass_pending();
+		bool left = chan_unreceived(via);
 		if (!err && (done != k || left))
 			err = -EIO;
-		if (left && via < 0)
-			plat_fdpass_drain();
+		if (left)
+			chan_drain(via);
 	}
-	if (via < 0)
-		plat_fdpass_unlock();
-	pthread_mutex_unlock(&parent->lock);
+	chan_unlock(via);
 	if (err < 0) {
-		close(sp[0]);
+		chan_put(c);
 		return err;
 	}
-	as->fdp = sp[0];
+	as->chan = c;
 	return 0;
 }
 
-/* A host fork of parent's stub; the child serves its own new block. */
-static int stub_fork(struct plat_as *parent, struct plat_as **out)
+/* A host fork of parent's stub; the child serves its own new block. With
+ * share, it keeps its parent's fd-passing channel (a workload's fork: the
+ * child mostly execs soon, into a new stub; own_socket would cost a round
+ * trip of some 70-110 us here), else it gets its own (the spare stock). */
+static int stub_fork(struct plat_as *parent, struct plat_as **out, bool share)
 {
 	uint64_t b;
 	int err = block_reserve(&b);
@@ -725,9 +800,14 @@ static int stub_fork(struct plat_as *parent, struct plat_as **out)
 	close(fd);
 	if (err < 0)
 		goto fail;
-	err = own_socket(parent, as, (int)ready - 1);
-	if (err < 0)
-		goto fail;
+	if (share) {
+		as->chan = chan_get(parent->chan);
+		as->memfd_left = (int)ready - 1;
+	} else {
+		err = own_socket(parent, as, (int)ready - 1);
+		if (err < 0)
+			goto fail;
+	}
 	/* The child's memory has the parent's patched sites. */
 	int nsites = atomic_load(&parent->nsites);
 	if (nsites > 0) {
@@ -903,7 +983,7 @@ static int systrap_as_create(struct plat_as **asp, struct plat_thread **thp)
 	}
 	struct plat_as *z = zygote;
 	pthread_mutex_unlock(&zygote_lock);
-	err = stub_fork(z, &as);
+	err = stub_fork(z, &as, false);
 	if (err < 0)
 		return err;
 	err = thread_spawn(as, thp);
@@ -921,7 +1001,7 @@ static int systrap_as_fork(struct plat_thread *th, struct plat_as **asp,
 	struct plat_as *as;
 	struct plat_thread *child = NULL; /* released on failure: never garbage */
 
-	int err = stub_fork(th->as, &as);
+	int err = stub_fork(th->as, &as, true);
 	if (err < 0)
 		return err;
 	err = thread_spawn(as, &child);
@@ -1330,38 +1410,29 @@ static int systrap_batch(struct plat_thread *th, int host_fd,
 {
 	struct plat_as *as = th->as;
 	struct systrap_req b[SYSTRAP_BATCH_MAX];
-	int fd_calls = host_fd >= 0 ? 3 : 0;
 	long done;
 	int err;
 
-	_Static_assert(PLAT_BATCH_MAX + 4 <= SYSTRAP_BATCH_MAX, "batch size");
+	_Static_assert(PLAT_BATCH_MAX + 5 <= SYSTRAP_BATCH_MAX, "batch size");
 	if (n < 0 || n > PLAT_BATCH_MAX)
 		return -EINVAL;
-	/* A stub of its own socket (every one but the zygote's first) needs
-	 * no sandbox-wide lock: its queue is its own, under as->lock. */
-	bool global = false;
+	/* The channel is fixed for the address space's life. */
+	struct fdchan *ch = as->chan;
 	if (host_fd >= 0) {
-		pthread_mutex_lock(&as->lock);
-		global = as->fdp < 0;
-		pthread_mutex_unlock(&as->lock);
-	}
-	if (global) {
-		plat_fdpass_lock();
-		err = plat_fdpass_send(host_fd);
+		chan_lock(ch);
+		err = chan_send(ch, host_fd);
 		if (err < 0) {
-			plat_fdpass_unlock();
+			chan_unlock(ch);
 			return err;
 		}
 	}
 	pthread_mutex_lock(&as->lock);
-	if (host_fd >= 0 && !global) {
-		err = plat_fd_send(as->fdp, host_fd);
-		if (err < 0) {
-			pthread_mutex_unlock(&as->lock);
-			return err;
-		}
-	}
 	int k = 0;
+	/* A fork child's memfd copy goes with its first batch. */
+	if (as->memfd_left >= 0)
+		b[k++] = (struct systrap_req){ SYS_close,
+					       { (uint64_t)as->memfd_left } };
+	int fd_calls = k + (host_fd >= 0 ? 3 : 0); /* the calls before reqs */
 	if (host_fd >= 0) {
 		uint64_t base = recv_area_init(as);
 		b[k++] = (struct systrap_req){
@@ -1384,14 +1455,14 @@ static int systrap_batch(struct plat_thread *th, int host_fd,
 	err = executor_post_locked(as, SYSTRAP_OP_BATCH, args, b, k, &done);
 	if (!err && (done < 0 || done > k))
 		err = -EIO; /* a forged result: the stub lies to itself */
-	if (host_fd >= 0 && (global ? plat_fdpass_pending()
-				    : plat_fd_unreceived(as->fdp))) {
+	if (!err && as->memfd_left >= 0)
+		as->memfd_left = -1; /* closed (or never a valid fd) */
+	if (host_fd >= 0 && chan_unreceived(ch)) {
 		/* "Done" while the fd was never taken: only a forged result
 		 * page (or a dead stub) says that. Its executor must not take
 		 * the next fd sent, meant for another batch: the process goes,
 		 * as for any tampering. */
-		if (global)
-			plat_fdpass_drain();
+		chan_drain(ch);
 		if (!as->dead) {
 			log_warn("systrap: stub %d claimed a batch it did not "
 				 "run: killing it", as->pid);
@@ -1402,12 +1473,11 @@ static int systrap_batch(struct plat_thread *th, int host_fd,
 	}
 	if (!err && host_fd >= 0 && done < k) {
 		/* Cut short: the fd may sit at RECV_FD (the next batch frees
-		 * it anyway), or still be queued. */
+		 * it anyway), or still be queued (drained by the next send). */
 		uint64_t cargs[6] = { PLAT_FDPASS_RECV_FD };
 		long ignored;
 		executor_call_locked(as, SYS_close, cargs, &ignored);
-		if (global)
-			plat_fdpass_drain();
+		chan_drain(ch);
 		if (done < fd_calls)
 			err = -EIO;
 	}
@@ -1424,8 +1494,8 @@ static int systrap_batch(struct plat_thread *th, int host_fd,
 			ok = 0;
 	}
 	pthread_mutex_unlock(&as->lock);
-	if (global)
-		plat_fdpass_unlock();
+	if (host_fd >= 0)
+		chan_unlock(ch);
 	return err < 0 ? err : ok;
 }
 

@@ -13,6 +13,7 @@
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <sys/mman.h>
 #ifndef MREMAP_MAYMOVE
 #define MREMAP_MAYMOVE 1
@@ -250,6 +251,66 @@ static void file_futex(void)
 	close(fd);
 }
 
+/* A parent, its fork children and a grandchild map files at the same
+ * time, each its own file, over and over: each always sees its own file's
+ * bytes (systrap hands a file to a stub over a socket that a fork child
+ * shares with its parent until it execs). */
+static int map_own_file(int i, int rounds)
+{
+	char name[8];
+	snprintf(name, sizeof(name), "mf%d", i);
+	for (int r = 0; r < rounds; r++) {
+		int fd = open(name, O_RDONLY);
+		char *p = mmap(NULL, (size_t)(i + 1) * PG, PROT_READ, MAP_PRIVATE,
+			       fd, 0);
+		bool ok = p != MAP_FAILED && p[(size_t)i * PG] == 'a' + i &&
+			  p[0] == 'a';
+		if (p != MAP_FAILED)
+			munmap(p, (size_t)(i + 1) * PG);
+		close(fd);
+		if (!ok)
+			return 1;
+	}
+	return 0;
+}
+
+static void maps_across_forks(void)
+{
+	char name[8];
+	for (int i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "mf%d", i);
+		put_pages(name, i + 1);
+	}
+	pid_t kids[2];
+	for (int c = 0; c < 2; c++) {
+		kids[c] = fork();
+		if (kids[c] == 0) {
+			pid_t g = -1;
+			if (c == 1) {
+				g = fork();
+				if (g == 0)
+					_exit(map_own_file(3, 40));
+			}
+			int bad = map_own_file(c + 1, 40);
+			if (g > 0) {
+				int gs = 0;
+				waitpid(g, &gs, 0);
+				bad |= !WIFEXITED(gs) || WEXITSTATUS(gs) != 0;
+			}
+			_exit(bad);
+		}
+	}
+	CHECK_TRUE("the parent maps its own file every time",
+		   map_own_file(0, 40) == 0);
+	for (int c = 0; c < 2; c++) {
+		int st = 0;
+		waitpid(kids[c], &st, 0);
+		CHECK_TRUE(c ? "a child and its child map their own files"
+			     : "a child maps its own file every time",
+			   WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+}
+
 static void own_image(const char *self)
 {
 	int fd = open(self, O_RDONLY);
@@ -276,6 +337,7 @@ int main(int argc, char **argv)
 	dev_zero();
 	past_eof();
 	file_futex();
+	maps_across_forks();
 	if (self)
 		own_image(self);
 	else
