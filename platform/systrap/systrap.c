@@ -871,7 +871,8 @@ static uint64_t stack_of(const struct plat_thread *th)
 }
 
 /* A new workload thread in as, cloned by the executor, stopped at START. */
-static int thread_spawn(struct plat_as *as, struct plat_thread **out)
+static int thread_spawn(struct plat_as *as, struct plat_thread **out,
+			int start_spin)
 {
 	struct plat_thread *th = calloc(1, sizeof(*th));
 	int err;
@@ -900,7 +901,8 @@ static int thread_spawn(struct plat_as *as, struct plat_thread **out)
 	th->slot = (struct systrap_slot *)(as->block + SYSTRAP_SLOTS_OFF +
 					   (uint64_t)th->idx * SYSTRAP_SLOT_SIZE);
 	memset(th->slot, 0, sizeof(*th->slot));
-	th->slot->spin = (uint32_t)spin_budget;
+	/* How long the new thread spins for its first resume, once set up. */
+	th->slot->spin = (uint32_t)start_spin;
 	store(&th->slot->state, SLOT_RESUME);
 	uint64_t args[6] = {
 		CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
@@ -986,7 +988,9 @@ static int systrap_as_create(struct plat_as **asp, struct plat_thread **thp)
 	err = stub_fork(z, &as, false);
 	if (err < 0)
 		return err;
-	err = thread_spawn(as, thp);
+	/* Mostly for the spare stock: its thread may wait long for an exec,
+	 * and spinning (yielding) there takes CPU from whatever runs. */
+	err = thread_spawn(as, thp, 0);
 	if (err < 0) {
 		systrap_as_destroy(as);
 		return err;
@@ -1004,7 +1008,7 @@ static int systrap_as_fork(struct plat_thread *th, struct plat_as **asp,
 	int err = stub_fork(th->as, &as, true);
 	if (err < 0)
 		return err;
-	err = thread_spawn(as, &child);
+	err = thread_spawn(as, &child, spin_budget);
 	if (!err)
 		err = copy_fpstate(th, child);
 	if (err < 0) {
@@ -1021,7 +1025,7 @@ static int systrap_thread_create(struct plat_thread *th,
 				 struct plat_thread **ntp)
 {
 	struct plat_thread *nt;
-	int err = thread_spawn(th->as, &nt);
+	int err = thread_spawn(th->as, &nt, spin_budget);
 	if (err < 0)
 		return err;
 	err = copy_fpstate(th, nt);
