@@ -109,6 +109,10 @@ struct platform_ops {
 	/* getrusage(who) as the host sees th's stub: RUSAGE_SELF for the
 	 * stub process, RUSAGE_THREAD for the stub thread itself. */
 	int (*thread_rusage)(struct plat_thread *th, int who, struct rusage *ru);
+	/* Optional: starts that question while the caller works on; the
+	 * next thread_rusage(who) takes the answer. th stays trapped, and
+	 * the platform settles the question before anything else of th. */
+	void (*thread_rusage_ask)(struct plat_thread *th, int who);
 	/* Runs n (<= PLAT_BATCH_MAX) calls in th's stub in one hand-off, in
 	 * order, stopping after the first that fails; rets[i] gets each
 	 * result. host_fd >= 0 is passed in first, at PLAT_FDPASS_RECV_FD

@@ -192,6 +192,9 @@ struct plat_thread {
 	struct systrap_slot *slot;
 	uint64_t fs_base, gs_base; /* what the stub thread has */
 	bool start_pending; /* spawned; its START trap not yet seen */
+	/* A getrusage asked of the trapped thread, not yet collected. */
+	bool cmd_asked;
+	int cmd_who;
 	/* Trapped through a patched site: no signal frame until converted. */
 	bool fast;
 	uint64_t fast_eflags; /* the flags that trap reported */
@@ -932,6 +935,8 @@ static int thread_spawn(struct plat_as *as, struct plat_thread **out,
 	return 0;
 }
 
+static bool cmd_collect(struct plat_thread *th);
+
 /* Waits for a new thread's START trap. false: it never came (the thread
  * or the stub died). */
 static bool start_wait(struct plat_thread *th)
@@ -954,6 +959,7 @@ static void systrap_thread_release(struct plat_thread *th)
 	struct systrap_slot *s = th->slot;
 	/* A thread still setting itself up is told to exit once it is at
 	 * START (until then it would not see the request). */
+	cmd_collect(th);
 	if (!as->dead && start_wait(th) && load(&s->state) == SLOT_TRAPPED) {
 		store(&s->state, SLOT_EXIT);
 		if (load(&s->stub_waiting))
@@ -1062,6 +1068,7 @@ static int fast_convert(struct plat_thread *th)
 	if (!th->fast)
 		return 0;
 	th->fast = false;
+	cmd_collect(th);
 	if (th->as->dead)
 		return -ESRCH;
 	store(&s->state, SLOT_CONVERT);
@@ -1503,6 +1510,40 @@ static int systrap_batch(struct plat_thread *th, int host_fd,
 	return err < 0 ? err : ok;
 }
 
+/* Asks the trapped thread to run getrusage(who) itself (the fast-call
+ * code does it too); it traps again when done. false: it is not trapped. */
+static bool cmd_ask(struct plat_thread *th, int who)
+{
+	struct systrap_slot *s = th->slot;
+	s->cmd_who = who;
+	uint32_t trapped = SLOT_TRAPPED;
+	if (!__atomic_compare_exchange_n(&s->state, &trapped, SLOT_CMD, false,
+					 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		return false;
+	if (load(&s->stub_waiting))
+		futex(&s->state, FUTEX_WAKE, 1, NULL);
+	th->cmd_asked = true;
+	th->cmd_who = who;
+	return true;
+}
+
+/* Waits for an asked getrusage to be done; true if the thread is trapped
+ * again (its answer in the slot). Every operation that changes the slot's
+ * state first settles one left outstanding (thread_rusage_ask). */
+static bool cmd_collect(struct plat_thread *th)
+{
+	struct systrap_slot *s = th->slot;
+	if (!th->cmd_asked)
+		return true;
+	th->cmd_asked = false;
+	if (!wait_change(th->as->pidfd, &s->state, SLOT_CMD, &s->sentry_waiting,
+			 spin_budget)) {
+		th->as->dead = true;
+		return false;
+	}
+	return load(&s->state) == SLOT_TRAPPED;
+}
+
 static int systrap_thread_rusage(struct plat_thread *th, int who,
 				 struct rusage *ru)
 {
@@ -1511,29 +1552,32 @@ static int systrap_thread_rusage(struct plat_thread *th, int who,
 
 	if (who != RUSAGE_SELF && who != RUSAGE_THREAD)
 		return -EINVAL;
+	if (th->cmd_asked && th->cmd_who != who)
+		cmd_collect(th); /* an answer to another question */
 	if (!th->started || as->dead) {
 		memset(ru, 0, sizeof(*ru));
 		return as->dead ? -ESRCH : 0;
 	}
-	/* The trapped thread runs getrusage itself, then traps again (the
-	 * fast-call code does it too). */
-	s->cmd_who = who;
-	uint32_t trapped = SLOT_TRAPPED;
-	if (!__atomic_compare_exchange_n(&s->state, &trapped, SLOT_CMD, false,
-					 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+	if (!th->cmd_asked && !cmd_ask(th, who))
 		return -ESRCH; /* the thread is gone */
-	if (load(&s->stub_waiting))
-		futex(&s->state, FUTEX_WAKE, 1, NULL);
-	if (!wait_change(as->pidfd, &s->state, SLOT_CMD, &s->sentry_waiting,
-			 spin_budget)) {
-		as->dead = true;
-		return -ESRCH;
-	}
-	if (load(&s->state) != SLOT_TRAPPED || s->cmd_ret < 0)
+	if (!cmd_collect(th))
+		return as->dead ? -ESRCH : -EIO;
+	if (s->cmd_ret < 0)
 		return -EIO;
 	_Static_assert(sizeof(*ru) <= sizeof(s->cmd_buf), "rusage size");
 	memcpy(ru, s->cmd_buf, sizeof(*ru));
 	return 0;
+}
+
+/* The same question asked ahead: a sleeping stub thread takes tens of
+ * microseconds to wake, which the caller spends on other work (exec loads
+ * the new image meanwhile) before thread_rusage collects the answer. */
+static void systrap_thread_rusage_ask(struct plat_thread *th, int who)
+{
+	if (th->cmd_asked || !th->started || th->as->dead ||
+	    (who != RUSAGE_SELF && who != RUSAGE_THREAD))
+		return;
+	cmd_ask(th, who);
 }
 
 /* --- running ------------------------------------------------------------------ */
@@ -1546,6 +1590,7 @@ static int systrap_run(struct plat_thread *th, struct plat_regs *regs,
 	(void)dirty; /* the slot always gets the registers: a few hundred bytes */
 again:
 	memset(trap, 0, sizeof(*trap));
+	cmd_collect(th);
 	if (th->as->dead || !start_wait(th)) {
 		trap->kind = PLAT_TRAP_DEAD;
 		return 0;
@@ -1696,6 +1741,7 @@ const struct platform_ops plat_systrap_ops = {
 	.fpstate_get = systrap_fpstate_get,
 	.fpstate_set = systrap_fpstate_set,
 	.thread_rusage = systrap_thread_rusage,
+	.thread_rusage_ask = systrap_thread_rusage_ask,
 	.batch = systrap_batch,
 	.copy_in = systrap_copy_in,
 	.copy_out = systrap_copy_out,

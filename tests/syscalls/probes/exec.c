@@ -8,6 +8,8 @@
  * takes over the process's pid.  Failed execs (ENOENT, EFAULT, E2BIG) leave
  * the caller intact.  A parent's setpgid on a child that has exec'd gives
  * EACCES; a vfork parent resumes at the child's exec, before its exit.
+ * The CPU time and peak memory of the image before an exec still count in
+ * the process's getrusage after it.
  * Needs no file of its own; exec.c's companion execfiles.c covers
  * the failures that need files (EACCES, ENOEXEC, #! scripts, execveat).
  *
@@ -133,10 +135,65 @@ static int stage_block(void)
 	return 0;
 }
 
+/* The image after usage_exec: its process's CPU time and peak memory
+ * still hold what the image before it used. */
+static int stage_usage(void)
+{
+	const char *cpu = getenv("PROBE_CPU_US"), *rss = getenv("PROBE_RSS_KB");
+	struct rusage ru;
+
+	if (!cpu || !rss || getrusage(RUSAGE_SELF, &ru) != 0)
+		return 2;
+	long long us = (long long)ru.ru_utime.tv_sec * 1000000 +
+		       ru.ru_utime.tv_usec +
+		       (long long)ru.ru_stime.tv_sec * 1000000 +
+		       ru.ru_stime.tv_usec;
+	if (us < atoll(cpu))
+		return 3;
+	if (ru.ru_maxrss < atol(rss))
+		return 4;
+	return 0;
+}
+
 /* ---- the probe ---------------------------------------------------------- */
 
 static void handler(int sig)
 {
+}
+
+/* Uses some 30 ms of CPU and touches 24 MiB, then execs stage "usage"
+ * with what getrusage says by then. */
+static void usage_exec(void)
+{
+	size_t len = 24 << 20;
+	volatile unsigned long x = 0;
+	struct rusage ru;
+	struct timespec t0, t1;
+	char *m = malloc(len);
+
+	if (!m)
+		_exit(5);
+	memset(m, 1, len);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		for (int i = 0; i < 100000; i++)
+			x += (unsigned long)i * 7;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+	} while ((t1.tv_sec - t0.tv_sec) * 1000000000L +
+		 (t1.tv_nsec - t0.tv_nsec) < 30000000L);
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		_exit(6);
+	char cpu[64], rss[64];
+	snprintf(cpu, sizeof(cpu), "PROBE_CPU_US=%lld",
+		 (long long)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec +
+			 (long long)ru.ru_stime.tv_sec * 1000000 +
+			 ru.ru_stime.tv_usec);
+	/* Linux's maxrss after exec is at least the old image's peak. */
+	snprintf(rss, sizeof(rss), "PROBE_RSS_KB=%ld", ru.ru_maxrss);
+	const char *envp[] = {"PROBE_EXEC_STAGE=usage", cpu, rss, NULL};
+	const char *argv[] = {self, NULL};
+	execve(self, (char *const *)argv, (char *const *)envp);
+	_exit(7);
 }
 
 static void exec_image(const char *stage)
@@ -349,6 +406,8 @@ int main(int argc, char **argv)
 		return stage_null_argv(argc, argv);
 	if (stage && strcmp(stage, "block") == 0)
 		return stage_block();
+	if (stage && strcmp(stage, "usage") == 0)
+		return stage_usage();
 
 	px_reset();
 	self = argv[0];
@@ -375,6 +434,13 @@ int main(int argc, char **argv)
 		_exit(99);
 	}
 	px_expect_exit("execve with a NULL argv", pid, "exited 0");
+
+	fflush(stdout);
+	pid = px_fork();
+	if (pid == 0)
+		usage_exec();
+	px_expect_exit("CPU time and peak memory survive exec", pid,
+		       "exited 0");
 
 	setpgid_after_exec();
 	vfork_until_exec();
