@@ -107,6 +107,11 @@ void plat_set_cpu_pairing(bool on)
 	cpu_pairing = on;
 }
 
+bool plat_cpu_pairing(void)
+{
+	return cpu_pairing;
+}
+
 void plat_pair_cpu(pid_t tid)
 {
 	cpu_set_t allowed, one;

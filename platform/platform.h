@@ -113,6 +113,11 @@ struct platform_ops {
 	 * next thread_rusage(who) takes the answer. th stays trapped, and
 	 * the platform settles the question before anything else of th. */
 	void (*thread_rusage_ask)(struct plat_thread *th, int who);
+	/* Optional: whether th may be pinned to a CPU with its serving
+	 * thread (CPU pairing, if on); false undoes a pairing now, before
+	 * the sentry applies the task's own affinity. Not allowed until
+	 * said. */
+	void (*thread_pairing)(struct plat_thread *th, bool allow);
 	/* Runs n (<= PLAT_BATCH_MAX) calls in th's stub in one hand-off, in
 	 * order, stopping after the first that fails; rets[i] gets each
 	 * result. host_fd >= 0 is passed in first, at PLAT_FDPASS_RECV_FD
@@ -164,6 +169,7 @@ void plat_set_vdso_base(uint64_t base);
  * halted vCPU), so each stub thread shares its sentry thread's CPU. */
 void plat_pair_cpu(pid_t tid);
 void plat_set_cpu_pairing(bool on);
+bool plat_cpu_pairing(void);
 /* Whether platforms may rewrite system call sites (patch_syscall). */
 void plat_set_syscall_patching(bool on);
 bool plat_syscall_patching(void);

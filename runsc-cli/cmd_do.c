@@ -177,8 +177,8 @@ int cli_do(struct cli_globals *g, int argc, char **argv)
 	};
 	static const char usage[] =
 		"usage: runsc do [--platform=NAME] [--strace] "
-		"[--syscall-patch=on|off] [--rw DIR]... [--ro DIR]... "
-		"-- PROGRAM [ARGS...]\n";
+		"[--syscall-patch=on|off] [--cpu-pairing=on|off] [--rw DIR]... "
+		"[--ro DIR]... -- PROGRAM [ARGS...]\n";
 	struct vfs_bind binds[MAX_BINDS];
 	size_t nbinds = 0;
 	int c;

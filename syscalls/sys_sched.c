@@ -108,6 +108,9 @@ SYSCALL(sched_setaffinity)
 	else {
 		memcpy(x->cpus, &want, sizeof(x->cpus));
 		x->cpus_set = true;
+		/* No CPU pairing from now on (undone before the mask). */
+		if (x->th && t->k->plat->thread_pairing)
+			t->k->plat->thread_pairing(x->th, false);
 		/* Applied to the stub thread and to its serving thread, so
 		 * the workload and the sentry's work for it run there (and
 		 * getcpu, which reports the serving thread's CPU, agrees). */

@@ -72,6 +72,7 @@ static int current_budget(int running)
 {
 	return running * 2 <= ncpus ? spin_budget : 0;
 }
+
 /* While the workload computes, the sentry thread sleeps and re-checks that
  * the stub is alive this often. */
 #define LIVENESS_NS (100 * 1000 * 1000)
@@ -103,6 +104,7 @@ struct plat_as {
 	/* The fork child's copy of its block's memfd (fd number), left open
 	 * until its next batch closes it; -1 if none. Under lock. */
 	int memfd_left;
+	atomic_int nthreads; /* threads spawned and not released */
 	/* Patched system call sites: sites[k] is site k's address (set
 	 * before its bytes change, never removed); fork copies them with the
 	 * memory. Written under the mm's lock, read by fault fix-ups. */
@@ -192,6 +194,12 @@ struct plat_thread {
 	struct systrap_slot *slot;
 	uint64_t fs_base, gs_base; /* what the stub thread has */
 	bool start_pending; /* spawned; its START trap not yet seen */
+	/* CPU pairing (below): allowed by the sentry; the CPU the stub
+	 * thread, the executor and the serving thread are pinned to, or -1;
+	 * the serving thread pinned. Under pair_lock. */
+	bool pair_ok;
+	int pair_cpu;
+	pthread_t serving;
 	/* A getrusage asked of the trapped thread, not yet collected. */
 	bool cmd_asked;
 	int cmd_who;
@@ -200,6 +208,95 @@ struct plat_thread {
 	uint64_t fast_eflags; /* the flags that trap reported */
 };
 
+/* CPU pairing. When more threads run than CPUs can carry spinning (budget
+ * 0 above), every hand-off sleeps, and a sleeping thread is woken on the
+ * CPU it last ran on, idle by then: an inter-processor wake-up of a halted
+ * vCPU, 30-100 us on these VMs, several times per system call. A stub
+ * thread of a single-threaded address space is then pinned with its
+ * executor and its serving sentry thread to one CPU, where each hand-off
+ * is a plain switch between two threads; pairs go to the CPU with the
+ * fewest pairs running. Multi-threaded processes are left alone: their
+ * threads wake each other across CPUs, and pinned they waited longer (a
+ * futex ping-pong between two threads took 2-4 times as long). When
+ * spinning pays again the pins go. A task with its own affinity
+ * (sched_setaffinity) is never paired. docs/architecture.md has the
+ * figures. */
+static pthread_mutex_t pair_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int pair_running[CPU_SETSIZE];
+static cpu_set_t sandbox_cpus; /* what the sentry was given */
+
+static void pin(pid_t tid, int cpu)
+{
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	sched_setaffinity(tid, sizeof(one), &one);
+}
+
+/* pair_lock held. */
+static void pair_undo_locked(struct plat_thread *th)
+{
+	if (th->pair_cpu < 0)
+		return;
+	sched_setaffinity(th->tid, sizeof(sandbox_cpus), &sandbox_cpus);
+	sched_setaffinity(th->as->pid, sizeof(sandbox_cpus), &sandbox_cpus);
+	pthread_setaffinity_np(th->serving, sizeof(sandbox_cpus),
+			       &sandbox_cpus);
+	th->pair_cpu = -1;
+}
+
+/* Before a run: pairs th (or keeps its pair, moving it off a CPU where
+ * another pair runs when some CPU has none) if pair, else undoes it.
+ * Counts a paired th as running on its CPU; pair_done ends that. */
+static void pair_update(struct plat_thread *th, bool pair)
+{
+	if (!pair && th->pair_cpu < 0)
+		return;
+	pthread_mutex_lock(&pair_lock);
+	pair = pair && th->pair_ok;
+	if (!pair) {
+		pair_undo_locked(th);
+		pthread_mutex_unlock(&pair_lock);
+		return;
+	}
+	int c = th->pair_cpu;
+	if (c < 0 || atomic_load(&pair_running[c]) > 0) {
+		int best = -1;
+		for (int i = 0; i < CPU_SETSIZE; i++) {
+			if (!CPU_ISSET(i, &sandbox_cpus))
+				continue;
+			if (best < 0 || atomic_load(&pair_running[i]) <
+					       atomic_load(&pair_running[best]))
+				best = i;
+		}
+		if (best >= 0 && (c < 0 || atomic_load(&pair_running[best]) <
+						   atomic_load(&pair_running[c]))) {
+			pin(th->tid, best);
+			pin(th->as->pid, best); /* the executor */
+			pin(0, best);
+			th->serving = pthread_self();
+			th->pair_cpu = best;
+		}
+	}
+	if (th->pair_cpu >= 0)
+		atomic_fetch_add(&pair_running[th->pair_cpu], 1);
+	pthread_mutex_unlock(&pair_lock);
+}
+
+static void pair_done(struct plat_thread *th, bool counted)
+{
+	if (counted)
+		atomic_fetch_sub(&pair_running[th->pair_cpu], 1);
+}
+
+static void systrap_thread_pairing(struct plat_thread *th, bool allow)
+{
+	pthread_mutex_lock(&pair_lock);
+	th->pair_ok = allow && plat_cpu_pairing() && ncpus > 1;
+	if (!th->pair_ok)
+		pair_undo_locked(th);
+	pthread_mutex_unlock(&pair_lock);
+}
 static uint64_t code_lo, code_hi; /* the stub code region */
 static uint64_t arena;
 static unsigned char arena_used[ARENA_BLOCKS];
@@ -271,6 +368,7 @@ static int systrap_init(void)
 	cpu_set_t cpus;
 	if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
 		ncpus = CPU_COUNT(&cpus);
+	sandbox_cpus = cpus;
 	if (ncpus < 2)
 		spin_budget = 0;
 	filter_b_len = systrap_filter_b(code_lo, code_hi, filter_b,
@@ -883,6 +981,7 @@ static int thread_spawn(struct plat_as *as, struct plat_thread **out,
 	if (!th)
 		return -ENOMEM;
 	th->as = as;
+	th->pair_cpu = -1;
 	pthread_mutex_lock(&as->lock);
 	th->idx = -1;
 	for (int i = 0; i < SYSTRAP_MAX_THREADS; i++) {
@@ -925,6 +1024,7 @@ static int thread_spawn(struct plat_as *as, struct plat_thread **out,
 		return err;
 	}
 	pthread_mutex_unlock(&as->lock);
+	atomic_fetch_add(&as->nthreads, 1);
 	th->tid = (pid_t)tid;
 	/* The new thread sets itself up (its signal stack, filter B: some
 	 * 70 us here, most of it the filter) while the sentry goes on with
@@ -965,6 +1065,10 @@ static void systrap_thread_release(struct plat_thread *th)
 		if (load(&s->stub_waiting))
 			futex(&s->state, FUTEX_WAKE, 1, NULL);
 	}
+	pthread_mutex_lock(&pair_lock);
+	pair_undo_locked(th);
+	pthread_mutex_unlock(&pair_lock);
+	atomic_fetch_sub(&as->nthreads, 1);
 	/* The slot is reused once its state reads SLOT_DEAD (thread_spawn). */
 	pthread_mutex_lock(&as->lock);
 	as->slot_used[th->idx] = false;
@@ -1014,7 +1118,15 @@ static int systrap_as_fork(struct plat_thread *th, struct plat_as **asp,
 	int err = stub_fork(th->as, &as, true);
 	if (err < 0)
 		return err;
+	/* A paired parent's executor forks the child pinned to its CPU:
+	 * the child starts free (and so does the thread it clones). */
+	bool unpin = plat_cpu_pairing() && ncpus > 1;
+	if (unpin)
+		sched_setaffinity(as->pid, sizeof(sandbox_cpus), &sandbox_cpus);
 	err = thread_spawn(as, &child, spin_budget);
+	if (!err && unpin)
+		sched_setaffinity(child->tid, sizeof(sandbox_cpus),
+				  &sandbox_cpus);
 	if (!err)
 		err = copy_fpstate(th, child);
 	if (err < 0) {
@@ -1034,6 +1146,8 @@ static int systrap_thread_create(struct plat_thread *th,
 	int err = thread_spawn(th->as, &nt, spin_budget);
 	if (err < 0)
 		return err;
+	if (plat_cpu_pairing() && ncpus > 1) /* maybe cloned by a paired executor */
+		sched_setaffinity(nt->tid, sizeof(sandbox_cpus), &sandbox_cpus);
 	err = copy_fpstate(th, nt);
 	if (err < 0) {
 		systrap_thread_release(nt);
@@ -1621,11 +1735,14 @@ again:
 	}
 	th->started = true;
 	int budget = current_budget(atomic_fetch_add(&in_run, 1) + 1);
+	pair_update(th, budget == 0 && atomic_load(&th->as->nthreads) == 1);
+	bool paired = th->pair_cpu >= 0;
 	s->spin = (uint32_t)budget;
 	store(&s->state, SLOT_RESUME);
 	if (load(&s->stub_waiting))
 		futex(&s->state, FUTEX_WAKE, 1, NULL);
 	bool trapped = wait_trap(th, budget);
+	pair_done(th, paired);
 	atomic_fetch_sub(&in_run, 1);
 	if (!trapped) {
 		siginfo_t si;
@@ -1742,6 +1859,7 @@ const struct platform_ops plat_systrap_ops = {
 	.fpstate_set = systrap_fpstate_set,
 	.thread_rusage = systrap_thread_rusage,
 	.thread_rusage_ask = systrap_thread_rusage_ask,
+	.thread_pairing = systrap_thread_pairing,
 	.batch = systrap_batch,
 	.copy_in = systrap_copy_in,
 	.copy_out = systrap_copy_out,

@@ -348,6 +348,7 @@ long task_execve(struct task *t, const char *path, uint64_t uargv,
 		plat->as_destroy(as);
 		goto out;
 	}
+	task_affinity_apply(t, th);
 	mm = mm_new(as);
 	if (!mm) {
 		plat->thread_release(th);

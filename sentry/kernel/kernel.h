@@ -353,6 +353,7 @@ void mm_cputime(struct kernel *k, struct mm *mm, uint64_t *utime,
 /* t's stub is about to go: its CPU time and peak memory join t's
  * process's record. t's own thread; not under k->lock. */
 void tg_account_stub(struct task *t);
+void task_affinity_apply(struct task *t, struct plat_thread *th);
 
 /* --- signal.c ------------------------------------------------------------ */
 /* Sends sig to one thread (group false) or to its process; k->lock held.

@@ -238,6 +238,27 @@ void task_run_loop(struct task *t)
 	}
 }
 
+/* A task's affinity on a new stub thread th (its start, exec): its own
+ * mask if it set one (sched_setaffinity; kept across fork and exec), for
+ * the stub thread and this serving thread; else CPU pairing may pin them
+ * (platform_ops.thread_pairing). */
+void task_affinity_apply(struct task *t, struct plat_thread *th)
+{
+	const struct platform_ops *plat = t->k->plat;
+	cpu_set_t want;
+
+	pthread_mutex_lock(&t->k->lock);
+	bool own = t->cpus_set;
+	memcpy(&want, t->cpus, sizeof(want));
+	pthread_mutex_unlock(&t->k->lock);
+	if (plat->thread_pairing)
+		plat->thread_pairing(th, !own);
+	if (own) {
+		sched_setaffinity(plat->thread_host_tid(th), sizeof(want), &want);
+		pthread_setaffinity_np(pthread_self(), sizeof(want), &want);
+	}
+}
+
 static void task_thread_main(struct task *t)
 {
 	current = t;
@@ -250,6 +271,7 @@ static void task_thread_main(struct task *t)
 		pthread_mutex_unlock(&t->k->lock);
 		task_exit(t, 0);
 	}
+	task_affinity_apply(t, t->th);
 	log_debug("task %d: stub host pid %d", t->tid,
 		  (int)t->k->plat->thread_host_tid(t->th));
 	if (t->boot) {

@@ -15,6 +15,7 @@
 #include <linux/capability.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <sys/prctl.h>
 #include <sys/times.h>
 
@@ -25,6 +26,63 @@ static long ru_us(const struct rusage *r)
 {
 	return r->ru_utime.tv_sec * 1000000L + r->ru_utime.tv_usec +
 	       r->ru_stime.tv_sec * 1000000L + r->ru_stime.tv_usec;
+}
+
+/* The same while other processes keep the CPUs busy with system calls
+ * (the sandbox then pins single-threaded processes to CPUs of its own
+ * accord, which must never override a task's own mask), and in a fork
+ * child, which inherits the mask. */
+static bool on_cpu(int c, int rounds)
+{
+	bool ok = true;
+	for (int i = 0; i < rounds; i++) {
+		unsigned cpu = 0;
+		ok &= syscall(SYS_getcpu, &cpu, NULL, NULL) == 0 &&
+		      (int)cpu == c;
+	}
+	return ok;
+}
+
+static void affinity_under_load(void)
+{
+	cpu_set_t orig;
+	if (CHECK_OK("sched_getaffinity",
+		     sched_getaffinity(0, sizeof(orig), &orig)) < 0)
+		return;
+	pid_t busy[2];
+	for (int i = 0; i < 2; i++) {
+		busy[i] = fork();
+		if (busy[i] == 0)
+			for (;;)
+				getppid();
+	}
+	bool ok = true;
+	int tried = 0;
+	for (int c = 0; c < CPU_SETSIZE && tried < 2; c++) {
+		if (!CPU_ISSET(c, &orig))
+			continue;
+		tried++;
+		cpu_set_t one;
+		CPU_ZERO(&one);
+		CPU_SET(c, &one);
+		ok &= sched_setaffinity(0, sizeof(one), &one) == 0;
+		ok &= on_cpu(c, 300);
+		pid_t k = fork();
+		if (k == 0)
+			_exit(on_cpu(c, 300) ? 0 : 1);
+		int st = 0;
+		waitpid(k, &st, 0);
+		ok &= WIFEXITED(st) && WEXITSTATUS(st) == 0;
+		ok &= on_cpu(c, 300);
+	}
+	for (int i = 0; i < 2; i++) {
+		kill(busy[i], SIGKILL);
+		waitpid(busy[i], NULL, 0);
+	}
+	sched_setaffinity(0, sizeof(orig), &orig);
+	CHECK_TRUE("CPUs busy: a pinned process and its fork child stay on "
+		   "their CPU",
+		   ok);
 }
 
 static void affinity_tests(void)
@@ -315,6 +373,7 @@ int main(void)
 {
 	px_reset();
 	affinity_tests();
+	affinity_under_load();
 	policy_tests();
 	accounting_tests();
 	prctl_tests();
