@@ -247,17 +247,18 @@ static void pair_undo_locked(struct plat_thread *th)
 
 /* Before a run: pairs th (or keeps its pair, moving it off a CPU where
  * another pair runs when some CPU has none) if pair, else undoes it.
- * Counts a paired th as running on its CPU; pair_done ends that. */
-static void pair_update(struct plat_thread *th, bool pair)
+ * Returns the CPU it counts th as running on (pair_done ends that), or
+ * -1: not paired. */
+static int pair_update(struct plat_thread *th, bool pair)
 {
 	if (!pair && th->pair_cpu < 0)
-		return;
+		return -1;
 	pthread_mutex_lock(&pair_lock);
 	pair = pair && th->pair_ok;
 	if (!pair) {
 		pair_undo_locked(th);
 		pthread_mutex_unlock(&pair_lock);
-		return;
+		return -1;
 	}
 	int c = th->pair_cpu;
 	if (c < 0 || atomic_load(&pair_running[c]) > 0) {
@@ -278,15 +279,19 @@ static void pair_update(struct plat_thread *th, bool pair)
 			th->pair_cpu = best;
 		}
 	}
-	if (th->pair_cpu >= 0)
-		atomic_fetch_add(&pair_running[th->pair_cpu], 1);
+	int counted = th->pair_cpu;
+	if (counted >= 0)
+		atomic_fetch_add(&pair_running[counted], 1);
 	pthread_mutex_unlock(&pair_lock);
+	return counted;
 }
 
-static void pair_done(struct plat_thread *th, bool counted)
+/* cpu: what pair_update returned (th's pairing may have been undone
+ * since, by another thread's thread_pairing). */
+static void pair_done(int cpu)
 {
-	if (counted)
-		atomic_fetch_sub(&pair_running[th->pair_cpu], 1);
+	if (cpu >= 0)
+		atomic_fetch_sub(&pair_running[cpu], 1);
 }
 
 static void systrap_thread_pairing(struct plat_thread *th, bool allow)
@@ -1735,14 +1740,14 @@ again:
 	}
 	th->started = true;
 	int budget = current_budget(atomic_fetch_add(&in_run, 1) + 1);
-	pair_update(th, budget == 0 && atomic_load(&th->as->nthreads) == 1);
-	bool paired = th->pair_cpu >= 0;
+	int paired = pair_update(th, budget == 0 &&
+					atomic_load(&th->as->nthreads) == 1);
 	s->spin = (uint32_t)budget;
 	store(&s->state, SLOT_RESUME);
 	if (load(&s->stub_waiting))
 		futex(&s->state, FUTEX_WAKE, 1, NULL);
 	bool trapped = wait_trap(th, budget);
-	pair_done(th, paired);
+	pair_done(paired);
 	atomic_fetch_sub(&in_run, 1);
 	if (!trapped) {
 		siginfo_t si;
