@@ -16,7 +16,17 @@ static long openat2_(int dirfd, const char *path, uint64_t flags, uint64_t mode,
 {
 	struct open_how how = {
 	    .flags = flags, .mode = mode, .resolve = resolve};
-	return syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+	long r;
+	/* Linux fails a ".." under RESOLVE_BENEATH or IN_ROOT with EAGAIN
+	 * when a rename or mount happened anywhere meanwhile (other tests run
+	 * beside this one): openat2(2) says to retry. */
+	for (int i = 0; i < 100; i++) {
+		r = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+		if (!(r < 0 && errno == EAGAIN &&
+		      (resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT))))
+			break;
+	}
+	return r;
 }
 
 static void closeit(long fd)
