@@ -118,6 +118,11 @@ struct platform_ops {
 	 * the sentry applies the task's own affinity. Not allowed until
 	 * said. */
 	void (*thread_pairing)(struct plat_thread *th, bool allow);
+	/* Optional: the stub's [old, old + len) was moved to new (mremap),
+	 * bytes and all; code rewritten there must follow. The mm's lock
+	 * held, as for patch_syscall. */
+	void (*sites_moved)(struct plat_as *as, uint64_t old, uint64_t len,
+			    uint64_t new);
 	/* Runs n (<= PLAT_BATCH_MAX) calls in th's stub in one hand-off, in
 	 * order, stopping after the first that fails; rets[i] gets each
 	 * result. host_fd >= 0 is passed in first, at PLAT_FDPASS_RECV_FD

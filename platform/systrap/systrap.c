@@ -1401,6 +1401,34 @@ static int systrap_patch_syscall(struct plat_thread *th, uint64_t rip,
 	return 0;
 }
 
+/* mremap moved rewritten sites with their pages: each block's return
+ * address (PB_RET: where its gadget jumps back to, and the rcx the fast
+ * call reports) follows, as does the site list the fault fix-ups use. A
+ * thread inside the moved code while it moves faults, as on Linux. */
+static void systrap_sites_moved(struct plat_as *as, uint64_t old,
+				uint64_t len, uint64_t new)
+{
+	int n = atomic_load(&as->nsites);
+	for (int k = 0; k < n; k++) {
+		uint64_t site = as->sites[k];
+		if (site < old || site - old + 7 > len)
+			continue;
+		uint64_t to = new + (site - old), ret = to + 7;
+		uint64_t at = PATCH_SITES + (uint64_t)k * PATCH_BLOCK + PB_RET;
+		if (as->proc_mem < 0 ||
+		    pwrite(as->proc_mem, &ret, 8, (off_t)at) != 8) {
+			/* The moved code cannot come back from its block:
+			 * the process goes rather than run astray. */
+			log_warn("systrap: cannot move site %d of stub %d: "
+				 "killing it", k, as->pid);
+			kill(as->pid, SIGKILL);
+			as->dead = true;
+			return;
+		}
+		as->sites[k] = to;
+	}
+}
+
 /* A fault a patched site explains: int3 on a site being rewritten (or
  * just rewritten), or the invalid bytes where `syscall` was, met by a
  * thread that ran the old `mov` or jumped to the old `syscall`. Sends the
@@ -1865,6 +1893,7 @@ const struct platform_ops plat_systrap_ops = {
 	.thread_rusage = systrap_thread_rusage,
 	.thread_rusage_ask = systrap_thread_rusage_ask,
 	.thread_pairing = systrap_thread_pairing,
+	.sites_moved = systrap_sites_moved,
 	.batch = systrap_batch,
 	.copy_in = systrap_copy_in,
 	.copy_out = systrap_copy_out,

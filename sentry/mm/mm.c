@@ -585,6 +585,14 @@ static long do_mremap_file(struct task *t, uint64_t old, uint64_t oldlen,
 			   uint64_t newlen, int flags, uint64_t newaddr,
 			   struct vma *v);
 
+/* The host moved [old, old + len) to new: rewritten system call sites in
+ * it (systrap) must now return to their new place. */
+static void moved(struct task *t, uint64_t old, uint64_t len, uint64_t new)
+{
+	if (t->k->plat->sites_moved && old != new)
+		t->k->plat->sites_moved(t->mm->as, old, len, new);
+}
+
 static long do_mremap(struct task *t, uint64_t old, uint64_t oldlen, uint64_t newlen,
 	       int flags, uint64_t newaddr)
 {
@@ -637,6 +645,7 @@ static long do_mremap_file(struct task *t, uint64_t old, uint64_t oldlen,
 				      MREMAP_MAYMOVE | MREMAP_FIXED, newaddr, 0);
 		if (r < 0)
 			return r;
+		moved(t, old, oldlen, newaddr);
 		int err = vma_remove(mm, old, old + oldlen);
 		if (!err)
 			err = vma_insert_max(mm, newaddr, newaddr + newlen, prot,
@@ -670,6 +679,7 @@ static long do_mremap_file(struct task *t, uint64_t old, uint64_t oldlen,
 			      MREMAP_MAYMOVE | MREMAP_FIXED, dest, 0);
 	if (r < 0)
 		return r;
+	moved(t, old, oldlen, dest);
 	int err = vma_remove(mm, old, old + oldlen);
 	if (!err)
 		err = vma_insert_max(mm, dest, dest + newlen, prot, vflags,

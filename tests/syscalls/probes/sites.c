@@ -22,8 +22,10 @@
  *  - A fork child and other threads go through the same sites.
  *  - Code mapped from a file privately, or shared, is never written back:
  *    the file and the shared memory keep their bytes; new code mapped
- *    where old code was runs as written (a real ud2 there is a SIGILL).
+ *    where old code was runs as written (a real ud2 there is a SIGILL);
+ *    code moved by mremap runs at its new place.
  */
+#define _GNU_SOURCE
 #include "probe.h"
 
 #include <pthread.h>
@@ -511,6 +513,18 @@ static void check_mappings(void)
 			 pread(fd, back, sizeof(back), 64) == (ssize_t)sizeof(back) &&
 					 memcmp(back, code_ppid, sizeof(back)) == 0,
 			 1);
+
+	/* moved elsewhere (mremap), the code still runs, and returns where
+	 * it now is */
+	void *hole = mmap(NULL, 3 * 4096, PROT_NONE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned char *mv = mremap(m, 4096, 4096, MREMAP_MAYMOVE | MREMAP_FIXED,
+				   (char *)hole + 4096);
+	EXPECT("mremap the code", mv == (unsigned char *)hole + 4096, 1);
+	if (mv != MAP_FAILED)
+		EXPECT("moved code right", run_code(mv + 64), 0);
+	munmap(hole, 3 * 4096);
+	m = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
 
 	/* new code where the old was: runs as written; a real ud2 traps */
 	munmap(m, 4096);
