@@ -5,6 +5,7 @@
  * the sentry thread that happened to ask for it ends. */
 #define _GNU_SOURCE
 #include "factory.h"
+#include "platform.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -27,6 +28,7 @@ static bool started;
 static void *factory_main(void *unused)
 {
 	(void)unused;
+	plat_unpin_self();
 	pthread_mutex_lock(&lock);
 	for (;;) {
 		while (!queue)

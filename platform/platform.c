@@ -102,9 +102,23 @@ bool plat_syscall_patching(void)
 static bool cpu_pairing = true;
 static atomic_uint next_cpu;
 
+static cpu_set_t start_cpus;
+static bool start_cpus_known;
+
 void plat_set_cpu_pairing(bool on)
 {
 	cpu_pairing = on;
+	/* Called at start-up, before anything is pinned: the CPUs the
+	 * sandbox was given. */
+	start_cpus_known = sched_getaffinity(0, sizeof(start_cpus),
+					     &start_cpus) == 0;
+}
+
+void plat_unpin_self(void)
+{
+	if (start_cpus_known)
+		pthread_setaffinity_np(pthread_self(), sizeof(start_cpus),
+				       &start_cpus);
 }
 
 bool plat_cpu_pairing(void)
@@ -160,6 +174,7 @@ static bool spare_started;
 static void *spare_main(void *arg)
 {
 	(void)arg;
+	plat_unpin_self(); /* made by a task's (maybe paired) thread */
 	pthread_mutex_lock(&spare_lock);
 	for (;;) {
 		while (nspare >= SPARES)

@@ -175,6 +175,9 @@ void plat_set_vdso_base(uint64_t base);
 void plat_pair_cpu(pid_t tid);
 void plat_set_cpu_pairing(bool on);
 bool plat_cpu_pairing(void);
+/* A new thread made by a (maybe paired) sentry thread inherits its pin:
+ * back to the CPUs the sandbox was given. */
+void plat_unpin_self(void);
 /* Whether platforms may rewrite system call sites (patch_syscall). */
 void plat_set_syscall_patching(bool on);
 bool plat_syscall_patching(void);
@@ -195,7 +198,7 @@ int plat_fpstate_sanitize(void *buf, size_t len);
 
 /* Host fd passing into stubs (platform.c; platforms only). */
 #define PLAT_FDPASS_FD 1 /* the socket's number in every stub */
-#define PLAT_BATCH_MAX 59 /* calls in one batch (besides the fd's own) */
+#define PLAT_BATCH_MAX 60 /* calls in one batch (besides the fd's own) */
 #define PLAT_FDPASS_RECV_FD 0 /* where a received fd lands */
 /* The msghdr a stub receives a passed fd with, kept in memory the stub can
  * reach (stub addresses inside). The workload can scribble on it: then the

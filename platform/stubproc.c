@@ -318,34 +318,49 @@ static pthread_mutex_t reap_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t reap_cond = PTHREAD_COND_INITIALIZER;
 static struct reap_item *reap_head, **reap_tail = &reap_head;
 static bool reaper_started;
+/* The reaper is waiting for a stub to die (a big one takes a while): a
+ * stub queued meanwhile is killed at once by the one queuing it, so no
+ * kill waits behind another stub's teardown. Under reap_lock. */
+static bool reaper_waiting;
 
-static void reap_one(struct reap_item *it)
+static void kill_and_clean(struct reap_item *it)
 {
-	int st;
-
 	/* Still our unreaped child here: its pid cannot have been reused. */
 	if (it->kill)
 		kill(it->pid, SIGKILL);
+	it->kill = false;
 	if (it->done)
 		it->done(it->arg);
-	stubproc_wait(it->pid, &st);
+	it->done = NULL;
 }
 
 static void *reaper_main(void *arg)
 {
 	(void)arg;
+	plat_unpin_self();
 	pthread_mutex_lock(&reap_lock);
 	for (;;) {
 		while (!reap_head)
 			pthread_cond_wait(&reap_cond, &reap_lock);
-		struct reap_item *it = reap_head;
-		reap_head = it->next;
-		if (!reap_head)
-			reap_tail = &reap_head;
+		/* Everything queued: killed and cleaned first, then reaped. */
+		struct reap_item *list = reap_head;
+		reap_head = NULL;
+		reap_tail = &reap_head;
 		pthread_mutex_unlock(&reap_lock);
-		reap_one(it);
-		free(it);
+		for (struct reap_item *it = list; it; it = it->next)
+			kill_and_clean(it);
 		pthread_mutex_lock(&reap_lock);
+		reaper_waiting = true;
+		pthread_mutex_unlock(&reap_lock);
+		while (list) {
+			struct reap_item *it = list;
+			int st;
+			list = it->next;
+			stubproc_wait(it->pid, &st);
+			free(it);
+		}
+		pthread_mutex_lock(&reap_lock);
+		reaper_waiting = false;
 	}
 	return NULL;
 }
@@ -370,11 +385,17 @@ static void reap_queue(pid_t pid, bool kill_it, void (*done)(void *),
 	if (!it || !reaper_started) {
 		pthread_mutex_unlock(&reap_lock);
 		struct reap_item local = { pid, kill_it, done, arg, NULL };
-		reap_one(&local); /* no reaper: do it here */
+		int st;
+		kill_and_clean(&local); /* no reaper: do it all here */
+		stubproc_wait(pid, &st);
 		free(it);
 		return;
 	}
 	*it = (struct reap_item){ pid, kill_it, done, arg, NULL };
+	if (reaper_waiting && kill_it) {
+		kill(pid, SIGKILL); /* the clean-up stays the reaper's */
+		it->kill = false;
+	}
 	*reap_tail = it;
 	reap_tail = &it->next;
 	pthread_cond_signal(&reap_cond);

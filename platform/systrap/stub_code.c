@@ -347,7 +347,8 @@ STUB __attribute__((noreturn)) void stub_thread_entry(void)
  * of the address space, arms PR_SET_PDEATHSIG, makes a memfd for its own
  * block, maps it (and fresh signal stacks) at args[2], tells the sentry the
  * memfd's number through the parent's result page (the sentry takes the fd
- * with pidfd_getfd), drops the parent's block and serves its own. */
+ * with pidfd_getfd), drops the parent's block and serves its own, closing
+ * the memfd when the first request comes. */
 __asm__(".pushsection stub_text,\"ax\",@progbits\n"
 	".globl stub_restorer\n"
 	".hidden stub_restorer\n"
@@ -500,17 +501,32 @@ __asm__(".pushsection stub_text,\"ax\",@progbits\n"
 	"	mov %r15, %r12\n"
 	"	lea " S(SYSTRAP_RESULT_OFF) "(%r15), %r13\n"
 	"	xor %r14d, %r14d\n"
-	/* The new block's spin budget is not set yet (0): stay awake a
-	 * while anyway, the sentry's first requests follow at once. */
+	/* The sentry takes the memfd (pidfd_getfd) before it posts its
+	 * first request: the child closes it then, before serving anything,
+	 * so no stub ever holds another block's memfd (a workload could
+	 * otherwise name it as its fork child's). Until then the new block's
+	 * spin budget is not set (0): stay awake a while anyway, the
+	 * sentry's first requests follow at once; then sleep on seq. */
 	"	imul $" S(SYSTRAP_FORK_SPIN_MUL) ", %ebx, %ecx\n"
-	"	test %ecx, %ecx\n"
-	"	jz 1b\n"
 	"14:	mov (%r12), %eax\n"
 	"	cmp %r14d, %eax\n"
-	"	jne 2b\n"
+	"	jne 15f\n"
+	"	test %ecx, %ecx\n"
+	"	jz 16f\n"
 	"	pause\n"
 	"	dec %ecx\n"
-	"	jnz 14b\n"
+	"	jmp 14b\n"
+	"16:	mov %r12, %rdi\n"
+	"	mov $" S(FUTEX_WAIT_) ", %esi\n"
+	"	mov %r14d, %edx\n"
+	"	xor %r10d, %r10d\n"
+	"	mov $" S(SYS_futex) ", %eax\n"
+	"	syscall\n"
+	"	xor %ecx, %ecx\n"
+	"	jmp 14b\n"
+	"15:	mov %rbp, %rdi\n"
+	"	mov $" S(SYS_close) ", %eax\n"
+	"	syscall\n"
 	"	jmp 1b\n"
 	"9:	mov $1, %edi\n"
 	"	mov $" S(SYS_exit_group) ", %eax\n"

@@ -101,10 +101,9 @@ struct plat_as {
 	 * its own, or its fork parent's (shared), or NULL: the sandbox-wide
 	 * one (the zygote). */
 	struct fdchan *chan;
-	/* The fork child's copy of its block's memfd (fd number), left open
-	 * until its next batch closes it; -1 if none. Under lock. */
-	int memfd_left;
 	atomic_int nthreads; /* threads spawned and not released */
+	dev_t block_dev; /* its block's memfd, as fstat says */
+	ino_t block_ino;
 	/* Patched system call sites: sites[k] is site k's address (set
 	 * before its bytes change, never removed); fork copies them with the
 	 * memory. Written under the mm's lock, read by fault fix-ups. */
@@ -238,7 +237,10 @@ static void pair_undo_locked(struct plat_thread *th)
 {
 	if (th->pair_cpu < 0)
 		return;
-	sched_setaffinity(th->tid, sizeof(sandbox_cpus), &sandbox_cpus);
+	/* A thread gone (DEAD: its tid may be another's soon) is skipped. */
+	if (!th->as->dead &&
+	    __atomic_load_n(&th->slot->state, __ATOMIC_SEQ_CST) != SLOT_DEAD)
+		sched_setaffinity(th->tid, sizeof(sandbox_cpus), &sandbox_cpus);
 	sched_setaffinity(th->as->pid, sizeof(sandbox_cpus), &sandbox_cpus);
 	pthread_setaffinity_np(th->serving, sizeof(sandbox_cpus),
 			       &sandbox_cpus);
@@ -460,7 +462,6 @@ static struct plat_as *as_alloc(uint64_t block)
 	if (!as)
 		return NULL;
 	as->pidfd = -1;
-	as->memfd_left = -1;
 	as->proc_mem = -1;
 	as->block = block;
 	as->ctrl = (struct systrap_ctrl *)block;
@@ -786,13 +787,13 @@ static uint64_t recv_area_init(struct plat_as *as)
 }
 
 /* Gives a new stub its own fd-passing channel in place of the one it
- * inherited (its parent's, or the sandbox-wide one), and closes its
- * block's memfd (fd memfd). One batch of the new stub's executor, under
+ * inherited (its parent's, or the sandbox-wide one). One batch of the new
+ * stub's executor (which has closed its block's memfd on seeing it), under
  * the inherited channel's lock: the new socket's end is sent over the
  * inherited one; the stub frees fd 0, takes the message there, moves it
  * to PLAT_FDPASS_FD and closes fd 0. The new stub runs no workload code
  * yet: nothing of this can be forged. */
-static int own_socket(struct plat_as *parent, struct plat_as *as, int memfd)
+static int own_socket(struct plat_as *parent, struct plat_as *as)
 {
 	int sp[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
@@ -814,7 +815,6 @@ static int own_socket(struct plat_as *parent, struct plat_as *as, int memfd)
 	if (!err) {
 		uint64_t base = recv_area_init(as);
 		struct systrap_req b[] = {
-			{ SYS_close, { (uint64_t)memfd } },
 			{ SYS_dup2, { PLAT_FDPASS_FD, PLAT_FDPASS_RECV_FD } },
 			{ SYS_close, { PLAT_FDPASS_RECV_FD } },
 			{ SYS_recvmsg,
@@ -896,21 +896,29 @@ static int stub_fork(struct plat_as *parent, struct plat_as **out, bool share)
 		err = -errno;
 		goto fail;
 	}
+	/* The number comes through the parent's result page, which its
+	 * workload can write: take only a fresh, unlinked memfd of a block's
+	 * size that is not the parent's own block (the child closes its copy
+	 * before it serves, so it holds no other). */
 	struct stat st;
-	if (fstat(fd, &st) < 0 || st.st_size != SYSTRAP_SHARED_SIZE) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size != SYSTRAP_SHARED_SIZE || st.st_nlink != 0 ||
+	    fcntl(fd, F_GET_SEALS) < 0 ||
+	    (st.st_dev == parent->block_dev && st.st_ino == parent->block_ino)) {
 		close(fd);
 		err = -ECHILD;
 		goto fail;
 	}
+	as->block_dev = st.st_dev;
+	as->block_ino = st.st_ino;
 	err = block_map(b, fd);
 	close(fd);
 	if (err < 0)
 		goto fail;
 	if (share) {
 		as->chan = chan_get(parent->chan);
-		as->memfd_left = (int)ready - 1;
 	} else {
-		err = own_socket(parent, as, (int)ready - 1);
+		err = own_socket(parent, as);
 		if (err < 0)
 			goto fail;
 	}
@@ -1062,6 +1070,10 @@ static void systrap_thread_release(struct plat_thread *th)
 		return;
 	struct plat_as *as = th->as;
 	struct systrap_slot *s = th->slot;
+	/* Unpinned while its tid is surely its own (before it exits). */
+	pthread_mutex_lock(&pair_lock);
+	pair_undo_locked(th);
+	pthread_mutex_unlock(&pair_lock);
 	/* A thread still setting itself up is told to exit once it is at
 	 * START (until then it would not see the request). */
 	cmd_collect(th);
@@ -1070,9 +1082,6 @@ static void systrap_thread_release(struct plat_thread *th)
 		if (load(&s->stub_waiting))
 			futex(&s->state, FUTEX_WAKE, 1, NULL);
 	}
-	pthread_mutex_lock(&pair_lock);
-	pair_undo_locked(th);
-	pthread_mutex_unlock(&pair_lock);
 	atomic_fetch_sub(&as->nthreads, 1);
 	/* The slot is reused once its state reads SLOT_DEAD (thread_spawn). */
 	pthread_mutex_lock(&as->lock);
@@ -1571,7 +1580,7 @@ static int systrap_batch(struct plat_thread *th, int host_fd,
 	long done;
 	int err;
 
-	_Static_assert(PLAT_BATCH_MAX + 5 <= SYSTRAP_BATCH_MAX, "batch size");
+	_Static_assert(PLAT_BATCH_MAX + 4 <= SYSTRAP_BATCH_MAX, "batch size");
 	if (n < 0 || n > PLAT_BATCH_MAX)
 		return -EINVAL;
 	/* The channel is fixed for the address space's life. */
@@ -1586,11 +1595,7 @@ static int systrap_batch(struct plat_thread *th, int host_fd,
 	}
 	pthread_mutex_lock(&as->lock);
 	int k = 0;
-	/* A fork child's memfd copy goes with its first batch. */
-	if (as->memfd_left >= 0)
-		b[k++] = (struct systrap_req){ SYS_close,
-					       { (uint64_t)as->memfd_left } };
-	int fd_calls = k + (host_fd >= 0 ? 3 : 0); /* the calls before reqs */
+	int fd_calls = host_fd >= 0 ? 3 : 0; /* the calls before reqs */
 	if (host_fd >= 0) {
 		uint64_t base = recv_area_init(as);
 		b[k++] = (struct systrap_req){
@@ -1613,8 +1618,6 @@ static int systrap_batch(struct plat_thread *th, int host_fd,
 	err = executor_post_locked(as, SYSTRAP_OP_BATCH, args, b, k, &done);
 	if (!err && (done < 0 || done > k))
 		err = -EIO; /* a forged result: the stub lies to itself */
-	if (!err && as->memfd_left >= 0)
-		as->memfd_left = -1; /* closed (or never a valid fd) */
 	if (host_fd >= 0 && chan_unreceived(ch)) {
 		/* "Done" while the fd was never taken: only a forged result
 		 * page (or a dead stub) says that. Its executor must not take
@@ -1626,6 +1629,16 @@ static int systrap_batch(struct plat_thread *th, int host_fd,
 				 "run: killing it", as->pid);
 			kill(as->pid, SIGKILL);
 			as->dead = true;
+			/* Its executor may still be about to receive: on a
+			 * channel shared with its family, the next fd is not
+			 * sent before it is gone. */
+			if (ch && atomic_load(&ch->refs) > 1) {
+				siginfo_t si;
+				while (waitid(P_PIDFD, (id_t)as->pidfd, &si,
+					      WEXITED | WNOWAIT) < 0 &&
+				       errno == EINTR)
+					;
+			}
 		}
 		err = -EIO;
 	}
@@ -1683,6 +1696,8 @@ static bool cmd_collect(struct plat_thread *th)
 	if (!th->cmd_asked)
 		return true;
 	th->cmd_asked = false;
+	if (th->as->dead)
+		return false;
 	if (!wait_change(th->as->pidfd, &s->state, SLOT_CMD, &s->sentry_waiting,
 			 spin_budget)) {
 		th->as->dead = true;

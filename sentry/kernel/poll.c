@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../../lib/log.h"
+#include "../../platform/platform.h"
 
 void poll_table_init(struct poll_table *pt, struct task *t)
 {
@@ -82,6 +83,7 @@ static int nwatch;
 static void *watcher_main(void *arg)
 {
 	(void)arg;
+	plat_unpin_self(); /* made by a task's (maybe paired) thread */
 	for (;;) {
 		struct epoll_event ev[16];
 		int n = epoll_wait(epfd, ev, 16, -1);

@@ -247,16 +247,18 @@ void task_affinity_apply(struct task *t, struct plat_thread *th)
 	const struct platform_ops *plat = t->k->plat;
 	cpu_set_t want;
 
+	/* Under the task lock, as sched_setaffinity, so a mask set meanwhile
+	 * by another task is never undone here. */
 	pthread_mutex_lock(&t->k->lock);
 	bool own = t->cpus_set;
 	memcpy(&want, t->cpus, sizeof(want));
-	pthread_mutex_unlock(&t->k->lock);
 	if (plat->thread_pairing)
 		plat->thread_pairing(th, !own);
 	if (own) {
 		sched_setaffinity(plat->thread_host_tid(th), sizeof(want), &want);
 		pthread_setaffinity_np(pthread_self(), sizeof(want), &want);
 	}
+	pthread_mutex_unlock(&t->k->lock);
 }
 
 static void task_thread_main(struct task *t)
@@ -318,6 +320,9 @@ static void *worker_main(void *arg)
 	cpu_set_t cpus;
 
 	self = w;
+	/* Made by a task's thread, maybe pinned by CPU pairing. */
+	memcpy(&cpus, w->k->cpus, sizeof(cpus));
+	pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus);
 	sentry_thread_setup();
 	/* task_start writes t->thread under pool_lock after pthread_create:
 	 * wait for it, or a task that exits at once would be freed first. */

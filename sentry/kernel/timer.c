@@ -226,6 +226,7 @@ static void *timer_main(void *arg)
 {
 	struct kernel *k = arg;
 
+	plat_unpin_self(); /* made by a task's (maybe paired) thread */
 	for (;;) {
 		pthread_mutex_lock(&k->lock);
 		pthread_mutex_lock(&timer_lock);

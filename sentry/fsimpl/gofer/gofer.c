@@ -187,6 +187,7 @@ static void *clunk_worker(void *arg)
 {
 	struct gsb *g = arg;
 	uint32_t batch[64];
+	plat_unpin_self(); /* made by a task's (maybe paired) thread */
 	pthread_mutex_lock(&g->clunk_lock);
 	for (;;) {
 		while (!g->nclunks && !g->clunk_stop)
