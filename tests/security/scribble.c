@@ -50,6 +50,10 @@
  *   fast-gs-arena     gs base at another (unmapped) block of the arena,
  *                     then the same jump: a fault in the stub's code,
  *                     a SIGSEGV for the workload                   139
+ *   fork-ready        a thread keeps writing fd numbers (1..8) as the
+ *                     fork child's memfd into the result page while
+ *                     the main thread forks 30 times: forks run or
+ *                     fail, never with another block             0
  * (Without site rewriting the region is absent: reading its header is the
  * SIGSEGV.)
  * A mode that expects to be killed waits (without system calls, a few
@@ -59,6 +63,8 @@
 #define _GNU_SOURCE
 #include <asm/prctl.h>
 #include <errno.h>
+#include <pthread.h>
+#include <sys/wait.h>
 #include <linux/audit.h>
 #include <signal.h>
 #include <stdio.h>
@@ -191,6 +197,23 @@ static int need_block(void)
 	return 0;
 }
 
+static volatile int spam_stop;
+
+/* fork_ready is the futex word a fork child tells the sentry its memfd
+ * by; the workload can write it too. Plain stores only. */
+static void *spam_fork_ready(void *arg)
+{
+	volatile uint32_t *fr = (volatile uint32_t *)(block + SYSTRAP_RESULT_OFF +
+						     SYSTRAP_RES_FORK_READY);
+	uint32_t v = 1;
+	(void)arg;
+	while (!spam_stop) {
+		store32(fr, v);
+		v = v % 8 + 1;
+	}
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -286,6 +309,30 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		fast_jump(mode, PATCH_MAX - 1, SYS_getpid, 0, 0);
+	}
+	if (!strcmp(mode, "fork-ready")) {
+		pthread_t th;
+		int ran = 0, failed = 0;
+		if (pthread_create(&th, NULL, spam_fork_ready, NULL))
+			return 2;
+		for (int i = 0; i < 30; i++) {
+			pid_t p = fork();
+			if (p == 0)
+				_exit(0);
+			if (p < 0) {
+				failed++;
+				continue;
+			}
+			int st = 0;
+			if (waitpid(p, &st, 0) == p && WIFEXITED(st) &&
+			    WEXITSTATUS(st) == 0)
+				ran++;
+		}
+		spam_stop = 1;
+		pthread_join(th, NULL);
+		printf("ok %s: %d forks ran, %d failed\n", mode, ran, failed);
+		calls_still_work("calls-after");
+		return failures ? 1 : 0;
 	}
 	if (!strcmp(mode, "forge-kill") && arg) {
 		expect_any_err(mode, forge(mode, SLOT_KIND_SYSCALL, SYS_kill,

@@ -369,7 +369,7 @@ test_scribble() {
 			forge-kill:0 forge-exit:57 forge-segv:139 forge-sigkill:137
 			forge-kind:137 forge-start:137 slot-lies:0 idle-threads:0
 			stack:0 result-garbage:0 result-ahead:0
-			fast-forge:139 fast-gs-arena:139"
+			fast-forge:139 fast-gs-arena:139 fork-ready:0"
 	fi
 	for m in $modes; do
 		expected=${m#*:}
