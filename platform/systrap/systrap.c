@@ -304,6 +304,7 @@ static void systrap_thread_pairing(struct plat_thread *th, bool allow)
 		pair_undo_locked(th);
 	pthread_mutex_unlock(&pair_lock);
 }
+
 static uint64_t code_lo, code_hi; /* the stub code region */
 static uint64_t arena;
 static unsigned char arena_used[ARENA_BLOCKS];
