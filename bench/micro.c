@@ -13,6 +13,8 @@
  *   pipepp    a 1-byte round trip between two threads over two pipes
  *   fork      fork + _exit(0) in the child + waitpid
  *   forkexec  fork + execve of this binary in mode "true" + waitpid
+ *   spawn     posix_spawn of the same + waitpid (what make and gcc do:
+ *             glibc spawns with clone(CLONE_VM | CLONE_VFORK))
  *   true      exits 0 at once (the exec target of forkexec)
  * File modes (issue 5) work on a tree BENCH_DIR (run.sh makes it on the
  * host; the sandbox sees it through the gofer, under the overlay):
@@ -30,6 +32,7 @@
 #include <linux/futex.h>
 #include <sys/stat.h>
 #include <pthread.h>
+#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,6 +224,17 @@ static void op_fork(void)
 	reap(pid);
 }
 
+static void op_spawn(void)
+{
+	char *argv[] = {(char *)self, "true", NULL};
+	char *envp[] = {NULL};
+	pid_t pid;
+
+	if (posix_spawn(&pid, self, NULL, NULL, argv, envp) != 0)
+		exit(1);
+	reap(pid);
+}
+
 static void op_forkexec(void)
 {
 	pid_t pid = fork();
@@ -321,6 +335,7 @@ int main(int argc, char **argv)
 	    {"pipepp", op_pipepp, setup_pipepp, teardown_pipepp},
 	    {"fork", op_fork, NULL, NULL},
 	    {"forkexec", op_forkexec, NULL, NULL},
+	    {"spawn", op_spawn, NULL, NULL},
 	    {"openclose", op_openclose, setup_files, NULL},
 	    {"stat", op_stat, setup_files, NULL},
 	    {"pread4k", op_pread4k, setup_files, NULL},
@@ -334,7 +349,7 @@ int main(int argc, char **argv)
 	if (argc < 3) {
 		fprintf(stderr,
 			"usage: %s getppid|getppidsc|clock|write4k|thread|futexpp|pipepp|"
-			"fork|forkexec|openclose|stat|pread4k|seqread|listdir "
+			"fork|forkexec|spawn|openclose|stat|pread4k|seqread|listdir "
 			"ITERATIONS\n       %s true\n",
 			argv[0], argv[0]);
 		return 2;

@@ -18,9 +18,10 @@ struct platform_ops;
 #define MM_TASK_SIZE 0x7ffffffff000ULL
 #define MM_MIN_ADDR 0x10000ULL /* vm.mmap_min_addr default */
 #define MM_HOT_SITES 256
-/* A site is rewritten on its third trap: once-only start-up calls are
- * left alone, loops are caught early. */
-#define MM_PATCH_AFTER 3
+/* A site is rewritten on its eighth trap: start-up calls (a new process
+ * makes some three to seven times, glibc's brk) are left alone, loops are
+ * caught early (docs/architecture.md has the figures). */
+#define MM_PATCH_AFTER 8
 
 struct vma {
 	uint64_t start, end;
