@@ -314,6 +314,12 @@ void task_exit(struct task *t, int code)
 		tg->exit_status = (code & 0xff) << 8;
 	pthread_mutex_unlock(&k->lock);
 
+	/* The stub's CPU time and peak memory are asked for now and taken by
+	 * tg_account_stub below: the stub thread answers while the robust
+	 * list and the tid word are handled. */
+	if (plat->thread_rusage_ask && t->mm && t->th &&
+	    atomic_load(&t->mm->users) == 1)
+		plat->thread_rusage_ask(t->th, RUSAGE_SELF);
 	/* What needs the address space: robust futexes and the tid word. */
 	if (t->mm && t->th) {
 		futex_exit_robust_list(t);
