@@ -7,7 +7,7 @@ set -u
 runsc="$1"; micro="$2"; bb="${3:-/bin/busybox}"
 platforms="systrap ptrace"
 # BENCH_MODES="stat gccbuild" runs only those cases.
-modes="getppid getppidsc getppid4 clock write4k thread futexpp pipepp fork forkexec shloop
+modes="getppid getppidsc getppid4 clock write4k thread futexpp pipepp fork forkexec spawn shloop
 	openclose stat pread4k seqread listdir gccbuild"
 modes=${BENCH_MODES:-$modes}
 # forkexec execs the binary by its argv[0]: make it absolute.
@@ -27,6 +27,7 @@ iters() {
 	pipepp) echo "5000 2000" ;;
 	fork) echo "1000 200" ;;
 	forkexec) echo "300 100" ;;
+	spawn) echo "300 100" ;;
 	shloop) echo "$shloop_n $shloop_n" ;;
 	openclose) echo "200000 20000" ;;
 	stat) echo "300000 30000" ;;
@@ -49,6 +50,7 @@ label() {
 	pipepp) echo "pipe 1-byte round trip" ;;
 	fork) echo "fork+exit+wait" ;;
 	forkexec) echo "fork+exec+wait (static)" ;;
+	spawn) echo "posix_spawn+wait (static)" ;;
 	shloop) echo "sh: $shloop_n x exec, per exec" ;;
 	openclose) echo "open+close (host file)" ;;
 	stat) echo "stat (host file)" ;;
