@@ -787,14 +787,16 @@ static uint64_t recv_area_init(struct plat_as *as)
 	return base;
 }
 
+static int as_batch(struct plat_as *as, int host_fd,
+		    const struct plat_sysreq *reqs, int n, long *rets);
+
 /* Gives a new stub its own fd-passing channel in place of the one it
- * inherited (its parent's, or the sandbox-wide one). One batch of the new
- * stub's executor (which has closed its block's memfd on seeing it), under
- * the inherited channel's lock: the new socket's end is sent over the
- * inherited one; the stub frees fd 0, takes the message there, moves it
- * to PLAT_FDPASS_FD and closes fd 0. The new stub runs no workload code
- * yet: nothing of this can be forged. */
-static int own_socket(struct plat_as *parent, struct plat_as *as)
+ * inherited (as->chan: its parent's). One batch of the new stub's executor
+ * (which has closed its block's memfd on seeing it): the new socket's end
+ * is passed over the inherited channel like any host fd, and moved to
+ * PLAT_FDPASS_FD. The new stub runs no workload code yet: nothing of this
+ * can be forged. */
+static int own_socket(struct plat_as *as)
 {
 	int sp[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
@@ -810,39 +812,15 @@ static int own_socket(struct plat_as *parent, struct plat_as *as)
 	pthread_mutex_init(&c->lock, NULL);
 	atomic_init(&c->refs, 1);
 
-	struct fdchan *via = parent->chan;
-	chan_lock(via);
-	int err = chan_send(via, sp[1]);
-	if (!err) {
-		uint64_t base = recv_area_init(as);
-		struct systrap_req b[] = {
-			{ SYS_dup2, { PLAT_FDPASS_FD, PLAT_FDPASS_RECV_FD } },
-			{ SYS_close, { PLAT_FDPASS_RECV_FD } },
-			{ SYS_recvmsg,
-			  { PLAT_FDPASS_FD, base,
-			    MSG_CMSG_CLOEXEC | MSG_DONTWAIT } },
-			{ SYS_dup2, { PLAT_FDPASS_RECV_FD, PLAT_FDPASS_FD } },
-			{ SYS_close, { PLAT_FDPASS_RECV_FD } },
-		};
-		int k = (int)(sizeof(b) / sizeof(b[0]));
-		uint64_t args[6] = { (uint64_t)k };
-		long done;
-		pthread_mutex_lock(&as->lock);
-		err = executor_post_locked(as, SYSTRAP_OP_BATCH, args, b, k,
-					   &done);
-		pthread_mutex_unlock(&as->lock);
-		/* Judged by the queue, not by the new stub's word. */
-		bool left = chan_unreceived(via);
-		if (!err && (done != k || left))
-			err = -EIO;
-		if (left)
-			chan_drain(via);
-	}
-	chan_unlock(via);
-	if (err < 0) {
+	struct plat_sysreq req = {
+		SYS_dup2, { PLAT_FDPASS_RECV_FD, PLAT_FDPASS_FD } };
+	long r = -EIO;
+	int ok = as_batch(as, sp[1], &req, 1, &r);
+	if (ok != 1 || r != PLAT_FDPASS_FD) {
 		chan_put(c);
-		return err;
+		return ok < 0 ? ok : -EIO;
 	}
+	chan_put(as->chan);
 	as->chan = c;
 	return 0;
 }
@@ -916,10 +894,9 @@ static int stub_fork(struct plat_as *parent, struct plat_as **out, bool share)
 	close(fd);
 	if (err < 0)
 		goto fail;
-	if (share) {
-		as->chan = chan_get(parent->chan);
-	} else {
-		err = own_socket(parent, as);
+	as->chan = chan_get(parent->chan); /* what its fd 1 is */
+	if (!share) {
+		err = own_socket(as);
 		if (err < 0)
 			goto fail;
 	}
@@ -1573,10 +1550,9 @@ static int copy_fpstate(struct plat_thread *from, struct plat_thread *to)
  * both always succeed), so the fd received next lands there whatever an
  * earlier batch left behind, and closes it at the end. Nothing about the
  * fd is decided from the result page, which the workload can write. */
-static int systrap_batch(struct plat_thread *th, int host_fd,
-			 const struct plat_sysreq *reqs, int n, long *rets)
+static int as_batch(struct plat_as *as, int host_fd,
+		    const struct plat_sysreq *reqs, int n, long *rets)
 {
-	struct plat_as *as = th->as;
 	struct systrap_req b[SYSTRAP_BATCH_MAX];
 	long done;
 	int err;
@@ -1584,7 +1560,8 @@ static int systrap_batch(struct plat_thread *th, int host_fd,
 	_Static_assert(PLAT_BATCH_MAX + 4 <= SYSTRAP_BATCH_MAX, "batch size");
 	if (n < 0 || n > PLAT_BATCH_MAX)
 		return -EINVAL;
-	/* The channel is fixed for the address space's life. */
+	/* Fixed once the address space has threads (own_socket swaps it
+	 * before its first). */
 	struct fdchan *ch = as->chan;
 	if (host_fd >= 0) {
 		chan_lock(ch);
@@ -1669,6 +1646,12 @@ static int systrap_batch(struct plat_thread *th, int host_fd,
 	if (host_fd >= 0)
 		chan_unlock(ch);
 	return err < 0 ? err : ok;
+}
+
+static int systrap_batch(struct plat_thread *th, int host_fd,
+			 const struct plat_sysreq *reqs, int n, long *rets)
+{
+	return as_batch(th->as, host_fd, reqs, n, rets);
 }
 
 /* Asks the trapped thread to run getrusage(who) itself (the fast-call
