@@ -332,11 +332,10 @@ long task_execve(struct task *t, const char *path, uint64_t uargv,
 		goto out;
 
 	/* The old stub's CPU time and peak memory join the process's record
-	 * past the point of no return (tg_account_stub). Its thread sleeps
-	 * by now: ask ahead, and it wakes and answers while the new image
-	 * is built (some 130 us here otherwise spent waiting). */
-	if (plat->thread_rusage_ask && atomic_load(&t->mm->users) == 1)
-		plat->thread_rusage_ask(t->th, RUSAGE_SELF);
+	 * past the point of no return: its thread sleeps by now, and wakes
+	 * and answers while the new image is built (some 130 us here
+	 * otherwise spent waiting). */
+	tg_account_stub_begin(t);
 
 	/* Build the new image beside the old one. */
 	err = plat_as_take(plat, &as, &th);

@@ -95,10 +95,22 @@ int task_own_cputime(struct task *t, uint64_t *utime, uint64_t *stime)
 
 /* t's stub is about to go (t is its last user and still holds its
  * thread): its CPU time and peak memory join t's process's record. */
+/* t's stub goes with t (t is its last user). */
+static bool stub_goes(struct task *t)
+{
+	return t->mm && t->th && atomic_load(&t->mm->users) == 1;
+}
+
+void tg_account_stub_begin(struct task *t)
+{
+	if (t->k->plat->thread_rusage_ask && stub_goes(t))
+		t->k->plat->thread_rusage_ask(t->th, RUSAGE_SELF);
+}
+
 void tg_account_stub(struct task *t)
 {
 	struct rusage ru;
-	if (!t->mm || !t->th || atomic_load(&t->mm->users) != 1)
+	if (!stub_goes(t))
 		return;
 	if (t->k->plat->thread_rusage(t->th, RUSAGE_SELF, &ru) < 0)
 		return;
@@ -314,12 +326,9 @@ void task_exit(struct task *t, int code)
 		tg->exit_status = (code & 0xff) << 8;
 	pthread_mutex_unlock(&k->lock);
 
-	/* The stub's CPU time and peak memory are asked for now and taken by
-	 * tg_account_stub below: the stub thread answers while the robust
-	 * list and the tid word are handled. */
-	if (plat->thread_rusage_ask && t->mm && t->th &&
-	    atomic_load(&t->mm->users) == 1)
-		plat->thread_rusage_ask(t->th, RUSAGE_SELF);
+	/* The stub thread answers while the robust list and the tid word
+	 * are handled. */
+	tg_account_stub_begin(t);
 	/* What needs the address space: robust futexes and the tid word. */
 	if (t->mm && t->th) {
 		futex_exit_robust_list(t);

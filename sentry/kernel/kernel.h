@@ -353,6 +353,9 @@ void mm_cputime(struct kernel *k, struct mm *mm, uint64_t *utime,
 /* t's stub is about to go: its CPU time and peak memory join t's
  * process's record. t's own thread; not under k->lock. */
 void tg_account_stub(struct task *t);
+/* Asks the stub ahead, where the platform can (thread_rusage_ask): its
+ * answer is ready when tg_account_stub comes. */
+void tg_account_stub_begin(struct task *t);
 void task_affinity_apply(struct task *t, struct plat_thread *th);
 
 /* --- signal.c ------------------------------------------------------------ */
