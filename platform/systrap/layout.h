@@ -95,11 +95,15 @@ struct systrap_slot {
 	uint64_t addr, nr;
 	uint64_t err, trapno; /* of a fault, from the kernel's frame */
 	uint32_t spin; /* pause iterations before sleeping */
-	uint32_t fp_entry; /* a new thread starts with the image at FP_ENTRY_OFF */
+	/* The CPU each side last waited on, a hint: a side that finds the
+	 * other one on its own CPU sleeps at once instead of spinning, since
+	 * its spinning would only keep the other from running. Here because
+	 * both sides write this cache line on every call anyway. */
+	uint16_t stub_cpu, sentry_cpu;
 	uint64_t fpstate; /* where the trap frame's FPU state is (stub address) */
 	struct systrap_regs regs;
 	int32_t cmd_who; /* SLOT_CMD: getrusage's who */
-	int32_t pad3;
+	uint32_t fp_entry; /* a new thread starts with the image at FP_ENTRY_OFF */
 	int64_t cmd_ret;
 	uint8_t cmd_buf[256]; /* SLOT_CMD: getrusage(RUSAGE_THREAD) output */
 	/* The interrupt signal came while the thread ran the fast-call code:
@@ -120,6 +124,8 @@ struct systrap_slot {
 #define SLOT_O_ADDR 32
 #define SLOT_O_NR 40
 #define SLOT_O_SPIN 64
+#define SLOT_O_STUB_CPU 68
+#define SLOT_O_SENTRY_CPU 70
 #define SLOT_O_REGS 80
 #define SLOT_O_R15 80
 #define SLOT_O_R14 88
@@ -266,7 +272,9 @@ _Static_assert(SLOT_OFF_(state) == SLOT_O_STATE && SLOT_OFF_(stub_waiting) == SL
 		       SLOT_OFF_(cmd_who) == SLOT_O_CMD_WHO && SLOT_OFF_(cmd_ret) == SLOT_O_CMD_RET &&
 		       SLOT_OFF_(cmd_buf) == SLOT_O_CMD_BUF &&
 		       SLOT_OFF_(fast_stack) + sizeof(((struct systrap_slot *)0)->fast_stack) ==
-			       SLOT_O_FAST_STACK_TOP,
+			       SLOT_O_FAST_STACK_TOP &&
+		       SLOT_OFF_(stub_cpu) == SLOT_O_STUB_CPU &&
+		       SLOT_OFF_(sentry_cpu) == SLOT_O_SENTRY_CPU,
 	       "fast-call offsets");
 _Static_assert(PATCH_TABLE + 8 * PATCH_MAX <= PATCH_SITES &&
 		       PATCH_SITES + PATCH_BLOCK * PATCH_MAX <= PATCH_HDR &&

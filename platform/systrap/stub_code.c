@@ -99,13 +99,26 @@ INLINE struct systrap_slot *slot_of(uint64_t sp)
 #define PATCH_MAX_MASK_ 511 /* PATCH_MAX - 1 */
 _Static_assert(PATCH_MAX_MASK_ == PATCH_MAX - 1, "asm");
 
+/* The CPU this thread runs on, as the vDSO's getcpu reads it (from the
+ * limit of the per-CPU GDT entry); a hint only. */
+INLINE uint16_t this_cpu(void)
+{
+	uint32_t p;
+	__asm__ volatile("lsl %1, %0" : "=r"(p) : "r"(0x7bU));
+	return p & 0xfff;
+}
+
 INLINE void handoff(struct systrap_slot *s)
 {
+	uint16_t cpu = this_cpu();
+	__atomic_store_n(&s->stub_cpu, cpu, __ATOMIC_RELAXED);
 	store(&s->state, SLOT_TRAPPED);
 	if (load(&s->sentry_waiting))
 		sys3(SYS_futex, (long)&s->state, FUTEX_WAKE_, 1);
 	for (;;) {
 		uint32_t spin = load(&s->spin), st;
+		if (__atomic_load_n(&s->sentry_cpu, __ATOMIC_RELAXED) == cpu)
+			spin = 0;
 		for (uint32_t i = 0; i < spin; i++) {
 			if (load(&s->state) != SLOT_TRAPPED)
 				goto moved;
@@ -644,6 +657,11 @@ __asm__(".pushsection stub_text,\"ax\",@progbits\n"
 	"	movl $" S(SLOT_KIND_FASTCALL) ", " S(SLOT_O_KIND) "(%r11)\n"
 	"	movl $0xc000003e, " S(SLOT_O_ARCH) "(%r11)\n" /* AUDIT_ARCH_X86_64 */
 	"	mov %r11, %rbx\n"
+	/* this CPU (this_cpu() in C) */
+	"	mov $0x7b, %eax\n"
+	"	lsl %eax, %eax\n"
+	"	and $0xfff, %eax\n"
+	"	mov %ax, " S(SLOT_O_STUB_CPU) "(%rbx)\n"
 	"	mov $" S(SLOT_TRAPPED) ", %eax\n"
 	"	xchg %eax, " S(SLOT_O_STATE) "(%rbx)\n"
 	"	cmpl $0, " S(SLOT_O_SENTRY_WAITING) "(%rbx)\n"

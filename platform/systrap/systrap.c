@@ -692,7 +692,7 @@ static bool wait_change(int pidfd, uint32_t *w, uint32_t val,
 		/* Past a few microseconds the stub thread may share this
 		 * CPU (the scheduler likes to put a ping-ponging pair
 		 * together): let it run rather than burn the budget. */
-		if (i >= 100 && (i & 15) == 0)
+		if (i >= 100000 && (i & 15) == 0)
 			sched_yield();
 		else
 			__builtin_ia32_pause();
@@ -948,6 +948,11 @@ static void regs_to_slot(const struct plat_regs *r, struct systrap_slot *s)
 static bool wait_trap(struct plat_thread *th, int budget)
 {
 	struct systrap_slot *s = th->slot;
+	/* The stub thread trapped from this CPU (its word, a hint): our spin
+	 * would only keep it from running. */
+	int cpu = sched_getcpu();
+	if (cpu >= 0 && (uint16_t)cpu == __atomic_load_n(&s->stub_cpu, __ATOMIC_RELAXED))
+		budget = 0;
 	if (!wait_change(th->as->pidfd, &s->state, SLOT_RESUME,
 			 &s->sentry_waiting, budget)) {
 		th->as->dead = true;
