@@ -675,6 +675,10 @@ __asm__(".pushsection stub_text,\"ax\",@progbits\n"
 	 * then past YIELD_AFTER), then sleep with stub_waiting set */
 	"52:	mov " S(SLOT_O_SPIN) "(%rbx), %r12d\n"
 	"	xor %r13d, %r13d\n"
+	/* no spin when the sentry thread waited on this CPU */
+	"	movzwl " S(SLOT_O_SENTRY_CPU) "(%rbx), %eax\n"
+	"	cmp " S(SLOT_O_STUB_CPU) "(%rbx), %ax\n"
+	"	cmove %r13d, %r12d\n"
 	"53:	cmpl $" S(SLOT_TRAPPED) ", " S(SLOT_O_STATE) "(%rbx)\n"
 	"	jne 57f\n"
 	"	cmp %r12d, %r13d\n"

@@ -692,7 +692,7 @@ static bool wait_change(int pidfd, uint32_t *w, uint32_t val,
 		/* Past a few microseconds the stub thread may share this
 		 * CPU (the scheduler likes to put a ping-ponging pair
 		 * together): let it run rather than burn the budget. */
-		if (i >= 100000 && (i & 15) == 0)
+		if (i >= 100 && (i & 15) == 0)
 			sched_yield();
 		else
 			__builtin_ia32_pause();
@@ -951,7 +951,8 @@ static bool wait_trap(struct plat_thread *th, int budget)
 	/* The stub thread trapped from this CPU (its word, a hint): our spin
 	 * would only keep it from running. */
 	int cpu = sched_getcpu();
-	if (cpu >= 0 && (uint16_t)cpu == __atomic_load_n(&s->stub_cpu, __ATOMIC_RELAXED))
+	if (cpu >= 0 &&
+	    (uint16_t)cpu == __atomic_load_n(&s->stub_cpu, __ATOMIC_RELAXED))
 		budget = 0;
 	if (!wait_change(th->as->pidfd, &s->state, SLOT_RESUME,
 			 &s->sentry_waiting, budget)) {
@@ -1775,6 +1776,8 @@ again:
 	int paired = pair_update(th, budget == 0 &&
 					atomic_load(&th->as->nthreads) == 1);
 	s->spin = (uint32_t)budget;
+	__atomic_store_n(&s->sentry_cpu, (uint16_t)sched_getcpu(),
+			 __ATOMIC_RELAXED);
 	store(&s->state, SLOT_RESUME);
 	if (load(&s->stub_waiting))
 		futex(&s->state, FUTEX_WAKE, 1, NULL);
