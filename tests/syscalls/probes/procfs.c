@@ -632,6 +632,19 @@ static void threads(void)
 	pthread_join(th, NULL);
 	snprintf(p, sizeof(p), "/proc/self/task/%d", tid);
 	struct stat st;
+	/* pthread_join returns once the kernel clears the thread's tid word,
+	 * which Linux does before it unlists the thread: it may still be
+	 * listed for a moment (seen natively). Wait for it to go, up to 5 s. */
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		if (stat(p, &st) < 0)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (t1.tv_sec - t0.tv_sec > 5)
+			break;
+		sched_yield();
+	}
 	CHECK_ERR("task/TID after the thread ended", stat(p, &st), ENOENT);
 }
 
