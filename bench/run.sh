@@ -161,8 +161,12 @@ measure() { # pin mode iterations [platform]
 	printf '%s\n' "$out" | tail -n 1 | grep -E '^[0-9]+(\.[0-9]+)?$'
 }
 
+steal() { awk '/^cpu / { print $9; exit }' /proc/stat; }
+total() { awk '/^cpu / { s = 0; for (i = 2; i <= NF; i++) s += $i; print s; exit }' /proc/stat; }
+
 table() { # pin label
 	pin="$1"
+	steal0=$(steal); total0=$(total)
 	printf "\n%s: ns per operation (best of 5 runs; sh loop best of 3)\n" "$2"
 	printf "%-32s %10s" "case" "native"
 	for p in $platforms; do printf " %10s %8s" "$p" "ratio"; done
@@ -187,6 +191,10 @@ table() { # pin label
 		done
 		printf "\n"
 	done
+	# CPU time the host took from this VM while the table ran: on a
+	# shared host, figures taken under much of it are noisy.
+	awk -v s=$(($(steal) - steal0)) -v t=$(($(total) - total0)) \
+		'BEGIN { if (t > 0) printf "steal while this table ran: %.1f%% of CPU time\n", 100 * s / t }'
 }
 
 table "" "unpinned"
