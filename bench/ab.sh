@@ -37,6 +37,7 @@ iters() {
 	futexpp|pipepp) echo 2000 ;;
 	fork) echo 200 ;;
 	forkexec|spawn) echo 100 ;;
+	seqread) echo 256 ;;
 	openclose) echo 20000 ;;
 	stat|pread4k) echo 30000 ;;
 	*) echo 1000 ;;
@@ -75,7 +76,7 @@ one() { # which: native | a | b ; prints the figure, nothing if it failed
 		;;
 	*)
 		n=$(iters "$mode")
-		[ $# -eq 0 ] && n=$((n * 10))
+		[ $# -eq 0 ] && [ "$mode" != seqread ] && n=$((n * 10))
 		[ $# -gt 0 ] && set -- "$@" --
 		"$@" "$micro" "$mode" "$n" 2>&1 >/dev/null | tail -n 1 |
 			grep -E '^[0-9]+(\.[0-9]+)?$'
