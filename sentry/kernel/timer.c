@@ -382,8 +382,21 @@ static void read_timer(struct ktimer *kt, struct ktime_spec *cur)
 	cur->value_ns = 0;
 	if (kt->expires) {
 		uint64_t now = tclock_now(kt);
-		/* Due but not yet fired: a tiny positive value, as Linux. */
-		cur->value_ns = kt->expires > now ? kt->expires - now : 1;
+		if (kt->expires > now) {
+			cur->value_ns = kt->expires - now;
+		} else if (kt->notify == SIGEV_NONE_) {
+			/* Nothing to deliver, so nothing pending: a one-shot
+			 * reads 0 once due, a periodic one the time to its
+			 * next period, whether or not the timer thread has
+			 * been round yet (Linux's common_timer_get). */
+			if (kt->interval)
+				cur->value_ns = kt->interval -
+						(now - kt->expires) % kt->interval;
+		} else {
+			/* Due, its signal not yet sent: a tiny positive
+			 * value, as Linux. */
+			cur->value_ns = 1;
+		}
 	}
 }
 

@@ -443,6 +443,15 @@ static void posix_timer_tests(void)
 	CHECK_TRUE("SIGEV_NONE: expired, reads 0", ts_ns(&cur.it_value) == 0);
 	CHECK_ERR("SIGEV_NONE: no signal", sigtimedwait(&rt, &si, &zero),
 		  EAGAIN);
+	/* Periodic: past several periods it reads the time to the next one
+	 * (never the "due, not yet delivered" 1 ns of a signalling timer). */
+	tset(id, 0, 3 * MS, 3 * MS, NULL);
+	req = ns_ts(20 * MS);
+	nanosleep(&req, NULL);
+	tget(id, &cur);
+	CHECK_TRUE("SIGEV_NONE periodic: reads within one period",
+		   ts_ns(&cur.it_value) > 1 && ts_ns(&cur.it_value) <= 3 * MS &&
+			   ts_ns(&cur.it_interval) == 3 * MS);
 	syscall(SYS_timer_delete, id);
 
 	/* SIGEV_THREAD_ID: to one thread. */
