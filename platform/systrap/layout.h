@@ -46,6 +46,14 @@
  * map the block; 0 with one CPU, as the budget). */
 #define SYSTRAP_FORK_SPIN_MUL 5
 #define SYSTRAP_CTRL_BATCH 8072 /* 72 + 8 * FILTER_MAX */
+/* filter_len, pad2 and filter: what a fork child copies from its parent's
+ * control page into its own for its first thread (SYSTRAP_OP_FORK). */
+#define SYSTRAP_CTRL_FILTER_LEN 64
+#define SYSTRAP_CTRL_FILTER_BYTES 8008 /* CTRL_BATCH - CTRL_FILTER_LEN */
+/* A stub thread's clone flags (thread_spawn's, and a fork child's first
+ * thread): CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
+ * CLONE_THREAD | CLONE_SYSVSEM | CLONE_CHILD_CLEARTID. */
+#define SYSTRAP_THREAD_CLONE_FLAGS 0x250f00
 
 /* Offsets in the result page the stub's assembly writes. */
 #define SYSTRAP_RES_SEQ 0
@@ -242,6 +250,13 @@ _Static_assert(__builtin_offsetof(struct systrap_result, ret) == SYSTRAP_RES_RET
 	       "asm offsets");
 _Static_assert(__builtin_offsetof(struct systrap_result, fork_ready) ==
 		       SYSTRAP_RES_FORK_READY,
+	       "asm offsets");
+_Static_assert(__builtin_offsetof(struct systrap_ctrl, filter_len) ==
+		       SYSTRAP_CTRL_FILTER_LEN &&
+		       SYSTRAP_CTRL_FILTER_LEN + SYSTRAP_CTRL_FILTER_BYTES ==
+			       SYSTRAP_CTRL_BATCH &&
+		       __builtin_offsetof(struct systrap_ctrl, filter) ==
+			       SYSTRAP_CTRL_FILTER_LEN + 8,
 	       "asm offsets");
 _Static_assert(__builtin_offsetof(struct systrap_ctrl, exec_spin) ==
 		       SYSTRAP_CTRL_EXEC_SPIN,

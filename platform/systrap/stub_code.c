@@ -360,8 +360,11 @@ STUB __attribute__((noreturn)) void stub_thread_entry(void)
  * of the address space, arms PR_SET_PDEATHSIG, makes a memfd for its own
  * block, maps it (and fresh signal stacks) at args[2], tells the sentry the
  * memfd's number through the parent's result page (the sentry takes the fd
- * with pidfd_getfd), drops the parent's block and serves its own, closing
- * the memfd when the first request comes. */
+ * with pidfd_getfd), clones its first thread into slot 0 (as
+ * SYSTRAP_OP_THREAD would; filter B copied from the parent's control page)
+ * and leaves its tid in its own result page's ret, drops the parent's
+ * block and serves its own, closing the memfd when the first request
+ * comes. */
 __asm__(".pushsection stub_text,\"ax\",@progbits\n"
 	".globl stub_restorer\n"
 	".hidden stub_restorer\n"
@@ -491,6 +494,14 @@ __asm__(".pushsection stub_text,\"ax\",@progbits\n"
 	"	lea " S(SYSTRAP_STACKS_OFF) "(%r15), %rdi\n"
 	"	cmp %rdi, %rax\n"
 	"	jne 9f\n"
+	/* Filter B for the first thread: the parent's, from its control
+	 * page (the sentry's; read-only to the stub), as the sentry will
+	 * write it there too. */
+	"	lea " S(SYSTRAP_CTRL_FILTER_LEN) "(%r12), %rsi\n"
+	"	lea " S(SYSTRAP_CTRL_FILTER_LEN) "(%r15), %rdi\n"
+	"	mov $" S(SYSTRAP_CTRL_FILTER_BYTES) ", %ecx\n"
+	"	cld\n"
+	"	rep movsb\n"
 	"	mov %r15, %rdi\n"
 	"	mov $" S(SYSTRAP_CTRL_SIZE) ", %esi\n"
 	"	mov $1, %edx\n" /* PROT_READ */
@@ -501,6 +512,29 @@ __asm__(".pushsection stub_text,\"ax\",@progbits\n"
 	"	lea 1(%rbp), %eax\n"
 	"	mov %eax, " S(SYSTRAP_RES_FORK_READY) "(%r13)\n"
 	"	lea " S(SYSTRAP_RES_FORK_READY) "(%r13), %rdi\n"
+	"	mov $" S(FUTEX_WAKE_) ", %esi\n"
+	"	mov $1, %edx\n"
+	"	mov $" S(SYS_futex) ", %eax\n"
+	"	syscall\n"
+	/* The first thread, in slot 0, as SYSTRAP_OP_THREAD would make it
+	 * (the sentry would ask for it at once): it is made and sets itself
+	 * up while the sentry takes and maps the block. Its tid goes in the
+	 * new result page (the sentry waits for it there, with a wake). */
+	"	movl $" S(SLOT_RESUME) ", " S(SYSTRAP_SLOTS_OFF) "(%r15)\n"
+	"	mov $" S(SYSTRAP_THREAD_CLONE_FLAGS) ", %edi\n"
+	"	lea " S(SYSTRAP_STACKS_OFF) "+" S(SYSTRAP_STACK_SIZE) "(%r15), %rsi\n"
+	"	xor %edx, %edx\n"
+	"	lea " S(SYSTRAP_SLOTS_OFF) "(%r15), %r10\n"
+	"	xor %r8d, %r8d\n"
+	"	mov $" S(SYS_clone) ", %eax\n"
+	"	syscall\n"
+	"	test %rax, %rax\n"
+	"	jnz 17f\n"
+	"	call stub_thread_entry\n"
+	"	ud2\n"
+	"17:	js 9f\n"
+	"	mov %rax, " S(SYSTRAP_RESULT_OFF) "+" S(SYSTRAP_RES_RET) "(%r15)\n"
+	"	lea " S(SYSTRAP_RESULT_OFF) "+" S(SYSTRAP_RES_RET) "(%r15), %rdi\n"
 	"	mov $" S(FUTEX_WAKE_) ", %esi\n"
 	"	mov $1, %edx\n"
 	"	mov $" S(SYS_futex) ", %eax\n"

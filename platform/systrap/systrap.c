@@ -846,7 +846,39 @@ static int own_socket(struct plat_as *as)
  * share, it keeps its parent's fd-passing channel (a workload's fork: the
  * child mostly execs soon, into a new stub; own_socket would cost a round
  * trip of some 70-110 us here), else it gets its own (the spare stock). */
-static int stub_fork(struct plat_as *parent, struct plat_as **out, bool share)
+/* The thread a fork child's executor cloned into slot 0 on its own
+ * (SYSTRAP_OP_FORK), taken on as thread_spawn's would be. tid: what the
+ * child left in its new result page before its first request (nothing but
+ * stub code has run there yet), checked to be a thread of the child all
+ * the same. */
+static int thread_first(struct plat_as *as, long tid, struct plat_thread **out,
+			int start_spin)
+{
+	if (tid <= 0 || tid > INT32_MAX ||
+	    syscall(SYS_tgkill, as->pid, (pid_t)tid, 0) < 0)
+		return -ECHILD;
+	struct plat_thread *th = calloc(1, sizeof(*th));
+	if (!th)
+		return -ENOMEM;
+	th->as = as;
+	th->pair_cpu = -1;
+	th->idx = 0;
+	th->tid = (pid_t)tid;
+	th->slot = (struct systrap_slot *)(as->block + SYSTRAP_SLOTS_OFF);
+	__atomic_store_n(&th->slot->spin, (uint32_t)start_spin,
+			 __ATOMIC_SEQ_CST);
+	pthread_mutex_lock(&as->lock);
+	as->slot_used[0] = true;
+	pthread_mutex_unlock(&as->lock);
+	atomic_fetch_add(&as->nthreads, 1);
+	/* Its START trap is awaited before its first run (start_wait). */
+	th->start_pending = true;
+	*out = th;
+	return 0;
+}
+
+static int stub_fork(struct plat_as *parent, struct plat_as **out, bool share,
+		     struct plat_thread **first, int start_spin)
 {
 	uint64_t b;
 	int err = block_reserve(&b);
@@ -911,6 +943,14 @@ static int stub_fork(struct plat_as *parent, struct plat_as **out, bool share)
 	close(fd);
 	if (err < 0)
 		goto fail;
+	/* The child's first thread (it clones it after fork_ready): its tid,
+	 * before any request overwrites the word. */
+	if (!wait_change(as->pidfd, (uint32_t *)&as->res->ret, 0, NULL,
+			 spin_budget)) {
+		err = -ECHILD;
+		goto fail;
+	}
+	long first_tid = __atomic_load_n(&as->res->ret, __ATOMIC_SEQ_CST);
 	as->chan = chan_get(parent->chan); /* what its fd 1 is */
 	if (!share) {
 		err = own_socket(as);
@@ -931,6 +971,9 @@ static int stub_fork(struct plat_as *parent, struct plat_as **out, bool share)
 			as->site_state[i] = atomic_load(&parent->site_state[i]);
 		atomic_store(&as->nsites, nsites);
 	}
+	err = thread_first(as, first_tid, first, start_spin);
+	if (err < 0)
+		goto fail;
 	*out = as;
 	return 0;
 fail:
@@ -1110,16 +1153,11 @@ static int systrap_as_create(struct plat_as **asp, struct plat_thread **thp)
 	}
 	struct plat_as *z = zygote;
 	pthread_mutex_unlock(&zygote_lock);
-	err = stub_fork(z, &as, false);
-	if (err < 0)
-		return err;
 	/* Mostly for the spare stock: its thread may wait long for an exec,
 	 * and spinning (yielding) there takes CPU from whatever runs. */
-	err = thread_spawn(as, thp, 0);
-	if (err < 0) {
-		systrap_as_destroy(as);
+	err = stub_fork(z, &as, false, thp, 0);
+	if (err < 0)
 		return err;
-	}
 	*asp = as;
 	return 0;
 }
@@ -1130,20 +1168,17 @@ static int systrap_as_fork(struct plat_thread *th, struct plat_as **asp,
 	struct plat_as *as;
 	struct plat_thread *child = NULL; /* released on failure: never garbage */
 
-	int err = stub_fork(th->as, &as, true);
+	int err = stub_fork(th->as, &as, true, &child, spin_budget);
 	if (err < 0)
 		return err;
 	/* A paired parent's executor forks the child pinned to its CPU:
-	 * the child starts free (and so does the thread it clones). */
-	bool unpin = plat_cpu_pairing() && ncpus > 1;
-	if (unpin)
+	 * the child starts free, and so does the thread it cloned. */
+	if (plat_cpu_pairing() && ncpus > 1) {
 		sched_setaffinity(as->pid, sizeof(sandbox_cpus), &sandbox_cpus);
-	err = thread_spawn(as, &child, spin_budget);
-	if (!err && unpin)
 		sched_setaffinity(child->tid, sizeof(sandbox_cpus),
 				  &sandbox_cpus);
-	if (!err)
-		err = copy_fpstate(th, child);
+	}
+	err = copy_fpstate(th, child);
 	if (err < 0) {
 		systrap_thread_release(child);
 		systrap_as_destroy(as);
