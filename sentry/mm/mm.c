@@ -449,11 +449,15 @@ static long do_mmap(struct task *t, uint64_t addr, uint64_t len, int prot,
 			return -EPERM;
 		if (addr > MM_TASK_SIZE - len)
 			return -ENOMEM;
-		if (mm_range_reserved(addr, addr + len))
-			return -ENOMEM;
+		/* A NOREPLACE range that meets one of the workload's own
+		 * mappings is EEXIST, as on Linux, even if it also reaches a
+		 * range the sandbox keeps for itself (stub, vDSO, the
+		 * sentry's arena): those alone are ENOMEM, no room there. */
 		if ((flags & MAP_FIXED_NOREPLACE) &&
 		    overlaps_vma(mm, addr, addr + len))
 			return -EEXIST;
+		if (mm_range_reserved(addr, addr + len))
+			return -ENOMEM;
 		start = addr;
 	} else {
 		uint64_t hint = ALIGN_DOWN_PAGE(addr);

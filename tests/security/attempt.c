@@ -93,14 +93,44 @@ static long probe(uintptr_t a, uintptr_t len)
 	return r;
 }
 
-static int overlaps(uintptr_t a, uintptr_t len)
-{
-	return probe(a, len) == -ENOMEM;
-}
-
+/* A page the sandbox keeps for itself: NOREPLACE gets ENOMEM (a page of
+ * the workload's own gets EEXIST). */
 int page_reserved(uintptr_t a)
 {
-	return overlaps(a, PAGE);
+	return probe(a, PAGE) == -ENOMEM;
+}
+
+static int page_own(uintptr_t a)
+{
+	return probe(a, PAGE) == -EEXIST;
+}
+
+/* [a, a+len) meets a mapping, reserved or the workload's own: a range
+ * that meets one of the workload's is EEXIST whatever else it meets. */
+static int mapped(uintptr_t a, uintptr_t len)
+{
+	long r = probe(a, len);
+	return r == -ENOMEM || r == -EEXIST;
+}
+
+/* How many pages from s on are all in(page): gallop, then bisect. */
+static uintptr_t run_pages(uintptr_t s, int (*in_run)(uintptr_t))
+{
+	uintptr_t in = 0, out = 1;
+	while (s + out * PAGE < TASK_SIZE && in_run(s + out * PAGE)) {
+		in = out;
+		out *= 2;
+	}
+	if (s + out * PAGE > TASK_SIZE)
+		out = (TASK_SIZE - s) / PAGE;
+	while (out - in > 1) {
+		uintptr_t mid = in + (out - in) / 2;
+		if (in_run(s + mid * PAGE))
+			in = mid;
+		else
+			out = mid;
+	}
+	return out;
 }
 
 int find_reserved(void)
@@ -109,36 +139,25 @@ int find_reserved(void)
 
 	nreserved = 0;
 	while (cur < TASK_SIZE && nreserved < MAX_RANGES) {
-		if (!overlaps(cur, TASK_SIZE - cur))
+		if (!mapped(cur, TASK_SIZE - cur))
 			break;
-		/* The smallest n with [cur, cur + n pages) overlapping. */
+		/* The smallest n with [cur, cur + n pages) meeting a mapping. */
 		uintptr_t lo = 1, hi = (TASK_SIZE - cur) / PAGE;
 		while (lo < hi) {
 			uintptr_t mid = lo + (hi - lo) / 2;
-			if (overlaps(cur, mid * PAGE))
+			if (mapped(cur, mid * PAGE))
 				hi = mid;
 			else
 				lo = mid + 1;
 		}
 		uintptr_t s = cur + (lo - 1) * PAGE;
-		/* Gallop to a free page, then bisect back to the boundary. */
-		uintptr_t in = 0, out = 1;
-		while (s + out * PAGE < TASK_SIZE &&
-		       page_reserved(s + out * PAGE)) {
-			in = out;
-			out *= 2;
+		if (page_own(s)) { /* the workload's own pages: past them */
+			cur = s + run_pages(s, page_own) * PAGE;
+			continue;
 		}
-		if (s + out * PAGE > TASK_SIZE)
-			out = (TASK_SIZE - s) / PAGE;
-		while (out - in > 1) {
-			uintptr_t mid = in + (out - in) / 2;
-			if (page_reserved(s + mid * PAGE))
-				in = mid;
-			else
-				out = mid;
-		}
-		reserved[nreserved++] = (struct range){s, s + out * PAGE};
-		cur = s + out * PAGE;
+		uintptr_t n = run_pages(s, page_reserved);
+		reserved[nreserved++] = (struct range){s, s + n * PAGE};
+		cur = s + n * PAGE;
 	}
 	return nreserved;
 }

@@ -18,6 +18,8 @@
  *   munmap overlapping a reserved range             EINVAL
  *   mprotect (never a vma of the workload)           ENOMEM
  *   mmap MAP_FIXED / MAP_FIXED_NOREPLACE over one    ENOMEM
+ *   NOREPLACE over one and a page of the workload's  EEXIST (as Linux for
+ *                                                    the workload's page)
  *   madvise overlapping one                          ENOMEM (or EINVAL /
  *                                                    EPERM for advice the
  *                                                    sandbox refuses first)
@@ -351,6 +353,45 @@ int main(void)
 			     "no reserved range besides "
 			     "the vDSO's was found");
 	}
+	/* A range meeting one of the workload's own pages and a reserved one:
+	 * NOREPLACE says EEXIST for the own page, as Linux would (its
+	 * result must not depend on what lies beyond); MAP_FIXED still
+	 * cannot replace the reserved page, and leaves the own one. */
+	{
+		int tried = 0;
+		for (int i = 0; i < nreserved && !tried; i++) {
+			uintptr_t below = reserved[i].start - PAGE;
+			if (reserved[i].start < MIN_ADDR + PAGE ||
+			    reserved_at(below))
+				continue;
+			long own = SC(SYS_mmap, below, PAGE,
+				      PROT_READ | PROT_WRITE,
+				      ANON | MAP_FIXED_NOREPLACE, -1, 0);
+			if (own != (long)below)
+				continue; /* not free: try the next range */
+			tried = 1;
+			*(volatile char *)below = 7;
+			expect_err("boundary-mmap-noreplace",
+				   SC(SYS_mmap, below, 2 * PAGE, PROT_READ,
+				      ANON | MAP_FIXED_NOREPLACE, -1, 0),
+				   EEXIST);
+			expect_err("boundary-mmap-fixed",
+				   SC(SYS_mmap, below, 2 * PAGE, PROT_READ,
+				      ANON | MAP_FIXED, -1, 0),
+				   ENOMEM);
+			if (*(volatile char *)below == 7)
+				pass("boundary-own-page-kept");
+			else
+				fail("boundary-own-page-kept",
+				     "the page below %#lx changed",
+				     (unsigned long)reserved[i].start);
+			SC(SYS_munmap, below, PAGE);
+		}
+		if (!tried)
+			fail("boundary", "no free page below any of the %d "
+			     "reserved ranges", nreserved);
+	}
+
 	/* The stub's code must come out of all this byte for byte. (The
 	 * systrap block's pages change by design: the control page with every
 	 * request of the sentry, the slot with every trap.) */
