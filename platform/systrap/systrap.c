@@ -842,10 +842,6 @@ static int own_socket(struct plat_as *as)
 	return 0;
 }
 
-/* A host fork of parent's stub; the child serves its own new block. With
- * share, it keeps its parent's fd-passing channel (a workload's fork: the
- * child mostly execs soon, into a new stub; own_socket would cost a round
- * trip of some 70-110 us here), else it gets its own (the spare stock). */
 /* The thread a fork child's executor cloned into slot 0 on its own
  * (SYSTRAP_OP_FORK), taken on as thread_spawn's would be. tid: what the
  * child left in its new result page before its first request (nothing but
@@ -877,6 +873,12 @@ static int thread_first(struct plat_as *as, long tid, struct plat_thread **out,
 	return 0;
 }
 
+/* A host fork of parent's stub; the child serves its own new block. With
+ * share, it keeps its parent's fd-passing channel (a workload's fork: the
+ * child mostly execs soon, into a new stub; own_socket would cost a round
+ * trip of some 70-110 us here), else it gets its own (the spare stock).
+ * *first: the child's first thread (thread_first), spinning start_spin
+ * for its first resume. */
 static int stub_fork(struct plat_as *parent, struct plat_as **out, bool share,
 		     struct plat_thread **first, int start_spin)
 {
