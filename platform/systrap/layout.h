@@ -71,6 +71,9 @@
 /* A thread trapped through a patched site (no signal frame) must re-trap
  * through the signal handler, so its FPU state sits in a frame. */
 #define SLOT_CONVERT 5
+/* The workload thread exited; its host thread waits at START again, for
+ * the next clone (thread_park). */
+#define SLOT_PARK 6
 
 #define SLOT_KIND_SYSCALL 1
 #define SLOT_KIND_FAULT 2

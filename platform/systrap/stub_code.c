@@ -141,6 +141,17 @@ moved:
 		 * gone. */
 		if (st == SLOT_EXIT)
 			sys1(SYS_exit, 0);
+		if (st == SLOT_PARK) {
+			/* Kept for the next thread: trap as a new thread
+			 * does, from this frame (the sentry gives it all its
+			 * registers and FPU state when it resumes it). */
+			s->kind = SLOT_KIND_START;
+			s->nr = (uint64_t)-1;
+			store(&s->state, SLOT_TRAPPED);
+			if (load(&s->sentry_waiting))
+				sys3(SYS_futex, (long)&s->state, FUTEX_WAKE_, 1);
+			continue;
+		}
 		if (st != SLOT_CMD)
 			return;
 		/* Only this thread can read its own CPU usage; it reads

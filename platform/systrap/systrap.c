@@ -60,6 +60,8 @@
  * Shorter budgets sleep on nearly every call (a futex wake of a halted vCPU
  * costs ~100 us on these VMs); see docs/architecture.md. */
 #define SPIN_BUDGET 600
+/* Exited threads' host threads kept per address space for reuse. */
+#define PARK_MAX 4
 /* With one CPU the other side cannot run while we spin: sleep at once. */
 static int spin_budget = SPIN_BUDGET;
 /* Spinning only pays while every spinner has a CPU: each thread inside
@@ -123,6 +125,15 @@ struct plat_as {
 	_Atomic uint8_t *site_state; /* SITE_WRITING, SITE_DONE */
 	int proc_mem; /* the stub's /proc/PID/mem, once a site is rewritten */
 	_Atomic int nsites;
+	/* Host threads of exited workload threads, kept at START for the
+	 * next clone (thread_park), with their CPU usage so far. Under lock;
+	 * their slots stay used. */
+	struct {
+		int idx;
+		pid_t tid;
+		struct rusage base;
+	} parked[PARK_MAX];
+	int nparked;
 };
 
 #define SITE_WRITING 1 /* being rewritten, or the rewrite failed */
@@ -217,6 +228,10 @@ struct plat_thread {
 	/* Trapped through a patched site: no signal frame until converted. */
 	bool fast;
 	uint64_t fast_eflags; /* the flags that trap reported */
+	/* A parked host thread taken over (thread_park): what it had used
+	 * before, taken off its RUSAGE_THREAD figures. */
+	bool ru_based;
+	struct rusage ru_base;
 };
 
 /* CPU pairing. When more threads run than CPUs can carry spinning (budget
@@ -1042,6 +1057,37 @@ static int thread_spawn(struct plat_as *as, struct plat_thread **out,
 	th->as = as;
 	th->pair_cpu = -1;
 	pthread_mutex_lock(&as->lock);
+	if (as->nparked > 0) {
+		/* An exited thread's host thread, kept at START (thread_park):
+		 * no clone, no filter to install. It is resumed from the trap
+		 * frame it exited in, which gets the new thread's registers
+		 * and FPU state like any frame; fs and gs are set anew. */
+		int k = --as->nparked;
+		th->idx = as->parked[k].idx;
+		th->tid = as->parked[k].tid;
+		th->ru_base = as->parked[k].base;
+		pthread_mutex_unlock(&as->lock);
+		th->ru_based = true;
+		th->started = true;
+		th->fs_base = th->gs_base = UINT64_MAX;
+		th->slot = (struct systrap_slot *)(as->block +
+						   SYSTRAP_SLOTS_OFF +
+						   (uint64_t)th->idx *
+							   SYSTRAP_SLOT_SIZE);
+		/* The stub thread turns PARK into a START trap. */
+		if (!wait_change(as->pidfd, &th->slot->state, SLOT_PARK,
+				 &th->slot->sentry_waiting, budget_now())) {
+			as->dead = true;
+			free(th);
+			return -ESRCH;
+		}
+		__atomic_store_n(&th->slot->spin, (uint32_t)start_spin,
+				 __ATOMIC_SEQ_CST);
+		atomic_fetch_add(&as->nthreads, 1);
+		th->start_pending = true;
+		*out = th;
+		return 0;
+	}
 	th->idx = -1;
 	for (int i = 0; i < SYSTRAP_MAX_THREADS; i++) {
 		struct systrap_slot *s = (struct systrap_slot *)(
@@ -1110,6 +1156,8 @@ static bool start_wait(struct plat_thread *th)
 	return true;
 }
 
+static bool thread_park(struct plat_thread *th);
+
 static void systrap_thread_release(struct plat_thread *th)
 {
 	if (!th)
@@ -1124,6 +1172,11 @@ static void systrap_thread_release(struct plat_thread *th)
 	 * START (until then it would not see the request). */
 	cmd_collect(th);
 	if (!as->dead && start_wait(th) && load(&s->state) == SLOT_TRAPPED) {
+		if (thread_park(th)) {
+			atomic_fetch_sub(&as->nthreads, 1);
+			free(th);
+			return;
+		}
 		store(&s->state, SLOT_EXIT);
 		if (load(&s->stub_waiting))
 			futex(&s->state, FUTEX_WAKE, 1, NULL);
@@ -1272,6 +1325,10 @@ static bool patch_excluded(uint64_t nr)
 	case SYS_execve: case SYS_execveat: case SYS_clone3:
 	case SYS_arch_prctl: case SYS_rt_sigsuspend: case SYS_pause:
 	case SYS_restart_syscall: case SYS_sigaltstack:
+	/* a thread exits once (nothing to gain), and through the signal
+	 * handler it leaves a frame its host thread can be reused from
+	 * (thread_park) */
+	case SYS_exit:
 		return true;
 	default:
 		return false;
@@ -1750,8 +1807,8 @@ static bool cmd_collect(struct plat_thread *th)
 	return load(&s->state) == SLOT_TRAPPED;
 }
 
-static int systrap_thread_rusage(struct plat_thread *th, int who,
-				 struct rusage *ru)
+static int thread_rusage_raw(struct plat_thread *th, int who,
+			     struct rusage *ru)
 {
 	struct plat_as *as = th->as;
 	struct systrap_slot *s = th->slot;
@@ -1773,6 +1830,79 @@ static int systrap_thread_rusage(struct plat_thread *th, int who,
 	_Static_assert(sizeof(*ru) <= sizeof(s->cmd_buf), "rusage size");
 	memcpy(ru, s->cmd_buf, sizeof(*ru));
 	return 0;
+}
+
+static void tv_sub(struct timeval *a, const struct timeval *b)
+{
+	long us = (a->tv_sec - b->tv_sec) * 1000000L + (a->tv_usec - b->tv_usec);
+	if (us < 0)
+		us = 0;
+	a->tv_sec = us / 1000000L;
+	a->tv_usec = us % 1000000L;
+}
+
+static long cnt_sub(long a, long b)
+{
+	return a > b ? a - b : 0;
+}
+
+/* A host thread taken over from an exited thread (thread_park) counts its
+ * own use from then on. */
+static int systrap_thread_rusage(struct plat_thread *th, int who,
+				 struct rusage *ru)
+{
+	int err = thread_rusage_raw(th, who, ru);
+	if (err < 0 || who != RUSAGE_THREAD || !th->ru_based)
+		return err;
+	const struct rusage *b = &th->ru_base;
+	tv_sub(&ru->ru_utime, &b->ru_utime);
+	tv_sub(&ru->ru_stime, &b->ru_stime);
+	ru->ru_minflt = cnt_sub(ru->ru_minflt, b->ru_minflt);
+	ru->ru_majflt = cnt_sub(ru->ru_majflt, b->ru_majflt);
+	ru->ru_inblock = cnt_sub(ru->ru_inblock, b->ru_inblock);
+	ru->ru_oublock = cnt_sub(ru->ru_oublock, b->ru_oublock);
+	ru->ru_nvcsw = cnt_sub(ru->ru_nvcsw, b->ru_nvcsw);
+	ru->ru_nivcsw = cnt_sub(ru->ru_nivcsw, b->ru_nivcsw);
+	return 0;
+}
+
+/* An exiting workload thread's host thread is kept, waiting at START, for
+ * the next clone of a thread (thread_spawn): the clone, the filter install
+ * (some 70 us) and the executor's round trip are saved. Only a thread that
+ * trapped through the signal handler (it has a frame to be resumed from;
+ * exit is never a fast call) and while there is room. true: parked. */
+static bool thread_park(struct plat_thread *th)
+{
+	struct plat_as *as = th->as;
+	struct systrap_slot *s = th->slot;
+	struct rusage raw;
+
+	/* Not the last thread: that one goes with its address space (an
+	 * exit or an exec), and asking it for its usage would only cost. */
+	if (th->fast || !th->started || atomic_load(&as->nthreads) < 2)
+		return false;
+	pthread_mutex_lock(&as->lock);
+	bool room = as->nparked < PARK_MAX;
+	pthread_mutex_unlock(&as->lock);
+	/* What it has used so far, raw (a parked thread taken over before
+	 * has its earlier use in there too). */
+	if (!room || thread_rusage_raw(th, RUSAGE_THREAD, &raw) < 0 ||
+	    load(&s->state) != SLOT_TRAPPED)
+		return false;
+	pthread_mutex_lock(&as->lock);
+	if (as->nparked >= PARK_MAX) {
+		pthread_mutex_unlock(&as->lock);
+		return false;
+	}
+	int k = as->nparked++;
+	as->parked[k].idx = th->idx;
+	as->parked[k].tid = th->tid;
+	as->parked[k].base = raw;
+	store(&s->state, SLOT_PARK);
+	if (load(&s->stub_waiting))
+		futex(&s->state, FUTEX_WAKE, 1, NULL);
+	pthread_mutex_unlock(&as->lock);
+	return true;
 }
 
 /* The same question asked ahead: a sleeping stub thread takes tens of

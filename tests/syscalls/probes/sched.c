@@ -211,6 +211,21 @@ static void *burn_thread(void *arg)
 	return NULL;
 }
 
+/* fresh[0]: its RUSAGE_THREAD at once; fresh[1].ru_utime: its
+ * CLOCK_THREAD_CPUTIME_ID at once. */
+static void *fresh_thread(void *arg)
+{
+	struct rusage *fresh = arg;
+	struct timespec ts;
+
+	getrusage(RUSAGE_THREAD, &fresh[0]);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	memset(&fresh[1], 0, sizeof(fresh[1]));
+	fresh[1].ru_utime.tv_sec = ts.tv_sec;
+	fresh[1].ru_utime.tv_usec = ts.tv_nsec / 1000;
+	return NULL;
+}
+
 static void accounting_tests(void)
 {
 	long hz = sysconf(_SC_CLK_TCK);
@@ -240,6 +255,16 @@ static void accounting_tests(void)
 	CHECK_TRUE("RUSAGE_THREAD of a 30ms burner >= 25ms",
 		   ru_us(&rth) >= 25000);
 	CHECK_TRUE("RUSAGE_THREAD < RUSAGE_SELF", ru_us(&rth) < ru_us(&ru1));
+	/* A thread made after the burner ended starts from nothing (the
+	 * sandbox may run it on the burner's host thread). */
+	struct rusage fresh[2];
+	px_thread(&t, fresh_thread, fresh);
+	pthread_join(t, NULL);
+	CHECK_TRUE("a new thread's RUSAGE_THREAD starts near 0",
+		   ru_us(&fresh[0]) < 15000);
+	CHECK_TRUE("a new thread's CPU clock starts near 0",
+		   fresh[1].ru_utime.tv_sec == 0 &&
+			   fresh[1].ru_utime.tv_usec < 15000);
 
 	getrusage(RUSAGE_SELF, &ru0);
 	struct timespec req = {0, MS};
