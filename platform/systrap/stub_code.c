@@ -100,21 +100,29 @@ INLINE struct systrap_slot *slot_of(uint64_t sp)
 _Static_assert(PATCH_MAX_MASK_ == PATCH_MAX - 1, "asm");
 
 /* The CPU this thread runs on, as the vDSO's getcpu reads it (from the
- * limit of the per-CPU GDT entry); a hint only. */
+ * limit of the per-CPU GDT entry, Linux's __CPUNODE_SEG); a hint only. */
+#define CPUNODE_SEG 0x7b
 INLINE uint16_t this_cpu(void)
 {
 	uint32_t p;
-	__asm__ volatile("lsl %1, %0" : "=r"(p) : "r"(0x7bU));
+	__asm__ volatile("lsl %1, %0" : "=r"(p) : "r"((uint32_t)CPUNODE_SEG));
 	return p & 0xfff;
+}
+
+/* The slot is the sentry's again: trapped, and the sentry woken if it
+ * sleeps. */
+INLINE void trap_to_sentry(struct systrap_slot *s)
+{
+	store(&s->state, SLOT_TRAPPED);
+	if (load(&s->sentry_waiting))
+		sys3(SYS_futex, (long)&s->state, FUTEX_WAKE_, 1);
 }
 
 INLINE void handoff(struct systrap_slot *s)
 {
 	uint16_t cpu = this_cpu();
 	__atomic_store_n(&s->stub_cpu, cpu, __ATOMIC_RELAXED);
-	store(&s->state, SLOT_TRAPPED);
-	if (load(&s->sentry_waiting))
-		sys3(SYS_futex, (long)&s->state, FUTEX_WAKE_, 1);
+	trap_to_sentry(s);
 	for (;;) {
 		uint32_t spin = load(&s->spin), st;
 		if (__atomic_load_n(&s->sentry_cpu, __ATOMIC_RELAXED) == cpu)
@@ -147,19 +155,16 @@ moved:
 			 * registers and FPU state when it resumes it). */
 			s->kind = SLOT_KIND_START;
 			s->nr = (uint64_t)-1;
-			store(&s->state, SLOT_TRAPPED);
-			if (load(&s->sentry_waiting))
-				sys3(SYS_futex, (long)&s->state, FUTEX_WAKE_, 1);
-			continue;
-		}
-		if (st != SLOT_CMD)
+		} else if (st == SLOT_CMD) {
+			/* Only this thread can read its own CPU usage; it
+			 * reads its process's too, sparing the executor a
+			 * wake-up. */
+			s->cmd_ret = sys3(SYS_getrusage, s->cmd_who,
+					  (long)s->cmd_buf, 0);
+		} else {
 			return;
-		/* Only this thread can read its own CPU usage; it reads
-		 * its process's too, sparing the executor a wake-up. */
-		s->cmd_ret = sys3(SYS_getrusage, s->cmd_who, (long)s->cmd_buf, 0);
-		store(&s->state, SLOT_TRAPPED);
-		if (load(&s->sentry_waiting))
-			sys3(SYS_futex, (long)&s->state, FUTEX_WAKE_, 1);
+		}
+		trap_to_sentry(s);
 	}
 }
 
@@ -703,7 +708,7 @@ __asm__(".pushsection stub_text,\"ax\",@progbits\n"
 	"	movl $0xc000003e, " S(SLOT_O_ARCH) "(%r11)\n" /* AUDIT_ARCH_X86_64 */
 	"	mov %r11, %rbx\n"
 	/* this CPU (this_cpu() in C) */
-	"	mov $0x7b, %eax\n"
+	"	mov $" S(CPUNODE_SEG) ", %eax\n"
 	"	lsl %eax, %eax\n"
 	"	and $0xfff, %eax\n"
 	"	mov %ax, " S(SLOT_O_STUB_CPU) "(%rbx)\n"

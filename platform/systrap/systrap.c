@@ -259,6 +259,12 @@ static void pin(pid_t tid, int cpu)
 	sched_setaffinity(tid, sizeof(one), &one);
 }
 
+/* Back to every CPU the sandbox was given. */
+static void unpin(pid_t tid)
+{
+	sched_setaffinity(tid, sizeof(sandbox_cpus), &sandbox_cpus);
+}
+
 /* pair_lock held. */
 static void pair_undo_locked(struct plat_thread *th)
 {
@@ -267,8 +273,8 @@ static void pair_undo_locked(struct plat_thread *th)
 	/* A thread gone (DEAD: its tid may be another's soon) is skipped. */
 	if (!th->as->dead &&
 	    __atomic_load_n(&th->slot->state, __ATOMIC_SEQ_CST) != SLOT_DEAD)
-		sched_setaffinity(th->tid, sizeof(sandbox_cpus), &sandbox_cpus);
-	sched_setaffinity(th->as->pid, sizeof(sandbox_cpus), &sandbox_cpus);
+		unpin(th->tid);
+	unpin(th->as->pid);
 	pthread_setaffinity_np(th->serving, sizeof(sandbox_cpus),
 			       &sandbox_cpus);
 	th->pair_cpu = -1;
@@ -857,6 +863,26 @@ static int own_socket(struct plat_as *as)
 	return 0;
 }
 
+static struct systrap_slot *slot_at(const struct plat_as *as, int idx)
+{
+	return (struct systrap_slot *)(as->block + SYSTRAP_SLOTS_OFF +
+				       (uint64_t)idx * SYSTRAP_SLOT_SIZE);
+}
+
+/* th, a host thread already made (a fork child's first, or a parked one),
+ * becomes one of its address space's threads: it spins start_spin for its
+ * first resume, and its START trap is awaited before its first run
+ * (start_wait). */
+static void thread_awaits_start(struct plat_thread *th, int start_spin,
+				struct plat_thread **out)
+{
+	__atomic_store_n(&th->slot->spin, (uint32_t)start_spin,
+			 __ATOMIC_SEQ_CST);
+	atomic_fetch_add(&th->as->nthreads, 1);
+	th->start_pending = true;
+	*out = th;
+}
+
 /* The thread a fork child's executor cloned into slot 0 on its own
  * (SYSTRAP_OP_FORK), taken on as thread_spawn's would be. tid: what the
  * child left in its new result page before its first request (nothing but
@@ -875,16 +901,11 @@ static int thread_first(struct plat_as *as, long tid, struct plat_thread **out,
 	th->pair_cpu = -1;
 	th->idx = 0;
 	th->tid = (pid_t)tid;
-	th->slot = (struct systrap_slot *)(as->block + SYSTRAP_SLOTS_OFF);
-	__atomic_store_n(&th->slot->spin, (uint32_t)start_spin,
-			 __ATOMIC_SEQ_CST);
+	th->slot = slot_at(as, 0);
 	pthread_mutex_lock(&as->lock);
 	as->slot_used[0] = true;
 	pthread_mutex_unlock(&as->lock);
-	atomic_fetch_add(&as->nthreads, 1);
-	/* Its START trap is awaited before its first run (start_wait). */
-	th->start_pending = true;
-	*out = th;
+	thread_awaits_start(th, start_spin, out);
 	return 0;
 }
 
@@ -1021,13 +1042,13 @@ static void regs_to_slot(const struct plat_regs *r, struct systrap_slot *s)
 	x->gs_base = r->gs_base;
 }
 
-/* Waits for the thread's next trap. false: the thread or stub is gone. */
-static bool wait_trap(struct plat_thread *th, int budget)
+/* Waits for the thread's next trap; cpu: the caller's (sched_getcpu).
+ * false: the thread or stub is gone. */
+static bool wait_trap(struct plat_thread *th, int budget, int cpu)
 {
 	struct systrap_slot *s = th->slot;
 	/* The stub thread trapped from this CPU (its word, a hint): our spin
 	 * would only keep it from running. */
-	int cpu = sched_getcpu();
 	if (cpu >= 0 &&
 	    (uint16_t)cpu == __atomic_load_n(&s->stub_cpu, __ATOMIC_RELAXED))
 		budget = 0;
@@ -1070,10 +1091,7 @@ static int thread_spawn(struct plat_as *as, struct plat_thread **out,
 		th->ru_based = true;
 		th->started = true;
 		th->fs_base = th->gs_base = UINT64_MAX;
-		th->slot = (struct systrap_slot *)(as->block +
-						   SYSTRAP_SLOTS_OFF +
-						   (uint64_t)th->idx *
-							   SYSTRAP_SLOT_SIZE);
+		th->slot = slot_at(as, th->idx);
 		/* The stub thread turns PARK into a START trap. */
 		if (!wait_change(as->pidfd, &th->slot->state, SLOT_PARK,
 				 &th->slot->sentry_waiting, budget_now())) {
@@ -1081,18 +1099,12 @@ static int thread_spawn(struct plat_as *as, struct plat_thread **out,
 			free(th);
 			return -ESRCH;
 		}
-		__atomic_store_n(&th->slot->spin, (uint32_t)start_spin,
-				 __ATOMIC_SEQ_CST);
-		atomic_fetch_add(&as->nthreads, 1);
-		th->start_pending = true;
-		*out = th;
+		thread_awaits_start(th, start_spin, out);
 		return 0;
 	}
 	th->idx = -1;
 	for (int i = 0; i < SYSTRAP_MAX_THREADS; i++) {
-		struct systrap_slot *s = (struct systrap_slot *)(
-			as->block + SYSTRAP_SLOTS_OFF +
-			(uint64_t)i * SYSTRAP_SLOT_SIZE);
+		struct systrap_slot *s = slot_at(as, i);
 		/* Free, and its last host thread gone (CLONE_CHILD_CLEARTID). */
 		if (!as->slot_used[i] && load(&s->state) == SLOT_DEAD) {
 			as->slot_used[i] = true;
@@ -1105,15 +1117,18 @@ static int thread_spawn(struct plat_as *as, struct plat_thread **out,
 		free(th);
 		return -EAGAIN;
 	}
-	th->slot = (struct systrap_slot *)(as->block + SYSTRAP_SLOTS_OFF +
-					   (uint64_t)th->idx * SYSTRAP_SLOT_SIZE);
+	th->slot = slot_at(as, th->idx);
 	memset(th->slot, 0, sizeof(*th->slot));
 	/* How long the new thread spins for its first resume, once set up. */
 	th->slot->spin = (uint32_t)start_spin;
 	store(&th->slot->state, SLOT_RESUME);
+	_Static_assert(SYSTRAP_THREAD_CLONE_FLAGS ==
+			       (CLONE_VM | CLONE_FS | CLONE_FILES |
+				CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |
+				CLONE_CHILD_CLEARTID),
+		       "clone flags");
 	uint64_t args[6] = {
-		CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
-			CLONE_THREAD | CLONE_SYSVSEM | CLONE_CHILD_CLEARTID,
+		SYSTRAP_THREAD_CLONE_FLAGS,
 		stack_of(th) + SYSTRAP_STACK_SIZE, 0,
 		(uint64_t)&th->slot->state, 0, 0
 	};
@@ -1149,7 +1164,8 @@ static bool start_wait(struct plat_thread *th)
 	if (!th->start_pending)
 		return true;
 	th->start_pending = false;
-	if (!wait_trap(th, spin_budget) || th->slot->kind != SLOT_KIND_START) {
+	if (!wait_trap(th, spin_budget, sched_getcpu()) ||
+	    th->slot->kind != SLOT_KIND_START) {
 		th->as->dead = true;
 		return false;
 	}
@@ -1164,6 +1180,7 @@ static void systrap_thread_release(struct plat_thread *th)
 		return;
 	struct plat_as *as = th->as;
 	struct systrap_slot *s = th->slot;
+	bool parked = false;
 	/* Unpinned while its tid is surely its own (before it exits). */
 	pthread_mutex_lock(&pair_lock);
 	pair_undo_locked(th);
@@ -1172,20 +1189,21 @@ static void systrap_thread_release(struct plat_thread *th)
 	 * START (until then it would not see the request). */
 	cmd_collect(th);
 	if (!as->dead && start_wait(th) && load(&s->state) == SLOT_TRAPPED) {
-		if (thread_park(th)) {
-			atomic_fetch_sub(&as->nthreads, 1);
-			free(th);
-			return;
+		/* A parked thread keeps its slot (thread_spawn takes both). */
+		parked = thread_park(th);
+		if (!parked) {
+			store(&s->state, SLOT_EXIT);
+			if (load(&s->stub_waiting))
+				futex(&s->state, FUTEX_WAKE, 1, NULL);
 		}
-		store(&s->state, SLOT_EXIT);
-		if (load(&s->stub_waiting))
-			futex(&s->state, FUTEX_WAKE, 1, NULL);
 	}
 	atomic_fetch_sub(&as->nthreads, 1);
 	/* The slot is reused once its state reads SLOT_DEAD (thread_spawn). */
-	pthread_mutex_lock(&as->lock);
-	as->slot_used[th->idx] = false;
-	pthread_mutex_unlock(&as->lock);
+	if (!parked) {
+		pthread_mutex_lock(&as->lock);
+		as->slot_used[th->idx] = false;
+		pthread_mutex_unlock(&as->lock);
+	}
 	free(th);
 }
 
@@ -1229,9 +1247,8 @@ static int systrap_as_fork(struct plat_thread *th, struct plat_as **asp,
 	/* A paired parent's executor forks the child pinned to its CPU:
 	 * the child starts free, and so does the thread it cloned. */
 	if (plat_cpu_pairing() && ncpus > 1) {
-		sched_setaffinity(as->pid, sizeof(sandbox_cpus), &sandbox_cpus);
-		sched_setaffinity(child->tid, sizeof(sandbox_cpus),
-				  &sandbox_cpus);
+		unpin(as->pid);
+		unpin(child->tid);
 	}
 	err = copy_fpstate(th, child);
 	if (err < 0) {
@@ -1252,7 +1269,7 @@ static int systrap_thread_create(struct plat_thread *th,
 	if (err < 0)
 		return err;
 	if (plat_cpu_pairing() && ncpus > 1) /* maybe cloned by a paired executor */
-		sched_setaffinity(nt->tid, sizeof(sandbox_cpus), &sandbox_cpus);
+		unpin(nt->tid);
 	err = copy_fpstate(th, nt);
 	if (err < 0) {
 		systrap_thread_release(nt);
@@ -1960,12 +1977,12 @@ again:
 	int paired = pair_update(th, budget == 0 &&
 					atomic_load(&th->as->nthreads) == 1);
 	s->spin = (uint32_t)budget;
-	__atomic_store_n(&s->sentry_cpu, (uint16_t)sched_getcpu(),
-			 __ATOMIC_RELAXED);
+	int cpu = sched_getcpu();
+	__atomic_store_n(&s->sentry_cpu, (uint16_t)cpu, __ATOMIC_RELAXED);
 	store(&s->state, SLOT_RESUME);
 	if (load(&s->stub_waiting))
 		futex(&s->state, FUTEX_WAKE, 1, NULL);
-	bool trapped = wait_trap(th, budget);
+	bool trapped = wait_trap(th, budget, cpu);
 	pair_done(paired);
 	atomic_fetch_sub(&in_run, 1);
 	if (!trapped) {

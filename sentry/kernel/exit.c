@@ -93,9 +93,8 @@ int task_own_cputime(struct task *t, uint64_t *utime, uint64_t *stime)
 	return 0;
 }
 
-/* t's stub is about to go (t is its last user and still holds its
- * thread): its CPU time and peak memory join t's process's record. */
-/* t's stub goes with t (t is its last user). */
+/* t's stub goes with t (t is its last user and still holds its
+ * thread). */
 static bool stub_goes(struct task *t)
 {
 	return t->mm && t->th && atomic_load(&t->mm->users) == 1;
@@ -107,6 +106,8 @@ void tg_account_stub_begin(struct task *t)
 		t->k->plat->thread_rusage_ask(t->th, RUSAGE_SELF);
 }
 
+/* t's stub is about to go: its CPU time and peak memory join t's
+ * process's record. */
 void tg_account_stub(struct task *t)
 {
 	struct rusage ru;
