@@ -32,6 +32,27 @@ char *rw_buffer(void)
 	return bounce;
 }
 
+/* Linux's access_ok: [buf, buf + n) lies in user space, mapped or not. */
+static bool user_range(uint64_t buf, size_t n)
+{
+	return buf + n >= buf && buf + n <= MM_TASK_SIZE;
+}
+
+/* A write the file takes without its bytes (write_no_data): after
+ * vfs_write's own refusals, only access_ok's EFAULT, as on Linux. */
+static long write_no_data(struct task *t, struct file *f, bool user_ok,
+			  size_t n, const uint64_t *pos)
+{
+	long err = vfs_write_check(f, pos);
+	if (err)
+		return err;
+	if (!user_ok)
+		return -EFAULT;
+	static const char none[1];
+	uint64_t p = pos ? *pos : 0;
+	return vfs_write(t, f, none, n, pos ? &p : NULL);
+}
+
 static bool loops(struct file *f)
 {
 	return f->inode && (S_ISREG(f->inode->type) || S_ISBLK(f->inode->type));
@@ -126,6 +147,8 @@ static long read_to(struct task *t, struct file *f, uint64_t buf, size_t n,
 static long write_from(struct task *t, struct file *f, uint64_t buf, size_t n,
 		       const uint64_t *pos)
 {
+	if (f->ops->write_no_data)
+		return write_no_data(t, f, user_range(buf, n), n, pos);
 	char *b = rw_buffer();
 	size_t done = 0;
 	if (!b)
@@ -237,6 +260,12 @@ long iov_import(struct task *t, uint64_t addr, uint64_t cnt, struct iovec **out,
 			free(iov);
 			return -EINVAL;
 		}
+		/* Each buffer must lie in user space, as Linux's import
+		 * checks before anything moves. */
+		if (!user_range((uint64_t)iov[i].iov_base, iov[i].iov_len)) {
+			free(iov);
+			return -EFAULT;
+		}
 		size_t room = MAX_RW_COUNT - *total;
 		if (iov[i].iov_len > room)
 			iov[i].iov_len = room;
@@ -316,6 +345,8 @@ static long writev_file(struct task *t, struct file *f, const struct iovec *iov,
 		uint64_t p = pos ? *pos : 0;
 		return vfs_write(t, f, "", 0, pos ? &p : NULL);
 	}
+	if (f->ops->write_no_data)
+		return write_no_data(t, f, true, total, pos);
 	/* Gathered a chunk at a time, so a pipe sees each chunk whole. */
 	while (done < total) {
 		size_t c = 0;

@@ -76,6 +76,11 @@ struct file_ops {
 	/* Mapping this file maps anonymous memory (/dev/zero): private or
 	 * shared as the mapping says, as Linux does. */
 	bool mmap_anon;
+	/* write never looks at the bytes (Linux's null, zero and full
+	 * devices): they are not copied in, so a buffer in unmapped user
+	 * memory is no error, as there; buf is then any sentry buffer,
+	 * whatever n says. */
+	bool write_no_data;
 	/* Data was read from the file's host fd without its read op (a
 	 * direct read): update the access time as a read would. */
 	void (*accessed)(struct file *f);

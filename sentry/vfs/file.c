@@ -197,21 +197,29 @@ static void remove_privs(struct task *t, struct file *f)
 		f->inode->ops->setattr(f->inode, &s);
 }
 
-long vfs_write(struct task *t, struct file *f, const void *buf, size_t n,
-	       const uint64_t *pos)
+long vfs_write_check(struct file *f, const uint64_t *pos)
 {
 	if (!(f->mode & FMODE_WRITE))
 		return -EBADF;
 	if (!f->ops->write)
 		return -EINVAL;
-	if (n > MAX_RW_COUNT)
-		n = MAX_RW_COUNT;
 	if (pos) {
 		if (!(f->mode & FMODE_PWRITE))
 			return -ESPIPE;
 		if ((int64_t)*pos < 0)
 			return -EINVAL;
 	}
+	return 0;
+}
+
+long vfs_write(struct task *t, struct file *f, const void *buf, size_t n,
+	       const uint64_t *pos)
+{
+	long err = vfs_write_check(f, pos);
+	if (err)
+		return err;
+	if (n > MAX_RW_COUNT)
+		n = MAX_RW_COUNT;
 	if (n)
 		remove_privs(t, f);
 	if (pos) {

@@ -521,6 +521,9 @@ long vfs_read(struct task *t, struct file *f, void *buf, size_t n,
 	      const uint64_t *pos);
 long vfs_write(struct task *t, struct file *f, const void *buf, size_t n,
 	       const uint64_t *pos);
+/* What vfs_write refuses before the file sees the call (mode, offset), or
+ * 0: for callers with checks of their own that Linux makes after these. */
+long vfs_write_check(struct file *f, const uint64_t *pos);
 long vfs_llseek(struct file *f, int64_t off, int whence);
 /* The default lseek for files with a size (regular files, block
  * devices); SEEK_DATA/SEEK_HOLE treat the whole file as data. */

@@ -82,17 +82,20 @@ static const struct file_ops null_ops = {
     .read = null_read,
     .write = null_write,
     .llseek = dev_llseek,
+    .write_no_data = true,
 };
 static const struct file_ops zero_ops = {
     .read = zero_read,
     .write = null_write,
     .llseek = dev_llseek,
     .mmap_anon = true,
+    .write_no_data = true,
 };
 static const struct file_ops full_ops = {
     .read = zero_read,
     .write = full_write,
     .llseek = dev_llseek,
+    .write_no_data = true,
 };
 static const struct file_ops random_ops = {
     .read = random_read,

@@ -6,6 +6,7 @@
  */
 #include "probe_fs.h"
 
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 
@@ -130,6 +131,47 @@ static void big(void)
 	free(q);
 }
 
+/* Linux's null and zero devices take no bytes from a write's buffer and
+ * full refuses before reading it, so an unmapped user address (below the
+ * top of user space) is no error there; urandom mixes the bytes in, so it
+ * faults. An address above user space fails every write with EFAULT. */
+static void unmapped_buffers(void)
+{
+	char *hole = mmap(NULL, 8192, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+			  -1, 0);
+	CHECK_TRUE("a hole for the buffers", hole != MAP_FAILED);
+	munmap(hole, 8192); /* now nothing is mapped there */
+	char *kernel = (char *)0xffff800000000000ul;
+	int nl = open("/dev/null", O_WRONLY);
+	CHECK_RET("write /dev/null from unmapped memory",
+		  write(nl, hole, 4096), 4096);
+	CHECK_RET("pwrite /dev/null from unmapped memory",
+		  pwrite(nl, hole, 100, 5), 100);
+	struct iovec iov[2] = { { hole, 10 }, { hole + 4096, 20 } };
+	CHECK_RET("writev /dev/null from unmapped memory",
+		  writev(nl, iov, 2), 30);
+	CHECK_ERR("write /dev/null from a kernel address",
+		  write(nl, kernel, 10), EFAULT);
+	iov[1].iov_base = kernel;
+	CHECK_ERR("writev /dev/null with a kernel address",
+		  writev(nl, iov, 2), EFAULT);
+	CHECK_ERR("writev /dev/null with an unmapped vector",
+		  writev(nl, (struct iovec *)hole, 1), EFAULT);
+	close(nl);
+	int z = open("/dev/zero", O_WRONLY);
+	CHECK_RET("write /dev/zero from unmapped memory", write(z, hole, 64),
+		  64);
+	close(z);
+	int fl = open("/dev/full", O_WRONLY);
+	CHECK_ERR("write /dev/full from unmapped memory", write(fl, hole, 64),
+		  ENOSPC);
+	close(fl);
+	int r = open("/dev/urandom", O_WRONLY);
+	CHECK_ERR("write /dev/urandom from unmapped memory",
+		  write(r, hole, 64), EFAULT);
+	close(r);
+}
+
 static void types(void)
 {
 	char buf[8];
@@ -154,6 +196,7 @@ static void types(void)
 	int r = open("/dev/urandom", O_RDONLY);
 	CHECK_RET("read /dev/urandom", read(r, buf, 8), 8);
 	close(r);
+	unmapped_buffers();
 	CHECK_ERR("write bad fd", write(555, "x", 1), EBADF);
 	CHECK_ERR("lseek bad fd", lseek(555, 0, SEEK_SET), EBADF);
 }
