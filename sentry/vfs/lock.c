@@ -64,6 +64,12 @@ static struct vfs_lockctx *lockctx(struct vfs_inode *inode, bool create)
 	return lc;
 }
 
+bool vfs_lock_waited_for(struct file *f)
+{
+	struct vfs_lockctx *lc = lockctx(f->inode, false);
+	return lc && !waitq_empty(&lc->waiters);
+}
+
 void vfs_lockctx_free(struct vfs_lockctx *lc)
 {
 	if (!lc)

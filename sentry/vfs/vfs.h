@@ -579,6 +579,9 @@ void vfs_lock_close(struct file *f, void *owner);
 /* The last reference to f: its OFD locks and flock go. */
 void vfs_lock_file_release(struct file *f);
 void vfs_lockctx_free(struct vfs_lockctx *lc);
+/* Someone sleeps waiting for a lock on f's inode (for tests: a waiter
+ * is registered for EDEADLK before it is queued). */
+bool vfs_lock_waited_for(struct file *f);
 
 /* ---- FIFOs (vfs/fifo.c) ------------------------------------------------ */
 

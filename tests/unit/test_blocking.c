@@ -133,6 +133,19 @@ static void *do_flock(void *arg)
 	return NULL;
 }
 
+/* Until f's locks have a waiter: the job's thread may not even have run
+ * yet on a loaded machine. Bounded (a broken wait never queues). */
+static void lock_waiter_queued(struct file *f)
+{
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!vfs_lock_waited_for(f)) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		assert_true(t.tv_sec - t0.tv_sec < 20);
+		sched_yield();
+	}
+}
+
 /* The job is still blocked after many chances to finish. */
 static void still_waiting(struct job *j)
 {
@@ -212,6 +225,7 @@ static void setlkw_waits_and_detects_deadlock(void **state)
 	struct job j = {.x = x, .t = t2, .lf = f, .owner = &o2, .l = a};
 	pthread_t th;
 	pthread_create(&th, NULL, do_setlkw, &j);
+	lock_waiter_queued(f);
 	still_waiting(&j);
 	/* ...so o1 waiting for o2's byte 1 would wait forever. */
 	assert_int_equal(vfs_lock_set(t1, f, &o1, false, &b, true), -EDEADLK);
