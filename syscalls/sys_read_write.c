@@ -58,6 +58,36 @@ static bool loops(struct file *f)
 	return f->inode && (S_ISREG(f->inode->type) || S_ISBLK(f->inode->type));
 }
 
+/* What a stream read (a pipe, socket, terminal...) may take: what it can
+ * store. The bytes go through the bounce buffer, so a read into memory the
+ * workload cannot write would take them out of the stream and lose them;
+ * Linux leaves them there and answers EFAULT, or the count before the
+ * first byte it could not store. So the read asks only for the writable
+ * head of the buffers: 0 (EFAULT) when there is none. Two corners differ:
+ * the EFAULT comes before an empty stream's EAGAIN or wait, and Linux's
+ * pipes take whole pipe buffers (pages written at once), so a head ending
+ * inside one is EFAULT or a shorter count there. */
+static size_t stream_room(struct task *t, struct file *f,
+			  const struct iovec *iov, uint64_t cnt, size_t total)
+{
+	if (f->ops->read_no_data)
+		return total;
+	size_t room = 0;
+	for (uint64_t i = 0; i < cnt && room < total; i++) {
+		size_t want = iov[i].iov_len;
+		if (want > total - room)
+			want = total - room;
+		if (!want)
+			continue;
+		size_t w = mm_writable_prefix(t->mm, (uint64_t)iov[i].iov_base,
+					      want);
+		room += w;
+		if (w < want)
+			break;
+	}
+	return room;
+}
+
 /* A big read of a regular file that has a host fd (gofer files, tmpfs
  * files in a memfd) is done by the stub itself, straight into the
  * workload's buffer: one copy instead of two (into the bounce buffer, then
@@ -126,6 +156,14 @@ static long read_to(struct task *t, struct file *f, uint64_t buf, size_t n,
 	size_t done = 0;
 	if (!b)
 		return -ENOMEM;
+	if (!loops(f)) {
+		if (!user_range(buf, n))
+			return -EFAULT;
+		struct iovec one = { (void *)(uintptr_t)buf, n };
+		n = stream_room(t, f, &one, 1, n < RW_CHUNK ? n : RW_CHUNK);
+		if (!n)
+			return -EFAULT;
+	}
 	do {
 		size_t c = n - done < RW_CHUNK ? n - done : RW_CHUNK;
 		uint64_t p = pos ? *pos + done : 0;
@@ -284,6 +322,11 @@ static long readv_file(struct task *t, struct file *f, const struct iovec *iov,
 		if (!b)
 			return -ENOMEM;
 		size_t c = total < RW_CHUNK ? total : RW_CHUNK;
+		if (c) {
+			c = stream_room(t, f, iov, cnt, c);
+			if (!c)
+				return -EFAULT;
+		}
 		uint64_t p = pos ? *pos : 0;
 		long r = vfs_read(t, f, b, c, pos ? &p : NULL);
 		for (size_t i = 0, off = 0; r > 0 && off < (size_t)r; i++) {

@@ -81,6 +81,8 @@ struct file_ops {
 	 * memory is no error, as there; buf is then any sentry buffer,
 	 * whatever n says. */
 	bool write_no_data;
+	/* read never gives bytes (/dev/null): the buffer is not checked. */
+	bool read_no_data;
 	/* Data was read from the file's host fd without its read op (a
 	 * direct read): update the access time as a read would. */
 	void (*accessed)(struct file *f);

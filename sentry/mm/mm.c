@@ -161,6 +161,19 @@ static struct vma *vma_find(struct mm *mm, uint64_t addr)
 	return NULL;
 }
 
+size_t mm_writable_prefix(struct mm *mm, uint64_t addr, size_t n)
+{
+	size_t ok = 0;
+	pthread_mutex_lock(&mm->lock);
+	for (struct vma *v = vma_find(mm, addr); v && ok < n; v = v->next) {
+		if (v->start > addr + ok || !(v->prot & PROT_WRITE))
+			break;
+		ok = v->end - addr < n ? v->end - addr : n;
+	}
+	pthread_mutex_unlock(&mm->lock);
+	return ok;
+}
+
 void mm_note_syscall(struct task *t)
 {
 	const struct platform_ops *p = t->k->plat;

@@ -83,6 +83,7 @@ static const struct file_ops null_ops = {
     .write = null_write,
     .llseek = dev_llseek,
     .write_no_data = true,
+    .read_no_data = true,
 };
 static const struct file_ops zero_ops = {
     .read = zero_read,

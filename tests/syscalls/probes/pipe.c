@@ -5,7 +5,8 @@
  * non-blocking pipe and on a full one, the default 64 KiB capacity, PIPE_BUF
  * atomicity of non-blocking writes, EPIPE with SIGPIPE (default action
  * kills, ignored gives EPIPE, blocked leaves it pending), a blocked reader
- * woken by a writer thread, and a pipe shared across fork.
+ * woken by a writer thread, a pipe shared across fork, and reads into
+ * memory they cannot write (nothing taken, or a short count).
  */
 #include "probe_proc.h"
 
@@ -13,6 +14,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 static void basic_tests(void)
 {
@@ -167,6 +169,48 @@ static void sigpipe_tests(void)
 
 static int wake_fd;
 
+/* A read that cannot store what it takes takes nothing: EFAULT with the
+ * data left in the pipe, or a short count when a whole pipe buffer (a
+ * page written at once) went in before the first byte it could not
+ * store. */
+static void bad_buffer_tests(void)
+{
+	int p[2] = {-1, -1};
+	char buf[8192];
+
+	CHECK_OK("pipe for bad buffers", pipe(p));
+	char *area = mmap(NULL, 8192, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK_TRUE("an area", area != MAP_FAILED);
+	CHECK_OK("its second page unmapped", munmap(area + 4096, 4096));
+	char *ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
+			-1, 0);
+	CHECK_TRUE("a read-only page", ro != MAP_FAILED);
+	CHECK_RET("write 3 bytes", write(p[1], "abc", 3), 3);
+	CHECK_ERR("read into unmapped memory", read(p[0], area + 4096, 3),
+		  EFAULT);
+	CHECK_ERR("read into a read-only page", read(p[0], ro, 3), EFAULT);
+	CHECK_ERR("read into a kernel address",
+		  read(p[0], (char *)0xffff800000000000ul, 3), EFAULT);
+	struct iovec bad[2] = { { area + 4096, 2 }, { buf, 2 } };
+	CHECK_ERR("readv into unmapped memory first", readv(p[0], bad, 2),
+		  EFAULT);
+	memset(buf, 0, sizeof(buf));
+	CHECK_RET("the bytes are still there", read(p[0], buf, sizeof(buf)),
+		  3);
+	CHECK_TRUE("in order", memcmp(buf, "abc", 3) == 0);
+	memset(buf, 'x', sizeof(buf));
+	CHECK_RET("write 6000 bytes", write(p[1], buf, 6000), 6000);
+	CHECK_RET("read across into unmapped memory stops at it",
+		  read(p[0], area, 8192), 4096);
+	CHECK_RET("the rest is still there", read(p[0], buf, sizeof(buf)),
+		  6000 - 4096);
+	munmap(area, 4096);
+	munmap(ro, 4096);
+	close(p[0]);
+	close(p[1]);
+}
+
 static void *late_writer(void *arg)
 {
 	/* Any order works: the reader blocks, or finds the data waiting. */
@@ -221,5 +265,6 @@ int main(void)
 	packet_tests();
 	sigpipe_tests();
 	blocking_tests();
+	bad_buffer_tests();
 	return probe_done();
 }
