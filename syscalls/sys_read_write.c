@@ -67,11 +67,22 @@ static bool loops(struct file *f)
  * the EFAULT comes before an empty stream's EAGAIN or wait, and Linux's
  * pipes take whole pipe buffers (pages written at once), so a head ending
  * inside one is EFAULT or a shorter count there. */
+static size_t usable_head(struct task *t, const struct iovec *iov,
+			  uint64_t cnt, size_t total, bool store);
+
 static size_t stream_room(struct task *t, struct file *f,
 			  const struct iovec *iov, uint64_t cnt, size_t total)
 {
 	if (f->ops->read_no_data)
 		return total;
+	return usable_head(t, iov, cnt, total, true);
+}
+
+/* How many bytes from the start of the buffers (at most total) the
+ * workload's map lets the sentry store into (store) or take from. */
+static size_t usable_head(struct task *t, const struct iovec *iov,
+			  uint64_t cnt, size_t total, bool store)
+{
 	size_t room = 0;
 	for (uint64_t i = 0; i < cnt && room < total; i++) {
 		size_t want = iov[i].iov_len;
@@ -79,8 +90,8 @@ static size_t stream_room(struct task *t, struct file *f,
 			want = total - room;
 		if (!want)
 			continue;
-		size_t w = mm_writable_prefix(t->mm, (uint64_t)iov[i].iov_base,
-					      want);
+		size_t w = mm_usable_prefix(t->mm, (uint64_t)iov[i].iov_base,
+					     want, store);
 		room += w;
 		if (w < want)
 			break;
@@ -182,11 +193,34 @@ static long read_to(struct task *t, struct file *f, uint64_t buf, size_t n,
 	return (long)done;
 }
 
+/* How much of a write Linux carries out when its buffers stop being
+ * readable part way (room: the readable head of n bytes): a regular file
+ * takes the head, up to the first byte it could not read; a pipe takes
+ * whole pages of the data (a pipe buffer is filled from one page's worth
+ * at once), so less than a page is EFAULT. (A page merged into a pipe's
+ * last, partly filled buffer is the corner this does not follow.) */
+static size_t write_room(struct file *f, size_t n, size_t room)
+{
+	if (room >= n || loops(f))
+		return room;
+	return room & ~(size_t)4095;
+}
+
 static long write_from(struct task *t, struct file *f, uint64_t buf, size_t n,
 		       const uint64_t *pos)
 {
 	if (f->ops->write_no_data)
 		return write_no_data(t, f, user_range(buf, n), n, pos);
+	/* Linux's order: the file's refusals, access_ok, then the bytes. */
+	long err = vfs_write_check(f, pos);
+	if (err)
+		return err;
+	if (!user_range(buf, n))
+		return -EFAULT;
+	struct iovec one = { (void *)(uintptr_t)buf, n };
+	n = write_room(f, n, usable_head(t, &one, 1, n, false));
+	if (!n)
+		return -EFAULT;
 	char *b = rw_buffer();
 	size_t done = 0;
 	if (!b)
@@ -390,13 +424,21 @@ static long writev_file(struct task *t, struct file *f, const struct iovec *iov,
 	}
 	if (f->ops->write_no_data)
 		return write_no_data(t, f, true, total, pos);
+	long refused = vfs_write_check(f, pos);
+	if (refused)
+		return refused;
+	total = write_room(f, total, usable_head(t, iov, cnt, total, false));
+	if (!total)
+		return -EFAULT;
 	/* Gathered a chunk at a time, so a pipe sees each chunk whole. */
 	while (done < total) {
 		size_t c = 0;
-		while (c < RW_CHUNK && i < cnt) {
+		while (c < RW_CHUNK && i < cnt && done + c < total) {
 			size_t n = iov[i].iov_len - in_iov;
 			if (n > RW_CHUNK - c)
 				n = RW_CHUNK - c;
+			if (n > total - done - c)
+				n = total - done - c;
 			int err = task_copy_in(
 			    t, b + c, (uint64_t)iov[i].iov_base + in_iov, n);
 			if (err < 0) {

@@ -161,12 +161,14 @@ static struct vma *vma_find(struct mm *mm, uint64_t addr)
 	return NULL;
 }
 
-size_t mm_writable_prefix(struct mm *mm, uint64_t addr, size_t n)
+size_t mm_usable_prefix(struct mm *mm, uint64_t addr, size_t n, bool write)
 {
+	/* x86 reads whatever it may write or execute (no pkeys here). */
+	int need = write ? PROT_WRITE : PROT_READ | PROT_WRITE | PROT_EXEC;
 	size_t ok = 0;
 	pthread_mutex_lock(&mm->lock);
 	for (struct vma *v = vma_find(mm, addr); v && ok < n; v = v->next) {
-		if (v->start > addr + ok || !(v->prot & PROT_WRITE))
+		if (v->start > addr + ok || !(v->prot & need))
 			break;
 		ok = v->end - addr < n ? v->end - addr : n;
 	}

@@ -122,9 +122,9 @@ int mm_map_file_fixed(struct task *t, uint64_t start, uint64_t len, int prot,
 int mm_find_free(struct mm *mm, uint64_t len, uint64_t below_top,
 		 uint64_t *out);
 bool mm_range_reserved(uint64_t start, uint64_t end);
-/* How many bytes from addr on (at most n) the workload could write: its
- * own writable mappings, without a gap. */
-size_t mm_writable_prefix(struct mm *mm, uint64_t addr, size_t n);
+/* How many bytes from addr on (at most n) the workload could write (or,
+ * write false, read): its own mappings that allow it, without a gap. */
+size_t mm_usable_prefix(struct mm *mm, uint64_t addr, size_t n, bool write);
 /* t trapped for a system call: counts its site and, once it is hot, asks
  * the platform to rewrite it (private executable memory only). */
 void mm_note_syscall(struct task *t);

@@ -172,6 +172,35 @@ static void unmapped_buffers(void)
 	close(r);
 }
 
+/* A write whose buffer stops being readable part way: a regular file
+ * takes the bytes up to the first it could not read, and is EFAULT only
+ * when it could read none; the offset moves by what was written. */
+static void partly_mapped(void)
+{
+	char *a = mmap(NULL, 8192, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK_TRUE("an area", a != MAP_FAILED);
+	CHECK_OK("its second page inaccessible",
+		 mprotect(a + 4096, 4096, PROT_NONE));
+	memset(a, 'y', 4096);
+	int fd = open("partly", O_RDWR | O_CREAT | O_TRUNC, 0644);
+	CHECK_RET("write across into inaccessible memory", write(fd, a, 8192),
+		  4096);
+	CHECK_RET("a short one across it", write(fd, a + 4000, 200), 96);
+	CHECK_RET("offset after them", lseek(fd, 0, SEEK_CUR), 4192);
+	CHECK_ERR("all inaccessible", write(fd, a + 4096, 10), EFAULT);
+	CHECK_RET("pwrite across", pwrite(fd, a + 100, 8000, 0), 3996);
+	struct iovec v[3] = { { a, 100 }, { a + 4090, 10 }, { a, 5 } };
+	CHECK_RET("writev into a bad second buffer", writev(fd, v, 3), 106);
+	CHECK_RET("size", lseek(fd, 0, SEEK_END), 4298);
+	int ro = open("partly", O_RDONLY);
+	CHECK_ERR("a read-only fd is EBADF first", write(ro, a + 4096, 10),
+		  EBADF);
+	close(ro);
+	close(fd);
+	munmap(a, 8192);
+}
+
 static void types(void)
 {
 	char buf[8];
@@ -197,6 +226,7 @@ static void types(void)
 	CHECK_RET("read /dev/urandom", read(r, buf, 8), 8);
 	close(r);
 	unmapped_buffers();
+	partly_mapped();
 	CHECK_ERR("write bad fd", write(555, "x", 1), EBADF);
 	CHECK_ERR("lseek bad fd", lseek(555, 0, SEEK_SET), EBADF);
 }

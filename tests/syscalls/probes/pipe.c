@@ -182,18 +182,19 @@ static void bad_buffer_tests(void)
 	char *area = mmap(NULL, 8192, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	CHECK_TRUE("an area", area != MAP_FAILED);
-	CHECK_OK("its second page unmapped", munmap(area + 4096, 4096));
+	CHECK_OK("its second page inaccessible",
+		 mprotect(area + 4096, 4096, PROT_NONE));
 	char *ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
 			-1, 0);
 	CHECK_TRUE("a read-only page", ro != MAP_FAILED);
 	CHECK_RET("write 3 bytes", write(p[1], "abc", 3), 3);
-	CHECK_ERR("read into unmapped memory", read(p[0], area + 4096, 3),
+	CHECK_ERR("read into inaccessible memory", read(p[0], area + 4096, 3),
 		  EFAULT);
 	CHECK_ERR("read into a read-only page", read(p[0], ro, 3), EFAULT);
 	CHECK_ERR("read into a kernel address",
 		  read(p[0], (char *)0xffff800000000000ul, 3), EFAULT);
 	struct iovec bad[2] = { { area + 4096, 2 }, { buf, 2 } };
-	CHECK_ERR("readv into unmapped memory first", readv(p[0], bad, 2),
+	CHECK_ERR("readv into inaccessible memory first", readv(p[0], bad, 2),
 		  EFAULT);
 	memset(buf, 0, sizeof(buf));
 	CHECK_RET("the bytes are still there", read(p[0], buf, sizeof(buf)),
@@ -201,11 +202,21 @@ static void bad_buffer_tests(void)
 	CHECK_TRUE("in order", memcmp(buf, "abc", 3) == 0);
 	memset(buf, 'x', sizeof(buf));
 	CHECK_RET("write 6000 bytes", write(p[1], buf, 6000), 6000);
-	CHECK_RET("read across into unmapped memory stops at it",
+	CHECK_RET("read across into inaccessible memory stops at it",
 		  read(p[0], area, 8192), 4096);
 	CHECK_RET("the rest is still there", read(p[0], buf, sizeof(buf)),
 		  6000 - 4096);
-	munmap(area, 4096);
+	/* A write takes whole pages of its data: less than one is EFAULT. */
+	memset(area, 'z', 4096);
+	CHECK_RET("write across into inaccessible memory", write(p[1], area, 8192),
+		  4096);
+	CHECK_ERR("a short one across it", write(p[1], area + 4000, 200),
+		  EFAULT);
+	struct iovec wv[2] = { { area, 100 }, { area + 4096, 10 } };
+	CHECK_ERR("writev with a bad second buffer", writev(p[1], wv, 2),
+		  EFAULT);
+	CHECK_RET("only the page went in", read(p[0], buf, sizeof(buf)), 4096);
+	munmap(area, 8192);
 	munmap(ro, 4096);
 	close(p[0]);
 	close(p[1]);
