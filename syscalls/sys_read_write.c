@@ -67,22 +67,11 @@ static bool loops(struct file *f)
  * the EFAULT comes before an empty stream's EAGAIN or wait, and Linux's
  * pipes take whole pipe buffers (pages written at once), so a head ending
  * inside one is EFAULT or a shorter count there. */
-static size_t usable_head(struct task *t, const struct iovec *iov,
-			  uint64_t cnt, size_t total, bool store);
-
 static size_t stream_room(struct task *t, struct file *f,
 			  const struct iovec *iov, uint64_t cnt, size_t total)
 {
 	if (f->ops->read_no_data)
 		return total;
-	return usable_head(t, iov, cnt, total, true);
-}
-
-/* How many bytes from the start of the buffers (at most total) the
- * workload's map lets the sentry store into (store) or take from. */
-static size_t usable_head(struct task *t, const struct iovec *iov,
-			  uint64_t cnt, size_t total, bool store)
-{
 	size_t room = 0;
 	for (uint64_t i = 0; i < cnt && room < total; i++) {
 		size_t want = iov[i].iov_len;
@@ -91,7 +80,7 @@ static size_t usable_head(struct task *t, const struct iovec *iov,
 		if (!want)
 			continue;
 		size_t w = mm_usable_prefix(t->mm, (uint64_t)iov[i].iov_base,
-					     want, store);
+					     want, true);
 		room += w;
 		if (w < want)
 			break;
@@ -217,10 +206,6 @@ static long write_from(struct task *t, struct file *f, uint64_t buf, size_t n,
 		return err;
 	if (!user_range(buf, n))
 		return -EFAULT;
-	struct iovec one = { (void *)(uintptr_t)buf, n };
-	n = write_room(f, n, usable_head(t, &one, 1, n, false));
-	if (!n)
-		return -EFAULT;
 	char *b = rw_buffer();
 	size_t done = 0;
 	if (!b)
@@ -228,6 +213,17 @@ static long write_from(struct task *t, struct file *f, uint64_t buf, size_t n,
 	do {
 		size_t c = n - done < RW_CHUNK ? n - done : RW_CHUNK;
 		int err = task_copy_in(t, b, buf + done, c);
+		if (err == -EFAULT) {
+			/* Only now the map is asked where the bytes stop
+			 * (write_room): the common write pays nothing. */
+			size_t room = write_room(
+			    f, n,
+			    done + mm_usable_prefix(t->mm, buf + done, c,
+						    false));
+			n = room > done ? room : done;
+			c = n - done;
+			err = c ? task_copy_in(t, b, buf + done, c) : -EFAULT;
+		}
 		if (err < 0)
 			return done ? (long)done : err;
 		uint64_t p = pos ? *pos + done : 0;
@@ -427,9 +423,6 @@ static long writev_file(struct task *t, struct file *f, const struct iovec *iov,
 	long refused = vfs_write_check(f, pos);
 	if (refused)
 		return refused;
-	total = write_room(f, total, usable_head(t, iov, cnt, total, false));
-	if (!total)
-		return -EFAULT;
 	/* Gathered a chunk at a time, so a pipe sees each chunk whole. */
 	while (done < total) {
 		size_t c = 0;
@@ -439,9 +432,26 @@ static long writev_file(struct task *t, struct file *f, const struct iovec *iov,
 				n = RW_CHUNK - c;
 			if (n > total - done - c)
 				n = total - done - c;
-			int err = task_copy_in(
-			    t, b + c, (uint64_t)iov[i].iov_base + in_iov, n);
-			if (err < 0) {
+			uint64_t src = (uint64_t)iov[i].iov_base + in_iov;
+			int err = task_copy_in(t, b + c, src, n);
+			if (err == -EFAULT) {
+				/* Where the bytes stop, as in write_from: the
+				 * write ends there (or earlier, for a pipe). */
+				size_t room = write_room(
+				    f, total,
+				    done + c +
+					mm_usable_prefix(t->mm, src, n, false));
+				if (room <= done + c) {
+					c = room > done ? room - done : 0;
+				} else if (task_copy_in(t, b + c, src,
+							room - done - c) == 0) {
+					c = room - done;
+				}
+				total = done + c;
+				if (c == 0)
+					return done ? (long)done : -EFAULT;
+				break;
+			} else if (err < 0) {
 				if (c == 0)
 					return done ? (long)done : err;
 				break;
