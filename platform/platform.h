@@ -149,6 +149,10 @@ struct platform_ops {
 	/* rip lies in code the platform generated for patched sites (its
 	 * traps are not worth counting). */
 	bool (*patched_code)(uint64_t rip);
+	/* Optional: CPUs are to spare now (the platform's own hand-offs
+	 * spin rather than sleep): a sentry thread about to sleep for the
+	 * workload may wait awake longer first. */
+	bool (*cpus_to_spare)(void);
 };
 
 /* A range of the stub's address space the workload must never map over,

@@ -2108,6 +2108,11 @@ static pid_t systrap_as_host_pid(struct plat_as *as)
 	return as->pid;
 }
 
+static bool systrap_cpus_to_spare(void)
+{
+	return budget_now() > 0;
+}
+
 const struct platform_ops plat_systrap_ops = {
 	.name = "systrap",
 	.init = systrap_init,
@@ -2133,4 +2138,5 @@ const struct platform_ops plat_systrap_ops = {
 	.as_host_pid = systrap_as_host_pid,
 	.patch_syscall = systrap_patch_syscall,
 	.patched_code = systrap_patched_code,
+	.cpus_to_spare = systrap_cpus_to_spare,
 };
