@@ -38,21 +38,6 @@ static bool user_range(uint64_t buf, size_t n)
 	return buf + n >= buf && buf + n <= MM_TASK_SIZE;
 }
 
-/* A write the file takes without its bytes (write_no_data): after
- * vfs_write's own refusals, only access_ok's EFAULT, as on Linux. */
-static long write_no_data(struct task *t, struct file *f, bool user_ok,
-			  size_t n, const uint64_t *pos)
-{
-	long err = vfs_write_check(f, pos);
-	if (err)
-		return err;
-	if (!user_ok)
-		return -EFAULT;
-	static const char none[1];
-	uint64_t p = pos ? *pos : 0;
-	return vfs_write(t, f, none, n, pos ? &p : NULL);
-}
-
 static bool loops(struct file *f)
 {
 	return f->inode && (S_ISREG(f->inode->type) || S_ISBLK(f->inode->type));
@@ -144,8 +129,8 @@ static long read_direct(struct task *t, struct file *f, uint64_t buf,
 	return r;
 }
 
-/* Reads at most n bytes into workload memory at buf; pos NULL: the
- * file's offset. */
+/* Reads at most n bytes of a regular file into workload memory at buf;
+ * pos NULL: the file's offset. */
 static long read_to(struct task *t, struct file *f, uint64_t buf, size_t n,
 		    const uint64_t *pos)
 {
@@ -156,14 +141,6 @@ static long read_to(struct task *t, struct file *f, uint64_t buf, size_t n,
 	size_t done = 0;
 	if (!b)
 		return -ENOMEM;
-	if (!loops(f)) {
-		if (!user_range(buf, n))
-			return -EFAULT;
-		struct iovec one = { (void *)(uintptr_t)buf, n };
-		n = stream_room(t, f, &one, 1, n < RW_CHUNK ? n : RW_CHUNK);
-		if (!n)
-			return -EFAULT;
-	}
 	do {
 		size_t c = n - done < RW_CHUNK ? n - done : RW_CHUNK;
 		uint64_t p = pos ? *pos + done : 0;
@@ -176,7 +153,7 @@ static long read_to(struct task *t, struct file *f, uint64_t buf, size_t n,
 				return done ? (long)done : err;
 		}
 		done += (size_t)r;
-		if ((size_t)r < c || !loops(f))
+		if ((size_t)r < c)
 			break;
 	} while (done < n);
 	return (long)done;
@@ -195,46 +172,20 @@ static size_t write_room(struct file *f, size_t n, size_t room)
 	return room & ~(size_t)4095;
 }
 
+static long write_iov(struct task *t, struct file *f, const struct iovec *iov,
+		     uint64_t cnt, size_t total, const uint64_t *pos);
+
 static long write_from(struct task *t, struct file *f, uint64_t buf, size_t n,
 		       const uint64_t *pos)
 {
-	if (f->ops->write_no_data)
-		return write_no_data(t, f, user_range(buf, n), n, pos);
 	/* Linux's order: the file's refusals, access_ok, then the bytes. */
 	long err = vfs_write_check(f, pos);
 	if (err)
 		return err;
 	if (!user_range(buf, n))
 		return -EFAULT;
-	char *b = rw_buffer();
-	size_t done = 0;
-	if (!b)
-		return -ENOMEM;
-	do {
-		size_t c = n - done < RW_CHUNK ? n - done : RW_CHUNK;
-		int err = task_copy_in(t, b, buf + done, c);
-		if (err == -EFAULT) {
-			/* Only now the map is asked where the bytes stop
-			 * (write_room): the common write pays nothing. */
-			size_t room = write_room(
-			    f, n,
-			    done + mm_usable_prefix(t->mm, buf + done, c,
-						    false));
-			n = room > done ? room : done;
-			c = n - done;
-			err = c ? task_copy_in(t, b, buf + done, c) : -EFAULT;
-		}
-		if (err < 0)
-			return done ? (long)done : err;
-		uint64_t p = pos ? *pos + done : 0;
-		long r = vfs_write(t, f, b, c, pos ? &p : NULL);
-		if (r < 0)
-			return done ? (long)done : r;
-		done += (size_t)r;
-		if ((size_t)r < c)
-			break;
-	} while (done < n);
-	return (long)done;
+	struct iovec one = { (void *)(uintptr_t)buf, n };
+	return write_iov(t, f, &one, 1, n, pos);
 }
 
 static long readv_file(struct task *t, struct file *f, const struct iovec *iov,
@@ -251,13 +202,14 @@ static long do_read(struct task *t, int fd, uint64_t buf, uint64_t n,
 	long r;
 	if (n == 0) { /* still checks the fd, mode and offset */
 		r = vfs_read(t, f, NULL, 0, pos);
-	} else if (loops(f)) {
+	} else if (!loops(f) && !user_range(buf, n)) {
+		r = -EFAULT; /* access_ok, before a stream gives up bytes */
+	} else {
 		/* One buffer of readv's: a regular file read at its offset
-		 * moves it by what reached the caller. */
+		 * moves it by what reached the caller; a stream's read takes
+		 * only what its buffer can store (stream_room). */
 		struct iovec one = { (void *)(uintptr_t)buf, (size_t)n };
 		r = readv_file(t, f, &one, 1, (size_t)n, pos);
-	} else {
-		r = read_to(t, f, buf, n, pos);
 	}
 	file_put(f);
 	return r;
@@ -408,35 +360,45 @@ static long readv_file(struct task *t, struct file *f, const struct iovec *iov,
 static long writev_file(struct task *t, struct file *f, const struct iovec *iov,
 			uint64_t cnt, size_t total, const uint64_t *pos)
 {
+	if (total == 0) {
+		uint64_t p = pos ? *pos : 0;
+		return vfs_write(t, f, "", 0, pos ? &p : NULL);
+	}
+	long refused = vfs_write_check(f, pos);
+	if (refused)
+		return refused;
+	return write_iov(t, f, iov, cnt, total, pos);
+}
+
+/* Writes total (> 0) bytes from the workload's buffers, once vfs_write's
+ * refusals are past. */
+static long write_iov(struct task *t, struct file *f, const struct iovec *iov,
+		      uint64_t cnt, size_t total, const uint64_t *pos)
+{
+	if (f->ops->write_no_data) {
+		static const char none[1]; /* the op never reads it */
+		uint64_t p = pos ? *pos : 0;
+		return vfs_write(t, f, none, total, pos ? &p : NULL);
+	}
 	char *b = rw_buffer();
 	size_t done = 0;
 	uint64_t i = 0;
 	size_t in_iov = 0;
 	if (!b)
 		return -ENOMEM;
-	if (total == 0) {
-		uint64_t p = pos ? *pos : 0;
-		return vfs_write(t, f, "", 0, pos ? &p : NULL);
-	}
-	if (f->ops->write_no_data)
-		return write_no_data(t, f, true, total, pos);
-	long refused = vfs_write_check(f, pos);
-	if (refused)
-		return refused;
 	/* Gathered a chunk at a time, so a pipe sees each chunk whole. */
 	while (done < total) {
 		size_t c = 0;
-		while (c < RW_CHUNK && i < cnt && done + c < total) {
+		while (c < RW_CHUNK && i < cnt) {
 			size_t n = iov[i].iov_len - in_iov;
 			if (n > RW_CHUNK - c)
 				n = RW_CHUNK - c;
-			if (n > total - done - c)
-				n = total - done - c;
 			uint64_t src = (uint64_t)iov[i].iov_base + in_iov;
 			int err = task_copy_in(t, b + c, src, n);
 			if (err == -EFAULT) {
-				/* Where the bytes stop, as in write_from: the
-				 * write ends there (or earlier, for a pipe). */
+				/* Only now the map is asked where the bytes
+				 * stop (the common write pays nothing): the
+				 * write ends there, or earlier for a pipe. */
 				size_t room = write_room(
 				    f, total,
 				    done + c +

@@ -1688,13 +1688,6 @@ static int copy_fpstate(struct plat_thread *from, struct plat_thread *to)
 }
 
 
-/* platform_ops.batch: the calls go in the control page's batch and the
- * executor runs them in one hand-off: exec's mappings cost one wake-up,
- * not a dozen. With a host fd, the batch first makes sure fd
- * PLAT_FDPASS_RECV_FD is free (dup2 of the socket over it, then close:
- * both always succeed), so the fd received next lands there whatever an
- * earlier batch left behind, and closes it at the end. Nothing about the
- * fd is decided from the result page, which the workload can write. */
 /* A batch that reads into the workload's memory (read_direct's pread of up
  * to 16 MiB) keeps its executor busy for the copy: some 75 us per MiB
  * here. A wait that sleeps through it pays for waking a halted vCPU at the
@@ -1709,13 +1702,20 @@ static int copy_fpstate(struct plat_thread *from, struct plat_thread *to)
 
 static int copy_scale(const struct plat_sysreq *reqs, int n)
 {
-	uint64_t bytes = 0;
+	uint64_t scale = 1;
 	for (int i = 0; i < n; i++)
-		if (reqs[i].nr == SYS_pread64 || reqs[i].nr == SYS_read)
-			bytes += reqs[i].args[2] / COPY_SPIN_BYTES;
-	return bytes + 1 < COPY_SPIN_MAX ? (int)bytes + 1 : COPY_SPIN_MAX;
+		if (reqs[i].nr == SYS_pread64)
+			scale += reqs[i].args[2] / COPY_SPIN_BYTES;
+	return scale < COPY_SPIN_MAX ? (int)scale : COPY_SPIN_MAX;
 }
 
+/* platform_ops.batch: the calls go in the control page's batch and the
+ * executor runs them in one hand-off: exec's mappings cost one wake-up,
+ * not a dozen. With a host fd, the batch first makes sure fd
+ * PLAT_FDPASS_RECV_FD is free (dup2 of the socket over it, then close:
+ * both always succeed), so the fd received next lands there whatever an
+ * earlier batch left behind, and closes it at the end. Nothing about the
+ * fd is decided from the result page, which the workload can write. */
 static int as_batch(struct plat_as *as, int host_fd,
 		    const struct plat_sysreq *reqs, int n, long *rets)
 {
@@ -1726,6 +1726,7 @@ static int as_batch(struct plat_as *as, int host_fd,
 	_Static_assert(PLAT_BATCH_MAX + 4 <= SYSTRAP_BATCH_MAX, "batch size");
 	if (n < 0 || n > PLAT_BATCH_MAX)
 		return -EINVAL;
+	int scale = copy_scale(reqs, n);
 	/* Fixed once the address space has threads (own_socket swaps it
 	 * before its first). */
 	struct fdchan *ch = as->chan;
@@ -1759,8 +1760,8 @@ static int as_batch(struct plat_as *as, int host_fd,
 	if (host_fd >= 0)
 		b[k++] = (struct systrap_req){ SYS_close, { PLAT_FDPASS_RECV_FD } };
 	uint64_t args[6] = { (uint64_t)k };
-	err = executor_post_locked(as, SYSTRAP_OP_BATCH, args, b, k,
-				   copy_scale(reqs, n), &done);
+	err = executor_post_locked(as, SYSTRAP_OP_BATCH, args, b, k, scale,
+				   &done);
 	if (!err && (done < 0 || done > k))
 		err = -EIO; /* a forged result: the stub lies to itself */
 	if (host_fd >= 0 && chan_unreceived(ch)) {
