@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <linux/fs.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 
 #include "fsutil.h"
 #include "../platform/platform.h"
+#include "../sentry/kernel/poll.h"
 #include "../sentry/mm/mm.h"
 
 #define MAX_RW_COUNT (INT_MAX & ~4095L) /* Linux clamps every transfer */
@@ -48,10 +50,10 @@ static bool loops(struct file *f)
  * workload cannot write would take them out of the stream and lose them;
  * Linux leaves them there and answers EFAULT, or the count before the
  * first byte it could not store. So the read asks only for the writable
- * head of the buffers: 0 (EFAULT) when there is none. Two corners differ:
- * the EFAULT comes before an empty stream's EAGAIN or wait, and Linux's
- * pipes take whole pipe buffers (pages written at once), so a head ending
- * inside one is EFAULT or a shorter count there. */
+ * head of the buffers; with none, stream_unstorable says what Linux would.
+ * One corner differs: Linux's pipes take whole pipe buffers (pages written
+ * at once), so a head ending inside one is EFAULT or a shorter count
+ * there. */
 static size_t stream_room(struct task *t, struct file *f,
 			  const struct iovec *iov, uint64_t cnt, size_t total)
 {
@@ -71,6 +73,50 @@ static size_t stream_room(struct task *t, struct file *f,
 			break;
 	}
 	return room;
+}
+
+/* A stream read whose buffers can store nothing. Linux only finds that
+ * out when it has bytes to give: an empty stream still answers EAGAIN when
+ * non-blocking, waits when blocking, and 0 at end of file. So: wait as
+ * poll would for readable or hung up, then EFAULT if bytes are there and
+ * 0 if not. A file without a poll operation is EFAULT at once. */
+static long stream_unstorable(struct task *t, struct file *f)
+{
+	if (!f->ops->poll)
+		return -EFAULT;
+	struct poll_table pt;
+	bool registered = false;
+	long ret;
+	poll_table_init(&pt, t);
+	for (;;) {
+		uint32_t seq = task_wait_seq(t);
+		unsigned ev = f->ops->poll(f, registered ? NULL : &pt);
+		if (ev & (POLLIN | POLLERR)) {
+			ret = -EFAULT;
+			break;
+		}
+		if (ev & POLLHUP) {
+			ret = 0;
+			break;
+		}
+		if (f->flags & O_NONBLOCK) {
+			ret = -EAGAIN;
+			break;
+		}
+		if (!registered) {
+			registered = true;
+			/* Nothing to wait on: no wake-up would come. */
+			ret = pt.err < 0 ? pt.err : -EFAULT;
+			if (pt.err < 0 || !pt.n)
+				break;
+		}
+		if (task_sleep(t, seq, 0) < 0) {
+			ret = -ERESTARTSYS;
+			break;
+		}
+	}
+	poll_table_free(&pt);
+	return ret;
 }
 
 /* A big read of a regular file that has a host fd (gofer files, tmpfs
@@ -307,7 +353,7 @@ static long readv_file(struct task *t, struct file *f, const struct iovec *iov,
 		if (c) {
 			c = stream_room(t, f, iov, cnt, c);
 			if (!c)
-				return -EFAULT;
+				return stream_unstorable(t, f);
 		}
 		uint64_t p = pos ? *pos : 0;
 		long r = vfs_read(t, f, b, c, pos ? &p : NULL);

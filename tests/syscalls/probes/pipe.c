@@ -168,6 +168,7 @@ static void sigpipe_tests(void)
 }
 
 static int wake_fd;
+static void *late_writer(void *arg);
 
 /* A read that cannot store what it takes takes nothing: EFAULT with the
  * data left in the pipe, or a short count when a whole pipe buffer (a
@@ -216,6 +217,34 @@ static void bad_buffer_tests(void)
 	CHECK_ERR("writev with a bad second buffer", writev(p[1], wv, 2),
 		  EFAULT);
 	CHECK_RET("only the page went in", read(p[0], buf, sizeof(buf)), 4096);
+	/* The buffer matters only once there is something to store: an
+	 * empty non-blocking pipe says EAGAIN, one with no writer left says
+	 * end of file (an address past the user range is EFAULT first). */
+	int fl = fcntl(p[0], F_GETFL);
+	CHECK_OK("reader non-blocking", fcntl(p[0], F_SETFL, fl | O_NONBLOCK));
+	CHECK_ERR("empty pipe, inaccessible buffer",
+		  read(p[0], area + 4096, 3), EAGAIN);
+	struct iovec nv[1] = { { area + 4096, 3 } };
+	CHECK_ERR("readv, the same", readv(p[0], nv, 1), EAGAIN);
+	CHECK_ERR("empty pipe, kernel address",
+		  read(p[0], (char *)0xffff800000000000ul, 3), EFAULT);
+	CHECK_OK("reader blocking again", fcntl(p[0], F_SETFL, fl));
+	/* Blocking: it waits for data, then cannot store it (the writer may
+	 * also come first: the same answer). */
+	wake_fd = p[1];
+	pthread_t w;
+	CHECK_TRUE("a writer thread",
+		   pthread_create(&w, NULL, late_writer, NULL) == 0);
+	CHECK_ERR("blocking read, inaccessible buffer",
+		  read(p[0], area + 4096, 3), EFAULT);
+	CHECK_TRUE("writer done", pthread_join(w, NULL) == 0);
+	CHECK_RET("its bytes are still there", read(p[0], buf, sizeof(buf)),
+		  4);
+	close(p[1]);
+	p[1] = -1;
+	CHECK_RET("no writer, inaccessible buffer",
+		  read(p[0], area + 4096, 3), 0);
+	CHECK_RET("readv, the same", readv(p[0], nv, 1), 0);
 	munmap(area, 8192);
 	munmap(ro, 4096);
 	close(p[0]);
