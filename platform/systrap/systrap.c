@@ -62,6 +62,9 @@
 #define SPIN_BUDGET 600
 /* How long a workload's fork waits awake for its child's set-up. */
 #define FORK_WAIT_BUDGETS 8
+/* How long the sentry waits awake for the next trap of a single-threaded
+ * process, in budgets (about 100 us): see wait_trap. */
+#define TRAP_WAIT_BUDGETS 5
 /* Exited threads' host threads kept per address space for reuse. */
 #define PARK_MAX 4
 /* With one CPU the other side cannot run while we spin: sleep at once. */
@@ -1063,6 +1066,11 @@ static bool wait_trap(struct plat_thread *th, int budget, int cpu)
 	if (cpu >= 0 &&
 	    (uint16_t)cpu == __atomic_load_n(&s->stub_cpu, __ATOMIC_RELAXED))
 		budget = 0;
+	/* The next trap comes after the workload's own work, often 20-100 us
+	 * of it (ld between its reads): a process with one thread, so no
+	 * partner thread of its own wants this CPU, gets a longer wait. */
+	if (atomic_load(&th->as->nthreads) == 1)
+		budget *= TRAP_WAIT_BUDGETS;
 	if (!wait_change(th->as->pidfd, &s->state, SLOT_RESUME,
 			 &s->sentry_waiting, budget)) {
 		th->as->dead = true;
