@@ -123,6 +123,20 @@ static int stage_null_argv(int argc, char **argv)
 	return probe_done();
 }
 
+/* The strings page_edges lays against page boundaries. */
+#define EDGE_CROSS "crosses-a-page-boundary"
+#define EDGE_END "ends-at-a-page-end"
+
+static int stage_pages(int argc, char **argv)
+{
+	CHECK_TRUE("page-edge image: argc == 3", argc == 3);
+	CHECK_TRUE("a string across a page boundary arrives whole",
+		   argc > 1 && strcmp(argv[1], EDGE_CROSS) == 0);
+	CHECK_TRUE("a string ending at its page's end arrives whole",
+		   argc > 2 && strcmp(argv[2], EDGE_END) == 0);
+	return probe_done();
+}
+
 /* Holds until its gate (fd 0) closes, after telling fd 1 it is running. */
 static int stage_block(void)
 {
@@ -333,6 +347,49 @@ static void vfork_until_exec(void)
 	px_expect_exit("vfork child's image", pid, "exited 0");
 }
 
+/* argv, its pointers and its strings against page boundaries, the page
+ * after them inaccessible: read whole where they are readable, EFAULT
+ * where a string or the pointer array runs into the inaccessible page. */
+static void page_edges(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	char *a = mmap(NULL, 4 * pg, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!CHECK_TRUE("four pages", a != MAP_FAILED))
+		return;
+	CHECK_OK("the fourth inaccessible", mprotect(a + 3 * pg, pg, PROT_NONE));
+	char *cross = a + pg - 5;
+	memcpy(cross, EDGE_CROSS, sizeof(EDGE_CROSS));
+	char *end = a + 3 * pg - sizeof(EDGE_END);
+	memcpy(end, EDGE_END, sizeof(EDGE_END));
+	/* The array unaligned, its third pointer across a page boundary. */
+	char *arr = a + 2 * pg - 20;
+	const char *v[4] = {self, cross, end, NULL};
+	memcpy(arr, v, sizeof(v));
+	const char *envp[] = {"PROBE_EXEC_STAGE=pages", NULL};
+	fflush(stdout);
+	pid_t pid = px_fork();
+	if (pid == 0) {
+		syscall(SYS_execve, self, arr, envp);
+		_exit(99);
+	}
+	px_expect_exit("exec of strings and argv at page edges", pid,
+		       "exited 0");
+
+	memcpy(a + 3 * pg - 4, "abcd", 4);
+	const char *run[] = {self, a + 3 * pg - 4, NULL};
+	CHECK_ERR("an argument running into an inaccessible page",
+		  syscall(SYS_execve, self, run, envp), EFAULT);
+	const char *v2[2] = {self, cross};
+	memcpy(a + 3 * pg - 16, v2, sizeof(v2));
+	CHECK_ERR("argv running into an inaccessible page, no NULL",
+		  syscall(SYS_execve, self, a + 3 * pg - 16, envp), EFAULT);
+	memcpy(a + 3 * pg - 12, v2, 8);
+	CHECK_ERR("an argv pointer across into an inaccessible page",
+		  syscall(SYS_execve, self, a + 3 * pg - 12, envp), EFAULT);
+	munmap(a, 4 * pg);
+}
+
 static void failures(void)
 {
 	const char *argv[] = {self, NULL};
@@ -404,6 +461,8 @@ int main(int argc, char **argv)
 		return stage_thread_image();
 	if (stage && strcmp(stage, "null-argv") == 0)
 		return stage_null_argv(argc, argv);
+	if (stage && strcmp(stage, "pages") == 0)
+		return stage_pages(argc, argv);
 	if (stage && strcmp(stage, "block") == 0)
 		return stage_block();
 	if (stage && strcmp(stage, "usage") == 0)
@@ -434,6 +493,8 @@ int main(int argc, char **argv)
 		_exit(99);
 	}
 	px_expect_exit("execve with a NULL argv", pid, "exited 0");
+
+	page_edges();
 
 	fflush(stdout);
 	pid = px_fork();
