@@ -1,5 +1,3 @@
-#include <time.h>
-static long TS(void){struct timespec ts; clock_gettime(CLOCK_MONOTONIC,&ts); return ts.tv_sec%1000*1000000L+ts.tv_nsec/1000;}
 /* execve: the sentry's own loader into a fresh stub. Everything that can
  * fail is done before the point of no return: the new program (and its
  * interpreter) is loaded into a new address space while the caller's stays
@@ -354,7 +352,6 @@ long task_execve(struct task *t, const char *path, uint64_t uargv,
 	struct plat_thread *th = NULL;
 	struct mm *mm = NULL;
 	long err;
-	long T0 = TS();
 
 	/* What a script started by fd sees as its path (Linux's
 	 * /dev/fd/N[/path]). */
@@ -373,7 +370,6 @@ long task_execve(struct task *t, const char *path, uint64_t uargv,
 		err = strvec_insert(&argv, 0, "");
 	if (!err)
 		err = check_size(t, &argv, &envp);
-	fprintf(stderr, "COPY %ld %zu\n", TS()-T0, envp.n);
 	if (err < 0)
 		goto out;
 
