@@ -39,18 +39,26 @@ void poll_wait(struct poll_table *pt, struct waitq *q)
 		return;
 	if (pt->n == pt->cap) {
 		int cap = pt->cap ? pt->cap * 2 : 8;
-		struct poll_entry *e = realloc(pt->e, (size_t)cap * sizeof(*e));
+		struct poll_entry *e = malloc((size_t)cap * sizeof(*e));
 		if (!e) {
 			pt->err = -ENOMEM;
 			return;
 		}
-		/* Waiters are linked into queues by address: re-link. */
+		/* Waiters are linked into queues by address, and the queues'
+		 * wakers may walk them at any moment: the new copies are
+		 * linked before the old ones leave (a wake-up meanwhile finds
+		 * one or both: a spare wake, never a lost one), and the old
+		 * array is freed only then. (A realloc freed it while still
+		 * linked, and read it afterwards.) */
+		if (pt->n)
+			memcpy(e, pt->e, (size_t)pt->n * sizeof(*e));
+		for (int i = 0; i < pt->n; i++)
+			link_entry(pt, &e[i]);
 		for (int i = 0; i < pt->n; i++)
 			waitq_remove(pt->e[i].q, &pt->e[i].w);
+		free(pt->e);
 		pt->e = e;
 		pt->cap = cap;
-		for (int i = 0; i < pt->n; i++)
-			link_entry(pt, &pt->e[i]);
 	}
 	struct poll_entry *x = &pt->e[pt->n++];
 	x->q = q;

@@ -200,6 +200,7 @@ static void wait_tests(void)
 static void poll_select_tests(void)
 {
 	int p[2];
+	char buf1[1];
 	CHECK_OK("pipe", pipe(p));
 	struct pollfd pf[3] = { { p[0], POLLIN, 0 }, { p[1], POLLOUT, 0 },
 				{ -1, POLLIN, 0 } };
@@ -238,6 +239,33 @@ static void poll_select_tests(void)
 	CHECK_ERR("select nfds -1", select(-1, NULL, NULL, NULL, &tv), EINVAL);
 	close(p[0]);
 	close(p[1]);
+
+	/* More files than a waiting poll's first table holds (the sentry's
+	 * grew it once while the waits were linked). */
+	int many[12][2], top = 0;
+	struct pollfd mp[12];
+	for (int i = 0; i < 12; i++) {
+		if (pipe(many[i]) < 0)
+			many[i][0] = many[i][1] = -1;
+		mp[i] = (struct pollfd){ many[i][0], POLLIN, 0 };
+		if (many[i][0] > top)
+			top = many[i][0];
+	}
+	CHECK_RET("poll: 12 empty pipes for 20 ms", poll(mp, 12, 20), 0);
+	CHECK_RET("write to the last", write(many[11][1], "x", 1), 1);
+	CHECK_RET("poll: 12 pipes, the last readable", poll(mp, 12, 1000), 1);
+	CHECK_TRUE("its POLLIN", mp[11].revents == POLLIN && mp[0].revents == 0);
+	CHECK_RET("read it", read(many[11][0], buf1, 1), 1);
+	FD_ZERO(&r);
+	for (int i = 0; i < 12; i++)
+		FD_SET(many[i][0], &r);
+	tv = (struct timeval){ 0, 20000 };
+	CHECK_RET("select: 12 empty pipes for 20 ms",
+		  select(top + 1, &r, NULL, NULL, &tv), 0);
+	for (int i = 0; i < 12; i++) {
+		close(many[i][0]);
+		close(many[i][1]);
+	}
 }
 
 int main(void)
