@@ -563,6 +563,8 @@ static long tmpfs_read(struct task *t, struct file *f, void *buf, size_t len,
 	struct tnode *n = TN(i);
 	long r = 0;
 	(void)t;
+	if (len == 0)
+		return 0; /* buf may be NULL: a read of nothing touches nothing */
 	pthread_rwlock_rdlock(&n->data_lock);
 	uint64_t size = i->attr.size;
 	uint64_t off = *pos;
@@ -600,6 +602,11 @@ static long tmpfs_write(struct task *t, struct file *f, const void *buf,
 	struct tnode *n = TN(i);
 	long r;
 
+	/* Nothing to write: nothing changes, not the size at an offset past
+	 * the end, nor the offset of an O_APPEND file (Linux's
+	 * generic_write_checks returns before both). */
+	if (len == 0)
+		return 0;
 	pthread_rwlock_wrlock(&n->data_lock);
 	uint64_t off =
 	    (atomic_load(&f->flags) & O_APPEND) ? i->attr.size : *pos;

@@ -78,6 +78,30 @@ static void append(void)
 	close(fd);
 }
 
+/* A write of nothing is 0 and changes nothing, wherever it points: no size
+ * past the end, no offset (Linux returns before O_APPEND or the limits). */
+static void zero_length(void)
+{
+	struct stat st;
+	int fd = open("z", O_RDWR | O_CREAT | O_TRUNC, 0644);
+	CHECK_RET("pwrite of 0 bytes past the end", pwrite(fd, "", 0, 1000), 0);
+	CHECK_RET("lseek past the end", lseek(fd, 5000, SEEK_SET), 5000);
+	CHECK_RET("write of 0 bytes there", write(fd, "", 0), 0);
+	CHECK_RET("write of 0 bytes from NULL", write(fd, NULL, 0), 0);
+	struct iovec none[2] = {{NULL, 0}, {NULL, 0}};
+	CHECK_RET("pwritev of empty buffers past the end",
+		  pwritev(fd, none, 2, 7000), 0);
+	fstat(fd, &st);
+	printf("size after writes of nothing %ld\n", (long)st.st_size);
+	CHECK_RET("offset unchanged", lseek(fd, 0, SEEK_CUR), 5000);
+	close(fd);
+	fd = open("z", O_WRONLY | O_APPEND);
+	CHECK_RET("seek in an O_APPEND file", lseek(fd, 3, SEEK_SET), 3);
+	CHECK_RET("append of nothing", write(fd, "", 0), 0);
+	CHECK_RET("offset not moved to the end", lseek(fd, 0, SEEK_CUR), 3);
+	close(fd);
+}
+
 static void vectors(void)
 {
 	char a[4], b[8];
@@ -236,6 +260,7 @@ int main(void)
 	fs_setup();
 	offsets();
 	append();
+	zero_length();
 	vectors();
 	big();
 	types();
