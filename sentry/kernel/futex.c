@@ -261,11 +261,15 @@ static long do_wake_op(struct task *t, uint64_t a1, uint64_t a2, bool priv,
 		       int n1, int n2, uint32_t encoded)
 {
 	int op = (encoded >> 28) & 7, cmp = (encoded >> 24) & 15;
+	/* Both 12-bit arguments are signed, as Linux reads them. */
 	uint32_t oparg = (encoded >> 12) & 0xfff, cmparg = encoded & 0xfff;
+	if (oparg & 0x800)
+		oparg |= 0xfffff000u;
 	struct fkey k1, k2;
 	uint32_t old, nv;
 
-	if (encoded & (FUTEX_OP_OPARG_SHIFT << 28))
+	/* Linux takes a shift out of 0-31 modulo 32 (and says so). */
+	if (encoded & ((uint32_t)FUTEX_OP_OPARG_SHIFT << 28))
 		oparg = 1U << (oparg & 31);
 	int err = get_key(t, a1, priv, &k1);
 	if (!err)

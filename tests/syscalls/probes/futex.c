@@ -202,6 +202,10 @@ static void basic_tests(void)
 	    {"XOR 0xff", FUTEX_OP_XOR, 0xff, 0x10, 0xef},
 	    {"SET 1<<4 (OPARG_SHIFT)",
 	     FUTEX_OP_SET | (FUTEX_OP_OPARG_SHIFT << 0), 4, 0, 16},
+	    /* The 12-bit oparg is signed. */
+	    {"ADD 0xfff (-1)", FUTEX_OP_ADD, 0xfff, 5, 4},
+	    {"SET 0xffe (-2)", FUTEX_OP_SET, 0xffe, 0, 0xfffffffe},
+	    {"ANDN 0x800 (-2048)", FUTEX_OP_ANDN, 0x800, 0xffffffff, 0x7ff},
 	};
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 		char label[80];
