@@ -14,7 +14,7 @@
 #     traced, nor its memory written).
 #
 # TEST: direct gadgets sigreturn compat mm scribble vsyscall-faults
-#       vsyscall-calls files (see docs/security.md for what each proves)
+#       vsyscall-calls files fuzz (see docs/security.md for what each proves)
 # Exit: 0 all held, 1 an attempt misbehaved, 77 skipped (reason printed),
 # 99 the harness itself failed. SECURITY_HANGS=1 also runs the attempts
 # known to wedge the sandbox (they are reported, not judged).
@@ -455,6 +455,28 @@ test_files() {
 	check_host "swap"
 }
 
+# 7. Random system calls (sysfuzz.c): for each seed, 6 processes of 3000
+#    calls with hostile arguments (the host directory's paths and the
+#    victim's pid among them); seeds 5 and 6 with 4 threads per process.
+#    The sentry must survive every run.
+test_fuzz() {
+	setup_host
+	start_victim
+	local seed threads
+	for seed in ${SYSFUZZ_SEEDS:-1 2 3 4 5 6}; do
+		threads=1
+		[ "$seed" -ge 5 ] && threads=4
+		sandbox "fuzz seed $seed" 0 -- "$prog" "$seed" 6 3000 "$host" "$vpid" "$threads"
+		grep -a "^FAIL" "$tmp/out"
+		grep -aq "^sysfuzz done" "$tmp/out" ||
+			no "fuzz seed $seed: the program did not finish"
+		grep -a "^sysfuzz done" "$tmp/out"
+		check_host "fuzz seed $seed"
+		check_victim "fuzz seed $seed"
+	done
+	finish_victim
+}
+
 case $test in
 direct) [ -n "$victim" ] || exit 99; test_direct ;;
 gadgets) [ -n "$victim" ] || exit 99; test_gadgets ;;
@@ -465,6 +487,7 @@ scribble) [ -n "$victim" ] || exit 99; test_scribble ;;
 vsyscall-faults) test_vsyscall_faults ;;
 vsyscall-calls) test_vsyscall_calls ;;
 files) test_files ;;
+fuzz) [ -n "$victim" ] || exit 99; test_fuzz ;;
 *) echo "unknown test '$test'" >&2; exit 99 ;;
 esac
 
