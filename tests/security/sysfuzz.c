@@ -15,9 +15,11 @@
  *
  * What is left out, so that a run tests the sandbox and not the program's
  * own survival: calls that end or replace the caller (exit, exit_group,
- * execve, execveat, rt_sigreturn), that make processes (fork, vfork,
- * clone, clone3: the clone probes cover them), that wait for a signal with
- * nothing to send it (pause, rt_sigsuspend); the kill family gets only the
+ * execve, execveat, rt_sigreturn), that make processes with random flags
+ * (vfork, clone, clone3: the clone probes cover them), that wait for a
+ * signal with nothing to send it (pause, rt_sigsuspend). fork becomes a
+ * fork whose child makes 50 calls of its own and exits (so the sandbox
+ * forks whatever state the calls left). The kill family gets only the
  * caller itself, its own group, a pid that does not exist or the victim's
  * host pid as target (so children do not kill each other or the parent);
  * memory lengths are clamped to 64 MiB (a populated mapping of random size
@@ -247,6 +249,7 @@ static void tame(long nr, uint64_t a[6])
 }
 
 #define MAX_THREADS 8
+#define FORK_CALLS 50 /* calls a forked child makes */
 static int nthreads = 1;
 
 struct loop_arg {
@@ -337,6 +340,20 @@ static void fuzz_loop(int k, long calls)
 {
 	for (long i = 0; i < calls; i++) {
 		long nr = (long)below(MAX_NR + 8);
+		if (nr == SYS_fork && calls > FORK_CALLS) {
+			/* A fork of whatever state the calls so far left
+			 * (mappings, fds, signal state): the child makes a
+			 * few calls of its own and goes; we wait for it. */
+			pid_t c = fork();
+			if (c == 0) {
+				alarm(1);
+				fuzz_loop(k, FORK_CALLS);
+				_exit(0);
+			}
+			if (c > 0)
+				waitpid(c, NULL, 0);
+			continue;
+		}
 		if (left_out(nr))
 			continue;
 		uint64_t a[6];
