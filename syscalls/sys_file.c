@@ -610,10 +610,12 @@ SYSCALL(fallocate)
 		err = -ESPIPE;
 	else if (!S_ISREG(f->inode->type))
 		err = -ENODEV;
-	else if (off + len < off)
+	/* Both are >= 0 here: their sum fits in 64 unsigned bits, and past
+	 * the largest offset it is EFBIG (a signed sum would overflow). */
+	else if ((uint64_t)off + (uint64_t)len > (uint64_t)INT64_MAX)
 		err = -EFBIG;
 	else if (!(mode & FALLOC_FL_KEEP_SIZE) &&
-		 (uint64_t)(off + len) > task_rlimit_cur(t, RLIMIT_FSIZE))
+		 (uint64_t)off + (uint64_t)len > task_rlimit_cur(t, RLIMIT_FSIZE))
 		err = -EFBIG;
 	else if (!f->ops->fallocate)
 		err = -EOPNOTSUPP;

@@ -185,6 +185,10 @@ static void sizes(void)
 	     fallocate(fd, FALLOC_FL_PUNCH_HOLE, 0, 4), EOPNOTSUPP);
 	FERR("fallocate len 0", fallocate(fd, 0, 0, 0), EINVAL);
 	FERR("fallocate negative offset", fallocate(fd, 0, -1, 10), EINVAL);
+	FERR("fallocate whose end passes the largest offset",
+	     fallocate(fd, 0, INT64_MAX - 10, 100), EFBIG);
+	FERR("the same, keeping the size",
+	     fallocate(fd, FALLOC_FL_KEEP_SIZE, INT64_MAX - 10, 100), EFBIG);
 	close(fd);
 	fd = open("fa", O_RDONLY);
 	FERR("fallocate read-only", fallocate(fd, 0, 0, 10), EBADF);
