@@ -400,8 +400,12 @@ void task_exit(struct task *t, int code)
 		pid_hash_del(k, t);
 		list_del(&t->link);
 	}
-	if (process_dies && tg == k->init && !tg->parent && !tg->reaped)
+	if (process_dies && tg == k->init && !tg->parent && !tg->reaped) {
+		/* Processes still dying ask for pid 1 as their children's
+		 * reaper (find_reaper): it must not name freed memory. */
+		k->init = NULL;
 		release_tg(k, tg); /* frees the leader too */
+	}
 	if (--k->nr_tasks == 0)
 		pthread_cond_broadcast(&k->tasks_gone);
 	pthread_mutex_unlock(&k->lock);
