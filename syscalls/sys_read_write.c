@@ -247,7 +247,8 @@ static long do_read(struct task *t, int fd, uint64_t buf, uint64_t n,
 		n = MAX_RW_COUNT;
 	long r;
 	if (n == 0) { /* still checks the fd, mode and offset */
-		r = vfs_read(t, f, NULL, 0, pos);
+		char none[1]; /* a file's read op may memset or memcpy 0 bytes */
+		r = vfs_read(t, f, none, 0, pos);
 	} else if (!loops(f) && !user_range(buf, n)) {
 		r = -EFAULT; /* access_ok, before a stream gives up bytes */
 	} else {

@@ -100,6 +100,9 @@ static void zero_length(void)
 	CHECK_RET("append of nothing", write(fd, "", 0), 0);
 	CHECK_RET("offset not moved to the end", lseek(fd, 0, SEEK_CUR), 3);
 	close(fd);
+	fd = open("/dev/zero", O_RDONLY);
+	CHECK_RET("read of 0 bytes from /dev/zero into NULL", read(fd, NULL, 0), 0);
+	close(fd);
 }
 
 static void vectors(void)
