@@ -24,6 +24,11 @@
 struct pitem {
 	int fd;
 	unsigned events, revents;
+	/* The file whose wait queues the pass that registered linked us
+	 * into: held until the waits are unlinked, since another thread may
+	 * close the fd meanwhile, and the queues live in the file (Linux's
+	 * poll table entries hold their files the same way). */
+	struct file *held;
 };
 
 /* One pass; registers on wait queues when pt is given. Returns how many
@@ -45,7 +50,10 @@ static int poll_once(struct task *t, struct pitem *it, size_t n,
 		unsigned m = f->ops->poll ? f->ops->poll(f, pt)
 					  : (POLLIN | POLLOUT | POLLRDNORM |
 					     POLLWRNORM);
-		file_put(f);
+		if (pt && !it[i].held)
+			it[i].held = f;
+		else
+			file_put(f);
 		it[i].revents = m & (it[i].events | POLLERR | POLLHUP);
 		if (it[i].revents)
 			count++;
@@ -90,6 +98,10 @@ static long poll_wait_items(struct task *t, struct pitem *it, size_t n,
 		}
 	}
 	poll_table_free(&pt);
+	for (size_t i = 0; i < n; i++) {
+		file_put(it[i].held);
+		it[i].held = NULL;
+	}
 	return ret;
 }
 

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/select.h>
 
 static int add(int ep, int fd, uint32_t ev, uint64_t data)
@@ -197,6 +198,38 @@ static void wait_tests(void)
 	close(ep2);
 }
 
+static int closer_fd, closer_wake;
+
+static void *closer(void *arg)
+{
+	close(closer_fd);
+	if (write(closer_wake, "w", 1) != 1)
+		return (void *)1;
+	return arg;
+}
+
+/* Another thread closes a file this one polls: the poll goes on and finds
+ * the fd gone (POLLNVAL) on its next look. Either order gives that answer;
+ * when the close comes during the wait, the sentry must not free what the
+ * wait is still linked into. */
+static void poll_close_race(void)
+{
+	int w[2];
+	CHECK_OK("pipe", pipe(w));
+	closer_fd = eventfd(0, 0);
+	closer_wake = w[1];
+	struct pollfd pf[2] = { { closer_fd, POLLIN, 0 }, { w[0], POLLIN, 0 } };
+	pthread_t th;
+	CHECK_TRUE("a closing thread",
+		   pthread_create(&th, NULL, closer, NULL) == 0);
+	int r = poll(pf, 2, 5000);
+	CHECK_TRUE("poll returns with the closed fd", r >= 1);
+	CHECK_TRUE("which is POLLNVAL", pf[0].revents == POLLNVAL);
+	CHECK_TRUE("closer done", pthread_join(th, NULL) == 0);
+	close(w[0]);
+	close(w[1]);
+}
+
 static void poll_select_tests(void)
 {
 	int p[2];
@@ -275,5 +308,7 @@ int main(void)
 	level_edge_tests();
 	wait_tests();
 	poll_select_tests();
+	for (int i = 0; i < 20; i++)
+		poll_close_race();
 	return probe_done();
 }
