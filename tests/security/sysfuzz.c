@@ -25,7 +25,9 @@
  * memory lengths are clamped to 64 MiB (a populated mapping of random size
  * would only test the machine's RAM), and the memory calls' addresses that
  * fall near the program's own memory are moved into a zone kept for them;
- * signal handlers are only ever SIG_DFL or SIG_IGN, and arch_prctl never
+ * random signal handlers are only SIG_DFL or SIG_IGN (every 64 calls the
+ * thread sends itself SIGUSR1, which has a real, empty handler on the
+ * alternate stack, whatever the calls made of that), and arch_prctl never
  * moves the fs base (the program's own TLS). Each child runs in its own
  * process group with an alarm of 2 s (re-armed every 256 calls: one long
  * sleep ends it) and a watchdog in the parent (SIGKILL after 10 s). A
@@ -261,6 +263,20 @@ struct loop_arg {
 static void fuzz_loop(int k, long calls);
 static void *loop_thread(void *p);
 
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+static void catch_usr1(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	sa.sa_flags = SA_ONSTACK | SA_RESTART;
+	sigaction(SIGUSR1, &sa, NULL);
+}
+
 static void child(int k, long calls)
 {
 	setpgid(0, 0);
@@ -290,6 +306,7 @@ static void child(int k, long calls)
 		    sig != SIGSEGV && sig != SIGBUS && sig != SIGILL &&
 		    sig != SIGFPE && sig != SIGTRAP && sig != SIGSYS)
 			signal(sig, SIG_IGN);
+	catch_usr1();
 	for (size_t i = 0; i < SCRATCH; i += 8) {
 		uint64_t v = next();
 		memcpy(scratch + i, &v, 8);
@@ -371,7 +388,14 @@ static void fuzz_loop(int k, long calls)
 			sigprocmask(SIG_SETMASK, &none, NULL);
 			signal(SIGALRM, SIG_DFL);
 			alarm(2);
+			catch_usr1();
 		}
+		/* A signal with a handler now and then, delivered into
+		 * whatever state the calls left (an alternate stack at a
+		 * random place, say: then it is a SIGSEGV, as on Linux). */
+		if ((i & 63) == 63)
+			syscall(SYS_tgkill, getpid(), syscall(SYS_gettid),
+				SIGUSR1);
 	}
 }
 
