@@ -70,7 +70,6 @@ static void strvec_remove(struct strvec *s, size_t at)
 	s->n--;
 }
 
-/* Copies a NULL-terminated array of workload strings. */
 /* The workload's memory from some address to the end of its page, read in
  * one go: an environment's strings and pointers mostly sit side by side,
  * and reading each with its own host call (two per string) made copying a
@@ -99,6 +98,7 @@ static long window_at(struct task *t, struct user_window *w, uint64_t addr)
 	return (long)n;
 }
 
+/* Copies a NULL-terminated array of workload strings. */
 static int copy_strings(struct task *t, uint64_t uv, struct strvec *out)
 {
 	char *buf = malloc(MAX_ARG_STRLEN);

@@ -564,7 +564,7 @@ static long tmpfs_read(struct task *t, struct file *f, void *buf, size_t len,
 	long r = 0;
 	(void)t;
 	if (len == 0)
-		return 0; /* buf may be NULL: a read of nothing touches nothing */
+		return 0; /* n->data may be NULL: nothing to copy from */
 	pthread_rwlock_rdlock(&n->data_lock);
 	uint64_t size = i->attr.size;
 	uint64_t off = *pos;
