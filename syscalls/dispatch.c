@@ -35,14 +35,24 @@ void syscall_dispatch(struct task *t)
 		log_warn("test hook: crashing the sentry on purpose");
 		raise(SIGSEGV);
 	}
+	struct strace_line *early = NULL;
+	if (t->k->cfg->strace && strace_reads_first(nr)) {
+		early = malloc(sizeof(*early));
+		if (early)
+			strace_args(t, nr, &a, early);
+	}
 	if (nr < ABI_NR_SYSCALLS && syscall_table[nr].fn) {
 		ret = syscall_table[nr].fn(t, &a);
 	} else {
 		report_unimplemented(nr);
 		ret = -ENOSYS;
 	}
-	if (t->k->cfg->strace)
+	if (early) {
+		strace_result(nr, ret, early);
+		free(early);
+	} else if (t->k->cfg->strace) {
 		strace_print(t, nr, &a, ret);
+	}
 	t->regs.rax = (uint64_t)ret;
 	t->regs_dirty = true;
 }

@@ -12,14 +12,9 @@
 
 #define STRACE_STRMAX 32
 
-struct out {
-	char buf[1024];
-	size_t len;
-};
-
-static void put(struct out *o, const char *fmt, ...)
+static void put(struct strace_line *o, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-static void put(struct out *o, const char *fmt, ...)
+static void put(struct strace_line *o, const char *fmt, ...)
 {
 	va_list ap;
 	if (o->len >= sizeof(o->buf) - 1)
@@ -33,7 +28,7 @@ static void put(struct out *o, const char *fmt, ...)
 		o->len = sizeof(o->buf) - 1;
 }
 
-static void put_quoted(struct out *o, const unsigned char *s, size_t n,
+static void put_quoted(struct strace_line *o, const unsigned char *s, size_t n,
 		       bool more)
 {
 	put(o, "\"");
@@ -55,7 +50,7 @@ static void put_quoted(struct out *o, const unsigned char *s, size_t n,
 	put(o, more ? "\"..." : "\"");
 }
 
-static void put_buffer(struct out *o, struct task *t, uint64_t addr,
+static void put_buffer(struct strace_line *o, struct task *t, uint64_t addr,
 		       uint64_t len)
 {
 	unsigned char tmp[STRACE_STRMAX];
@@ -67,7 +62,7 @@ static void put_buffer(struct out *o, struct task *t, uint64_t addr,
 	put_quoted(o, tmp, n, len > n);
 }
 
-static void put_string(struct out *o, struct task *t, uint64_t addr)
+static void put_string(struct strace_line *o, struct task *t, uint64_t addr)
 {
 	char tmp[STRACE_STRMAX + 1];
 	int r = task_copy_in_string(t, tmp, addr, sizeof(tmp));
@@ -79,46 +74,72 @@ static void put_string(struct out *o, struct task *t, uint64_t addr)
 		   r == -ENAMETOOLONG);
 }
 
-void strace_print(struct task *t, unsigned long nr,
-		  const struct syscall_args *a, long ret)
+/* name(args, with `B` buffers as ret says */
+static void put_call(struct strace_line *o, struct task *t, unsigned long nr,
+		     const struct syscall_args *a, long ret)
 {
 	const char *name = syscall_name(nr);
 	const char *fmt = nr < ABI_NR_SYSCALLS && syscall_table[nr].args
 				  ? syscall_table[nr].args
 				  : "xxxxxx";
-	struct out o = { .len = 0 };
 
 	if (name)
-		put(&o, "%s(", name);
+		put(o, "%s(", name);
 	else
-		put(&o, "syscall_%lu(", nr);
+		put(o, "syscall_%lu(", nr);
 	for (int i = 0; fmt[i] && i < 6; i++) {
 		uint64_t v = a->a[i];
 		if (i)
-			put(&o, ", ");
+			put(o, ", ");
 		switch (fmt[i]) {
-		case 'd': put(&o, "%d", (int)v); break;
-		case 'u': put(&o, "%lu", (unsigned long)v); break;
-		case 'o': put(&o, "%#lo", (unsigned long)v); break;
-		case 'S': put(&o, "SIG%s", sigabbrev_np((int)v) ? sigabbrev_np((int)v) : "?"); break;
-		case 'p': put(&o, v ? "%#lx" : "NULL", (unsigned long)v); break;
-		case 's': put_string(&o, t, v); break;
-		case 'b': put_buffer(&o, t, v, i < 5 ? a->a[i + 1] : 0); break;
+		case 'd': put(o, "%d", (int)v); break;
+		case 'u': put(o, "%lu", (unsigned long)v); break;
+		case 'o': put(o, "%#lo", (unsigned long)v); break;
+		case 'S': put(o, "SIG%s", sigabbrev_np((int)v) ? sigabbrev_np((int)v) : "?"); break;
+		case 'p': put(o, v ? "%#lx" : "NULL", (unsigned long)v); break;
+		case 's': put_string(o, t, v); break;
+		case 'b': put_buffer(o, t, v, i < 5 ? a->a[i + 1] : 0); break;
 		case 'B':
 			if (ret >= 0)
-				put_buffer(&o, t, v, (uint64_t)ret);
+				put_buffer(o, t, v, (uint64_t)ret);
 			else
-				put(&o, "%#lx", (unsigned long)v);
+				put(o, "%#lx", (unsigned long)v);
 			break;
-		default: put(&o, "%#lx", (unsigned long)v); break;
+		default: put(o, "%#lx", (unsigned long)v); break;
 		}
 	}
+}
+
+void strace_result(unsigned long nr, long ret, struct strace_line *o)
+{
 	if (ret < 0 && ret >= -4095)
-		put(&o, ") = -1 %s (%s)", strerrorname_np((int)-ret) ?: "E?",
+		put(o, ") = -1 %s (%s)", strerrorname_np((int)-ret) ?: "E?",
 		    strerror((int)-ret));
 	else if (nr == ABI_NR_mmap || nr == ABI_NR_brk || nr == ABI_NR_mremap)
-		put(&o, ") = %#lx", (unsigned long)ret);
+		put(o, ") = %#lx", (unsigned long)ret);
 	else
-		put(&o, ") = %ld", ret);
-	log_raw("%.*s", (int)o.len, o.buf);
+		put(o, ") = %ld", ret);
+	log_raw("%.*s", (int)o->len, o->buf);
+}
+
+bool strace_reads_first(unsigned long nr)
+{
+	return nr == ABI_NR_execve || nr == ABI_NR_execveat;
+}
+
+void strace_args(struct task *t, unsigned long nr,
+		 const struct syscall_args *a, struct strace_line *o)
+{
+	o->len = 0;
+	/* No `B` (output) buffer in these calls: ret is not needed. */
+	put_call(o, t, nr, a, -1);
+}
+
+void strace_print(struct task *t, unsigned long nr,
+		  const struct syscall_args *a, long ret)
+{
+	struct strace_line o = { .len = 0 };
+
+	put_call(&o, t, nr, a, ret);
+	strace_result(nr, ret, &o);
 }

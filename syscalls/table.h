@@ -3,6 +3,7 @@
  * names and argument formats, and docs/syscalls.md. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "../include/abi/syscall_nr.h"
@@ -49,3 +50,15 @@ void syscall_dispatch(struct task *t);
 /* The --strace line for a finished call. */
 void strace_print(struct task *t, unsigned long nr,
 		  const struct syscall_args *a, long ret);
+
+/* The same in two steps, for calls whose arguments the call itself takes
+ * away (a successful execve replaces the memory they are in): the name and
+ * arguments before the call, the result after. */
+struct strace_line {
+	char buf[1024];
+	size_t len;
+};
+bool strace_reads_first(unsigned long nr);
+void strace_args(struct task *t, unsigned long nr,
+		 const struct syscall_args *a, struct strace_line *l);
+void strace_result(unsigned long nr, long ret, struct strace_line *l);

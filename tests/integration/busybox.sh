@@ -199,6 +199,7 @@ if [ "$native" -eq 1 ]; then
 	skip empty-file "runsc-only"
 	skip missing-program "runsc-only"
 	skip strace-echo "runsc-only"
+	skip strace-exec "runsc-only"
 else
 	# A text file without #!, executable: exec format error.
 	printf 'this is not an ELF file\n' >"$tmp/not-elf"
@@ -249,6 +250,18 @@ else
 		fail strace-echo 'no stderr line matching ^write\(1, "hi\\n", 3\) = 3'
 	else
 		ok strace-echo
+	fi
+
+	# A successful execve replaces the memory its path came from: the
+	# line shows the path as it was before the call.
+	sb --strace "$bb" sh -c "exec $bb true" </dev/null
+	want="execve(\"${bb:0:32}"
+	if [ "$rc" -ne 0 ]; then
+		fail strace-exec "exit status $(describe_rc "$rc"), expected 0"
+	elif ! grep -F "$want" "$tmp/err" | grep -q ') = 0$'; then
+		fail strace-exec "no stderr line $want...) = 0"
+	else
+		ok strace-exec
 	fi
 fi
 
