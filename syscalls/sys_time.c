@@ -402,8 +402,7 @@ SYSCALL(getrusage)
 		add_tv(&ru.ru_stime, tg->dead_stime_ns);
 		if (tg->maxrss > ru.ru_maxrss)
 			ru.ru_maxrss = tg->maxrss;
-		ru.ru_nvcsw += tg->dead_nvcsw;
-		ru.ru_nivcsw += tg->dead_nivcsw;
+		ru_counts_into(&ru, &tg->dead_ru);
 		pthread_mutex_unlock(&t->k->lock);
 		break;
 	case RUSAGE_CHILDREN:
@@ -411,8 +410,7 @@ SYSCALL(getrusage)
 		add_tv(&ru.ru_utime, tg->child_utime_ns);
 		add_tv(&ru.ru_stime, tg->child_stime_ns);
 		ru.ru_maxrss = tg->child_maxrss;
-		ru.ru_nvcsw = tg->child_nvcsw;
-		ru.ru_nivcsw = tg->child_nivcsw;
+		ru_counts_into(&ru, &tg->child_ru);
 		pthread_mutex_unlock(&t->k->lock);
 		break;
 	case RUSAGE_THREAD:

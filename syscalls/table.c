@@ -115,7 +115,7 @@ const struct syscall_def syscall_table[ABI_NR_SYSCALLS] = {
 	FULL(timer_getoverrun, "d"),
 	FULL(timer_delete, "d"),
 	PARTIAL(times, "p", "system time counts the host's work for the stub, not the sentry's"),
-	PARTIAL(getrusage, "dp", "only user and system time are filled in"),
+	PARTIAL(getrusage, "dp", "the figures are the host's for the process's stubs (one per program it ran) and its reaped children's; the sentry's own work for the process is not counted"),
 
 	/* Readiness. */
 	FULL(poll, "pud"),

@@ -106,8 +106,35 @@ void tg_account_stub_begin(struct task *t)
 		t->k->plat->thread_rusage_ask(t->th, RUSAGE_SELF);
 }
 
-/* t's stub is about to go: its CPU time and peak memory join t's
- * process's record. */
+void ru_counts_add(struct ru_counts *a, const struct ru_counts *b)
+{
+	a->minflt += b->minflt;
+	a->majflt += b->majflt;
+	a->inblock += b->inblock;
+	a->oublock += b->oublock;
+	a->nvcsw += b->nvcsw;
+	a->nivcsw += b->nivcsw;
+}
+
+struct ru_counts ru_counts_of(const struct rusage *ru)
+{
+	return (struct ru_counts){ ru->ru_minflt, ru->ru_majflt,
+				   ru->ru_inblock, ru->ru_oublock,
+				   ru->ru_nvcsw, ru->ru_nivcsw };
+}
+
+void ru_counts_into(struct rusage *ru, const struct ru_counts *c)
+{
+	ru->ru_minflt += c->minflt;
+	ru->ru_majflt += c->majflt;
+	ru->ru_inblock += c->inblock;
+	ru->ru_oublock += c->oublock;
+	ru->ru_nvcsw += c->nvcsw;
+	ru->ru_nivcsw += c->nivcsw;
+}
+
+/* t's stub is about to go: its CPU time, peak memory, faults, block I/O
+ * and context switches join t's process's record. */
 void tg_account_stub(struct task *t)
 {
 	struct rusage ru;
@@ -130,8 +157,8 @@ void tg_account_stub(struct task *t)
 			     (uint64_t)ru.ru_stime.tv_usec * 1000;
 	if (ru.ru_maxrss > tg->maxrss)
 		tg->maxrss = ru.ru_maxrss;
-	tg->dead_nvcsw += ru.ru_nvcsw;
-	tg->dead_nivcsw += ru.ru_nivcsw;
+	struct ru_counts c = ru_counts_of(&ru);
+	ru_counts_add(&tg->dead_ru, &c);
 	pthread_mutex_unlock(&t->k->lock);
 }
 
@@ -162,8 +189,8 @@ static void release_tg(struct kernel *k, struct thread_group *tg)
 		long m = tg->maxrss > tg->child_maxrss ? tg->maxrss : tg->child_maxrss;
 		if (m > parent->child_maxrss)
 			parent->child_maxrss = m;
-		parent->child_nvcsw += tg->dead_nvcsw + tg->child_nvcsw;
-		parent->child_nivcsw += tg->dead_nivcsw + tg->child_nivcsw;
+		ru_counts_add(&parent->child_ru, &tg->dead_ru);
+		ru_counts_add(&parent->child_ru, &tg->child_ru);
 	}
 	tg->reaped = true;
 	list_del(&tg->sibling);
@@ -426,6 +453,7 @@ struct wait_result {
 	uint32_t uid;
 	uint64_t utime_ns, stime_ns;
 	long maxrss;
+	struct ru_counts ru;
 };
 
 static bool wait_match(const struct thread_group *c, int type, int id,
@@ -472,9 +500,15 @@ static int wait_scan(struct task *t, int type, int id, int options,
 			res->status = c->exit_status;
 			res->sstatus = wait_status_to_code(c->exit_status,
 							     &res->code);
-			res->utime_ns = c->dead_utime_ns;
-			res->stime_ns = c->dead_stime_ns;
-			res->maxrss = c->maxrss;
+			/* The child's own and its reaped children's, as
+			 * Linux's RUSAGE_BOTH. */
+			res->utime_ns = c->dead_utime_ns + c->child_utime_ns;
+			res->stime_ns = c->dead_stime_ns + c->child_stime_ns;
+			res->maxrss = c->maxrss > c->child_maxrss
+					      ? c->maxrss
+					      : c->child_maxrss;
+			res->ru = c->dead_ru;
+			ru_counts_add(&res->ru, &c->child_ru);
 			if (!(options & WNOWAIT))
 				release_tg(k, c);
 			return 1;
@@ -534,10 +568,12 @@ static long do_wait(struct task *t, int type, int id, int options,
 }
 
 static void fill_rusage(struct rusage *ru, uint64_t utime_ns, uint64_t stime_ns,
-			long maxrss)
+			long maxrss, const struct ru_counts *c)
 {
 	memset(ru, 0, sizeof(*ru));
 	ru->ru_maxrss = maxrss;
+	if (c)
+		ru_counts_into(ru, c);
 	ru->ru_utime.tv_sec = (time_t)(utime_ns / 1000000000ULL);
 	ru->ru_utime.tv_usec = (suseconds_t)(utime_ns % 1000000000ULL / 1000);
 	ru->ru_stime.tv_sec = (time_t)(stime_ns / 1000000000ULL);
@@ -579,7 +615,7 @@ long do_wait4(struct task *t, int pid, uint64_t status_addr, int options,
 	}
 	if (rusage_addr) {
 		struct rusage ru;
-		fill_rusage(&ru, res.utime_ns, res.stime_ns, res.maxrss);
+		fill_rusage(&ru, res.utime_ns, res.stime_ns, res.maxrss, &res.ru);
 		int err = task_copy_out(t, rusage_addr, &ru, sizeof(ru));
 		if (err < 0)
 			return err;
@@ -651,7 +687,7 @@ long do_waitid(struct task *t, int which, int id, uint64_t info_addr,
 	if (rusage_addr) {
 		struct rusage ru;
 		fill_rusage(&ru, r > 0 ? res.utime_ns : 0, r > 0 ? res.stime_ns : 0,
-			    r > 0 ? res.maxrss : 0);
+			    r > 0 ? res.maxrss : 0, r > 0 ? &res.ru : NULL);
 		int err = task_copy_out(t, rusage_addr, &ru, sizeof(ru));
 		if (err < 0)
 			return err;

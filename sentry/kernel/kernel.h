@@ -156,6 +156,12 @@ struct sigpending {
 };
 
 /* A thread group: a process. */
+/* getrusage's counters (times and maxrss aside), summed over host stubs
+ * (a process has one per image) and over reaped children. */
+struct ru_counts {
+	long minflt, majflt, inblock, oublock, nvcsw, nivcsw;
+};
+
 struct thread_group {
 	struct kernel *k;
 	int tgid;
@@ -199,9 +205,9 @@ struct thread_group {
 	/* CPU time of reaped children, in ns (RUSAGE_CHILDREN, times). */
 	uint64_t child_utime_ns, child_stime_ns;
 	long child_maxrss;
-	long child_nvcsw, child_nivcsw;
+	struct ru_counts child_ru; /* reaped children's, theirs included */
 	long maxrss; /* KiB, of stubs gone (exec) */
-	long dead_nvcsw, dead_nivcsw;
+	struct ru_counts dead_ru; /* of stubs gone (exec, the last exit) */
 	uint64_t start_ns;
 	/* CPU time of exited threads, in ns. */
 	uint64_t dead_utime_ns, dead_stime_ns;
@@ -353,6 +359,12 @@ void mm_cputime(struct kernel *k, struct mm *mm, uint64_t *utime,
 /* t's stub is about to go: its CPU time and peak memory join t's
  * process's record. t's own thread; not under k->lock. */
 void tg_account_stub(struct task *t);
+/* a += b */
+void ru_counts_add(struct ru_counts *a, const struct ru_counts *b);
+/* The counters of a host rusage. */
+struct ru_counts ru_counts_of(const struct rusage *ru);
+/* ru's counters += c */
+void ru_counts_into(struct rusage *ru, const struct ru_counts *c);
 /* Asks the stub ahead, where the platform can (thread_rusage_ask): its
  * answer is ready when tg_account_stub comes. */
 void tg_account_stub_begin(struct task *t);

@@ -109,8 +109,8 @@ static int get_tinfo(const struct proc_req *r, struct tinfo *ti)
 		memcpy(ti->cpus, t->cpus, sizeof(ti->cpus));
 	else
 		memcpy(ti->cpus, k->cpus, sizeof(ti->cpus));
-	ti->nvcsw = tg->dead_nvcsw;
-	ti->nivcsw = tg->dead_nivcsw;
+	ti->nvcsw = tg->dead_ru.nvcsw;
+	ti->nivcsw = tg->dead_ru.nivcsw;
 	pthread_mutex_unlock(&k->lock);
 	return 0;
 }

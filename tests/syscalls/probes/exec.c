@@ -149,14 +149,15 @@ static int stage_block(void)
 	return 0;
 }
 
-/* The image after usage_exec: its process's CPU time and peak memory
- * still hold what the image before it used. */
+/* The image after usage_exec: its process's CPU time, peak memory and
+ * page faults still hold what the image before it used. */
 static int stage_usage(void)
 {
 	const char *cpu = getenv("PROBE_CPU_US"), *rss = getenv("PROBE_RSS_KB");
+	const char *flt = getenv("PROBE_MINFLT");
 	struct rusage ru;
 
-	if (!cpu || !rss || getrusage(RUSAGE_SELF, &ru) != 0)
+	if (!cpu || !rss || !flt || getrusage(RUSAGE_SELF, &ru) != 0)
 		return 2;
 	long long us = (long long)ru.ru_utime.tv_sec * 1000000 +
 		       ru.ru_utime.tv_usec +
@@ -166,6 +167,9 @@ static int stage_usage(void)
 		return 3;
 	if (ru.ru_maxrss < atol(rss))
 		return 4;
+	/* Page faults too are the process's, not the image's. */
+	if (ru.ru_minflt < atol(flt))
+		return 5;
 	return 0;
 }
 
@@ -175,7 +179,7 @@ static void handler(int sig)
 {
 }
 
-/* Uses some 30 ms of CPU and touches 24 MiB, then execs stage "usage"
+/* Uses some 30 ms of CPU and touches 28 MiB, then execs stage "usage"
  * with what getrusage says by then. */
 static void usage_exec(void)
 {
@@ -188,6 +192,15 @@ static void usage_exec(void)
 	if (!m)
 		_exit(5);
 	memset(m, 1, len);
+	/* And 1024 small pages, a minor fault each (m may take huge ones). */
+	size_t small = 1024 * 4096UL;
+	char *p = mmap(NULL, small, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		_exit(5);
+	madvise(p, small, MADV_NOHUGEPAGE);
+	for (size_t i = 0; i < small; i += 4096)
+		p[i] = 1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	do {
 		for (int i = 0; i < 100000; i++)
@@ -204,7 +217,9 @@ static void usage_exec(void)
 			 ru.ru_stime.tv_usec);
 	/* Linux's maxrss after exec is at least the old image's peak. */
 	snprintf(rss, sizeof(rss), "PROBE_RSS_KB=%ld", ru.ru_maxrss);
-	const char *envp[] = {"PROBE_EXEC_STAGE=usage", cpu, rss, NULL};
+	char flt[64];
+	snprintf(flt, sizeof(flt), "PROBE_MINFLT=%ld", ru.ru_minflt);
+	const char *envp[] = {"PROBE_EXEC_STAGE=usage", cpu, rss, flt, NULL};
 	const char *argv[] = {self, NULL};
 	execve(self, (char *const *)argv, (char *const *)envp);
 	_exit(7);
@@ -500,7 +515,7 @@ int main(int argc, char **argv)
 	pid = px_fork();
 	if (pid == 0)
 		usage_exec();
-	px_expect_exit("CPU time and peak memory survive exec", pid,
+	px_expect_exit("CPU time, peak memory and faults survive exec", pid,
 		       "exited 0");
 
 	setpgid_after_exec();

@@ -16,6 +16,7 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 
 #define NO_SUCH_PID 0x3fffffff
@@ -215,9 +216,31 @@ static void exit_tests(void)
 
 /* ---- wait4 -------------------------------------------------------------- */
 
+/* Uses 30 ms of CPU and touches TOUCH_PAGES fresh pages (small pages:
+ * one minor fault each). */
+#define TOUCH_PAGES 1024
 static int burn_and_exit(int code)
 {
+	size_t len = TOUCH_PAGES * 4096UL;
+	char *m = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return 9;
+	madvise(m, len, MADV_NOHUGEPAGE);
+	for (size_t i = 0; i < len; i += 4096)
+		m[i] = 1;
 	px_burn_cpu(30 * 1000000LL);
+	return code;
+}
+
+/* Reaps a grandchild that does burn_and_exit's work, and does none
+ * itself: its rusage in wait4 is its own and its reaped children's. */
+static int reap_burner(int code)
+{
+	pid_t pid = spawn(burn_and_exit, 0);
+	int st;
+	if (waitpid(pid, &st, 0) != pid || st != 0)
+		return 8;
 	return code;
 }
 
@@ -269,10 +292,25 @@ static void wait4_tests(void)
 		  ru.ru_stime.tv_sec * 1000000L + ru.ru_stime.tv_usec;
 	CHECK_TRUE("child's user+system time >= 20ms", us >= 20000);
 	CHECK_TRUE("child's maxrss > 0", ru.ru_maxrss > 0);
+	CHECK_TRUE("child's minor faults >= the pages it touched",
+		   ru.ru_minflt >= TOUCH_PAGES);
 	getrusage(RUSAGE_CHILDREN, &ru);
 	us = ru.ru_utime.tv_sec * 1000000L + ru.ru_utime.tv_usec +
 	     ru.ru_stime.tv_sec * 1000000L + ru.ru_stime.tv_usec;
 	CHECK_TRUE("RUSAGE_CHILDREN includes it", us >= 20000);
+	CHECK_TRUE("RUSAGE_CHILDREN includes its minor faults",
+		   ru.ru_minflt >= TOUCH_PAGES);
+
+	/* wait4's rusage counts the child's own reaped children too. */
+	pid = spawn(reap_burner, 0);
+	memset(&ru, 0, sizeof(ru));
+	CHECK_TRUE("wait4 of a child that reaped a burner",
+		   wait4(pid, &st, 0, &ru) == pid && st == 0);
+	us = ru.ru_utime.tv_sec * 1000000L + ru.ru_utime.tv_usec +
+	     ru.ru_stime.tv_sec * 1000000L + ru.ru_stime.tv_usec;
+	CHECK_TRUE("its rusage has the grandchild's time", us >= 20000);
+	CHECK_TRUE("and the grandchild's minor faults",
+		   ru.ru_minflt >= TOUCH_PAGES);
 
 	/* waitpid(0): a child in our own group; waitpid(-pgid): another. */
 	new_gate();
