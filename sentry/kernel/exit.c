@@ -193,6 +193,8 @@ static void release_tg(struct kernel *k, struct thread_group *tg)
 		ru_counts_add(&parent->child_ru, &tg->child_ru);
 	}
 	tg->reaped = true;
+	/* Its pidfds hang up now. */
+	waitq_wake_all(&k->exit_wait);
 	list_del(&tg->sibling);
 	list_del(&tg->link);
 	if (tg->leader) {

@@ -86,7 +86,7 @@ struct kernel {
 	int init_status; /* wait(2) status of pid 1 */
 	uint64_t boot_ns; /* CLOCK_MONOTONIC at start */
 	int boot_err; /* the first program could not be loaded */
-	struct waitq exit_wait; /* woken whenever a process exits (pidfds) */
+	struct waitq exit_wait; /* woken whenever a process exits or is reaped (pidfds) */
 	/* Readers and pollers of every signalfd: woken whenever a signal is
 	 * queued anywhere (k->lock held) or a mask changes; they re-check.
 	 * The kernel's, so that an epoll watch may outlive any process. */

@@ -23,7 +23,8 @@ static void pidfd_release(struct file *f)
 	free(f->priv);
 }
 
-/* Readable once the process has exited (zombie or reaped). */
+/* Readable once the process has exited (a zombie); hung up as well once
+ * it is reaped (Linux since 6.9). */
 static unsigned pidfd_poll(struct file *f, struct poll_table *pt)
 {
 	struct pidref *r = f->priv;
@@ -33,9 +34,12 @@ static unsigned pidfd_poll(struct file *f, struct poll_table *pt)
 	poll_wait(pt, &t->k->exit_wait);
 	pthread_mutex_lock(&t->k->lock);
 	struct thread_group *g = tg_lookup(t->k, r->pid);
-	bool gone = !g || g->start_ns != r->start_ns || g->zombie || g->reaped;
+	bool reaped = !g || g->start_ns != r->start_ns || g->reaped;
+	bool zombie = !reaped && g->zombie;
 	pthread_mutex_unlock(&t->k->lock);
-	return gone ? POLLIN | POLLRDNORM : 0;
+	if (reaped)
+		return POLLIN | POLLRDNORM | POLLHUP;
+	return zombie ? POLLIN | POLLRDNORM : 0;
 }
 
 static int pidfd_name(struct file *f, char *buf, size_t len)

@@ -651,7 +651,12 @@ static void pidfd_tests(void)
 	pfd.revents = 0;
 	CHECK_RET("poll(pidfd) once it has died", poll(&pfd, 1, -1), 1);
 	CHECK_TRUE("POLLIN", (pfd.revents & POLLIN) != 0);
+	CHECK_TRUE("no POLLHUP while a zombie", !(pfd.revents & POLLHUP));
 	px_expect_exit("child", pid, "killed by SIGTERM");
+	pfd.revents = 0;
+	CHECK_RET("poll(pidfd) once reaped", poll(&pfd, 1, 0), 1);
+	CHECK_TRUE("POLLIN and POLLHUP once reaped",
+		   (pfd.revents & (POLLIN | POLLHUP)) == (POLLIN | POLLHUP));
 	CHECK_ERR("pidfd_send_signal after reaping",
 		  syscall(SYS_pidfd_send_signal, fd, SIGTERM, NULL, 0), ESRCH);
 	close(fd);
