@@ -5,6 +5,7 @@
 
 #include "../lib/log.h"
 #include "../sentry/kernel/kernel.h"
+#include "../sentry/kernel/seccomp.h"
 #include "table.h"
 
 static atomic_uchar reported[ABI_NR_SYSCALLS + 1];
@@ -41,7 +42,9 @@ void syscall_dispatch(struct task *t)
 		if (early)
 			strace_args(t, nr, &a, early);
 	}
-	if (nr < ABI_NR_SYSCALLS && syscall_table[nr].fn) {
+	if (kseccomp_enter(t, nr, &a, &ret)) {
+		/* the process's own filter answered */
+	} else if (nr < ABI_NR_SYSCALLS && syscall_table[nr].fn) {
 		ret = syscall_table[nr].fn(t, &a);
 	} else {
 		report_unimplemented(nr);

@@ -75,7 +75,7 @@ SYSCALL(getcpu); SYSCALL(sched_getscheduler); SYSCALL(sched_setscheduler);
 SYSCALL(sched_getparam); SYSCALL(sched_setparam);
 SYSCALL(sched_get_priority_max); SYSCALL(sched_get_priority_min);
 SYSCALL(sched_rr_get_interval); SYSCALL(getpriority); SYSCALL(setpriority);
-SYSCALL(prctl);
+SYSCALL(prctl); SYSCALL(seccomp);
 /* sys_poll.c */
 SYSCALL(poll); SYSCALL(ppoll); SYSCALL(select); SYSCALL(pselect6);
 SYSCALL(epoll_create); SYSCALL(epoll_create1); SYSCALL(epoll_ctl);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "handlers.h"
+#include "../sentry/kernel/seccomp.h"
 
 #ifndef PR_SET_VMA
 #define PR_SET_VMA 0x53564d41
@@ -386,7 +387,15 @@ SYSCALL(prctl)
 	case PR_GET_DUMPABLE:
 		return t->tg->dumpable_off ? 0 : 1;
 	case PR_GET_SECCOMP:
-		return 0; /* the workload has no seccomp filter of its own */
+		/* The sandbox's own filters are not the workload's. */
+		return kseccomp_mode(t);
+	case PR_SET_SECCOMP:
+		if (a2 == SECCOMP_MODE_STRICT_)
+			return kseccomp_syscall(t, 0 /* SET_MODE_STRICT */, 0, 0);
+		if (a2 == SECCOMP_MODE_FILTER_)
+			return kseccomp_syscall(t, 1 /* SET_MODE_FILTER */, 0,
+					       a->a[2]);
+		return -EINVAL;
 	case PR_SET_KEEPCAPS:
 		if (a2 > 1)
 			return -EINVAL;
@@ -419,4 +428,9 @@ SYSCALL(prctl)
 	default:
 		return -EINVAL;
 	}
+}
+
+SYSCALL(seccomp)
+{
+	return kseccomp_syscall(t, (unsigned)a->a[0], (unsigned)a->a[1], a->a[2]);
 }

@@ -63,7 +63,7 @@ const struct syscall_def syscall_table[ABI_NR_SYSCALLS] = {
 	FULL(getsid, "d"),
 	FULL(setsid, ""),
 	PARTIAL(pidfd_open, "dx", "PIDFD_THREAD returns EINVAL for non-leaders"),
-	PARTIAL(prctl, "dxxxx", "names, PDEATHSIG, subreaper, NO_NEW_PRIVS, DUMPABLE, KEEPCAPS, capability bounding set, timer slack, GET_TID_ADDRESS, GET_SECCOMP (always 0); PR_SET_SECCOMP, PR_SET_MM, PR_SET_VMA and the rest return EINVAL"),
+	PARTIAL(prctl, "dxxxx", "names, PDEATHSIG, subreaper, NO_NEW_PRIVS, DUMPABLE, KEEPCAPS, capability bounding set, timer slack, GET_TID_ADDRESS, SET_SECCOMP and GET_SECCOMP (see seccomp); PR_SET_MM, PR_SET_VMA and the rest return EINVAL"),
 
 	/* Signals: delivered by the sentry with Linux's frames. */
 	FULL(rt_sigaction, "Sppu"),
@@ -367,7 +367,7 @@ const struct syscall_def syscall_table[ABI_NR_SYSCALLS] = {
 	NOSYS(process_mrelease, "tracing and inspecting other processes (ptrace, process_vm_*, kcmp, pidfd_getfd) is not implemented"),
 	NOSYS(unshare, "namespaces and other isolation layers inside the sandbox are not implemented"),
 	NOSYS(setns, "namespaces and other isolation layers inside the sandbox are not implemented"),
-	NOSYS(seccomp, "namespaces and other isolation layers inside the sandbox are not implemented"),
+	PARTIAL(seccomp, "ddx", "filters run in the sentry; no user notification (SECCOMP_FILTER_FLAG_NEW_LISTENER returns EINVAL, GET_ACTION_AVAIL says EOPNOTSUPP for USER_NOTIF), TRACE acts as without a tracer (ENOSYS), and a call made through a site systrap rewrote shows the site's gadget as instruction_pointer"),
 	NOSYS(landlock_create_ruleset, "namespaces and other isolation layers inside the sandbox are not implemented"),
 	NOSYS(landlock_add_rule, "namespaces and other isolation layers inside the sandbox are not implemented"),
 	NOSYS(landlock_restrict_self, "namespaces and other isolation layers inside the sandbox are not implemented"),

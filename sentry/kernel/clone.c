@@ -17,6 +17,7 @@
 #include "../vfs/vfs.h"
 #include "fdtable.h"
 #include "kernel.h"
+#include "seccomp.h"
 #include "pidfd.h"
 
 #ifndef CLONE_PIDFD
@@ -81,6 +82,7 @@ static struct task *task_alloc(struct task *parent)
 	n->sched_priority = parent->sched_priority;
 	n->nice = parent->nice;
 	n->timer_slack_ns = parent->timer_slack_ns;
+	kseccomp_inherit(n, parent);
 	return n;
 }
 

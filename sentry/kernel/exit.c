@@ -16,6 +16,7 @@
 #include "fdtable.h"
 #include "futex.h"
 #include "kernel.h"
+#include "seccomp.h"
 #include "../sentry.h"
 #include "timer.h"
 
@@ -393,6 +394,7 @@ void task_exit(struct task *t, int code)
 	fs_struct_put(fs);
 	free(t->fpbuf);
 	t->fpbuf = NULL;
+	kseccomp_release(t);
 
 	pthread_mutex_lock(&k->lock);
 	list_del(&t->tg_link);

@@ -23,6 +23,8 @@
 #include "../../platform/platform.h"
 #include "wait.h"
 
+struct seccomp_filter;
+
 #define SENTRY_NSIG 64
 #define SENTRY_RLIM_NLIMITS 16
 /* The highest pid + 1 (/proc/sys/kernel/pid_max, 64-bit Linux's). */
@@ -141,6 +143,11 @@ struct ksiginfo {
 			int32_t tid, overrun;
 			uint64_t value;
 		} timer;
+		struct { /* SIGSYS from a seccomp filter */
+			uint64_t call_addr;
+			int32_t syscall;
+			uint32_t arch;
+		} sys;
 	};
 };
 _Static_assert(sizeof(struct ksiginfo) == 128, "siginfo size");
@@ -281,6 +288,10 @@ struct task {
 	bool cpus_set;
 	int sched_policy, sched_priority, nice;
 	uint64_t timer_slack_ns;
+	/* seccomp(2): the filters this task runs (a chain shared with the
+	 * threads and children that inherited it) and the mode. */
+	_Atomic(struct seccomp_filter *) seccomp;
+	atomic_int seccomp_mode;
 };
 
 /* The task the calling sentry thread serves (NULL on other threads). */
@@ -378,6 +389,9 @@ int send_signal_locked(struct task *t, int sig, const struct ksiginfo *info,
 /* A synchronous fault: unblocks and resets sig if the workload blocks or
  * ignores it, so it cannot be dodged. */
 void force_signal(struct task *t, int sig, const struct ksiginfo *info);
+/* As force_signal, but a handler is not run either: sig's default action
+ * (seccomp's kill actions). */
+void force_signal_default(struct task *t, int sig, const struct ksiginfo *info);
 /* Takes the next pending signal of t not in mask (thread's, then the
  * process's); 0 if none. k->lock held. */
 int dequeue_signal_locked(struct task *t, uint64_t mask, struct ksiginfo *info);

@@ -434,6 +434,16 @@ void force_signal(struct task *t, int sig, const struct ksiginfo *info)
 	pthread_mutex_unlock(&t->k->lock);
 }
 
+void force_signal_default(struct task *t, int sig, const struct ksiginfo *info)
+{
+	pthread_mutex_lock(&t->k->lock);
+	struct k_sigaction *a = action_of(t->tg, sig);
+	a->handler = KSIG_DFL;
+	t->sigmask &= ~SIGBIT(sig);
+	send_signal_locked(t, sig, info, false);
+	pthread_mutex_unlock(&t->k->lock);
+}
+
 bool may_signal(const struct task *from, const struct task *to, int sig)
 {
 	const struct creds *a = &from->cred, *b = &to->cred;

@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/sysmacros.h>
 
+#include "../../kernel/seccomp.h"
 #include "../../mm/mm.h"
 #include "../../sentry.h"
 #include "proc.h"
@@ -34,6 +35,7 @@ struct tinfo {
 	struct rlimit rlim[SENTRY_RLIM_NLIMITS];
 	uint64_t cpus[16];
 	long nvcsw, nivcsw;
+	int seccomp_mode, seccomp_filters;
 };
 
 static const char *state_name(char s)
@@ -111,6 +113,8 @@ static int get_tinfo(const struct proc_req *r, struct tinfo *ti)
 		memcpy(ti->cpus, k->cpus, sizeof(ti->cpus));
 	ti->nvcsw = tg->dead_ru.nvcsw;
 	ti->nivcsw = tg->dead_ru.nivcsw;
+	ti->seccomp_mode = kseccomp_mode(t);
+	ti->seccomp_filters = kseccomp_nfilters(t);
 	pthread_mutex_unlock(&k->lock);
 	return 0;
 }
@@ -481,9 +485,9 @@ static int show_status(const struct proc_req *r, struct sbuf *b)
 		  "\nCapAmb:\t%016" PRIx64 "\nNoNewPrivs:\t%d\n",
 		  c->cap_inheritable, c->cap_permitted, c->cap_effective,
 		  c->cap_bounding, c->cap_ambient, c->no_new_privs ? 1 : 0);
-	/* The sandbox's own filter is not the workload's: prctl's
-	 * PR_GET_SECCOMP says 0 too. */
-	sb_printf(b, "Seccomp:\t0\n");
+	/* The workload's own filters (the sandbox's are not its). */
+	sb_printf(b, "Seccomp:\t%d\nSeccomp_filters:\t%d\n", ti.seccomp_mode,
+		  ti.seccomp_filters);
 	put_cpus(b, ti.cpus);
 	sb_printf(b, "Mems_allowed:\t1\nMems_allowed_list:\t0\n");
 	sb_printf(b,
