@@ -111,9 +111,11 @@ static void sleep_tests(void)
 	/* Interrupted by a handled SIGALRM: EINTR, even with SA_RESTART. */
 	handle(SIGALRM, SA_RESTART);
 	alarms = 0;
+	/* t0 before the timer is armed: the check below is about time since
+	 * arming (taken after, a delay before the clock read made it fail). */
+	t0 = px_now_ns(CLOCK_MONOTONIC);
 	real_in(20);
 	req = ns_ts(10 * SEC);
-	t0 = px_now_ns(CLOCK_MONOTONIC);
 	CHECK_ERR("nanosleep 10s, SIGALRM after 20ms (SA_RESTART)",
 		  nanosleep(&req, &rem), EINTR);
 	CHECK_TRUE("handler ran, at least 20ms in",
