@@ -56,8 +56,8 @@ check: build
 bench: build
 	ninja -C $(BUILD) bench
 
-# The 9P decoder's and the ELF parser's fuzz targets for FUZZ_SECONDS each
-# (make check runs them 10 s).
+# The 9P decoder's, the ELF parser's and the seccomp filter checker's fuzz
+# targets for FUZZ_SECONDS each (make check runs them 10 s).
 FUZZ_SECONDS ?= 600
 fuzz: build
 	tests/fuzz/run-fuzz.sh $(BUILD)/tests/fuzz/fuzz-p9 $(FUZZ_SECONDS) \
@@ -65,6 +65,8 @@ fuzz: build
 	tests/fuzz/run-fuzz-elf.sh $(BUILD)/tests/fuzz/fuzz-elf $(FUZZ_SECONDS) \
 		$(BUILD)/tests/fuzz/artifacts-elf /bin/true \
 		/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 /bin/busybox
+	tests/fuzz/run-fuzz.sh $(BUILD)/tests/fuzz/fuzz-bpf $(FUZZ_SECONDS) \
+		tests/fuzz/corpus-bpf $(BUILD)/tests/fuzz/artifacts-bpf
 
 docs: build
 	./$(BUILD)/sentry/syscalls-doc > docs/syscalls.md

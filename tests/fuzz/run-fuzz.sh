@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Runs the decoder fuzz target for SECONDS over the seed corpus. New inputs
+# Runs a fuzz target (the 9P decoder's, the seccomp filter checker's) for
+# SECONDS over its seed corpus. New inputs
 # go to a temporary directory (the committed seeds stay as they are); a
 # crash leaves its input in ARTIFACTS and fails the run.
 # usage: run-fuzz.sh FUZZER SECONDS SEED_DIR ARTIFACT_DIR
 set -euo pipefail
 fuzzer=$1 seconds=$2 seeds=$3 artifacts=$4
-work=$(mktemp -d /tmp/p9-fuzz-XXXXXX)
+work=$(mktemp -d /tmp/fuzz-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$artifacts"
 # -jobs is not used: two cores are shared with the rest of the suite.
