@@ -209,9 +209,10 @@ static void *closer(void *arg)
 }
 
 /* Another thread closes a file this one polls: the poll goes on and finds
- * the fd gone (POLLNVAL) on its next look. Either order gives that answer;
- * when the close comes during the wait, the sentry must not free what the
- * wait is still linked into. */
+ * the fd gone (POLLNVAL) on its next look; when the close comes during the
+ * wait, the sentry must not free what the wait is still linked into. A
+ * close between poll's looks at the two fds leaves the eventfd seen open
+ * (the pipe's byte ends that poll): the next poll sees it gone. */
 static void poll_close_race(void)
 {
 	int w[2];
@@ -223,8 +224,10 @@ static void poll_close_race(void)
 	CHECK_TRUE("a closing thread",
 		   pthread_create(&th, NULL, closer, NULL) == 0);
 	int r = poll(pf, 2, 5000);
-	CHECK_TRUE("poll returns with the closed fd", r >= 1);
-	CHECK_TRUE("which is POLLNVAL", pf[0].revents == POLLNVAL);
+	CHECK_TRUE("poll returns", r >= 1);
+	if (pf[0].revents == 0)
+		poll(pf, 1, 0);
+	CHECK_TRUE("the closed fd is POLLNVAL", pf[0].revents == POLLNVAL);
 	CHECK_TRUE("closer done", pthread_join(th, NULL) == 0);
 	close(w[0]);
 	close(w[1]);
