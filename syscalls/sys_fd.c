@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 
 #include "fsutil.h"
+#include "../sentry/fsimpl/pipe/pipe.h"
 
 static uint64_t nofile(struct task *t)
 {
@@ -223,8 +224,12 @@ SYSCALL(fcntl)
 	case F_GETLEASE:
 		r = F_UNLCK;
 		break;
+	case F_GETPIPE_SZ:
+	case F_SETPIPE_SZ:
+		r = pipe_fcntl_size(t, f, cmd == F_SETPIPE_SZ, (uint32_t)a->a[2]);
+		break;
 	default:
-		r = -EINVAL; /* leases, seals, pipe sizes, SIGIO */
+		r = -EINVAL; /* leases, seals, SIGIO */
 	}
 	file_put(f);
 	return r;

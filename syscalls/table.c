@@ -130,7 +130,7 @@ const struct syscall_def syscall_table[ABI_NR_SYSCALLS] = {
 	FULL(epoll_pwait2, "dpdppu"),
 
 	/* Pipes: the sentry's own buffers. */
-	PARTIAL(pipe, "p", "F_SETPIPE_SZ is not supported; capacity is 64 KiB"),
+	PARTIAL(pipe, "p", "F_SETPIPE_SZ grows a pipe's buffer to 1 MiB (more with CAP_SYS_RESOURCE), but the enlarged buffers of a whole sandbox stay within 64 MiB over the default (EPERM beyond), whatever the capabilities; a FIFO keeps 64 KiB; in packet mode (O_DIRECT) a buffer holds as many packets as it has bytes, not one per page"),
 	PARTIAL(pipe2, "px", "see pipe"),
 
 	/* Files: the VFS (sentry/vfs/) over the gofer, tmpfs, devfs, sysfs
@@ -222,7 +222,7 @@ const struct syscall_def syscall_table[ABI_NR_SYSCALLS] = {
 	FULL(dup, "d"),
 	FULL(dup2, "dd"),
 	FULL(dup3, "ddx"),
-	PARTIAL(fcntl, "ddx", "leases, file seals, pipe sizes and SIGIO ownership (F_SETOWN, F_SETSIG) return EINVAL; record locks are the sentry's own, not seen by host processes sharing a --rw directory"),
+	PARTIAL(fcntl, "ddx", "leases, file seals and SIGIO ownership (F_SETOWN, F_SETSIG) return EINVAL; F_GETPIPE_SZ and F_SETPIPE_SZ work on pipes (see pipe), not FIFOs (EBADF); record locks are the sentry's own, not seen by host processes sharing a --rw directory"),
 	PARTIAL(flock, "dx", "locks are the sentry's own; pipes and the host-backed standard streams accept every lock without conflicts"),
 	PARTIAL(ioctl, "dxx", "FIOCLEX, FIONCLEX, FIONBIO, FIONREAD; TCGETS and TIOCGWINSZ on terminals; other requests return ENOTTY"),
 

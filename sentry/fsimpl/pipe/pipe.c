@@ -24,7 +24,14 @@
 
 #define PIPE_SIZE 65536
 #define PIPE_BUF_ 4096
-#define MAX_PACKETS (PIPE_SIZE / 1)
+/* /proc/sys/fs/pipe-max-size: F_SETPIPE_SZ beyond needs CAP_SYS_RESOURCE. */
+#define PIPE_MAX_SIZE 1048576
+#define CAP_SYS_RESOURCE_ 24
+/* What F_SETPIPE_SZ may add over the default sizes, sandbox-wide: the
+ * buffers are the sentry's memory, whatever the workload's capabilities
+ * (Linux charges them to the user, and exempts privileged ones). */
+#define PIPE_GROWTH_MAX (64UL << 20)
+static atomic_size_t pipe_growth;
 
 struct pipe {
 	pthread_mutex_t lock;
@@ -35,7 +42,7 @@ struct pipe {
 	int readers, writers;
 	bool packet;
 	/* Packet mode: the lengths of the packets in the buffer, in order. */
-	uint16_t *pkt;
+	uint16_t *pkt; /* a ring of size entries, as the data's */
 	size_t pkt_head, pkt_count;
 	struct waitq rq, wq; /* readers wait for data, writers for room */
 	uint64_t ino;
@@ -54,6 +61,8 @@ static void pipe_put(struct pipe *p)
 {
 	if (atomic_fetch_sub(&p->refs, 1) != 1)
 		return;
+	if (p->size > PIPE_SIZE)
+		atomic_fetch_sub(&pipe_growth, p->size - PIPE_SIZE);
 	free(p->buf);
 	free(p->pkt);
 	pthread_mutex_destroy(&p->lock);
@@ -115,7 +124,7 @@ static long pipe_read(struct task *t, struct file *f, void *buf, size_t n,
 						left -= c;
 					}
 				}
-				p->pkt_head = (p->pkt_head + 1) % MAX_PACKETS;
+				p->pkt_head = (p->pkt_head + 1) % p->size;
 				p->pkt_count--;
 			} else {
 				ring_copy_out(p, buf, take);
@@ -173,13 +182,13 @@ static long pipe_write(struct task *t, struct file *f, const void *buf,
 		size_t room = p->size - p->len;
 		size_t want = n - done;
 		bool atomic = n <= PIPE_BUF_;
-		if (p->packet && p->pkt_count >= MAX_PACKETS)
+		if (p->packet && p->pkt_count >= p->size)
 			room = 0;
 		if (room >= want || (!atomic && room > 0)) {
 			size_t c = want < room ? want : room;
 			ring_copy_in(p, (const unsigned char *)buf + done, c);
 			if (p->packet) {
-				size_t at = (p->pkt_head + p->pkt_count) % MAX_PACKETS;
+				size_t at = (p->pkt_head + p->pkt_count) % p->size;
 				p->pkt[at] = (uint16_t)c;
 				p->pkt_count++;
 			}
@@ -351,6 +360,102 @@ static struct file *end_new(struct pipe *p, int acc, int flags)
 	return f;
 }
 
+/* A buffer's share of PIPE_GROWTH_MAX goes from sub to add bytes; false
+ * (and nothing moves) if that would pass the budget. */
+static bool growth_move(size_t add, size_t sub)
+{
+	if (add <= sub) {
+		atomic_fetch_sub(&pipe_growth, sub - add);
+		return true;
+	}
+	size_t cur = atomic_load(&pipe_growth);
+	do {
+		if (cur + (add - sub) > PIPE_GROWTH_MAX)
+			return false;
+	} while (!atomic_compare_exchange_weak(&pipe_growth, &cur,
+					       cur + (add - sub)));
+	return true;
+}
+
+/* The buffer becomes size bytes (its data, and in packet mode its packets,
+ * kept in order); p->lock held. */
+static int pipe_resize_locked(struct pipe *p, size_t size)
+{
+	unsigned char *nb = malloc(size);
+	uint16_t *np = p->packet ? malloc(size * sizeof(uint16_t)) : NULL;
+	if (!nb || (p->packet && !np)) {
+		free(nb);
+		free(np);
+		return -ENOMEM;
+	}
+	size_t first = p->size - p->head;
+	if (first > p->len)
+		first = p->len;
+	memcpy(nb, p->buf + p->head, first);
+	memcpy(nb + first, p->buf, p->len - first);
+	for (size_t i = 0; np && i < p->pkt_count; i++)
+		np[i] = p->pkt[(p->pkt_head + i) % p->size];
+	free(p->buf);
+	free(p->pkt);
+	p->buf = nb;
+	p->pkt = np;
+	p->head = 0;
+	p->pkt_head = 0;
+	p->size = size;
+	return 0;
+}
+
+long pipe_fcntl_size(struct task *t, struct file *f, bool set, uint32_t arg)
+{
+	if (f->ops != &pipe_ops)
+		return -EBADF;
+	struct pipe *p = ((struct pipe_end *)f->priv)->p;
+	if (!set) {
+		pthread_mutex_lock(&p->lock);
+		long r = (long)p->size;
+		pthread_mutex_unlock(&p->lock);
+		return r;
+	}
+	/* Linux's round_pipe_size: a power-of-two number of pages. */
+	if (arg > (1U << 31))
+		return -EINVAL;
+	size_t size = PIPE_BUF_;
+	while (size < arg)
+		size <<= 1;
+	bool privileged = t->cred.cap_effective & (1ULL << CAP_SYS_RESOURCE_);
+	pthread_mutex_lock(&p->lock);
+	long r;
+	size_t was = p->size;
+	if (size > was && size > PIPE_MAX_SIZE && !privileged) {
+		r = -EPERM;
+	} else if (size < p->len || (p->packet && size < p->pkt_count)) {
+		r = -EBUSY;
+	} else if (size == was) {
+		r = (long)size;
+	} else {
+		/* The sandbox-wide budget for enlarged buffers. */
+		size_t add = size > PIPE_SIZE ? size - PIPE_SIZE : 0;
+		size_t sub = was > PIPE_SIZE ? was - PIPE_SIZE : 0;
+		if (!growth_move(add, sub)) {
+			r = -EPERM;
+		} else {
+			r = pipe_resize_locked(p, size);
+			if (r < 0) {
+				if (add > sub)
+					atomic_fetch_sub(&pipe_growth, add - sub);
+				else
+					atomic_fetch_add(&pipe_growth, sub - add);
+			} else {
+				r = (long)size;
+			}
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (r > 0)
+		waitq_wake_all(&p->wq); /* room for waiting writers, maybe */
+	return r;
+}
+
 int pipe_create(struct task *t, int flags, struct file **rd, struct file **wr)
 {
 	struct pipe *p = calloc(1, sizeof(*p));
@@ -362,7 +467,7 @@ int pipe_create(struct task *t, int flags, struct file **rd, struct file **wr)
 	p->buf = malloc(PIPE_SIZE);
 	p->packet = flags & O_DIRECT;
 	if (p->packet)
-		p->pkt = malloc(MAX_PACKETS * sizeof(uint16_t));
+		p->pkt = malloc(PIPE_SIZE * sizeof(uint16_t));
 	if (!p->buf || (p->packet && !p->pkt)) {
 		pipe_put(p);
 		return -ENOMEM;

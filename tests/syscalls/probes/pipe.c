@@ -297,9 +297,56 @@ static void blocking_tests(void)
 	close(gate[1]);
 }
 
+/* F_GETPIPE_SZ and F_SETPIPE_SZ: sizes round up to a power-of-two number
+ * of pages, the data stays, a size below it is EBUSY. (Sizes above
+ * /proc/sys/fs/pipe-max-size need CAP_SYS_RESOURCE, which root here may
+ * or may not have: not checked.) */
+static void size_tests(void)
+{
+	int p[2];
+	char buf[20000];
+
+	if (pipe2(p, O_NONBLOCK) != 0)
+		return;
+	CHECK_RET("F_GETPIPE_SZ of a new pipe", fcntl(p[0], F_GETPIPE_SZ), 65536);
+	CHECK_RET("F_SETPIPE_SZ 1 -> a page", fcntl(p[1], F_SETPIPE_SZ, 1), 4096);
+	CHECK_RET("F_GETPIPE_SZ on the other end", fcntl(p[0], F_GETPIPE_SZ),
+		  4096);
+	memset(buf, 'x', sizeof(buf));
+	CHECK_RET("a write fills 4096 bytes", write(p[1], buf, sizeof(buf)), 4096);
+	CHECK_ERR("then it is full", write(p[1], buf, 1), EAGAIN);
+	CHECK_RET("F_SETPIPE_SZ 10000 -> 16384",
+		  fcntl(p[1], F_SETPIPE_SZ, 10000), 16384);
+	CHECK_RET("now 12288 more fit", write(p[1], buf, sizeof(buf)), 12288);
+	CHECK_ERR("shrinking below the data: EBUSY",
+		  fcntl(p[1], F_SETPIPE_SZ, 4096), EBUSY);
+	CHECK_RET("the data is all there", read(p[0], buf, sizeof(buf)), 16384);
+	CHECK_TRUE("unchanged", buf[0] == 'x' && buf[16383] == 'x');
+	CHECK_RET("F_SETPIPE_SZ 0 -> a page", fcntl(p[0], F_SETPIPE_SZ, 0), 4096);
+	CHECK_RET("F_SETPIPE_SZ 1 MiB", fcntl(p[0], F_SETPIPE_SZ, 1 << 20),
+		  1 << 20);
+	CHECK_ERR("F_SETPIPE_SZ 2^31 + 1",
+		  fcntl(p[0], F_SETPIPE_SZ, 0x80000001U), EINVAL);
+	/* A resize keeps the data in order across the ring's wrap. */
+	CHECK_RET("F_SETPIPE_SZ 8192", fcntl(p[0], F_SETPIPE_SZ, 8192), 8192);
+	write(p[1], buf, 6000);
+	read(p[0], buf, 6000);
+	CHECK_RET("write 'abcdefgh' across the wrap",
+		  write(p[1], "0123456789abcdefgh", 18), 18);
+	CHECK_RET("grow to 65536", fcntl(p[1], F_SETPIPE_SZ, 65536), 65536);
+	memset(buf, 0, 32);
+	CHECK_RET("read it back", read(p[0], buf, 32), 18);
+	CHECK_TRUE("in order", memcmp(buf, "0123456789abcdefgh", 18) == 0);
+	CHECK_ERR("F_SETPIPE_SZ on a non-pipe", fcntl(1, F_SETPIPE_SZ, 4096),
+		  EBADF);
+	close(p[0]);
+	close(p[1]);
+}
+
 int main(void)
 {
 	px_reset();
+	size_tests();
 	basic_tests();
 	nonblock_tests();
 	packet_tests();
