@@ -9,6 +9,7 @@
 
 #include "fsutil.h"
 #include "../sentry/fsimpl/pipe/pipe.h"
+#include "../sentry/fsimpl/tmpfs/tmpfs.h"
 
 static uint64_t nofile(struct task *t)
 {
@@ -224,12 +225,16 @@ SYSCALL(fcntl)
 	case F_GETLEASE:
 		r = F_UNLCK;
 		break;
+	case F_ADD_SEALS:
+	case F_GET_SEALS:
+		r = tmpfs_fcntl_seals(f, cmd == F_ADD_SEALS, (uint32_t)a->a[2]);
+		break;
 	case F_GETPIPE_SZ:
 	case F_SETPIPE_SZ:
 		r = pipe_fcntl_size(t, f, cmd == F_SETPIPE_SZ, (uint32_t)a->a[2]);
 		break;
 	default:
-		r = -EINVAL; /* leases, seals, SIGIO */
+		r = -EINVAL; /* leases, SIGIO */
 	}
 	file_put(f);
 	return r;

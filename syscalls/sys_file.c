@@ -785,7 +785,8 @@ SYSCALL(memfd_create)
 	if (r < 0)
 		return r;
 	struct file *f;
-	int err = tmpfs_memfd_open(t, name, t->cred.fsuid, t->cred.fsgid, &f);
+	int err = tmpfs_memfd_open(t, name, t->cred.fsuid, t->cred.fsgid,
+				   flags, &f);
 	if (err < 0)
 		return err;
 	long fd = fd_install_task(t, f, flags & MFD_CLOEXEC);

@@ -191,7 +191,7 @@ const struct syscall_def syscall_table[ABI_NR_SYSCALLS] = {
 	FULL(getcwd, "pu"),
 	FULL(chroot, "s"),
 	FULL(umask, "o"),
-	PARTIAL(memfd_create, "sx", "file seals (F_ADD_SEALS) and MFD_HUGETLB return EINVAL"),
+	PARTIAL(memfd_create, "sx", "MFD_HUGETLB returns EINVAL"),
 	FULL(stat, "sp"),
 	FULL(fstat, "dp"),
 	FULL(lstat, "sp"),
@@ -222,7 +222,7 @@ const struct syscall_def syscall_table[ABI_NR_SYSCALLS] = {
 	FULL(dup, "d"),
 	FULL(dup2, "dd"),
 	FULL(dup3, "ddx"),
-	PARTIAL(fcntl, "ddx", "leases, file seals and SIGIO ownership (F_SETOWN, F_SETSIG) return EINVAL; F_GETPIPE_SZ and F_SETPIPE_SZ work on pipes (see pipe), not FIFOs (EBADF); record locks are the sentry's own, not seen by host processes sharing a --rw directory"),
+	PARTIAL(fcntl, "ddx", "leases and SIGIO ownership (F_SETOWN, F_SETSIG) return EINVAL; file seals are for memfd_create's files (other tmpfs files say EINVAL, where Linux's tmpfs says F_SEAL_SEAL); F_GETPIPE_SZ and F_SETPIPE_SZ work on pipes (see pipe), not FIFOs (EBADF); record locks are the sentry's own, not seen by host processes sharing a --rw directory"),
 	PARTIAL(flock, "dx", "locks are the sentry's own; pipes and the host-backed standard streams accept every lock without conflicts"),
 	PARTIAL(ioctl, "dxx", "FIOCLEX, FIONCLEX, FIONBIO, FIONREAD; TCGETS and TIOCGWINSZ on terminals; other requests return ENOTTY"),
 

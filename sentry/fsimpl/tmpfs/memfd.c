@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "tmpfs.h"
 
@@ -23,8 +24,15 @@ static void memfd_init(void)
 	vfs_sb_put(sb);
 }
 
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008U
+#endif
+#ifndef F_SEAL_EXEC
+#define F_SEAL_EXEC 0x0020
+#endif
+
 int tmpfs_memfd_open(struct task *t, const char *name, uint32_t uid,
-		     uint32_t gid, struct file **out)
+		     uint32_t gid, unsigned mfd_flags, struct file **out)
 {
 	pthread_once(&once, memfd_init);
 	if (memfd_err < 0)
@@ -36,12 +44,22 @@ int tmpfs_memfd_open(struct task *t, const char *name, uint32_t uid,
 	/* Several memfds may share a name: each gets its own dentry, which
 	 * is unlinked at once (what /proc shows as "(deleted)"). */
 	snprintf(dname, sizeof(dname), "memfd:%s", name);
-	struct vfs_create vc = {.mode = S_IFREG | 0777, .uid = uid, .gid = gid};
+	/* Linux's: 0777, or 0666 with F_SEAL_EXEC (MFD_NOEXEC_SEAL, which
+	 * allows sealing); F_SEAL_SEAL unless sealing is allowed. */
+	bool noexec = mfd_flags & MFD_NOEXEC_SEAL;
+	struct vfs_create vc = {.mode = S_IFREG | (noexec ? 0666 : 0777),
+				.uid = uid, .gid = gid};
 	struct vfs_inode *inode;
 	pthread_mutex_lock(&dir->inode->rwsem);
 	int err = dir->inode->ops->create(dir, dname, &vc, &inode);
 	struct vfs_dentry *d = NULL;
 	if (err == 0) {
+		uint32_t seals = F_SEAL_SEAL;
+		if (noexec)
+			seals = F_SEAL_EXEC;
+		else if (mfd_flags & MFD_ALLOW_SEALING)
+			seals = 0;
+		tmpfs_set_sealable(inode, seals);
 		d = vfs_d_add(dir, dname, inode);
 		if (!d)
 			err = -ENOMEM;

@@ -68,6 +68,11 @@ struct tnode {
 	char *data;
 	size_t cap;
 	uint64_t charged;
+	/* File seals (memfd_create's files only: sealable; F_SEAL_*), under
+	 * data_lock. The host memfd, once there, carries the ones that
+	 * guard its mappings too (WRITE, FUTURE_WRITE, GROW, SHRINK). */
+	bool sealable;
+	uint32_t seals;
 	/* symlinks */
 	char *target;
 	struct txattr *xattrs;
@@ -451,13 +456,24 @@ static int tmpfs_rename(struct vfs_dentry *odir, const char *oname,
 
 /* ---- regular file data ------------------------------------------------- */
 
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE 0x0010
+#endif
+#ifndef F_SEAL_EXEC
+#define F_SEAL_EXEC 0x0020
+#endif
+#define KNOWN_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | \
+		     F_SEAL_FUTURE_WRITE | F_SEAL_EXEC)
+#define HOST_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | \
+		    F_SEAL_FUTURE_WRITE)
+
 /* Moves a file's contents to a memfd; data_lock held for writing. */
 static int promote(struct vfs_inode *i)
 {
 	struct tnode *n = TN(i);
 	if (n->memfd >= 0)
 		return 0;
-	int fd = memfd_create("tmpfs", MFD_CLOEXEC);
+	int fd = memfd_create("tmpfs", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return -errno;
 	uint64_t size = i->attr.size;
@@ -480,6 +496,13 @@ static int promote(struct vfs_inode *i)
 			return -e;
 		}
 		off += (size_t)w;
+	}
+	/* The seals the host must keep for mappings of it. */
+	uint32_t host = n->seals & HOST_SEALS;
+	if (host && fcntl(fd, F_ADD_SEALS, host) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
 	}
 	free(n->data);
 	n->data = NULL;
@@ -511,6 +534,9 @@ static int resize(struct vfs_inode *i, uint64_t size)
 	int err = 0;
 	if (size == old)
 		return 0;
+	if ((size < old && (n->seals & F_SEAL_SHRINK)) ||
+	    (size > old && (n->seals & F_SEAL_GROW)))
+		return -EPERM;
 	if (n->memfd < 0 && size > SMALL_MAX)
 		err = promote(i);
 	if (err == 0 && n->memfd >= 0) {
@@ -608,6 +634,10 @@ static long tmpfs_write(struct task *t, struct file *f, const void *buf,
 	if (len == 0)
 		return 0;
 	pthread_rwlock_wrlock(&n->data_lock);
+	if (n->seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) {
+		pthread_rwlock_unlock(&n->data_lock);
+		return -EPERM;
+	}
 	uint64_t off =
 	    (atomic_load(&f->flags) & O_APPEND) ? i->attr.size : *pos;
 	if (t) {
@@ -705,6 +735,15 @@ static int tmpfs_fallocate(struct file *f, int mode, uint64_t off, uint64_t len)
 		return -EOPNOTSUPP;
 	pthread_rwlock_wrlock(&n->data_lock);
 	uint64_t size = i->attr.size;
+	/* As shmem: a hole changes the data, an allocation past the end
+	 * grows the file (even one that keeps its size). */
+	if (((mode & FALLOC_FL_PUNCH_HOLE) &&
+	     (n->seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE))) ||
+	    (!(mode & FALLOC_FL_PUNCH_HOLE) && (n->seals & F_SEAL_GROW) &&
+	     off + len > size)) {
+		pthread_rwlock_unlock(&n->data_lock);
+		return -EPERM;
+	}
 	if (mode & FALLOC_FL_PUNCH_HOLE) {
 		if (off < size) {
 			uint64_t e = off + len < size ? off + len : size;
@@ -777,6 +816,14 @@ static int tmpfs_mmap_fd(struct file *f)
 
 static int tmpfs_setattr(struct vfs_inode *i, const struct vfs_setattr *s)
 {
+	if ((s->valid & VFS_ATTR_MODE) && S_ISREG(i->type)) {
+		struct tnode *n = TN(i);
+		pthread_rwlock_rdlock(&n->data_lock);
+		bool exec_sealed = n->seals & F_SEAL_EXEC;
+		pthread_rwlock_unlock(&n->data_lock);
+		if (exec_sealed && ((s->mode ^ i->attr.mode) & 0111))
+			return -EPERM;
+	}
 	if (s->valid & VFS_ATTR_SIZE) {
 		if (!S_ISREG(i->type))
 			return -EINVAL;
@@ -1146,4 +1193,47 @@ int tmpfs_make_node(struct vfs_sb *sb, uint32_t mode, struct vfs_inode **out)
 bool tmpfs_is(const struct vfs_inode *i)
 {
 	return i->ops == &tmpfs_iops;
+}
+
+long tmpfs_fcntl_seals(struct file *f, bool add, uint32_t seals)
+{
+	struct vfs_inode *i = f->inode;
+	if (f->ops != &tmpfs_reg_fops || !TN(i)->sealable)
+		return -EINVAL;
+	struct tnode *n = TN(i);
+	if (!add) {
+		pthread_rwlock_rdlock(&n->data_lock);
+		long r = (long)n->seals;
+		pthread_rwlock_unlock(&n->data_lock);
+		return r;
+	}
+	if (!(f->mode & FMODE_WRITE))
+		return -EPERM;
+	if (seals & ~(uint32_t)KNOWN_SEALS)
+		return -EINVAL;
+	pthread_rwlock_wrlock(&n->data_lock);
+	long r = 0;
+	if (n->seals & F_SEAL_SEAL) {
+		r = -EPERM;
+	} else {
+		/* The host refuses F_SEAL_WRITE (EBUSY) while a stub maps
+		 * the file shared and writable: only a memfd can be mapped. */
+		uint32_t host = (seals & ~n->seals) & HOST_SEALS;
+		if (n->memfd >= 0 && host &&
+		    fcntl(n->memfd, F_ADD_SEALS, host) < 0)
+			r = -errno;
+		else
+			n->seals |= seals;
+	}
+	pthread_rwlock_unlock(&n->data_lock);
+	return r;
+}
+
+void tmpfs_set_sealable(struct vfs_inode *i, uint32_t seals)
+{
+	struct tnode *n = TN(i);
+	pthread_rwlock_wrlock(&n->data_lock);
+	n->sealable = true;
+	n->seals = seals;
+	pthread_rwlock_unlock(&n->data_lock);
 }

@@ -24,6 +24,12 @@ int tmpfs_register(void);
 /* A new unlinked inode of sb (a tmpfs), owned by root. */
 int tmpfs_make_node(struct vfs_sb *sb, uint32_t mode, struct vfs_inode **out);
 bool tmpfs_is(const struct vfs_inode *i);
-/* memfd_create: an unlinked tmpfs file, opened read-write. */
+/* memfd_create: an unlinked tmpfs file, opened read-write; mfd_flags:
+ * MFD_ALLOW_SEALING, MFD_NOEXEC_SEAL (mode 0666 and F_SEAL_EXEC). */
 int tmpfs_memfd_open(struct task *t, const char *name, uint32_t uid,
-		     uint32_t gid, struct file **out);
+		     uint32_t gid, unsigned mfd_flags, struct file **out);
+/* fcntl's F_ADD_SEALS (add) and F_GET_SEALS: -EINVAL for any file but a
+ * memfd_create one. */
+long tmpfs_fcntl_seals(struct file *f, bool add, uint32_t seals);
+/* memfd.c's: the seals a new memfd starts with (tmpfs.c keeps them). */
+void tmpfs_set_sealable(struct vfs_inode *i, uint32_t seals);

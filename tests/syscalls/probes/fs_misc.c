@@ -84,6 +84,98 @@ static void memfds(void)
 	FERR("memfd long name", memfd_create(longname, 0), EINVAL);
 }
 
+#ifndef F_SEAL_EXEC
+#define F_SEAL_EXEC 0x0020
+#endif
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008U
+#endif
+
+/* File seals on memfds (fcntl F_ADD_SEALS, F_GET_SEALS). */
+static void memfd_seals(void)
+{
+	char buf[8192];
+	memset(buf, 's', sizeof(buf));
+	int nos = FOK("memfd without MFD_ALLOW_SEALING",
+		      memfd_create("noseal", MFD_CLOEXEC));
+	CHECK_RET("its seals: F_SEAL_SEAL", fcntl(nos, F_GET_SEALS), F_SEAL_SEAL);
+	CHECK_ERR("adding one: EPERM", fcntl(nos, F_ADD_SEALS, F_SEAL_GROW),
+		  EPERM);
+	close(nos);
+
+	int fd = FOK("memfd with MFD_ALLOW_SEALING",
+		     memfd_create("seal", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+	CHECK_RET("no seals yet", fcntl(fd, F_GET_SEALS), 0);
+	CHECK_RET("write 8 KiB", write(fd, buf, sizeof(buf)), 8192);
+	CHECK_ERR("an unknown seal", fcntl(fd, F_ADD_SEALS, 0x1000), EINVAL);
+	FOK("F_SEAL_SHRINK", fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK));
+	CHECK_ERR("ftruncate smaller", ftruncate(fd, 100), EPERM);
+	FOK("ftruncate larger", ftruncate(fd, 12288));
+	FOK("F_SEAL_GROW", fcntl(fd, F_ADD_SEALS, F_SEAL_GROW));
+	CHECK_ERR("ftruncate larger now", ftruncate(fd, 16384), EPERM);
+	CHECK_ERR("a write past the end", pwrite(fd, "x", 1, 12288), EPERM);
+	CHECK_RET("a write inside", pwrite(fd, "in", 2, 100), 2);
+	CHECK_ERR("fallocate past the end (KEEP_SIZE too)",
+		  fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 20000), EPERM);
+	FOK("ftruncate to its size", ftruncate(fd, 12288));
+	char *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK_TRUE("a shared writable mapping", m != MAP_FAILED);
+	CHECK_ERR("F_SEAL_WRITE while it is mapped",
+		  fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE), EBUSY);
+	if (m != MAP_FAILED)
+		munmap(m, 4096);
+	FOK("F_SEAL_WRITE once unmapped", fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE));
+	CHECK_RET("seals now", fcntl(fd, F_GET_SEALS),
+		  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+	CHECK_ERR("write", pwrite(fd, "x", 1, 0), EPERM);
+	CHECK_ERR("punch a hole",
+		  fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+			    4096),
+		  EPERM);
+	CHECK_TRUE("a shared writable mapping: refused",
+		   mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) ==
+			   MAP_FAILED &&
+			   errno == EPERM);
+	m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+	CHECK_TRUE("a shared read-only one: fine", m != MAP_FAILED);
+	CHECK_TRUE("which reads the data", m != MAP_FAILED && m[100] == 'i');
+	if (m != MAP_FAILED)
+		munmap(m, 4096);
+	CHECK_RET("read still works", pread(fd, buf, 2, 100), 2);
+	FOK("F_SEAL_SEAL", fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL));
+	CHECK_ERR("no more seals", fcntl(fd, F_ADD_SEALS, F_SEAL_EXEC), EPERM);
+	close(fd);
+
+	fd = FOK("another", memfd_create("seal2", MFD_ALLOW_SEALING));
+	int rd = -1;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	rd = open(path, O_RDONLY);
+	CHECK_TRUE("a read-only open of it", rd >= 0);
+	CHECK_ERR("F_ADD_SEALS through it: EPERM",
+		  fcntl(rd, F_ADD_SEALS, F_SEAL_GROW), EPERM);
+	CHECK_RET("F_GET_SEALS through it", fcntl(rd, F_GET_SEALS), 0);
+	FOK("F_SEAL_FUTURE_WRITE", fcntl(fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE));
+	CHECK_ERR("a write after it", write(fd, "x", 1), EPERM);
+	close(rd);
+	close(fd);
+
+	fd = FOK("an exec-sealed one",
+		 memfd_create("seal3", MFD_NOEXEC_SEAL));
+	CHECK_RET("its seals: F_SEAL_EXEC", fcntl(fd, F_GET_SEALS), F_SEAL_EXEC);
+	struct stat st;
+	fstat(fd, &st);
+	CHECK_RET("its mode", st.st_mode & 07777, 0666);
+	CHECK_ERR("chmod +x", fchmod(fd, 0777), EPERM);
+	FOK("chmod without x", fchmod(fd, 0644));
+	close(fd);
+
+	fs_put("plain", "x", 0644);
+	int pf = open("plain", O_RDWR);
+	CHECK_ERR("F_GET_SEALS on a plain file", fcntl(pf, F_GET_SEALS), EINVAL);
+	close(pf);
+}
+
 static void copies(void)
 {
 	char buf[64];
@@ -156,6 +248,7 @@ int main(void)
 	fs_setup();
 	fifos();
 	memfds();
+	memfd_seals();
 	copies();
 	syncs();
 	fs_cleanup();
