@@ -304,6 +304,22 @@ static void kill_by(struct task *t, int sig, bool kill_process,
 	task_exit(t, 0);
 }
 
+/* The SIGSYS of a TRAP or kill action: the call, and the filter's data in
+ * si_errno. */
+static struct ksiginfo sigsys_info(struct task *t, unsigned long nr,
+				   uint32_t data)
+{
+	struct ksiginfo info;
+	memset(&info, 0, sizeof(info));
+	info.signo = SIGSYS;
+	info.errno_ = (int32_t)data;
+	info.code = SYS_SECCOMP_;
+	info.sys.call_addr = t->regs.rip;
+	info.sys.syscall = (int32_t)nr;
+	info.sys.arch = AUDIT_ARCH_X86_64;
+	return info;
+}
+
 static bool strict_allows(unsigned long nr)
 {
 	return nr == ABI_NR_read || nr == ABI_NR_write || nr == ABI_NR_exit ||
@@ -351,14 +367,7 @@ bool kseccomp_enter(struct task *t, unsigned long nr,
 		*ret = -ENOSYS;
 		break;
 	case SECCOMP_RET_TRAP: {
-		struct ksiginfo info;
-		memset(&info, 0, sizeof(info));
-		info.signo = SIGSYS;
-		info.errno_ = (int32_t)data;
-		info.code = SYS_SECCOMP_;
-		info.sys.call_addr = t->regs.rip;
-		info.sys.syscall = (int32_t)nr;
-		info.sys.arch = AUDIT_ARCH_X86_64;
+		struct ksiginfo info = sigsys_info(t, nr, data);
 		force_signal(t, SIGSYS, &info);
 		*ret = (long)nr; /* the handler sees rax as it was */
 		break;
@@ -371,14 +380,7 @@ bool kseccomp_enter(struct task *t, unsigned long nr,
 		if (log || process)
 			log_info("seccomp: task %d killed by its filter at %s",
 				 t->tid, syscall_name(nr) ?: "?");
-		struct ksiginfo info;
-		memset(&info, 0, sizeof(info));
-		info.signo = SIGSYS;
-		info.errno_ = (int32_t)data;
-		info.code = SYS_SECCOMP_;
-		info.sys.call_addr = t->regs.rip;
-		info.sys.syscall = (int32_t)nr;
-		info.sys.arch = AUDIT_ARCH_X86_64;
+		struct ksiginfo info = sigsys_info(t, nr, data);
 		kill_by(t, SIGSYS, process, &info);
 		*ret = (long)nr;
 		break;

@@ -293,13 +293,18 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 	uc->uc_mcontext.gregs[REG_RAX] = 777;
 }
 
-static void trap_action(void)
+static void catch_sigsys(void)
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_sigsys;
 	sa.sa_flags = SA_SIGINFO;
 	sigaction(SIGSYS, &sa, NULL);
+}
+
+static void trap_action(void)
+{
+	catch_sigsys();
 	CHECK_OK("install TRAP(42) on getuid",
 		 install_on(SYS_getuid, SECCOMP_RET_TRAP | 42, 0));
 	CHECK_RET("getuid returns what the handler set", syscall(SYS_getuid),
@@ -314,11 +319,7 @@ static void trap_action(void)
 
 static void kill_process_child(void)
 {
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = on_sigsys;
-	sa.sa_flags = SA_SIGINFO;
-	sigaction(SIGSYS, &sa, NULL);
+	catch_sigsys();
 	no_core();
 	install_on(SYS_getuid, SECCOMP_RET_KILL_PROCESS, 0);
 	syscall(SYS_getuid);
