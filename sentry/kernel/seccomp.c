@@ -355,8 +355,10 @@ bool kseccomp_enter(struct task *t, unsigned long nr,
 	case SECCOMP_RET_ALLOW:
 		return false;
 	case SECCOMP_RET_LOG:
-		log_info("seccomp: task %d: %s logged", t->tid,
-			 syscall_name(nr) ?: "?");
+		/* At debug level: a workload's filter must not flood the
+		 * sandbox's log (Linux's audit log is rate-limited). */
+		log_debug("seccomp: task %d: %s logged", t->tid,
+			  syscall_name(nr) ?: "?");
 		return false;
 	case SECCOMP_RET_ERRNO:
 		*ret = -(long)(data > 4095 ? 4095 : data);
@@ -377,9 +379,8 @@ bool kseccomp_enter(struct task *t, unsigned long nr,
 	default: {
 		bool process = (r & SECCOMP_RET_ACTION_FULL) !=
 			       SECCOMP_RET_KILL_THREAD;
-		if (log || process)
-			log_info("seccomp: task %d killed by its filter at %s",
-				 t->tid, syscall_name(nr) ?: "?");
+		log_debug("seccomp: task %d killed by its filter at %s",
+			  t->tid, syscall_name(nr) ?: "?");
 		struct ksiginfo info = sigsys_info(t, nr, data);
 		kill_by(t, SIGSYS, process, &info);
 		*ret = (long)nr;
@@ -387,7 +388,7 @@ bool kseccomp_enter(struct task *t, unsigned long nr,
 	}
 	}
 	if (log)
-		log_info("seccomp: task %d: %s: action %#x", t->tid,
-			 syscall_name(nr) ?: "?", r & SECCOMP_RET_ACTION_FULL);
+		log_debug("seccomp: task %d: %s: action %#x", t->tid,
+			  syscall_name(nr) ?: "?", r & SECCOMP_RET_ACTION_FULL);
 	return true;
 }

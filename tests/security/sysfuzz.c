@@ -28,20 +28,29 @@
  * random signal handlers are only SIG_DFL or SIG_IGN (every 64 calls the
  * thread sends itself SIGUSR1, which has a real, empty handler on the
  * alternate stack, whatever the calls made of that), and arch_prctl never
- * moves the fs base (the program's own TLS). Each child runs in its own
- * process group with an alarm of 2 s (re-armed every 256 calls: one long
- * sleep ends it) and a watchdog in the parent (SIGKILL after 10 s). A
- * child ended by a signal (its own random doing) is counted, not judged.
+ * moves the fs base (the program's own TLS). One call in 256 is seccomp,
+ * and half of those (and every PR_SET_SECCOMP, which would otherwise ask
+ * for strict mode and end the caller) install a filter the sentry accepts:
+ * an action (mostly ERRNO or LOG) on a random call number or argument bit;
+ * one in eight is random instructions, for the checker. Each child runs in
+ * its own process group with an alarm of 2 s (re-armed every 256 calls:
+ * one long sleep ends it) and a watchdog in the parent (SIGKILL after
+ * 10 s). A child ended by a signal (its own random doing) is counted, not
+ * judged.
  *
  * The same SEED makes the same calls: a failure is replayed by running the
  * program again with its arguments. Prints one line per child ("child N:
  * exited S" or "killed by signal S") and "sysfuzz done" at the end. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +58,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -183,6 +193,62 @@ static uint64_t pid_target(void)
 	}
 }
 
+/* A seccomp filter the sentry will accept, most of the time (a few are
+ * random instructions, for its checker): on one system call number (or on
+ * a bit of an argument) an action, else allow. The actions are mostly
+ * ERRNO and LOG; one in 64 traps or kills, which ends the caller. The
+ * program is the thread's own (the call copies it). */
+static __thread struct sock_filter prog[8];
+static __thread struct sock_fprog fprog;
+
+static uint64_t filter_arg(void)
+{
+	static const uint32_t rare[] = { SECCOMP_RET_TRAP, SECCOMP_RET_KILL_THREAD,
+					 SECCOMP_RET_KILL_PROCESS,
+					 SECCOMP_RET_TRACE };
+	uint32_t act = below(2) ? SECCOMP_RET_ERRNO | (uint32_t)(1 + below(133))
+				: SECCOMP_RET_LOG;
+	if (below(64) == 0)
+		act = rare[below(4)] | (uint32_t)below(65536);
+	/* Not the calls this program needs to go on: its signal returns,
+	 * its exits and fork's. */
+	uint32_t on = (uint32_t)below(472);
+	if (on == SYS_rt_sigreturn || on == SYS_exit || on == SYS_exit_group ||
+	    on == SYS_fork || on == SYS_wait4 || on == SYS_alarm)
+		on = SYS_getppid;
+	unsigned n = 0;
+	if (below(8) == 0) {
+		/* random instructions: the checker refuses nearly all */
+		n = 1 + (unsigned)below(8);
+		for (unsigned i = 0; i < n; i++) {
+			uint64_t r = next();
+			memcpy(&prog[i], &r, sizeof(prog[i]));
+		}
+	} else if (below(2)) {
+		prog[n++] = (struct sock_filter)BPF_STMT(
+			BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+		prog[n++] = (struct sock_filter)BPF_JUMP(
+			BPF_JMP | BPF_JEQ | BPF_K, on, 0, 1);
+		prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, act);
+		prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+							 SECCOMP_RET_ALLOW);
+	} else {
+		prog[n++] = (struct sock_filter)BPF_STMT(
+			BPF_LD | BPF_W | BPF_ABS,
+			offsetof(struct seccomp_data, args[0]) + 8 * below(6));
+		prog[n++] = (struct sock_filter)BPF_STMT(BPF_ST, 5);
+		prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_MEM, 5);
+		prog[n++] = (struct sock_filter)BPF_JUMP(
+			BPF_JMP | BPF_JSET | BPF_K, 1u << below(32), 0, 1);
+		prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, act);
+		prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+							 SECCOMP_RET_ALLOW);
+	}
+	fprog.len = (unsigned short)n;
+	fprog.filter = prog;
+	return (uint64_t)(uintptr_t)&fprog;
+}
+
 static void tame(long nr, uint64_t a[6])
 {
 	switch (nr) {
@@ -231,6 +297,24 @@ static void tame(long nr, uint64_t a[6])
 		if (nr == SYS_mremap) {
 			a[2] &= MAX_LEN - 1;
 			a[4] = (uint64_t)(uintptr_t)mmzone + below(MMZONE);
+		}
+		break;
+	case SYS_seccomp:
+		/* Half the time a filter the sentry takes (the other half
+		 * tests its argument checks). */
+		if (below(2)) {
+			a[0] = SECCOMP_SET_MODE_FILTER;
+			a[1] = below(4) == 0 ? SECCOMP_FILTER_FLAG_TSYNC
+					     : below(2) ? SECCOMP_FILTER_FLAG_LOG : 0;
+			a[2] = filter_arg();
+		}
+		break;
+	case SYS_prctl:
+		/* Strict mode would end the caller at its next call: a
+		 * filter instead. */
+		if (a[0] == 22 /* PR_SET_SECCOMP */) {
+			a[1] = 2;
+			a[2] = filter_arg();
 		}
 		break;
 	case SYS_arch_prctl:
@@ -282,6 +366,8 @@ static void child(int k, long calls)
 	setpgid(0, 0);
 	signal(SIGALRM, SIG_DFL);
 	alarm(2);
+	/* Filters need it (or CAP_SYS_ADMIN, which random calls may drop). */
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	rng = rng * 31 + (uint64_t)k + 1;
 	/* With an inaccessible page on each side: a write that runs past
 	 * its end must fault, not land in the next mapping (the progress
@@ -354,6 +440,10 @@ static void fuzz_loop(int k, long calls)
 {
 	for (long i = 0; i < calls; i++) {
 		long nr = (long)below(MAX_NR + 8);
+		/* One call in 256 installs a seccomp filter (tame): the
+		 * calls after it run through the sentry's filters. */
+		if (below(256) == 0)
+			nr = SYS_seccomp;
 		if (nr == SYS_fork && calls > FORK_CALLS) {
 			/* A fork of whatever state the calls so far left
 			 * (mappings, fds, signal state): the child makes a
