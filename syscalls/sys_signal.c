@@ -353,7 +353,9 @@ SYSCALL(pidfd_send_signal)
 {
 	int sig = (int)a->a[1];
 	unsigned flags = (unsigned)a->a[3];
-	if (flags & ~7U)
+	/* PIDFD_SIGNAL_THREAD 1, _THREAD_GROUP 2, _PROCESS_GROUP 4: one at
+	 * most (Linux 6.9). */
+	if ((flags & ~7U) || __builtin_popcount(flags) > 1)
 		return -EINVAL;
 	int pid = pidfd_to_pid(t, (int)a->a[0]);
 	if (pid < 0)
@@ -364,10 +366,13 @@ SYSCALL(pidfd_send_signal)
 		if (err < 0)
 			return err;
 	} else {
-		user_info(t, sig, SI_USER_, &info);
+		/* As kill, or as tgkill for one thread. */
+		user_info(t, sig, (flags & 1) ? SI_TKILL_ : SI_USER_, &info);
 	}
 	if (flags & 4) /* PIDFD_SIGNAL_PROCESS_GROUP */
 		return do_kill(t, -pid, sig, &info);
+	if (flags & 1) /* the pidfd's own thread: a process's leader */
+		return do_tkill(t, pid, pid, sig, &info);
 	return do_kill(t, pid, sig, &info);
 }
 

@@ -77,7 +77,7 @@ const struct syscall_def syscall_table[ABI_NR_SYSCALLS] = {
 	FULL(tgkill, "ddS"),
 	FULL(rt_sigqueueinfo, "dSp"),
 	FULL(rt_tgsigqueueinfo, "ddSp"),
-	PARTIAL(pidfd_send_signal, "dSpx", "PIDFD_SIGNAL_THREAD is treated as the process"),
+	FULL(pidfd_send_signal, "dSpx"),
 	FULL(sigaltstack, "pp"),
 	FULL(rt_sigreturn, ""),
 

@@ -625,6 +625,72 @@ static void *tid_thread(void *arg)
 	return NULL;
 }
 
+/* pidfd_send_signal's scope flags (Linux 6.9): PIDFD_SIGNAL_THREAD is the
+ * pidfd's own thread (for a process pidfd, the leader), with SI_TKILL; no
+ * flag is the process, SI_USER. The leader blocks SIGUSR2, a helper thread
+ * does not, and the helper sends. */
+static volatile long usr2_tid, usr2_code;
+static int self_pidfd;
+static volatile int usr2_sent;
+
+static void usr2_handler(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	usr2_tid = syscall(SYS_gettid);
+	usr2_code = si->si_code;
+}
+
+static void *usr2_sender(void *arg)
+{
+	long flags = (long)arg;
+	sigset_t none;
+	sigemptyset(&none);
+	pthread_sigmask(SIG_SETMASK, &none, NULL);
+	syscall(SYS_pidfd_send_signal, self_pidfd, SIGUSR2, NULL, flags);
+	usr2_sent = 1;
+	return NULL;
+}
+
+static void pidfd_signal_flags(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = usr2_handler;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGUSR2, &sa, NULL);
+	self_pidfd = syscall(SYS_pidfd_open, getpid(), 0);
+	CHECK_ERR("two PIDFD_SIGNAL_ flags at once",
+		  syscall(SYS_pidfd_send_signal, self_pidfd, 0, NULL, 3), EINVAL);
+	sigset_t usr2, pend;
+	sigemptyset(&usr2);
+	sigaddset(&usr2, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &usr2, NULL);
+
+	pthread_t th;
+	usr2_tid = 0;
+	px_thread(&th, usr2_sender, (void *)1L); /* PIDFD_SIGNAL_THREAD */
+	pthread_join(th, NULL);
+	CHECK_TRUE("PIDFD_SIGNAL_THREAD: not taken by the sender", usr2_tid == 0);
+	sigpending(&pend);
+	CHECK_TRUE("pending for the leader", sigismember(&pend, SIGUSR2));
+	pthread_sigmask(SIG_UNBLOCK, &usr2, NULL);
+	CHECK_TRUE("handled by the leader, SI_TKILL",
+		   usr2_tid == getpid() && usr2_code == SI_TKILL);
+	pthread_sigmask(SIG_BLOCK, &usr2, NULL);
+
+	usr2_tid = 0;
+	px_thread(&th, usr2_sender, (void *)0L);
+	pthread_join(th, NULL);
+	CHECK_TRUE("no flag: the process, taken by the thread that can, SI_USER",
+		   usr2_tid != 0 && usr2_tid != getpid() && usr2_code == SI_USER);
+	pthread_sigmask(SIG_UNBLOCK, &usr2, NULL);
+	close(self_pidfd);
+	sa.sa_handler = SIG_DFL;
+	sa.sa_flags = 0;
+	sigaction(SIGUSR2, &sa, NULL);
+}
+
 static void pidfd_tests(void)
 {
 	new_gate();
@@ -683,6 +749,8 @@ static void pidfd_tests(void)
 	sa.sa_handler = SIG_DFL;
 	sa.sa_flags = 0;
 	sigaction(SIGUSR1, &sa, NULL);
+
+	pidfd_signal_flags();
 
 	pthread_t t;
 	px_thread(&t, tid_thread, NULL);
