@@ -625,6 +625,15 @@ static void *tid_thread(void *arg)
 	return NULL;
 }
 
+static void on_siginfo(int sig, void (*fn)(int, siginfo_t *, void *))
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = fn;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(sig, &sa, NULL);
+}
+
 /* pidfd_send_signal's scope flags (Linux 6.9): PIDFD_SIGNAL_THREAD is the
  * pidfd's own thread (for a process pidfd, the leader), with SI_TKILL; no
  * flag is the process, SI_USER. The leader blocks SIGUSR2, a helper thread
@@ -654,11 +663,7 @@ static void *usr2_sender(void *arg)
 
 static void pidfd_signal_flags(void)
 {
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = usr2_handler;
-	sa.sa_flags = SA_SIGINFO;
-	sigaction(SIGUSR2, &sa, NULL);
+	on_siginfo(SIGUSR2, usr2_handler);
 	self_pidfd = syscall(SYS_pidfd_open, getpid(), 0);
 	CHECK_ERR("two PIDFD_SIGNAL_ flags at once",
 		  syscall(SYS_pidfd_send_signal, self_pidfd, 0, NULL, 3), EINVAL);
@@ -686,9 +691,7 @@ static void pidfd_signal_flags(void)
 		   usr2_tid != 0 && usr2_tid != getpid() && usr2_code == SI_USER);
 	pthread_sigmask(SIG_UNBLOCK, &usr2, NULL);
 	close(self_pidfd);
-	sa.sa_handler = SIG_DFL;
-	sa.sa_flags = 0;
-	sigaction(SIGUSR2, &sa, NULL);
+	signal(SIGUSR2, SIG_DFL);
 }
 
 static void pidfd_tests(void)
@@ -728,11 +731,7 @@ static void pidfd_tests(void)
 	close(fd);
 
 	/* A queued value through our own pidfd. */
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = value_handler;
-	sa.sa_flags = SA_SIGINFO;
-	sigaction(SIGUSR1, &sa, NULL);
+	on_siginfo(SIGUSR1, value_handler);
 	fd = syscall(SYS_pidfd_open, getpid(), 0);
 	siginfo_t si;
 	memset(&si, 0, sizeof(si));
@@ -746,9 +745,7 @@ static void pidfd_tests(void)
 	CHECK_TRUE("handler got SI_QUEUE and value 42",
 		   got_code == SI_QUEUE && got_value == 42);
 	close(fd);
-	sa.sa_handler = SIG_DFL;
-	sa.sa_flags = 0;
-	sigaction(SIGUSR1, &sa, NULL);
+	signal(SIGUSR1, SIG_DFL);
 
 	pidfd_signal_flags();
 
