@@ -763,11 +763,6 @@ SYSCALL(umask)
 
 /* ---- memfd ------------------------------------------------------------- */
 
-#ifndef MFD_NOEXEC_SEAL
-#define MFD_NOEXEC_SEAL 0x0008U
-#define MFD_EXEC	0x0010U
-#endif
-
 SYSCALL(memfd_create)
 {
 	char name[256];

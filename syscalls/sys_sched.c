@@ -390,11 +390,11 @@ SYSCALL(prctl)
 		/* The sandbox's own filters are not the workload's. */
 		return kseccomp_mode(t);
 	case PR_SET_SECCOMP:
-		if (a2 == SECCOMP_MODE_STRICT_)
-			return kseccomp_syscall(t, 0 /* SET_MODE_STRICT */, 0, 0);
-		if (a2 == SECCOMP_MODE_FILTER_)
-			return kseccomp_syscall(t, 1 /* SET_MODE_FILTER */, 0,
-					       a->a[2]);
+		if (a2 == SECCOMP_MODE_STRICT)
+			return kseccomp_syscall(t, SECCOMP_SET_MODE_STRICT, 0, 0);
+		if (a2 == SECCOMP_MODE_FILTER)
+			return kseccomp_syscall(t, SECCOMP_SET_MODE_FILTER, 0,
+						a->a[2]);
 		return -EINVAL;
 	case PR_SET_KEEPCAPS:
 		if (a2 > 1)

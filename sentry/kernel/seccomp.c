@@ -1,7 +1,7 @@
 /* seccomp(2) for the workload. A process's filters are classic BPF programs
  * over struct seccomp_data, kept as a chain (newest first, each holding the
  * one before) shared by the threads and fork children that inherited it.
- * syscall_dispatch asks seccomp_enter before serving a call: every filter
+ * syscall_dispatch asks kseccomp_enter before serving a call: every filter
  * runs, and the action of highest precedence wins (Linux's order: kill
  * process, kill thread, trap, errno, user notification, trace, log,
  * allow; for equal actions the newest filter's data).
@@ -12,7 +12,8 @@
  * made), no tracer for TRACE (it is always "no tracer": ENOSYS), filters
  * see x86-64 calls only (32-bit calls are refused anyway), and a call
  * through a site systrap rewrote reports the rewritten site's gadget as its
- * instruction pointer. */
+ * instruction pointer. SECCOMP_FILTER_FLAG_LOG is taken and adds nothing:
+ * what the actions do is logged at debug level whatever the flags. */
 #define _GNU_SOURCE
 #include "seccomp.h"
 
@@ -37,7 +38,6 @@
 struct seccomp_filter {
 	atomic_int refs;
 	struct seccomp_filter *prev;
-	bool log; /* SECCOMP_FILTER_FLAG_LOG */
 	unsigned short len;
 	struct sock_filter insns[];
 };
@@ -65,16 +65,13 @@ static int32_t action_of(uint32_t ret)
 }
 
 static uint32_t run_chain(const struct seccomp_filter *f,
-			  const struct seccomp_data *d, bool *log)
+			  const struct seccomp_data *d)
 {
 	uint32_t ret = SECCOMP_RET_ALLOW;
-	*log = false;
 	for (; f; f = f->prev) {
 		uint32_t r = kseccomp_bpf_run(f->insns, f->len, d);
-		if (action_of(r) < action_of(ret)) {
+		if (action_of(r) < action_of(ret))
 			ret = r;
-			*log = f->log;
-		}
 	}
 	return ret;
 }
@@ -125,10 +122,10 @@ static long set_strict(struct task *t)
 {
 	pthread_mutex_lock(&t->k->lock);
 	long err = 0;
-	if (atomic_load(&t->seccomp_mode) == SECCOMP_MODE_FILTER_)
+	if (atomic_load(&t->seccomp_mode) == SECCOMP_MODE_FILTER)
 		err = -EINVAL;
 	else
-		atomic_store(&t->seccomp_mode, SECCOMP_MODE_STRICT_);
+		atomic_store(&t->seccomp_mode, SECCOMP_MODE_STRICT);
 	pthread_mutex_unlock(&t->k->lock);
 	return err;
 }
@@ -164,7 +161,6 @@ static long set_filter(struct task *t, unsigned flags, uint64_t uprog)
 		return -ENOMEM;
 	atomic_init(&f->refs, 1);
 	f->prev = NULL;
-	f->log = flags & SECCOMP_FILTER_FLAG_LOG;
 	f->len = fp.len;
 	err = task_copy_in(t, f->insns, fp.filter,
 			   fp.len * sizeof(struct sock_filter));
@@ -185,7 +181,7 @@ static long set_filter(struct task *t, unsigned flags, uint64_t uprog)
 	pthread_mutex_lock(&k->lock);
 	struct seccomp_filter *cur = atomic_load(&t->seccomp);
 	long ret = 0;
-	if (atomic_load(&t->seccomp_mode) == SECCOMP_MODE_STRICT_) {
+	if (atomic_load(&t->seccomp_mode) == SECCOMP_MODE_STRICT) {
 		ret = -EINVAL;
 		goto unlock;
 	}
@@ -202,7 +198,7 @@ static long set_filter(struct task *t, unsigned flags, uint64_t uprog)
 			struct task *o = list_entry(pos, struct task, tg_link);
 			if (o == t || o->exiting)
 				continue;
-			if (atomic_load(&o->seccomp_mode) == SECCOMP_MODE_STRICT_ ||
+			if (atomic_load(&o->seccomp_mode) == SECCOMP_MODE_STRICT ||
 			    !is_ancestor(atomic_load(&o->seccomp), cur)) {
 				ret = (flags & SECCOMP_FILTER_FLAG_TSYNC_ESRCH)
 					      ? -ESRCH
@@ -213,7 +209,7 @@ static long set_filter(struct task *t, unsigned flags, uint64_t uprog)
 	}
 	f->prev = cur; /* our reference to cur moves to f */
 	atomic_store(&t->seccomp, f);
-	atomic_store(&t->seccomp_mode, SECCOMP_MODE_FILTER_);
+	atomic_store(&t->seccomp_mode, SECCOMP_MODE_FILTER);
 	if (flags & SECCOMP_FILTER_FLAG_TSYNC) {
 		/* The others take the same chain; what they held stays alive
 		 * in it, so a thread still reading it is safe. */
@@ -224,7 +220,7 @@ static long set_filter(struct task *t, unsigned flags, uint64_t uprog)
 			struct seccomp_filter *old =
 				atomic_exchange(&o->seccomp, filter_get(f));
 			filter_put(old);
-			atomic_store(&o->seccomp_mode, SECCOMP_MODE_FILTER_);
+			atomic_store(&o->seccomp_mode, SECCOMP_MODE_FILTER);
 			/* Linux sets NO_NEW_PRIVS on synced threads too. */
 			if (t->cred.no_new_privs)
 				o->cred.no_new_privs = true;
@@ -289,7 +285,8 @@ long kseccomp_syscall(struct task *t, unsigned op, unsigned flags, uint64_t uarg
 /* --- at each system call ------------------------------------------------- */
 
 /* The thread (and the process, if it is the last thread or kill_process)
- * dies of sig, whatever its handler and mask. Does not return. */
+ * dies of sig, whatever its handler and mask: a thread among others ends
+ * here (task_exit does not return), a process at the signal's delivery. */
 static void kill_by(struct task *t, int sig, bool kill_process,
 		    const struct ksiginfo *info)
 {
@@ -330,9 +327,9 @@ bool kseccomp_enter(struct task *t, unsigned long nr,
 		   const struct syscall_args *a, long *ret)
 {
 	int mode = atomic_load(&t->seccomp_mode);
-	if (mode == SECCOMP_MODE_OFF)
+	if (mode == SECCOMP_MODE_DISABLED)
 		return false;
-	if (mode == SECCOMP_MODE_STRICT_) {
+	if (mode == SECCOMP_MODE_STRICT) {
 		if (strict_allows(nr))
 			return false;
 		kill_by(t, SIGKILL, false, NULL);
@@ -347,8 +344,7 @@ bool kseccomp_enter(struct task *t, unsigned long nr,
 	d.instruction_pointer = t->regs.rip;
 	for (int i = 0; i < 6; i++)
 		d.args[i] = a->a[i];
-	bool log;
-	uint32_t r = run_chain(atomic_load(&t->seccomp), &d, &log);
+	uint32_t r = run_chain(atomic_load(&t->seccomp), &d);
 	uint32_t data = r & SECCOMP_RET_DATA;
 
 	switch (r & SECCOMP_RET_ACTION_FULL) {
@@ -387,8 +383,5 @@ bool kseccomp_enter(struct task *t, unsigned long nr,
 		break;
 	}
 	}
-	if (log)
-		log_debug("seccomp: task %d: %s: action %#x", t->tid,
-			  syscall_name(nr) ?: "?", r & SECCOMP_RET_ACTION_FULL);
 	return true;
 }

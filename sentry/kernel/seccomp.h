@@ -2,15 +2,12 @@
  * run by the sentry on each of its system calls before serving it. */
 #pragma once
 
+#include <linux/seccomp.h> /* the modes: SECCOMP_MODE_DISABLED, ... */
 #include <stdbool.h>
 #include <stdint.h>
 
 struct task;
 struct syscall_args;
-
-#define SECCOMP_MODE_OFF 0
-#define SECCOMP_MODE_STRICT_ 1
-#define SECCOMP_MODE_FILTER_ 2
 
 /* seccomp(op, flags, uargs). */
 long kseccomp_syscall(struct task *t, unsigned op, unsigned flags, uint64_t uargs);

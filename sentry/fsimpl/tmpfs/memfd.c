@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "tmpfs.h"
 
@@ -23,13 +22,6 @@ static void memfd_init(void)
 	memfd_err = vfs_mntns_new(sb, 0, "memfd", &memfd_ns);
 	vfs_sb_put(sb);
 }
-
-#ifndef MFD_NOEXEC_SEAL
-#define MFD_NOEXEC_SEAL 0x0008U
-#endif
-#ifndef F_SEAL_EXEC
-#define F_SEAL_EXEC 0x0020
-#endif
 
 int tmpfs_memfd_open(struct task *t, const char *name, uint32_t uid,
 		     uint32_t gid, unsigned mfd_flags, struct file **out)

@@ -456,12 +456,6 @@ static int tmpfs_rename(struct vfs_dentry *odir, const char *oname,
 
 /* ---- regular file data ------------------------------------------------- */
 
-#ifndef F_SEAL_FUTURE_WRITE
-#define F_SEAL_FUTURE_WRITE 0x0010
-#endif
-#ifndef F_SEAL_EXEC
-#define F_SEAL_EXEC 0x0020
-#endif
 #define KNOWN_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | \
 		     F_SEAL_FUTURE_WRITE | F_SEAL_EXEC)
 #define HOST_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | \

@@ -2,9 +2,23 @@
  * building block of devfs, the overlay's upper layer and memfd_create. */
 #pragma once
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/xattr.h>
 
 #include "../../vfs/vfs.h"
+
+/* Newer than some C libraries' headers (Linux 5.1 and 6.3). */
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE 0x0010
+#endif
+#ifndef F_SEAL_EXEC
+#define F_SEAL_EXEC 0x0020
+#endif
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008U
+#define MFD_EXEC 0x0010U
+#endif
 
 #define XATTR_CREATE_  XATTR_CREATE
 #define XATTR_REPLACE_ XATTR_REPLACE
