@@ -52,7 +52,7 @@ static long do_open(struct task *t, int dirfd, uint64_t upath, int flags,
 	int err = path_in(t, upath, path);
 	if (err < 0)
 		return err;
-	if (!(flags & (O_CREAT | __O_TMPFILE)))
+	if (!(flags & (O_CREAT | VFS_O_TMPFILE_BIT)))
 		mode = 0;
 	struct vfs_ctx c = vfs_ctx_of(t);
 	struct file *f;
@@ -123,7 +123,7 @@ SYSCALL(openat2)
 		return -EINVAL;
 	if (how.mode & ~(uint64_t)07777)
 		return -EINVAL;
-	if (!(how.flags & (O_CREAT | __O_TMPFILE)) && how.mode)
+	if (!(how.flags & (O_CREAT | VFS_O_TMPFILE_BIT)) && how.mode)
 		return -EINVAL;
 	if (how.resolve & RESOLVE_CACHED)
 		return -EAGAIN; /* every lookup may need the file system */

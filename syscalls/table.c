@@ -7,7 +7,7 @@
 #define PARTIAL(name, fmt, why) [ABI_NR_##name] = { sys_##name, SC_PARTIAL, SC_SENTRY, why, fmt }
 #define NOSYS(name, why) [ABI_NR_##name] = { NULL, SC_ENOSYS, SC_SENTRY, why, NULL }
 
-#define OPEN_NOTE "O_TMPFILE returns EOPNOTSUPP; O_DIRECT, O_SYNC and O_DSYNC are accepted and change nothing"
+#define OPEN_NOTE "O_TMPFILE works on tmpfs and the overlay, and returns EOPNOTSUPP in host directories (--rw, bind mounts: the gofer has no unnamed files); O_DIRECT, O_SYNC and O_DSYNC are accepted and change nothing"
 #define MKNOD_NOTE "device nodes (root only) open the sentry's own devices (null, zero, full, random, urandom, tty), others ENXIO; a socket node cannot be connected to"
 #define XATTR_NOTE "security.* and system.* are stored without meaning (no ACLs, no LSM); gofer files cannot hold an empty value (9P2000.L removes on size 0)"
 

@@ -230,6 +230,21 @@ void vfs_d_delete(struct vfs_dentry *d)
 	pthread_mutex_unlock(&dcache_lock);
 }
 
+struct vfs_dentry *vfs_d_new_dead(struct vfs_dentry *parent, const char *name,
+				  struct vfs_inode *inode)
+{
+	struct vfs_dentry *d = d_alloc(parent->sb, name, inode);
+	if (!d)
+		return NULL;
+	d->parent = vfs_dget(parent);
+	d->hash = name_hash(parent, name);
+	d->flags |= VFS_D_DEAD;
+	pthread_mutex_lock(&dcache_lock);
+	total++;
+	pthread_mutex_unlock(&dcache_lock);
+	return d;
+}
+
 /* The sb root dentry: never hashed, parent NULL. */
 struct vfs_dentry *vfs_d_make_root(struct vfs_sb *sb, struct vfs_inode *inode)
 {

@@ -174,6 +174,41 @@ int vfs_open_path(const struct vfs_ctx *c, const struct vfs_path *p, int flags,
 	return 0;
 }
 
+/* open(O_TMPFILE): an unnamed file in the directory path names, which
+ * linkat may name later unless O_EXCL says never. */
+static int open_tmpfile(const struct vfs_ctx *c, int dirfd, const char *path,
+			int flags, uint32_t mode, unsigned resolve,
+			struct file **out)
+{
+	struct vfs_path dir;
+	unsigned lf = resolve | VFS_LOOKUP_DIRECTORY;
+	if (!(flags & O_NOFOLLOW))
+		lf |= VFS_LOOKUP_FOLLOW;
+	int err = vfs_walk(c, dirfd, path, lf, &dir);
+	if (err < 0)
+		return err;
+	uint32_t um = fs_struct_umask(c->fs, -1);
+	struct vfs_create vc = {.mode = S_IFREG | (mode & 07777 & ~um)};
+	struct vfs_dentry *d = NULL;
+	struct vfs_inode *di = dir.dentry->inode;
+	pthread_mutex_lock(&di->rwsem);
+	err = vfs_tmpfile_locked(c, &dir, &vc, &d);
+	pthread_mutex_unlock(&di->rwsem);
+	if (err == 0) {
+		if (!(flags & O_EXCL)) {
+			pthread_mutex_lock(&d->inode->lock);
+			d->inode->flags |= VFS_I_LINKABLE;
+			pthread_mutex_unlock(&d->inode->lock);
+		}
+		/* Linux checks the new file's own mode too (may_open). */
+		struct vfs_path p = {dir.mnt, d};
+		err = vfs_open_path(c, &p, flags & ~(O_EXCL | O_TRUNC), out);
+	}
+	vfs_dput(d);
+	vfs_path_put(&dir);
+	return err;
+}
+
 int vfs_open(const struct vfs_ctx *c, int dirfd, const char *path, int flags,
 	     uint32_t mode, unsigned resolve, struct file **out)
 {
@@ -183,8 +218,16 @@ int vfs_open(const struct vfs_ctx *c, int dirfd, const char *path, int flags,
 
 	if (flags & O_PATH)
 		flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-	if ((flags & __O_TMPFILE) == __O_TMPFILE)
-		return -EOPNOTSUPP;
+	if (flags & VFS_O_TMPFILE_BIT) {
+		/* With O_DIRECTORY, without O_CREAT, for writing: the
+		 * first makes kernels without O_TMPFILE fail it. */
+		int acc = flags & O_ACCMODE;
+		if ((flags & (VFS_O_TMPFILE_BIT | O_DIRECTORY | O_CREAT)) !=
+			(VFS_O_TMPFILE_BIT | O_DIRECTORY) ||
+		    (acc != O_WRONLY && acc != O_RDWR))
+			return -EINVAL;
+		return open_tmpfile(c, dirfd, path, flags, mode, resolve, out);
+	}
 	if ((flags & (O_CREAT | O_DIRECTORY)) == (O_CREAT | O_DIRECTORY))
 		return -EINVAL;
 	if (flags & O_CREAT) {

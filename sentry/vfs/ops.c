@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/statvfs.h>
@@ -35,22 +36,12 @@ static int may_write_dir(const struct vfs_ctx *c, const struct vfs_path *dir)
 			      VFS_MAY_WRITE | VFS_MAY_EXEC);
 }
 
-int vfs_create_locked(const struct vfs_ctx *c, const struct vfs_path *parent,
-		      const char *name, struct vfs_create *vc,
-		      struct vfs_dentry **out)
+/* The owner of a new file in dir and what of vc->mode it keeps. */
+static int create_attrs(const struct vfs_ctx *c, struct vfs_inode *dir,
+			struct vfs_create *vc)
 {
-	struct vfs_dentry *pd = parent->dentry;
-	struct vfs_inode *dir = pd->inode;
 	struct vfs_attr da;
-
-	if (vfs_d_dead(pd))
-		return -ENOENT;
-	int err = may_write_dir(c, parent);
-	if (err < 0)
-		return err;
-	if (!dir->ops || !dir->ops->create)
-		return -EPERM;
-	err = vfs_getattr(dir, &da);
+	int err = vfs_getattr(dir, &da);
 	if (err < 0)
 		return err;
 	vc->uid = c->cred->fsuid;
@@ -66,6 +57,26 @@ int vfs_create_locked(const struct vfs_ctx *c, const struct vfs_path *parent,
 	    (vc->mode & S_IXGRP) && !vfs_in_group(c->cred, vc->gid) &&
 	    !vfs_capable(c->cred, VFS_CAP_FSETID))
 		vc->mode &= ~(uint32_t)S_ISGID;
+	return 0;
+}
+
+int vfs_create_locked(const struct vfs_ctx *c, const struct vfs_path *parent,
+		      const char *name, struct vfs_create *vc,
+		      struct vfs_dentry **out)
+{
+	struct vfs_dentry *pd = parent->dentry;
+	struct vfs_inode *dir = pd->inode;
+
+	if (vfs_d_dead(pd))
+		return -ENOENT;
+	int err = may_write_dir(c, parent);
+	if (err < 0)
+		return err;
+	if (!dir->ops || !dir->ops->create)
+		return -EPERM;
+	err = create_attrs(c, dir, vc);
+	if (err < 0)
+		return err;
 	struct vfs_inode *inode;
 	err = dir->ops->create(pd, name, vc, &inode);
 	if (err < 0)
@@ -315,12 +326,21 @@ int vfs_link(const struct vfs_ctx *c, int olddirfd, const char *oldpath,
 					VFS_MAY_READ | VFS_MAY_WRITE) < 0)
 			err = -EPERM;
 	}
-	if (err == 0 && a.nlink == 0)
+	/* An O_TMPFILE file (not O_EXCL) may get its first name. */
+	pthread_mutex_lock(&inode->lock);
+	bool linkable = inode->flags & VFS_I_LINKABLE;
+	pthread_mutex_unlock(&inode->lock);
+	if (err == 0 && a.nlink == 0 && !linkable)
 		err = -ENOENT;
 	if (err == 0 && (!dir->ops || !dir->ops->link))
 		err = -EPERM;
 	if (err == 0)
 		err = dir->ops->link(last.parent.dentry, last.name, inode);
+	if (err == 0 && linkable) {
+		pthread_mutex_lock(&inode->lock);
+		inode->flags &= ~(unsigned)VFS_I_LINKABLE;
+		pthread_mutex_unlock(&inode->lock);
+	}
 	if (err == 0) {
 		struct vfs_dentry *d =
 		    vfs_d_add(last.parent.dentry, last.name, inode);
@@ -532,6 +552,49 @@ int vfs_k_create(struct vfs_dentry *dir, const char *name,
 	}
 	pthread_mutex_unlock(&di->rwsem);
 	vfs_dput(child);
+	return err;
+}
+
+/* dir's rwsem held. The new inode gets a dead dentry named as Linux's
+ * d_tmpfile names it ("#" and the inode number). */
+static int tmpfile_locked(struct vfs_dentry *dir, const struct vfs_create *vc,
+			  struct vfs_dentry **out)
+{
+	struct vfs_inode *di = dir->inode, *inode;
+	if (!di->ops || !di->ops->tmpfile)
+		return -EOPNOTSUPP;
+	int err = di->ops->tmpfile(dir, vc, &inode);
+	if (err < 0)
+		return err;
+	char name[32];
+	snprintf(name, sizeof(name), "#%llu", (unsigned long long)inode->ino);
+	*out = vfs_d_new_dead(dir, name, inode);
+	vfs_inode_put(inode);
+	return *out ? 0 : -ENOMEM;
+}
+
+int vfs_tmpfile_locked(const struct vfs_ctx *c, const struct vfs_path *dir,
+		       struct vfs_create *vc, struct vfs_dentry **out)
+{
+	if (vfs_d_dead(dir->dentry))
+		return -ENOENT;
+	int err = may_write_dir(c, dir);
+	if (err == 0 && (!dir->dentry->inode->ops ||
+			 !dir->dentry->inode->ops->tmpfile))
+		err = -EOPNOTSUPP;
+	if (err == 0)
+		err = create_attrs(c, dir->dentry->inode, vc);
+	if (err == 0)
+		err = tmpfile_locked(dir->dentry, vc, out);
+	return err;
+}
+
+int vfs_k_tmpfile(struct vfs_dentry *dir, const struct vfs_create *vc,
+		  struct vfs_dentry **out)
+{
+	pthread_mutex_lock(&dir->inode->rwsem);
+	int err = tmpfile_locked(dir, vc, out);
+	pthread_mutex_unlock(&dir->inode->rwsem);
 	return err;
 }
 

@@ -10,3 +10,8 @@
 int vfs_create_locked(const struct vfs_ctx *c, const struct vfs_path *parent,
 		      const char *name, struct vfs_create *vc,
 		      struct vfs_dentry **out);
+/* O_TMPFILE's file in dir (whose rwsem the caller holds): permission,
+ * read-only mount, owner and group as for a creation, then the file
+ * system's tmpfile (EOPNOTSUPP without one). *out: a dead dentry. */
+int vfs_tmpfile_locked(const struct vfs_ctx *c, const struct vfs_path *dir,
+		       struct vfs_create *vc, struct vfs_dentry **out);

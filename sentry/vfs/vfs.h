@@ -119,6 +119,11 @@ struct vfs_inode_ops {
 		      const struct vfs_create *c, struct vfs_inode **out);
 	int (*link)(struct vfs_dentry *dir, const char *name,
 		    struct vfs_inode *target);
+	/* O_TMPFILE: a new inode of dir's file system in no directory
+	 * (nlink 0), for the VFS to open; dir's rwsem is held. NULL: the
+	 * file system has none (EOPNOTSUPP). */
+	int (*tmpfile)(struct vfs_dentry *dir, const struct vfs_create *c,
+		       struct vfs_inode **out);
 	/* Removes name (victim, a positive dentry) from dir. */
 	int (*unlink)(struct vfs_dentry *dir, const char *name,
 		      struct vfs_dentry *victim, bool rmdir);
@@ -173,10 +178,15 @@ struct vfs_lockctx;
 struct vfs_fifo;
 
 #define VFS_I_REVALIDATE 0x1 /* a directory whose cache entries are checked */
+/* An O_TMPFILE file that linkat may still give a name, although its nlink
+ * is 0 (Linux's I_LINKABLE); under the inode's lock, cleared by the first
+ * link. */
+#define VFS_I_LINKABLE 0x2
 
 struct vfs_inode {
 	atomic_long refs;
-	unsigned flags; /* VFS_I_*, set before the inode is shared */
+	unsigned flags; /* VFS_I_*, set before the inode is shared (but
+			 * VFS_I_LINKABLE) */
 	struct vfs_sb *sb; /* no reference: mounts keep the sb */
 	const struct vfs_inode_ops *ops;
 	const struct file_ops *fops; /* for opens, unless ops->open says */
@@ -321,6 +331,10 @@ struct vfs_dentry *vfs_d_add(struct vfs_dentry *parent, const char *name,
 void vfs_d_drop(struct vfs_dentry *d);
 /* d was unlinked: forgotten, and marked deleted for its holders. */
 void vfs_d_delete(struct vfs_dentry *d);
+/* A dentry for inode under parent that lookups never find, already
+ * deleted: what an O_TMPFILE file's holders see. */
+struct vfs_dentry *vfs_d_new_dead(struct vfs_dentry *parent, const char *name,
+				  struct vfs_inode *inode);
 /* The child as vfs_lookup_child, with parent->inode->rwsem already held
  * by the caller. */
 int vfs_lookup_child_locked(struct vfs_dentry *parent, const char *name,
@@ -348,6 +362,9 @@ int vfs_k_rename(struct vfs_dentry *odir, struct vfs_dentry *old,
 		 struct vfs_dentry *ndir, const char *nname, unsigned flags);
 int vfs_k_link(struct vfs_dentry *dir, const char *name,
 	       struct vfs_inode *target, struct vfs_dentry **out);
+/* An unnamed file in dir (its tmpfile op), as a dead dentry in *out. */
+int vfs_k_tmpfile(struct vfs_dentry *dir, const struct vfs_create *vc,
+		  struct vfs_dentry **out);
 
 /* ---- mounts ------------------------------------------------------------ */
 
@@ -381,6 +398,9 @@ int vfs_mounts_foreach(struct vfs_mntns *ns,
 
 #define VFS_MAXSYMLINKS 40
 #define VFS_O_LARGEFILE 0100000 /* the kernel's value; glibc's is 0 */
+/* The kernel's __O_TMPFILE bit alone (glibc's __O_TMPFILE has O_DIRECTORY
+ * in it). */
+#define VFS_O_TMPFILE_BIT 020000000
 #define VFS_AT_FDCWD	-100
 
 /* Walks path from dirfd (VFS_AT_FDCWD: the cwd) to *out (referenced). */

@@ -824,6 +824,26 @@ static int ovl_create(struct vfs_dentry *dir, const char *name,
 	return err;
 }
 
+/* O_TMPFILE: the upper layer's, in the copied-up directory. */
+static int ovl_tmpfile(struct vfs_dentry *dir, const struct vfs_create *c,
+		       struct vfs_inode **out)
+{
+	int err = overlay_copy_up(dir->inode);
+	if (err < 0)
+		return err;
+	struct vfs_dentry *pu = upper_of(dir->inode);
+	struct vfs_dentry *u = NULL;
+	err = vfs_k_tmpfile(pu, c, &u);
+	if (err == 0) {
+		*out = ovl_inode_new(dir->sb, u, NULL, false, NULL, NULL);
+		if (!*out)
+			err = -ENOMEM;
+	}
+	vfs_dput(u);
+	vfs_dput(pu);
+	return err;
+}
+
 static int ovl_link(struct vfs_dentry *dir, const char *name,
 		    struct vfs_inode *target)
 {
@@ -1052,6 +1072,7 @@ static const struct vfs_inode_ops ovl_iops = {
     .setattr = ovl_setattr,
     .create = ovl_create,
     .link = ovl_link,
+    .tmpfile = ovl_tmpfile,
     .unlink = ovl_unlink,
     .rename = ovl_rename,
     .readlink = ovl_readlink,

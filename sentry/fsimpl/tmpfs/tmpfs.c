@@ -358,6 +358,20 @@ static int tmpfs_create(struct vfs_dentry *dir, const char *name,
 	return 0;
 }
 
+/* O_TMPFILE: a file in no directory, gone with its last reference. */
+static int tmpfs_tmpfile(struct vfs_dentry *dir, const struct vfs_create *c,
+			 struct vfs_inode **out)
+{
+	if (!S_ISREG(c->mode))
+		return -EINVAL;
+	struct vfs_inode *i = tnode_new(dir->sb, c->mode, c->uid, c->gid, 0);
+	if (!i)
+		return -ENOSPC;
+	i->attr.nlink = 0;
+	*out = i;
+	return 0;
+}
+
 static int tmpfs_link(struct vfs_dentry *dir, const char *name,
 		      struct vfs_inode *target)
 {
@@ -1011,6 +1025,7 @@ static const struct vfs_inode_ops tmpfs_iops = {
     .setattr = tmpfs_setattr,
     .create = tmpfs_create,
     .link = tmpfs_link,
+    .tmpfile = tmpfs_tmpfile,
     .unlink = tmpfs_unlink,
     .rename = tmpfs_rename,
     .readlink = tmpfs_readlink,

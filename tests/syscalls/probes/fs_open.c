@@ -1,7 +1,8 @@
 /*
  * fs_open: open, openat, openat2 (RESOLVE_*), creat, close, close_range;
  * creation flags, access modes, O_PATH, O_DIRECTORY, O_NOFOLLOW, symlinks
- * on the way and at the end, and what F_GETFL reports.
+ * on the way and at the end, and what F_GETFL reports; O_TMPFILE and
+ * linking its file in with linkat.
  */
 #include "probe_fs.h"
 
@@ -245,6 +246,99 @@ static void closing(void)
 	close(b);
 }
 
+static int count_entries(void)
+{
+	DIR *d = opendir(".");
+	int n = 0;
+	if (!d)
+		return -1;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* An unnamed file in a directory; linkat gives it a name. */
+static void tmpfile_(void)
+{
+	char proc[64], buf[16];
+	struct stat st;
+
+	FERR("O_TMPFILE read-only", open(".", O_TMPFILE | O_RDONLY, 0600),
+	     EINVAL);
+	FERR("O_TMPFILE with O_CREAT",
+	     open(".", O_TMPFILE | O_CREAT | O_RDWR, 0600), EINVAL);
+	/* glibc's __O_TMPFILE has O_DIRECTORY in it: the kernel's bit. */
+	FERR("tmpfile bit without O_DIRECTORY",
+	     open(".", 020000000 | O_RDWR, 0600), EINVAL);
+	FERR("O_TMPFILE on a file", open("f", O_TMPFILE | O_RDWR, 0600),
+	     ENOTDIR);
+	FERR("O_TMPFILE in a missing dir",
+	     open("nodir", O_TMPFILE | O_RDWR, 0600), ENOENT);
+	FERR("O_TMPFILE in /proc", open("/proc", O_TMPFILE | O_RDWR, 0600),
+	     EOPNOTSUPP);
+
+	int before = count_entries();
+	long fd = FOK("O_TMPFILE", open(".", O_TMPFILE | O_RDWR, 0646));
+	if (fd < 0)
+		return;
+	CHECK_TRUE("no new entry", count_entries() == before);
+	FOK("fstat tmpfile", fstat((int)fd, &st));
+	CHECK_TRUE("regular, nlink 0, size 0",
+		   S_ISREG(st.st_mode) && st.st_nlink == 0 && st.st_size == 0);
+	CHECK_RET("mode after umask", st.st_mode & 07777, 0644);
+	CHECK_RET("F_GETFL", fcntl((int)fd, F_GETFL) & ~K_LARGEFILE,
+		  O_RDWR | __O_TMPFILE | O_DIRECTORY);
+	FRET("write", write((int)fd, "hello", 5), 5);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%ld", fd);
+	char target[PATH_MAX];
+	ssize_t n = readlink(proc, target, sizeof(target) - 1);
+	if (n >= 0)
+		target[n] = 0;
+	const char *base = n > 0 ? strrchr(target, '/') : NULL;
+	CHECK_TRUE("fd link: #ino (deleted)",
+		   base && base[1] == '#' && n > 10 &&
+			   !strcmp(target + n - 10, " (deleted)"));
+	FOK("linkat by /proc/self/fd",
+	    linkat(AT_FDCWD, proc, AT_FDCWD, "named", AT_SYMLINK_FOLLOW));
+	FERR("linkat over a name",
+	     linkat(AT_FDCWD, proc, AT_FDCWD, "named", AT_SYMLINK_FOLLOW),
+	     EEXIST);
+	FOK("stat named", stat("named", &st));
+	CHECK_TRUE("named: nlink 1, size 5",
+		   st.st_nlink == 1 && st.st_size == 5);
+	FOK("fstat after link", fstat((int)fd, &st));
+	CHECK_RET("fd's nlink", st.st_nlink, 1);
+	FOK("second link", linkat((int)fd, "", AT_FDCWD, "named2",
+				  AT_EMPTY_PATH));
+	FOK("fstat after second link", fstat((int)fd, &st));
+	CHECK_RET("fd's nlink now", st.st_nlink, 2);
+	long rd = open("named2", O_RDONLY);
+	CHECK_RET("read by the name", read((int)rd, buf, sizeof(buf)), 5);
+	CHECK_TRUE("same bytes", !memcmp(buf, "hello", 5));
+	closeit(rd);
+	CHECK_RET("entries now", count_entries() - before, 2);
+	closeit(fd);
+
+	fd = FOK("O_TMPFILE|O_EXCL", open(".", O_TMPFILE | O_EXCL | O_WRONLY,
+					  0600));
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%ld", fd);
+	FERR("O_EXCL: linkat", linkat(AT_FDCWD, proc, AT_FDCWD, "excl",
+				      AT_SYMLINK_FOLLOW),
+	     ENOENT);
+	FERR("O_EXCL: AT_EMPTY_PATH",
+	     linkat((int)fd, "", AT_FDCWD, "excl", AT_EMPTY_PATH), ENOENT);
+	closeit(fd);
+
+	fd = FOK("O_TMPFILE, write-only", open(".", O_TMPFILE | O_WRONLY,
+					       0600));
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%ld", fd);
+	FOK("reopen by /proc/self/fd", rd = open(proc, O_RDONLY));
+	closeit(rd);
+	closeit(fd);
+	CHECK_RET("entries at the end", count_entries() - before, 2);
+}
+
 int main(void)
 {
 	fs_setup();
@@ -253,6 +347,7 @@ int main(void)
 	getfl();
 	at_calls();
 	closing();
+	tmpfile_();
 	fs_cleanup();
 	return probe_done();
 }
