@@ -123,6 +123,13 @@ struct platform_ops {
 	 * held, as for patch_syscall. */
 	void (*sites_moved)(struct plat_as *as, uint64_t old, uint64_t len,
 			    uint64_t new);
+	/* Optional: empties th's address space for a new program (execve),
+	 * in place of a fresh one: th is its only workload thread (parked
+	 * host threads may stay) and no other mm uses it. Everything but the
+	 * reserved ranges is unmapped and rewritten sites are forgotten; th's
+	 * registers and FPU state are the caller's to set. 0 or -errno (then
+	 * the address space is in no known state). */
+	int (*as_reset)(struct plat_thread *th);
 	/* Runs n (<= PLAT_BATCH_MAX) calls in th's stub in one hand-off, in
 	 * order, stopping after the first that fails; rets[i] gets each
 	 * result. host_fd >= 0 is passed in first, at PLAT_FDPASS_RECV_FD

@@ -1,9 +1,13 @@
-/* execve: the sentry's own loader into a fresh stub. Everything that can
- * fail is done before the point of no return: the new program (and its
- * interpreter) is loaded into a new address space while the caller's stays
- * intact, so a failed exec returns an errno to an unharmed caller. Then the
- * other threads die, the old address space goes, descriptors marked
- * close-on-exec close and handled signals return to their defaults. */
+/* execve: the sentry's own loader. Everything the caller can get an errno
+ * for is checked before the point of no return. A process alone in its
+ * stub (one thread, no vfork parent or CLONE_VM sibling) keeps the stub:
+ * past that point it is emptied and the new program loaded into it, and a
+ * failure then (a host mmap out of memory) kills the process with SIGSEGV,
+ * as on Linux. Otherwise the new program (and its interpreter) is loaded
+ * into a fresh stub while the caller's stays intact; then the other
+ * threads die and the old address space goes. Either way descriptors
+ * marked close-on-exec close and handled signals return to their
+ * defaults. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -341,6 +345,122 @@ static int de_thread(struct task *t)
 	return 0;
 }
 
+/* Whether the new program may take over t's own stub: t is its process's
+ * only thread and nothing else (a vfork parent, a CLONE_VM sibling) uses
+ * the address space. */
+static bool exec_in_place(struct task *t)
+{
+	const struct platform_ops *plat = t->k->plat;
+	if (!plat->as_reset || atomic_load(&t->mm->users) != 1)
+		return false;
+	pthread_mutex_lock(&t->k->lock);
+	bool alone = t->tg->nr_threads == 1;
+	pthread_mutex_unlock(&t->k->lock);
+	return alone;
+}
+
+/* Past the point of no return, the new image in place: what every exec
+ * does to the process besides its memory. */
+static void exec_common_tail(struct task *t, const char *name)
+{
+	struct kernel *k = t->k;
+
+	/* Descriptors: unshare, then close the close-on-exec ones. */
+	if (atomic_load(&t->fdt->refs) > 1) {
+		struct fdtable *n = fdtable_copy(t->fdt);
+		if (n) {
+			/* Swapped under the task lock: procfs takes references
+			 * to other tasks' tables under it. */
+			pthread_mutex_lock(&k->lock);
+			struct fdtable *old = t->fdt;
+			t->fdt = n;
+			pthread_mutex_unlock(&k->lock);
+			fdtable_put(old);
+		}
+	}
+	fdtable_close_on_exec(t->fdt);
+
+	pthread_mutex_lock(&k->lock);
+	struct thread_group *tg = t->tg;
+	if (atomic_load(&tg->sighand->refs) > 1) {
+		struct sighand *sh = sighand_copy(tg->sighand);
+		if (sh) {
+			sighand_put(tg->sighand);
+			tg->sighand = sh;
+		}
+	}
+	sighand_exec_reset(tg->sighand);
+	t->ss_sp = t->ss_size = 0;
+	t->ss_flags = 2; /* SS_DISABLE */
+	tg->did_exec = true;
+	/* Dumpable again, unless the ids disagree (Linux's setup_new_exec). */
+	tg->dumpable_off = t->cred.euid != t->cred.ruid ||
+			   t->cred.egid != t->cred.rgid;
+	free(tg->exe_path);
+	tg->exe_path = strdup(name);
+	/* comm is the file's name (for fd-based execs, the fd's number). */
+	const char *base = strrchr(name, '/');
+	const char *cn = base ? base + 1 : name;
+	size_t cl = strnlen(cn, sizeof(t->comm) - 1);
+	memset(t->comm, 0, sizeof(t->comm));
+	memcpy(t->comm, cn, cl);
+	timers_exec_locked(tg);
+	pthread_mutex_unlock(&k->lock);
+}
+
+
+/* execve into t's own stub, emptied past the point of no return. */
+static long exec_reuse(struct task *t, struct exec_file *f,
+		       struct exec_file *interp, struct strvec *argv,
+		       struct strvec *envp, const char *name)
+{
+	struct kernel *k = t->k;
+	const struct platform_ops *plat = k->plat;
+
+	struct mm *mm = mm_new(t->mm->as);
+	if (!mm)
+		return -ENOMEM;
+	/* --- the point of no return --- */
+	long err = de_thread(t);
+	if (err < 0) {
+		mm->as = NULL;
+		mm_put(plat, mm);
+		return err;
+	}
+	futex_exit_robust_list(t);
+	t->clear_child_tid = 0;
+	struct mm *old_mm = t->mm;
+	pthread_mutex_lock(&k->lock);
+	t->mm = mm;
+	vfork_release_locked(t);
+	pthread_mutex_unlock(&k->lock);
+	old_mm->as = NULL; /* the new mm's now */
+	mm_put(plat, old_mm);
+	err = plat->as_reset(t->th);
+	if (err == 0)
+		err = plat->fpstate_set(t->th, plat_fpstate_init_image(),
+					plat_fpstate_size());
+	struct plat_regs r = { 0 };
+	t->regs = r;
+	t->regs.cs = USER_CS;
+	t->regs.ss = USER_DS;
+	if (err == 0)
+		err = loader_load(t, f, f->elf.has_interp ? interp : NULL,
+				  argv->v, envp->v, name);
+	if (err < 0) {
+		/* Too late to fail: as Linux, the process dies of SIGSEGV. */
+		log_debug("exec: loading %s in place failed: %s", name,
+			  strerror((int)-err));
+		struct ksiginfo info = { .signo = SIGSEGV };
+		force_signal_default(t, SIGSEGV, &info);
+		return -EFAULT;
+	}
+	mm_set_exe(mm, f->file);
+	t->regs_dirty = true;
+	exec_common_tail(t, name);
+	return 0;
+}
+
 long task_execve(struct task *t, const char *path, uint64_t uargv,
 		 uint64_t uenvp, int flags, int dirfd)
 {
@@ -378,6 +498,12 @@ long task_execve(struct task *t, const char *path, uint64_t uargv,
 		err = check_size(t, &argv, &envp);
 	if (err < 0)
 		goto out;
+
+	if (exec_in_place(t) &&
+	    loader_check(&f, f.elf.has_interp ? &interp : NULL) == 0) {
+		err = exec_reuse(t, &f, &interp, &argv, &envp, name);
+		goto out;
+	}
 
 	/* The old stub's CPU time and peak memory join the process's record
 	 * past the point of no return: its thread sleeps by now, and wakes
@@ -452,47 +578,7 @@ long task_execve(struct task *t, const char *path, uint64_t uargv,
 	t->regs = new_regs;
 	t->regs_dirty = true;
 
-	/* Descriptors: unshare, then close the close-on-exec ones. */
-	if (atomic_load(&t->fdt->refs) > 1) {
-		struct fdtable *n = fdtable_copy(t->fdt);
-		if (n) {
-			/* Swapped under the task lock: procfs takes references
-			 * to other tasks' tables under it. */
-			pthread_mutex_lock(&k->lock);
-			struct fdtable *old = t->fdt;
-			t->fdt = n;
-			pthread_mutex_unlock(&k->lock);
-			fdtable_put(old);
-		}
-	}
-	fdtable_close_on_exec(t->fdt);
-
-	pthread_mutex_lock(&k->lock);
-	struct thread_group *tg = t->tg;
-	if (atomic_load(&tg->sighand->refs) > 1) {
-		struct sighand *sh = sighand_copy(tg->sighand);
-		if (sh) {
-			sighand_put(tg->sighand);
-			tg->sighand = sh;
-		}
-	}
-	sighand_exec_reset(tg->sighand);
-	t->ss_sp = t->ss_size = 0;
-	t->ss_flags = 2; /* SS_DISABLE */
-	tg->did_exec = true;
-	/* Dumpable again, unless the ids disagree (Linux's setup_new_exec). */
-	tg->dumpable_off = t->cred.euid != t->cred.ruid ||
-			   t->cred.egid != t->cred.rgid;
-	free(tg->exe_path);
-	tg->exe_path = strdup(name);
-	/* comm is the file's name (for fd-based execs, the fd's number). */
-	const char *base = strrchr(name, '/');
-	const char *cn = base ? base + 1 : name;
-	size_t cl = strnlen(cn, sizeof(t->comm) - 1);
-	memset(t->comm, 0, sizeof(t->comm));
-	memcpy(t->comm, cn, cl);
-	timers_exec_locked(tg);
-	pthread_mutex_unlock(&k->lock);
+	exec_common_tail(t, name);
 	err = 0;
 out:
 	exec_file_close(&f);

@@ -246,6 +246,31 @@ static int build_segs(const struct elf_info *e, uint64_t bias,
 	return 0;
 }
 
+int loader_check(const struct exec_file *f, const struct exec_file *interp)
+{
+	const struct elf_info *e = &f->elf;
+	/* The stack, then each PT_LOAD (build_segs). */
+	if (e->nsegs + 1 > MM_LOAD_MAX)
+		return -ENOEXEC;
+	/* Every place the image may land (loader_load's bias). */
+	uint64_t lo = e->min_vaddr, hi = e->max_vaddr;
+	if (e->type == ET_DYN) {
+		lo += ELF_ET_DYN_BASE - e->min_vaddr;
+		hi += ELF_ET_DYN_BASE - e->min_vaddr + (1ULL << 16) * 4096;
+	}
+	if (mm_range_reserved(lo, hi))
+		return -ENOMEM;
+	if (interp) {
+		const struct elf_info *ie = &interp->elf;
+		if (ie->type != ET_DYN)
+			return -ELIBBAD;
+		if (ie->nsegs > MM_LOAD_MAX ||
+		    ie->max_vaddr - ie->min_vaddr > (1ULL << 40))
+			return -ENOEXEC;
+	}
+	return 0;
+}
+
 int loader_load(struct task *t, const struct exec_file *f,
 		const struct exec_file *interp, char *const argv[],
 		char *const envp[], const char *execfn)

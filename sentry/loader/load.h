@@ -32,6 +32,11 @@ void exec_file_close(struct exec_file *f);
 /* The PT_INTERP path of an ELF file with one; -ENOEXEC if malformed. */
 int exec_interp_path(const struct exec_file *f, char *buf, size_t len);
 
+/* 0 if loader_load can only fail for want of host resources (an
+ * out-of-memory mmap, a read error), not for what the files say; else
+ * -errno. For an exec that empties the caller's address space before
+ * loading (past the point of no return, where a failure kills). */
+int loader_check(const struct exec_file *f, const struct exec_file *interp);
 /* Loads f (and its interpreter, if any) into t's empty address space and
  * builds the stack; sets t->regs to the entry state. */
 int loader_load(struct task *t, const struct exec_file *f,
