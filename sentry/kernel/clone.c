@@ -107,6 +107,7 @@ static struct thread_group *tg_alloc(struct task *parent, struct task *leader,
 	g->start_ns = leader->start_ns;
 	g->exe_path = p->exe_path ? strdup(p->exe_path) : NULL;
 	g->oom_score_adj = p->oom_score_adj;
+	g->image_creds = p->image_creds;
 	return g;
 }
 

@@ -347,16 +347,23 @@ static int de_thread(struct task *t)
 
 /* Whether the new program may take over t's own stub: t is its process's
  * only thread and nothing else (a vfork parent, a CLONE_VM sibling) uses
- * the address space. */
+ * the address space; and the image has run with the credentials it began
+ * with and stayed dumpable. The stub keeps bytes of the old image outside
+ * the workload's mappings (its signal frames, its slots, the rewritten
+ * sites' code), which the new program can read: fine while whoever could
+ * read the old image's memory anyway is who can read the new one's, not
+ * after a setuid(2) dropped privileges the old image ran with. */
 static bool exec_in_place(struct task *t)
 {
 	const struct platform_ops *plat = t->k->plat;
 	if (!plat->as_reset || atomic_load(&t->mm->users) != 1)
 		return false;
 	pthread_mutex_lock(&t->k->lock);
-	bool alone = t->tg->nr_threads == 1;
+	struct cred_mark now = cred_mark_of(&t->cred);
+	bool ok = t->tg->nr_threads == 1 && !t->tg->dumpable_off &&
+		  !memcmp(&now, &t->tg->image_creds, sizeof(now));
 	pthread_mutex_unlock(&t->k->lock);
-	return alone;
+	return ok;
 }
 
 /* Past the point of no return, the new image in place: what every exec
@@ -396,6 +403,7 @@ static void exec_common_tail(struct task *t, const char *name)
 	/* Dumpable again, unless the ids disagree (Linux's setup_new_exec). */
 	tg->dumpable_off = t->cred.euid != t->cred.ruid ||
 			   t->cred.egid != t->cred.rgid;
+	tg->image_creds = cred_mark_of(&t->cred);
 	free(tg->exe_path);
 	tg->exe_path = strdup(name);
 	/* comm is the file's name (for fd-based execs, the fd's number). */

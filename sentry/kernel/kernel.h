@@ -111,6 +111,19 @@ struct k_sigaction {
 	uint64_t handler, flags, restorer, mask;
 };
 
+/* The ids and capabilities a credential set has, to compare two. */
+struct cred_mark {
+	uint32_t id[8];
+	uint64_t cap_effective, cap_permitted;
+};
+
+static inline struct cred_mark cred_mark_of(const struct creds *c)
+{
+	return (struct cred_mark){ { c->ruid, c->euid, c->suid, c->fsuid,
+				     c->rgid, c->egid, c->sgid, c->fsgid },
+				   c->cap_effective, c->cap_permitted };
+}
+
 #define KSIG_DFL 0
 #define KSIG_IGN 1
 
@@ -222,6 +235,10 @@ struct thread_group {
 	bool did_exec; /* setpgid of a child after exec: EACCES */
 	struct task *exec_waiter; /* an execve waiting for the other threads */
 	bool dumpable_off; /* PR_SET_DUMPABLE 0 */
+	/* The credentials the running image began with (at its exec, or
+	 * in the fork that copied its memory): an exec keeps the stub only
+	 * if they have not changed since (exec_in_place). */
+	struct cred_mark image_creds;
 	int oom_score_adj; /* /proc/[pid]/oom_score_adj: kept, inherited */
 	struct itimers *itimers; /* timer.c; NULL until used */
 	struct posix_timers *ptimers;

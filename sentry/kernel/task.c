@@ -478,6 +478,7 @@ static int init_task(struct kernel *k, struct task **out)
 				  cfg->gid, cfg->gid, cfg->gid, cfg->gid };
 	t->cred.cap_permitted = t->cred.cap_effective = caps;
 	t->cred.cap_bounding = 0x1ffffffffffULL;
+	tg->image_creds = cred_mark_of(&t->cred);
 	const char *base = strrchr(cfg->exec_path, '/');
 	snprintf(t->comm, sizeof(t->comm), "%s", base ? base + 1 : cfg->exec_path);
 	tg->exe_path = strdup(cfg->exec_path);
