@@ -108,6 +108,8 @@ static struct thread_group *tg_alloc(struct task *parent, struct task *leader,
 	g->exe_path = p->exe_path ? strdup(p->exe_path) : NULL;
 	g->oom_score_adj = p->oom_score_adj;
 	g->image_creds = p->image_creds;
+	/* Dumpability goes with the memory (Linux's mm flags). */
+	g->dumpable_off = p->dumpable_off;
 	return g;
 }
 

@@ -156,6 +156,27 @@ static void dumpable(const char *self)
 	waitpid(c, &st, 0);
 	CHECK_TRUE("undumpable after setuid, dumpable again after exec",
 		   WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	/* Dumpability is the memory's (Linux's mm flags): a fork child
+	 * inherits it, an exec with agreeing ids ends it. */
+	c = fork();
+	if (c == 0) {
+		if (prctl(PR_SET_DUMPABLE, 0) < 0)
+			_exit(30);
+		pid_t g = fork();
+		if (g == 0)
+			_exit(prctl(PR_GET_DUMPABLE));
+		int gs;
+		if (g < 0 || waitpid(g, &gs, 0) != g || !WIFEXITED(gs))
+			_exit(31);
+		if (WEXITSTATUS(gs) != 0)
+			_exit(32);
+		char *const argv[] = { (char *)self, "dumpable", NULL };
+		execv(self, argv);
+		_exit(33);
+	}
+	waitpid(c, &st, 0);
+	CHECK_TRUE("a fork child inherits undumpable, exec ends it",
+		   WIFEXITED(st) && WEXITSTATUS(st) == 1);
 }
 
 static void persona(void)
