@@ -123,12 +123,12 @@ struct platform_ops {
 	 * held, as for patch_syscall. */
 	void (*sites_moved)(struct plat_as *as, uint64_t old, uint64_t len,
 			    uint64_t new);
-	/* Optional: empties th's address space for a new program (execve),
-	 * in place of a fresh one: th is its only workload thread (parked
-	 * host threads may stay) and no other mm uses it. Everything but the
-	 * reserved ranges is unmapped and rewritten sites are forgotten; th's
-	 * registers and FPU state are the caller's to set. 0 or -errno (then
-	 * the address space is in no known state). */
+	/* Optional: th's address space gets a new program (execve) in place
+	 * of a fresh one: th is its only workload thread (parked host threads
+	 * may stay) and no other mm uses it. The platform forgets what it
+	 * kept of the old image (rewritten sites); the caller unmaps
+	 * everything outside the reserved ranges (in its next batch) and sets
+	 * th's registers and FPU state. 0 or -errno. */
 	int (*as_reset)(struct plat_thread *th);
 	/* Runs n (<= PLAT_BATCH_MAX) calls in th's stub in one hand-off, in
 	 * order, stopping after the first that fails; rets[i] gets each

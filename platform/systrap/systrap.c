@@ -1835,49 +1835,13 @@ static int systrap_batch(struct plat_thread *th, int host_fd,
 	return as_batch(th->as, host_fd, reqs, n, rets);
 }
 
-static int range_cmp(const void *a, const void *b)
-{
-	const struct plat_range *x = a, *y = b;
-	return x->start < y->start ? -1 : x->start > y->start;
-}
-
-/* One batch of munmap calls over the gaps between the reserved ranges
- * (the whole arena is one of them: the stub's own block, with the signal
- * stacks, is in it). The rewritten sites' region keeps its bytes: the
- * new program's sites take its blocks from the first again, and the old
- * ones are unreachable once the old code is gone (a jump there runs
- * under filter B like any other workload code). */
+/* The rewritten sites' region keeps its bytes: the new program's sites
+ * take its blocks from the first again, and the old ones are unreachable
+ * once the old code is gone (a jump there runs under filter B like any
+ * other workload code). */
 static int systrap_as_reset(struct plat_thread *th)
 {
-	struct plat_as *as = th->as;
-	const struct plat_range *res;
-	int n = plat_reserved(&res);
-	struct plat_range r[8];
-	struct plat_sysreq reqs[9];
-	long rets[9];
-	int nr = 0;
-
-	if (n > 8)
-		return -EINVAL;
-	memcpy(r, res, (size_t)n * sizeof(*r));
-	qsort(r, (size_t)n, sizeof(*r), range_cmp);
-	uint64_t at = 0, top = 0x7ffffffff000ULL;
-	for (int i = 0; i <= n; i++) {
-		uint64_t end = i < n ? r[i].start : top;
-		if (end > top)
-			end = top;
-		if (end > at)
-			reqs[nr++] = (struct plat_sysreq){
-			    SYS_munmap, { at, end - at, 0, 0, 0, 0 } };
-		if (i < n && r[i].end > at)
-			at = r[i].end;
-	}
-	int ok = as_batch(as, -1, reqs, nr, rets);
-	if (ok < 0)
-		return ok;
-	if (ok < nr)
-		return (int)rets[ok];
-	atomic_store(&as->nsites, 0);
+	atomic_store(&th->as->nsites, 0);
 	return 0;
 }
 

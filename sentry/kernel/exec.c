@@ -444,6 +444,8 @@ static long exec_reuse(struct task *t, struct exec_file *f,
 	pthread_mutex_unlock(&k->lock);
 	old_mm->as = NULL; /* the new mm's now */
 	mm_put(plat, old_mm);
+	/* The old image's mappings go with the new one's first batch. */
+	mm->host_stale = true;
 	err = plat->as_reset(t->th);
 	if (err == 0)
 		err = plat->fpstate_set(t->th, plat_fpstate_init_image(),

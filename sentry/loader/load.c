@@ -315,8 +315,11 @@ int loader_load(struct task *t, const struct exec_file *f,
 		return err;
 	err = mm_load_segments(t, f->file, segs, nsegs);
 	if (err == -ENODEV) {
-		err = mm_map_fixed(t, stack_lo, mm->stack_top,
-				   PROT_READ | PROT_WRITE, "[stack]");
+		/* One call at a time: first what an exec in place left. */
+		err = mm_host_reset(t);
+		if (!err)
+			err = mm_map_fixed(t, stack_lo, mm->stack_top,
+					   PROT_READ | PROT_WRITE, "[stack]");
 		if (!err)
 			err = load_segments(t, e, f->file, bias);
 	}

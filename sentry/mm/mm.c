@@ -819,13 +819,69 @@ long mm_mmap(struct task *t, uint64_t addr, uint64_t len, int prot, int flags,
 	return r;
 }
 
+static int range_cmp(const void *a, const void *b)
+{
+	const struct plat_range *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* munmap calls over the gaps between the reserved ranges, into req (room
+ * for MM_RESET_MAX); how many. */
+#define MM_RESET_MAX 9
+static int reset_reqs(struct plat_sysreq *req)
+{
+	const struct plat_range *res;
+	struct plat_range r[MM_RESET_MAX - 1];
+	int n = plat_reserved(&res), k = 0;
+	if (n > MM_RESET_MAX - 1)
+		n = MM_RESET_MAX - 1; /* never: the platforms have 4 at most */
+	memcpy(r, res, (size_t)n * sizeof(*r));
+	qsort(r, (size_t)n, sizeof(*r), range_cmp);
+	uint64_t at = 0;
+	for (int i = 0; i <= n; i++) {
+		uint64_t end = i < n ? r[i].start : MM_TASK_SIZE;
+		if (end > MM_TASK_SIZE)
+			end = MM_TASK_SIZE;
+		if (end > at)
+			req[k++] = (struct plat_sysreq){
+				SYS_munmap, { at, end - at, 0, 0, 0, 0 } };
+		if (i < n && r[i].end > at)
+			at = r[i].end;
+	}
+	return k;
+}
+
+int mm_host_reset(struct task *t)
+{
+	struct plat_sysreq req[MM_RESET_MAX];
+	long ret[MM_RESET_MAX];
+	if (!t->mm->host_stale)
+		return 0;
+	int k = reset_reqs(req);
+	int ok = t->k->plat->batch(t->th, -1, req, k, ret);
+	if (ok < 0)
+		return ok;
+	if (ok < k)
+		return ret[ok] < 0 ? (int)ret[ok] : -EIO;
+	t->mm->host_stale = false;
+	return 0;
+}
+
+/* An exec in place puts its unmapping of the old image in front of the
+ * new one's mappings: one hand-off to the stub's executor instead of two
+ * (the first alone had been some 100 us of each fork+exec). */
 static long do_load_segments(struct task *t, struct file *f, int host_fd,
 			     const struct mm_seg *segs, int n, const int *mprot,
 			     const int *maxprot)
 {
-	struct plat_sysreq req[2 * MM_LOAD_MAX];
-	long ret[2 * MM_LOAD_MAX];
-	int k = 0;
+	struct plat_sysreq req[2 * MM_LOAD_MAX + MM_RESET_MAX];
+	long ret[2 * MM_LOAD_MAX + MM_RESET_MAX];
+	_Static_assert(2 * MM_LOAD_MAX + MM_RESET_MAX <= PLAT_BATCH_MAX,
+		       "a load fits one batch");
+	int k = 0, nreset = 0;
+
+	if (t->mm->host_stale)
+		k = nreset = reset_reqs(req);
 
 	for (int i = 0; i < n; i++) {
 		const struct mm_seg *g = &segs[i];
@@ -848,7 +904,8 @@ static long do_load_segments(struct task *t, struct file *f, int host_fd,
 		return ok;
 	if (ok < k)
 		return ret[ok] < 0 ? ret[ok] : -EIO;
-	for (int i = 0; i < k; i++)
+	t->mm->host_stale = false;
+	for (int i = nreset; i < k; i++)
 		if ((uint64_t)ret[i] != req[i].args[0])
 			return -EIO; /* the stub disobeyed MAP_FIXED */
 	for (int i = 0; i < n; i++) {

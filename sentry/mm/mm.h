@@ -54,6 +54,10 @@ struct mm {
 	/* The program this mm was built for by execve (a reference; NULL
 	 * for none): /proc/[pid]/exe. Set once, before other tasks see mm. */
 	struct file *exe;
+	/* The stub still has an older image's mappings (an execve in place
+	 * took it over): the next host mapping batch unmaps everything
+	 * outside the reserved ranges first (mm_host_reset). */
+	bool host_stale;
 	/* The start and end of argv and envp strings on the stack, for
 	 * /proc/[pid]/cmdline and environ. */
 	uint64_t arg_start, arg_end, env_start, env_end;
@@ -65,6 +69,9 @@ struct mm {
 	} hot[MM_HOT_SITES];
 };
 
+/* If mm->host_stale: unmaps, in one batch, everything of the stub
+ * outside the reserved ranges. 0 or -errno. */
+int mm_host_reset(struct task *t);
 /* A new mm on address space as (owned by the mm from now on). */
 struct mm *mm_new(struct plat_as *as);
 struct mm *mm_ref(struct mm *mm);
