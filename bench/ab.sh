@@ -10,7 +10,7 @@
 # medians (and min, max) come out at the end, with B/A. On a shared VM a
 # single run can be off by 2x: compare medians of 9 or more rounds, and
 # look at the steal time printed last (CPU time the host took from this
-# machine while the rounds ran).
+# machine while the rounds ran). AB_PLATFORM=ptrace runs both on ptrace.
 set -u
 [ $# -ge 3 ] || { echo "usage: $0 RUNSC_A RUNSC_B MODE [ROUNDS] [MICRO]" >&2; exit 2; }
 a="$1"; b="$2"; mode="$3"; rounds="${4:-9}"
@@ -55,8 +55,8 @@ now_ns() { date +%s%N; }
 one() { # which: native | a | b ; prints the figure, nothing if it failed
 	set --
 	case "$which" in
-	a) set -- "$a" do ;;
-	b) set -- "$b" do ;;
+	a) set -- "$a" do ${AB_PLATFORM:+--platform="$AB_PLATFORM"} ;;
+	b) set -- "$b" do ${AB_PLATFORM:+--platform="$AB_PLATFORM"} ;;
 	esac
 	case "$mode" in
 	shloop)

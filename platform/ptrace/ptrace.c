@@ -869,6 +869,14 @@ static pid_t ptrace_as_host_pid(struct plat_as *as)
 	return as->pid;
 }
 
+/* An execve in place: nothing of the old image is kept here (the caller
+ * unmaps its mappings in its next batch). */
+static int ptrace_as_reset(struct plat_thread *th)
+{
+	(void)th;
+	return 0;
+}
+
 const struct platform_ops plat_ptrace_ops = {
 	.name = "ptrace",
 	.init = ptrace_init,
@@ -885,6 +893,7 @@ const struct platform_ops plat_ptrace_ops = {
 	.fpstate_set = ptrace_fpstate_set,
 	.thread_rusage = ptrace_thread_rusage,
 	.batch = ptrace_batch,
+	.as_reset = ptrace_as_reset,
 	.copy_in = ptrace_copy_in,
 	.copy_out = ptrace_copy_out,
 	.thread_host_tid = ptrace_thread_host_tid,
