@@ -194,14 +194,25 @@ static struct vfs_dentry *d_alloc(struct vfs_sb *sb, const char *name,
 	return d;
 }
 
-struct vfs_dentry *vfs_d_add(struct vfs_dentry *parent, const char *name,
-			     struct vfs_inode *inode)
+/* A new dentry for parent/name, not yet in the hash. */
+static struct vfs_dentry *d_alloc_child(struct vfs_dentry *parent,
+					const char *name,
+					struct vfs_inode *inode)
 {
 	struct vfs_dentry *d = d_alloc(parent->sb, name, inode);
 	if (!d)
 		return NULL;
 	d->parent = vfs_dget(parent);
 	d->hash = name_hash(parent, name);
+	return d;
+}
+
+struct vfs_dentry *vfs_d_add(struct vfs_dentry *parent, const char *name,
+			     struct vfs_inode *inode)
+{
+	struct vfs_dentry *d = d_alloc_child(parent, name, inode);
+	if (!d)
+		return NULL;
 	bool cache = inode || !(parent->sb->flags & VFS_SB_NO_NEGATIVE);
 	pthread_mutex_lock(&dcache_lock);
 	struct vfs_dentry *old = find_locked(parent, name, d->hash);
@@ -233,11 +244,9 @@ void vfs_d_delete(struct vfs_dentry *d)
 struct vfs_dentry *vfs_d_new_dead(struct vfs_dentry *parent, const char *name,
 				  struct vfs_inode *inode)
 {
-	struct vfs_dentry *d = d_alloc(parent->sb, name, inode);
+	struct vfs_dentry *d = d_alloc_child(parent, name, inode);
 	if (!d)
 		return NULL;
-	d->parent = vfs_dget(parent);
-	d->hash = name_hash(parent, name);
 	d->flags |= VFS_D_DEAD;
 	pthread_mutex_lock(&dcache_lock);
 	total++;
