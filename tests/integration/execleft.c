@@ -23,6 +23,7 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +98,27 @@ static void check(const char *what, int ok)
 		failures++;
 }
 
+/* Whether /proc/self/status says one thread, asked until it does (at
+ * most 100 000 times). */
+static int alone(void)
+{
+	for (int i = 0; i < 100000; i++) {
+		FILE *f = fopen("/proc/self/status", "r");
+		char line[256];
+		int n = 0;
+		if (!f)
+			return 0;
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "Threads: %d", &n) == 1)
+				break;
+		fclose(f);
+		if (n == 1)
+			return 1;
+		sched_yield();
+	}
+	return 0;
+}
+
 /* One child: leave the marker, maybe drop root, exec the reader. */
 static int run_child(const char *self, int drop)
 {
@@ -108,6 +130,11 @@ static int run_child(const char *self, int drop)
 		if (pthread_create(&th, NULL, leave_marker, NULL) != 0 ||
 		    pthread_join(th, NULL) != 0)
 			_exit(2);
+		/* The join returns once the thread's tid word is cleared,
+		 * a little before the thread is gone from its process (as on
+		 * Linux); the exec keeps the stub only when it is alone. */
+		if (!alone())
+			_exit(5);
 		if (drop && setresuid(65534, 65534, 65534) != 0)
 			_exit(3);
 		execl(self, self, "reader", (char *)NULL);
