@@ -416,7 +416,6 @@ static void exec_common_tail(struct task *t, const char *name)
 	pthread_mutex_unlock(&k->lock);
 }
 
-
 /* execve into t's own stub, emptied past the point of no return. */
 static long exec_reuse(struct task *t, struct exec_file *f,
 		       struct exec_file *interp, struct strvec *argv,
@@ -461,7 +460,8 @@ static long exec_reuse(struct task *t, struct exec_file *f,
 		/* Too late to fail: as Linux, the process dies of SIGSEGV. */
 		log_debug("exec: loading %s in place failed: %s", name,
 			  strerror((int)-err));
-		struct ksiginfo info = { .signo = SIGSEGV };
+		struct ksiginfo info = { .signo = SIGSEGV,
+					 .code = 0x80 /* SI_KERNEL */ };
 		force_signal_default(t, SIGSEGV, &info);
 		return -EFAULT;
 	}
