@@ -326,13 +326,13 @@ SYSCALL(pidfd_open)
 		r = -ESRCH;
 	else if (x->tg->tgid != pid && !(flags & PIDFD_THREAD_))
 		r = -ENOENT; /* not a thread-group leader */
-	else if (x->tg->tgid != pid)
-		r = -EINVAL; /* thread pidfds: not supported (table note) */
 	else if (x->tg->reaped)
 		r = -ESRCH;
 	else
 		r = 0;
-	if (!r)
+	if (!r && (flags & PIDFD_THREAD_))
+		r = pidfd_create_thread(t, x, (int)(flags & PIDFD_NONBLOCK_));
+	else if (!r)
 		r = pidfd_create(t, x->tg, (int)(flags & PIDFD_NONBLOCK_));
 	pthread_mutex_unlock(&t->k->lock);
 	return r;

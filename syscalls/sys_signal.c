@@ -357,9 +357,23 @@ SYSCALL(pidfd_send_signal)
 	 * most (Linux 6.9). */
 	if ((flags & ~7U) || __builtin_popcount(flags) > 1)
 		return -EINVAL;
-	int pid = pidfd_to_pid(t, (int)a->a[0]);
+	bool thread;
+	int pid = pidfd_to_pid(t, (int)a->a[0], &thread);
 	if (pid < 0)
 		return pid;
+	/* The pidfd's own thread (a process pidfd's: its leader), or its
+	 * process: a thread pidfd means the thread unless a flag says. */
+	int tid = pid;
+	if (thread) {
+		pthread_mutex_lock(&t->k->lock);
+		struct task *x = task_lookup(t->k, tid);
+		pid = x ? x->tg->tgid : -ESRCH;
+		pthread_mutex_unlock(&t->k->lock);
+		if (pid < 0)
+			return pid;
+		if (!flags)
+			flags = 1;
+	}
 	struct ksiginfo info;
 	if (a->a[2]) {
 		int err = copy_queueinfo(t, pid, sig, a->a[2], &info);
@@ -371,8 +385,8 @@ SYSCALL(pidfd_send_signal)
 	}
 	if (flags & 4) /* PIDFD_SIGNAL_PROCESS_GROUP */
 		return do_kill(t, -pid, sig, &info);
-	if (flags & 1) /* the pidfd's own thread: a process's leader */
-		return do_tkill(t, pid, pid, sig, &info);
+	if (flags & 1) /* PIDFD_SIGNAL_THREAD */
+		return do_tkill(t, pid, tid, sig, &info);
 	return do_kill(t, pid, sig, &info);
 }
 

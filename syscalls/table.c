@@ -62,7 +62,7 @@ const struct syscall_def syscall_table[ABI_NR_SYSCALLS] = {
 	FULL(getpgrp, ""),
 	FULL(getsid, "d"),
 	FULL(setsid, ""),
-	PARTIAL(pidfd_open, "dx", "PIDFD_THREAD returns EINVAL for non-leaders"),
+	FULL(pidfd_open, "dx"),
 	PARTIAL(prctl, "dxxxx", "names, PDEATHSIG, subreaper, NO_NEW_PRIVS, DUMPABLE, KEEPCAPS, capability bounding set, timer slack, GET_TID_ADDRESS, SET_SECCOMP and GET_SECCOMP (see seccomp); PR_SET_MM, PR_SET_VMA and the rest return EINVAL"),
 
 	/* Signals: delivered by the sentry with Linux's frames. */

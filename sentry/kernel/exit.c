@@ -405,6 +405,9 @@ void task_exit(struct task *t, int code)
 	    tg->nr_threads > 0 && !tg->stopped)
 		tg->stopped = true;
 	bool process_dies = tg->nr_threads == 0;
+	/* Thread pidfds poll for any thread's exit (a process's wakes below). */
+	if (!process_dies)
+		waitq_wake_all(&k->exit_wait);
 	/* A parent that wants no zombies reaps tg at once below, and the
 	 * leader's task struct (maybe t) goes with it. */
 	struct task *leader = tg->leader;
@@ -658,7 +661,7 @@ long do_waitid(struct task *t, int which, int id, uint64_t info_addr,
 		}
 		break;
 	case P_PIDFD_: {
-		int pid = pidfd_to_pid(t, id);
+		int pid = pidfd_to_pid(t, id, NULL);
 		/* A reaped process is no child of ours any more. */
 		if (pid == -ESRCH)
 			return -ECHILD;

@@ -362,8 +362,9 @@ long task_clone(struct task *t, const struct clone_args_k *ca);
 void vfork_release_locked(struct task *t);
 
 /* --- pidfd.c ---------------------------------------------------------------- */
-/* The pid a pidfd refers to, or -EBADF/-ESRCH. */
-int pidfd_to_pid(struct task *t, int fd);
+/* The pid a pidfd refers to (a thread pidfd's: its tid, and *thread
+ * set), or -EBADF/-ESRCH. thread may be NULL. */
+int pidfd_to_pid(struct task *t, int fd, bool *thread);
 
 /* --- exit.c -------------------------------------------------------------- */
 /* Ends the calling task's thread (never returns to the workload). */

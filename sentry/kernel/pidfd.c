@@ -1,5 +1,6 @@
-/* pidfds: a file naming one process. It holds the process's pid and start
- * time, so a pidfd never reaches a later process that reused the pid. */
+/* pidfds: a file naming one process, or one thread (PIDFD_THREAD, Linux
+ * 6.9). It holds the pid (tid) and the start time, so a pidfd never
+ * reaches a later process or thread that reused the number. */
 #define _GNU_SOURCE
 #include "pidfd.h"
 
@@ -14,9 +15,17 @@
 #include "poll.h"
 
 struct pidref {
-	int pid;
+	int pid; /* a thread pidfd's: the tid */
 	uint64_t start_ns;
+	bool thread;
 };
+
+/* k->lock held. A thread pidfd's task, or NULL once it is gone. */
+static struct task *ref_task_locked(struct kernel *k, const struct pidref *r)
+{
+	struct task *x = task_lookup(k, r->pid);
+	return x && x->start_ns == r->start_ns && !x->tg->reaped ? x : NULL;
+}
 
 static void pidfd_release(struct file *f)
 {
@@ -33,6 +42,17 @@ static unsigned pidfd_poll(struct file *f, struct poll_table *pt)
 		return 0;
 	poll_wait(pt, &t->k->exit_wait);
 	pthread_mutex_lock(&t->k->lock);
+	if (r->thread) {
+		/* Readable once the thread has exited (a leader whose
+		 * process lives on has no mm left); hung up once it is
+		 * gone, at once for any other thread. */
+		struct task *x = ref_task_locked(t->k, r);
+		bool exited = x && !x->mm;
+		pthread_mutex_unlock(&t->k->lock);
+		if (!x)
+			return POLLIN | POLLRDNORM | POLLHUP;
+		return exited ? POLLIN | POLLRDNORM : 0;
+	}
 	struct thread_group *g = tg_lookup(t->k, r->pid);
 	bool reaped = !g || g->start_ns != r->start_ns || g->reaped;
 	bool zombie = !reaped && g->zombie;
@@ -55,13 +75,8 @@ static const struct file_ops pidfd_ops = {
 	.name = pidfd_name,
 };
 
-int pidfd_create(struct task *t, struct thread_group *g, int flags)
+static int create(struct task *t, struct pidref *r, int flags)
 {
-	struct pidref *r = malloc(sizeof(*r));
-	if (!r)
-		return -ENOMEM;
-	r->pid = g->tgid;
-	r->start_ns = g->start_ns;
 	struct file *f = file_new(&pidfd_ops, O_RDWR | (flags & O_NONBLOCK), r);
 	if (!f) {
 		free(r);
@@ -72,7 +87,25 @@ int pidfd_create(struct task *t, struct thread_group *g, int flags)
 	return fd;
 }
 
-int pidfd_to_pid(struct task *t, int fd)
+int pidfd_create(struct task *t, struct thread_group *g, int flags)
+{
+	struct pidref *r = malloc(sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	*r = (struct pidref){ g->tgid, g->start_ns, false };
+	return create(t, r, flags);
+}
+
+int pidfd_create_thread(struct task *t, struct task *x, int flags)
+{
+	struct pidref *r = malloc(sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	*r = (struct pidref){ x->tid, x->start_ns, true };
+	return create(t, r, flags);
+}
+
+int pidfd_to_pid(struct task *t, int fd, bool *thread)
 {
 	struct file *f = fd_get(t->fdt, fd);
 	if (!f)
@@ -83,9 +116,17 @@ int pidfd_to_pid(struct task *t, int fd)
 	}
 	struct pidref r = *(struct pidref *)f->priv;
 	file_put(f);
+	if (thread)
+		*thread = r.thread;
 	pthread_mutex_lock(&t->k->lock);
-	struct thread_group *g = tg_lookup(t->k, r.pid);
-	bool same = g && g->start_ns == r.start_ns && !g->reaped;
+	bool same;
+	if (r.thread) {
+		struct task *x = ref_task_locked(t->k, &r);
+		same = x && x->mm;
+	} else {
+		struct thread_group *g = tg_lookup(t->k, r.pid);
+		same = g && g->start_ns == r.start_ns && !g->reaped;
+	}
 	pthread_mutex_unlock(&t->k->lock);
 	return same ? r.pid : -ESRCH;
 }

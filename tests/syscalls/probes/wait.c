@@ -4,7 +4,7 @@
  * rusage, SIGCHLD delivery with its si_code/si_status, SA_NOCLDSTOP,
  * SA_NOCLDWAIT and SIG_IGN auto-reaping, PR_SET_PDEATHSIG (including the
  * parent *thread* exiting), pidfd_open, pidfd_send_signal and poll on a
- * pidfd.
+ * pidfd, and on a thread's own pidfd (PIDFD_THREAD).
  *
  * The probe is a child subreaper so that grandchildren orphaned by a test
  * come back to it in both the native and the sandboxed run.  SIGCHLD
@@ -755,9 +755,31 @@ static void pidfd_tests(void)
 		sched_yield();
 	CHECK_ERR("pidfd_open of a non-leader thread",
 		  syscall(SYS_pidfd_open, thread_tid, 0), ENOENT);
+	/* PIDFD_THREAD (Linux 6.9): a pidfd for that one thread. */
+	int tfd = syscall(SYS_pidfd_open, thread_tid, 0200 /* PIDFD_THREAD */);
+	CHECK_TRUE("pidfd_open(thread, PIDFD_THREAD)", tfd >= 0);
+	struct pollfd tp = {.fd = tfd, .events = POLLIN};
+	CHECK_RET("poll(thread pidfd) while it runs", poll(&tp, 1, 0), 0);
+	on_siginfo(SIGUSR2, usr2_handler);
+	usr2_tid = 0;
+	CHECK_OK("pidfd_send_signal(thread pidfd, SIGUSR2)",
+		 syscall(SYS_pidfd_send_signal, tfd, SIGUSR2, NULL, 0));
+	for (int i = 0; i < 1000000 && !usr2_tid; i++)
+		sched_yield();
+	CHECK_TRUE("taken by that thread, SI_TKILL",
+		   usr2_tid == thread_tid && usr2_code == SI_TKILL);
 	__atomic_store_n(&thread_go, 1, __ATOMIC_RELEASE);
 	px_futex(&thread_go, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 	pthread_join(t, NULL);
+	tp.revents = 0;
+	CHECK_RET("poll(thread pidfd) once the thread is gone",
+		  poll(&tp, 1, 1000), 1);
+	CHECK_TRUE("POLLIN and POLLHUP",
+		   (tp.revents & (POLLIN | POLLHUP)) == (POLLIN | POLLHUP));
+	CHECK_ERR("pidfd_send_signal to the gone thread",
+		  syscall(SYS_pidfd_send_signal, tfd, SIGUSR2, NULL, 0), ESRCH);
+	close(tfd);
+	signal(SIGUSR2, SIG_DFL);
 }
 
 int main(void)
