@@ -287,8 +287,13 @@ static long do_tkill(struct task *t, int tgid, int tid, int sig,
 	pthread_mutex_lock(&k->lock);
 	struct task *x = task_lookup(k, tid);
 	long r;
-	if (!x || x->exiting || (tgid > 0 && x->tg->tgid != tgid))
+	if (!x || (tgid > 0 && x->tg->tgid != tgid))
 		r = -ESRCH;
+	else if (x->exiting)
+		/* Linux still finds an exiting thread, and an exited leader
+		 * until its process is reaped: it checks permission and
+		 * leaves the signal pending on a thread that never runs. */
+		r = may_signal(t, x, sig) ? 0 : -EPERM;
 	else
 		r = send_checked(t, x, sig, info, false);
 	pthread_mutex_unlock(&k->lock);

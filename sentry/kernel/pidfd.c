@@ -43,15 +43,17 @@ static unsigned pidfd_poll(struct file *f, struct poll_table *pt)
 	poll_wait(pt, &t->k->exit_wait);
 	pthread_mutex_lock(&t->k->lock);
 	if (r->thread) {
-		/* Readable once the thread has exited (a leader whose
-		 * process lives on has no mm left); hung up once it is
-		 * gone, at once for any other thread. */
+		/* Readable and hung up once the thread is gone (any thread
+		 * but a leader goes at its exit). A leader's thread pidfd
+		 * says what its process's does: an exited leader whose
+		 * threads live on is not readable, as on Linux. */
 		struct task *x = ref_task_locked(t->k, r);
-		bool exited = x && !x->mm;
+		bool leader = x && x == x->tg->leader;
+		bool zombie = leader && x->tg->zombie;
 		pthread_mutex_unlock(&t->k->lock);
 		if (!x)
 			return POLLIN | POLLRDNORM | POLLHUP;
-		return exited ? POLLIN | POLLRDNORM : 0;
+		return zombie || (!leader && !x->mm) ? POLLIN | POLLRDNORM : 0;
 	}
 	struct thread_group *g = tg_lookup(t->k, r->pid);
 	bool reaped = !g || g->start_ns != r->start_ns || g->reaped;
@@ -121,8 +123,10 @@ int pidfd_to_pid(struct task *t, int fd, bool *thread)
 	pthread_mutex_lock(&t->k->lock);
 	bool same;
 	if (r.thread) {
+		/* A leader that exited stays with its process (Linux
+		 * accepts signals for it until the process is reaped). */
 		struct task *x = ref_task_locked(t->k, &r);
-		same = x && x->mm;
+		same = x && (x->mm || x == x->tg->leader);
 	} else {
 		struct thread_group *g = tg_lookup(t->k, r.pid);
 		same = g && g->start_ns == r.start_ns && !g->reaped;

@@ -694,6 +694,27 @@ static void pidfd_signal_flags(void)
 	signal(SIGUSR2, SIG_DFL);
 }
 
+static int leader_fd;
+static pid_t leader_tid;
+static pthread_t leader_thread;
+
+/* Once the leader's thread is joined (its tid word cleared as it exits):
+ * bit 1 poll was ready, bit 2 pidfd_send_signal(0) failed, bit 4
+ * tgkill(0) failed, 8 the join failed. */
+static void *after_leader(void *arg)
+{
+	(void)arg;
+	int bad = pthread_join(leader_thread, NULL) ? 8 : 0;
+	struct pollfd p = {.fd = leader_fd, .events = POLLIN};
+	if (poll(&p, 1, 0) != 0)
+		bad |= 1;
+	if (syscall(SYS_pidfd_send_signal, leader_fd, 0, NULL, 0) != 0)
+		bad |= 2;
+	if (syscall(SYS_tgkill, leader_tid, leader_tid, 0) != 0)
+		bad |= 4;
+	_exit(bad);
+}
+
 static void pidfd_tests(void)
 {
 	new_gate();
@@ -780,6 +801,22 @@ static void pidfd_tests(void)
 		  syscall(SYS_pidfd_send_signal, tfd, SIGUSR2, NULL, 0), ESRCH);
 	close(tfd);
 	signal(SIGUSR2, SIG_DFL);
+
+	/* A leader that exits while another thread lives: its thread pidfd
+	 * is not readable, and it still takes signal 0 (Linux keeps it with
+	 * its process). In a child, whose leader calls pthread_exit. */
+	pid_t c = fork();
+	if (c == 0) {
+		leader_fd = syscall(SYS_pidfd_open, getpid(), 0200);
+		leader_tid = getpid();
+		leader_thread = pthread_self();
+		pthread_t o;
+		if (leader_fd < 0 || pthread_create(&o, NULL, after_leader, NULL))
+			_exit(90);
+		pthread_exit(NULL);
+	}
+	px_expect_exit("a thread pidfd of an exited leader: not readable, "
+		       "signal 0 and tgkill 0 still accepted", c, "exited 0");
 }
 
 int main(void)
