@@ -70,7 +70,13 @@ static int get_tinfo(const struct proc_req *r, struct tinfo *ti)
 	ti->ppid = tg->parent ? tg->parent->tgid : 0;
 	ti->pgid = tg->pgid;
 	ti->sid = tg->sid;
-	ti->nthreads = tg->nr_threads;
+	/* A leader that exited while other threads live stays with its
+	 * process as a zombie thread (Linux's delay_group_leader): the
+	 * process shows its state, and counts it among its threads. */
+	struct task *ld = tg->leader;
+	bool leader_gone = !r->n->tid && !tg->zombie && ld && ld->exiting &&
+			   !ld->mm;
+	ti->nthreads = tg->nr_threads + (leader_gone ? 1 : 0);
 	ti->exit_signal = tg->exit_signal;
 	ti->exit_code = tg->zombie ? tg->exit_status : 0;
 	ti->nice = t->nice;
@@ -82,7 +88,7 @@ static int get_tinfo(const struct proc_req *r, struct tinfo *ti)
 	ti->cred = t->cred;
 	/* What a task is doing is only known coarsely: one running workload
 	 * code (or reading this) runs; one inside a call sleeps. */
-	if (tg->zombie || (r->n->tid && t->exiting))
+	if (tg->zombie || (r->n->tid && t->exiting) || leader_gone)
 		ti->state = 'Z';
 	else if (tg->stopped)
 		ti->state = 'T';

@@ -700,11 +700,31 @@ static pthread_t leader_thread;
 
 /* Once the leader's thread is joined (its tid word cleared as it exits):
  * bit 1 poll was ready, bit 2 pidfd_send_signal(0) failed, bit 4
- * tgkill(0) failed, 8 the join failed. */
+ * tgkill(0) failed, 8 the join failed; once /proc/self/status shows the
+ * process's state as the leader's, a zombie (16 if never), bit 32 its
+ * Threads: line does not count the leader still. */
 static void *after_leader(void *arg)
 {
 	(void)arg;
 	int bad = pthread_join(leader_thread, NULL) ? 8 : 0;
+	int zombie = 0, threads = 0;
+	for (int i = 0; i < 100000 && !zombie; i++) {
+		FILE *f = fopen("/proc/self/status", "r");
+		char line[256];
+		while (f && fgets(line, sizeof(line), f)) {
+			if (!strncmp(line, "State:\tZ", 8))
+				zombie = 1;
+			sscanf(line, "Threads: %d", &threads);
+		}
+		if (f)
+			fclose(f);
+		if (!zombie)
+			sched_yield();
+	}
+	if (!zombie)
+		bad |= 16;
+	else if (threads != 2)
+		bad |= 32;
 	struct pollfd p = {.fd = leader_fd, .events = POLLIN};
 	if (poll(&p, 1, 0) != 0)
 		bad |= 1;
@@ -815,8 +835,9 @@ static void pidfd_tests(void)
 			_exit(90);
 		pthread_exit(NULL);
 	}
-	px_expect_exit("a thread pidfd of an exited leader: not readable, "
-		       "signal 0 and tgkill 0 still accepted", c, "exited 0");
+	px_expect_exit("an exited leader: its thread pidfd not readable, "
+		       "signal 0 and tgkill 0 still accepted, a zombie in "
+		       "/proc/PID/status and counted in Threads", c, "exited 0");
 }
 
 int main(void)
