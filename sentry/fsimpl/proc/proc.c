@@ -837,6 +837,23 @@ static int collect_ids(struct kernel *k, const struct proc_node *dir, int **out,
 				}
 				ids[n++] = x->tid;
 			}
+			/* A leader that exited while its threads live on is
+			 * listed still, a zombie, as on Linux. */
+			struct task *ld = tg->leader;
+			if (!err && ld && ld->exiting && !ld->mm &&
+			    !tg->zombie) {
+				int *p = n == cap ? realloc(ids, 2 * cap *
+							    sizeof(int))
+						  : ids;
+				if (!p) {
+					err = -ENOMEM;
+				} else {
+					if (n == cap)
+						cap *= 2;
+					ids = p;
+					ids[n++] = ld->tid;
+				}
+			}
 		}
 	} else {
 		list_for_each(pos, &k->groups)

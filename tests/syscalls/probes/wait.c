@@ -14,6 +14,7 @@
  */
 #include "probe_proc.h"
 
+#include <dirent.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/mman.h>
@@ -702,7 +703,8 @@ static pthread_t leader_thread;
  * bit 1 poll was ready, bit 2 pidfd_send_signal(0) failed, bit 4
  * tgkill(0) failed, 8 the join failed; once /proc/self/status shows the
  * process's state as the leader's, a zombie (16 if never), bit 32 its
- * Threads: line does not count the leader still. */
+ * Threads: line does not count the leader still, 64 /proc/self/task does
+ * not list it. */
 static void *after_leader(void *arg)
 {
 	(void)arg;
@@ -725,6 +727,15 @@ static void *after_leader(void *arg)
 		bad |= 16;
 	else if (threads != 2)
 		bad |= 32;
+	int entries = 0;
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		entries += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	if (entries != 2)
+		bad |= 64;
 	struct pollfd p = {.fd = leader_fd, .events = POLLIN};
 	if (poll(&p, 1, 0) != 0)
 		bad |= 1;
@@ -837,7 +848,8 @@ static void pidfd_tests(void)
 	}
 	px_expect_exit("an exited leader: its thread pidfd not readable, "
 		       "signal 0 and tgkill 0 still accepted, a zombie in "
-		       "/proc/PID/status and counted in Threads", c, "exited 0");
+		       "/proc/PID/status, counted in Threads and listed in "
+		       "task/", c, "exited 0");
 }
 
 int main(void)
