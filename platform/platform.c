@@ -53,6 +53,28 @@ void plat_set_reserved(const struct plat_range *ranges, int n)
 	nreserved = n;
 }
 
+int plat_gaps(const struct plat_range *keep, int n, uint64_t top,
+	      struct plat_range *out)
+{
+	uint64_t cur = 0;
+	int k = 0;
+
+	/* keep[] is tiny; visit it in address order. */
+	for (;;) {
+		const struct plat_range *next = NULL;
+		for (int i = 0; i < n; i++)
+			if (keep[i].start >= cur &&
+			    (!next || keep[i].start < next->start))
+				next = &keep[i];
+		uint64_t end = next && next->start < top ? next->start : top;
+		if (end > cur)
+			out[k++] = (struct plat_range){ cur, end, NULL };
+		if (!next || next->end >= top)
+			return k;
+		cur = next->end;
+	}
+}
+
 uint64_t plat_vdso_base(void)
 {
 	return vdso_base;

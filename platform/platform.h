@@ -177,6 +177,10 @@ const char *plat_default_name(void);
 /* Filled by the platform's init; valid for every address space it creates. */
 int plat_reserved(const struct plat_range **ranges);
 void plat_set_reserved(const struct plat_range *ranges, int n);
+/* The gaps of [0, top) between the n ranges of keep (which must not
+ * overlap), in address order, into out (room for n + 1); how many. */
+int plat_gaps(const struct plat_range *keep, int n, uint64_t top,
+	      struct plat_range *out);
 /* The vDSO of every stub (0 if none), for AT_SYSINFO_EHDR. */
 uint64_t plat_vdso_base(void);
 void plat_set_vdso_base(uint64_t base);

@@ -216,30 +216,21 @@ int stubproc_seize(pid_t tid, struct user_regs_struct *regs)
 int stubproc_unmap_except(pid_t tid, const struct user_regs_struct *base,
 			  uint64_t insn, const struct plat_range *keep, int n)
 {
-	uint64_t cur = 0;
-
-	/* keep[] is tiny; visit it in address order. */
-	for (;;) {
-		const struct plat_range *next = NULL;
-		for (int i = 0; i < n; i++)
-			if (keep[i].start >= cur &&
-			    (!next || keep[i].start < next->start))
-				next = &keep[i];
-		uint64_t end = next ? next->start : STUBPROC_TASK_SIZE;
-		if (end > cur) {
-			uint64_t args[6] = { cur, end - cur };
-			long ret;
-			int err = stubproc_inject(tid, base, insn, SYS_munmap,
-						  args, &ret);
-			if (err < 0)
-				return err;
-			if (ret < 0)
-				return (int)ret;
-		}
-		if (!next)
-			return 0;
-		cur = next->end;
+	struct plat_range gaps[9];
+	if (n > 8)
+		return -EINVAL;
+	int ng = plat_gaps(keep, n, STUBPROC_TASK_SIZE, gaps);
+	for (int i = 0; i < ng; i++) {
+		uint64_t args[6] = { gaps[i].start, gaps[i].end - gaps[i].start };
+		long ret;
+		int err = stubproc_inject(tid, base, insn, SYS_munmap, args,
+					  &ret);
+		if (err < 0)
+			return err;
+		if (ret < 0)
+			return (int)ret;
 	}
+	return 0;
 }
 
 int stubproc_get_fpstate(pid_t tid, void *buf, size_t len)

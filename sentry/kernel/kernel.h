@@ -311,6 +311,15 @@ struct task {
 	atomic_int seccomp_mode;
 };
 
+/* k->lock held. tg's leader has exited while other threads live on: it
+ * stays with its process as a zombie thread (Linux's delay_group_leader),
+ * which /proc shows. */
+static inline bool tg_leader_gone(const struct thread_group *tg)
+{
+	const struct task *ld = tg->leader;
+	return !tg->zombie && ld && ld->exiting && !ld->mm;
+}
+
 /* The task the calling sentry thread serves (NULL on other threads). */
 struct task *task_current(void);
 

@@ -819,35 +819,21 @@ long mm_mmap(struct task *t, uint64_t addr, uint64_t len, int prot, int flags,
 	return r;
 }
 
-static int range_cmp(const void *a, const void *b)
-{
-	const struct plat_range *x = a, *y = b;
-	return x->start < y->start ? -1 : x->start > y->start;
-}
-
 /* munmap calls over the gaps between the reserved ranges, into req (room
  * for MM_RESET_MAX); how many. */
 #define MM_RESET_MAX 9
 static int reset_reqs(struct plat_sysreq *req)
 {
 	const struct plat_range *res;
-	struct plat_range r[MM_RESET_MAX - 1];
-	int n = plat_reserved(&res), k = 0;
+	struct plat_range gaps[MM_RESET_MAX];
+	int n = plat_reserved(&res);
 	if (n > MM_RESET_MAX - 1)
 		n = MM_RESET_MAX - 1; /* never: the platforms have 4 at most */
-	memcpy(r, res, (size_t)n * sizeof(*r));
-	qsort(r, (size_t)n, sizeof(*r), range_cmp);
-	uint64_t at = 0;
-	for (int i = 0; i <= n; i++) {
-		uint64_t end = i < n ? r[i].start : MM_TASK_SIZE;
-		if (end > MM_TASK_SIZE)
-			end = MM_TASK_SIZE;
-		if (end > at)
-			req[k++] = (struct plat_sysreq){
-				SYS_munmap, { at, end - at, 0, 0, 0, 0 } };
-		if (i < n && r[i].end > at)
-			at = r[i].end;
-	}
+	int k = plat_gaps(res, n, MM_TASK_SIZE, gaps);
+	for (int i = 0; i < k; i++)
+		req[i] = (struct plat_sysreq){
+			SYS_munmap,
+			{ gaps[i].start, gaps[i].end - gaps[i].start, 0, 0, 0, 0 } };
 	return k;
 }
 

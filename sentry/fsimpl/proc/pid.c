@@ -73,9 +73,7 @@ static int get_tinfo(const struct proc_req *r, struct tinfo *ti)
 	/* A leader that exited while other threads live stays with its
 	 * process as a zombie thread (Linux's delay_group_leader): the
 	 * process shows its state, and counts it among its threads. */
-	struct task *ld = tg->leader;
-	bool leader_gone = !r->n->tid && !tg->zombie && ld && ld->exiting &&
-			   !ld->mm;
+	bool leader_gone = !r->n->tid && tg_leader_gone(tg);
 	ti->nthreads = tg->nr_threads + (leader_gone ? 1 : 0);
 	ti->exit_signal = tg->exit_signal;
 	ti->exit_code = tg->zombie ? tg->exit_status : 0;

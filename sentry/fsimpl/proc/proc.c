@@ -806,6 +806,20 @@ static int cmp_int(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* Appends id to *ids (n used of cap, doubled when full). */
+static int push_id(int **ids, size_t *n, size_t *cap, int id)
+{
+	if (*n == *cap) {
+		int *p = realloc(*ids, 2 * *cap * sizeof(int));
+		if (!p)
+			return -ENOMEM;
+		*ids = p;
+		*cap *= 2;
+	}
+	(*ids)[(*n)++] = id;
+	return 0;
+}
+
 /* The live ids, sorted: processes (tg NULL) or the threads of tg. */
 static int collect_ids(struct kernel *k, const struct proc_node *dir, int **out,
 		       size_t *count)
@@ -823,55 +837,21 @@ static int collect_ids(struct kernel *k, const struct proc_node *dir, int **out,
 			{
 				struct task *x =
 				    list_entry(pos, struct task, tg_link);
-				if (x->exiting)
-					continue;
-				if (n == cap) {
-					int *p =
-					    realloc(ids, 2 * cap * sizeof(int));
-					if (!p) {
-						err = -ENOMEM;
-						break;
-					}
-					ids = p;
-					cap *= 2;
-				}
-				ids[n++] = x->tid;
+				if (!x->exiting && !err)
+					err = push_id(&ids, &n, &cap, x->tid);
 			}
 			/* A leader that exited while its threads live on is
 			 * listed still, a zombie, as on Linux. */
-			struct task *ld = tg->leader;
-			if (!err && ld && ld->exiting && !ld->mm &&
-			    !tg->zombie) {
-				int *p = n == cap ? realloc(ids, 2 * cap *
-							    sizeof(int))
-						  : ids;
-				if (!p) {
-					err = -ENOMEM;
-				} else {
-					if (n == cap)
-						cap *= 2;
-					ids = p;
-					ids[n++] = ld->tid;
-				}
-			}
+			if (!err && tg_leader_gone(tg))
+				err = push_id(&ids, &n, &cap, tg->leader->tid);
 		}
 	} else {
 		list_for_each(pos, &k->groups)
 		{
 			struct thread_group *g =
 			    list_entry(pos, struct thread_group, link);
-			if (g->reaped)
-				continue;
-			if (n == cap) {
-				int *p = realloc(ids, 2 * cap * sizeof(int));
-				if (!p) {
-					err = -ENOMEM;
-					break;
-				}
-				ids = p;
-				cap *= 2;
-			}
-			ids[n++] = g->tgid;
+			if (!g->reaped && !err)
+				err = push_id(&ids, &n, &cap, g->tgid);
 		}
 	}
 	pthread_mutex_unlock(&k->lock);
