@@ -227,6 +227,10 @@ struct plat_thread {
 	bool pair_ok;
 	int pair_cpu;
 	pthread_t serving;
+	/* When a run last found the CPUs all taken (budget 0), CLOCK_MONOTONIC
+	 * ns: a pair is kept for PAIR_HOLD_NS after it (pair_wanted). Only
+	 * the serving thread touches it. */
+	uint64_t pair_busy_ns;
 	/* A getrusage asked of the trapped thread, not yet collected. */
 	bool cmd_asked;
 	int cmd_who;
@@ -324,6 +328,28 @@ static int pair_update(struct plat_thread *th, bool pair)
 		atomic_fetch_add(&pair_running[counted], 1);
 	pthread_mutex_unlock(&pair_lock);
 	return counted;
+}
+
+/* Whether th's next run should be paired, given the budget the CPUs allow
+ * now. The count of threads inside run() moves with every system call:
+ * when one of two computing processes is being served, the other's run
+ * sees a CPU to spare. Undoing the pair then and redoing it at the next
+ * call cost three sched_setaffinity calls each way, 11 400 of them in the
+ * bench's gcc build (make -j2), and a spin on a CPU that was not free.
+ * So a pair stays until the CPUs have looked free for PAIR_HOLD_NS. */
+#define PAIR_HOLD_NS (2 * 1000 * 1000)
+static bool pair_wanted(struct plat_thread *th, int budget)
+{
+	if (atomic_load(&th->as->nthreads) != 1)
+		return false;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	if (budget == 0) {
+		th->pair_busy_ns = now;
+		return true;
+	}
+	return th->pair_cpu >= 0 && now - th->pair_busy_ns < PAIR_HOLD_NS;
 }
 
 /* cpu: what pair_update returned (th's pairing may have been undone
@@ -2031,8 +2057,9 @@ again:
 	}
 	th->started = true;
 	int budget = current_budget(atomic_fetch_add(&in_run, 1) + 1);
-	int paired = pair_update(th, budget == 0 &&
-					atomic_load(&th->as->nthreads) == 1);
+	int paired = pair_update(th, pair_wanted(th, budget));
+	if (paired >= 0)
+		budget = 0; /* both sides on one CPU: a spin only delays the other */
 	s->spin = (uint32_t)budget;
 	int cpu = sched_getcpu();
 	__atomic_store_n(&s->sentry_cpu, (uint16_t)cpu, __ATOMIC_RELAXED);
