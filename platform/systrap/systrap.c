@@ -234,6 +234,10 @@ struct plat_thread {
 	/* A getrusage asked of the trapped thread, not yet collected. */
 	bool cmd_asked;
 	int cmd_who;
+	/* The answer to cmd_who is in the slot, collected while the thread
+	 * stayed trapped (thread_release settles commands before thread_park
+	 * reads it). */
+	bool cmd_ready;
 	/* Trapped through a patched site: no signal frame until converted. */
 	bool fast;
 	uint64_t fast_eflags; /* the flags that trap reported */
@@ -1885,6 +1889,7 @@ static bool cmd_ask(struct plat_thread *th, int who)
 		futex(&s->state, FUTEX_WAKE, 1, NULL);
 	th->cmd_asked = true;
 	th->cmd_who = who;
+	th->cmd_ready = false;
 	return true;
 }
 
@@ -1904,7 +1909,8 @@ static bool cmd_collect(struct plat_thread *th)
 		th->as->dead = true;
 		return false;
 	}
-	return load(&s->state) == SLOT_TRAPPED;
+	th->cmd_ready = load(&s->state) == SLOT_TRAPPED;
+	return th->cmd_ready;
 }
 
 static int thread_rusage_raw(struct plat_thread *th, int who,
@@ -1921,10 +1927,13 @@ static int thread_rusage_raw(struct plat_thread *th, int who,
 		memset(ru, 0, sizeof(*ru));
 		return as->dead ? -ESRCH : 0;
 	}
-	if (!th->cmd_asked && !cmd_ask(th, who))
-		return -ESRCH; /* the thread is gone */
-	if (!cmd_collect(th))
-		return as->dead ? -ESRCH : -EIO;
+	if (!(th->cmd_ready && !th->cmd_asked && th->cmd_who == who)) {
+		if (!th->cmd_asked && !cmd_ask(th, who))
+			return -ESRCH; /* the thread is gone */
+		if (!cmd_collect(th))
+			return as->dead ? -ESRCH : -EIO;
+	}
+	th->cmd_ready = false;
 	if (s->cmd_ret < 0)
 		return -EIO;
 	_Static_assert(sizeof(*ru) <= sizeof(s->cmd_buf), "rusage size");
@@ -2027,6 +2036,7 @@ static int systrap_run(struct plat_thread *th, struct plat_regs *regs,
 again:
 	memset(trap, 0, sizeof(*trap));
 	cmd_collect(th);
+	th->cmd_ready = false; /* it runs: an answer collected is stale */
 	if (th->as->dead || !start_wait(th)) {
 		trap->kind = PLAT_TRAP_DEAD;
 		return 0;
