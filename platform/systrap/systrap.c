@@ -344,8 +344,9 @@ static int pair_update(struct plat_thread *th, bool pair)
 #define PAIR_HOLD_NS (2 * 1000 * 1000)
 static bool pair_wanted(struct plat_thread *th, int budget)
 {
-	if (atomic_load(&th->as->nthreads) != 1)
-		return false;
+	if (atomic_load(&th->as->nthreads) != 1 ||
+	    (budget != 0 && th->pair_cpu < 0))
+		return false; /* the common case: no clock read on the trap path */
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	uint64_t now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
@@ -353,7 +354,7 @@ static bool pair_wanted(struct plat_thread *th, int budget)
 		th->pair_busy_ns = now;
 		return true;
 	}
-	return th->pair_cpu >= 0 && now - th->pair_busy_ns < PAIR_HOLD_NS;
+	return now - th->pair_busy_ns < PAIR_HOLD_NS;
 }
 
 /* cpu: what pair_update returned (th's pairing may have been undone
@@ -1927,7 +1928,7 @@ static int thread_rusage_raw(struct plat_thread *th, int who,
 		memset(ru, 0, sizeof(*ru));
 		return as->dead ? -ESRCH : 0;
 	}
-	if (!(th->cmd_ready && !th->cmd_asked && th->cmd_who == who)) {
+	if (!(th->cmd_ready && th->cmd_who == who)) { /* ready: not asked */
 		if (!th->cmd_asked && !cmd_ask(th, who))
 			return -ESRCH; /* the thread is gone */
 		if (!cmd_collect(th))
