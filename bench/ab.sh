@@ -31,6 +31,7 @@ dd if=/dev/zero of="$BENCH_DIR/big" bs=1M count=8 status=none
 iters() {
 	case "$1" in
 	getppid|getppidsc|write4k) echo 20000 ;;
+	mmap) echo 10000 ;;
 	getppid4) echo 10000 ;;
 	clock) echo 5000000 ;;
 	thread) echo 1000 ;;

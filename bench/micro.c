@@ -30,6 +30,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <pthread.h>
 #include <spawn.h>
@@ -66,6 +67,16 @@ static void op_clock(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+}
+
+/* An anonymous mapping made and dropped, as malloc does for big blocks:
+ * two calls the host carries out in the stub. */
+static void op_mmap(void)
+{
+	void *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED || munmap(p, 8192) != 0)
+		abort();
 }
 
 static void op_write4k(void)
@@ -330,6 +341,7 @@ int main(int argc, char **argv)
 	    {"getppidsc", op_getppidsc, NULL, NULL},
 	    {"clock", op_clock, NULL, NULL},
 	    {"write4k", op_write4k, NULL, NULL},
+	    {"mmap", op_mmap, NULL, NULL},
 	    {"thread", op_thread, NULL, NULL},
 	    {"futexpp", op_futexpp, setup_futexpp, teardown_futexpp},
 	    {"pipepp", op_pipepp, setup_pipepp, teardown_pipepp},

@@ -7,7 +7,7 @@ set -u
 runsc="$1"; micro="$2"; bb="${3:-/bin/busybox}"
 platforms="systrap ptrace"
 # BENCH_MODES="stat gccbuild" runs only those cases.
-modes="getppid getppidsc getppid4 clock write4k thread futexpp pipepp fork forkexec spawn shloop
+modes="getppid getppidsc getppid4 clock write4k mmap thread futexpp pipepp fork forkexec spawn shloop
 	openclose stat pread4k seqread listdir gccbuild"
 modes=${BENCH_MODES:-$modes}
 # forkexec execs the binary by its argv[0]: make it absolute.
@@ -22,6 +22,7 @@ iters() {
 	getppid4) echo "1000000 10000" ;;
 	clock) echo "5000000 5000000" ;;
 	write4k) echo "500000 20000" ;;
+	mmap) echo "300000 10000" ;;
 	thread) echo "5000 1000" ;;
 	futexpp) echo "5000 2000" ;;
 	pipepp) echo "5000 2000" ;;
@@ -45,6 +46,7 @@ label() {
 	getppid4) echo "getppid, 4 threads at once" ;;
 	clock) echo "clock_gettime (vDSO)" ;;
 	write4k) echo "write 4 KiB to /dev/null" ;;
+	mmap) echo "mmap+munmap 8 KiB" ;;
 	thread) echo "thread create+join" ;;
 	futexpp) echo "futex ping-pong (2 thr)" ;;
 	pipepp) echo "pipe 1-byte round trip" ;;

@@ -96,6 +96,9 @@ INLINE struct systrap_slot *slot_of(uint64_t sp)
  * sequentially consistent stores and loads means a side only pays for a
  * futex wake when the other side is really asleep. */
 #define YIELD_AFTER 100
+/* The executor's spin yields sooner: its answer's reader is a workload
+ * thread that often shares its CPU (see stub_executor). */
+#define EXEC_YIELD_AFTER 16
 #define PATCH_MAX_MASK_ 511 /* PATCH_MAX - 1 */
 _Static_assert(PATCH_MAX_MASK_ == PATCH_MAX - 1, "asm");
 
@@ -400,15 +403,27 @@ __asm__(".pushsection stub_text,\"ax\",@progbits\n"
 	"stub_executor:\n"
 	/* Awake for a while after each request: the next one often follows
 	 * at once (exec's mappings, a fork's set-up), and waking a sleeping
-	 * thread costs tens of microseconds on these VMs. */
-	"1:	mov " S(SYSTRAP_CTRL_EXEC_SPIN) "(%r12), %ecx\n"
+	 * thread costs tens of microseconds on these VMs. From the 16th
+	 * pause on (EXEC_YIELD_AFTER), every 16th is a sched_yield: the
+	 * workload thread whose call this answered often waits for this
+	 * CPU, and without the yields got it only once the whole budget
+	 * (some 20 us) was spent. r15d counts the pauses (syscall keeps it;
+	 * the fork child reuses r15 only past label 5). */
+	"1:	xor %r15d, %r15d\n"
 	"7:	mov (%r12), %eax\n"
 	"	cmp %r14d, %eax\n"
 	"	jne 2f\n"
-	"	test %ecx, %ecx\n"
-	"	jz 8f\n"
-	"	pause\n"
-	"	dec %ecx\n"
+	"	cmp " S(SYSTRAP_CTRL_EXEC_SPIN) "(%r12), %r15d\n"
+	"	jae 8f\n"
+	"	inc %r15d\n"
+	"	cmp $" S(EXEC_YIELD_AFTER) ", %r15d\n"
+	"	jb 18f\n"
+	"	test $15, %r15d\n"
+	"	jnz 18f\n"
+	"	mov $" S(SYS_sched_yield) ", %eax\n"
+	"	syscall\n"
+	"	jmp 7b\n"
+	"18:	pause\n"
 	"	jmp 7b\n"
 	"8:	mov %r12, %rdi\n"
 	"	mov $" S(FUTEX_WAIT_) ", %esi\n"
