@@ -215,13 +215,14 @@ static int parse_script(const struct exec_file *f, const char *path,
 	return err;
 }
 
-/* Opens path (from dirfd, with execveat's flags), following `#!`
- * interpreters (argv is rewritten for them; interpreters are looked up
- * from the cwd, as Linux does), and the ELF interpreter if the program has
- * one. name is the path a script sees as its argument. */
+/* Opens path (from dirfd, with execveat's flags; already open in f if
+ * opened), following `#!` interpreters (argv is rewritten for them;
+ * interpreters are looked up from the cwd, as Linux does), and the ELF
+ * interpreter if the program has one. name is the path a script sees as
+ * its argument. */
 static int exec_prepare(struct task *t, int dirfd, const char *path,
 			int at_flags, const char *name, struct strvec *argv,
-			struct exec_file *f, struct exec_file *interp)
+			bool opened, struct exec_file *f, struct exec_file *interp)
 {
 	char cur[PATH_MAX], interp_path[PATH_MAX];
 	int err;
@@ -230,9 +231,14 @@ static int exec_prepare(struct task *t, int dirfd, const char *path,
 		return -ENAMETOOLONG;
 	strcpy(cur, path);
 	for (int depth = 0;; depth++) {
-		exec_file_close(f);
-		err = depth == 0 ? exec_file_open(t, dirfd, cur, at_flags, f)
-				 : exec_file_open(t, AT_FDCWD, cur, 0, f);
+		if (depth == 0 && opened) {
+			err = 0;
+		} else {
+			exec_file_close(f);
+			err = depth == 0
+				  ? exec_file_open(t, dirfd, cur, at_flags, f)
+				  : exec_file_open(t, AT_FDCWD, cur, 0, f);
+		}
 		if (err < 0) {
 			if (err == -ENOEXEC && f->why)
 				log_debug("exec %s: %s", cur, f->why);
@@ -285,8 +291,8 @@ int exec_boot(struct task *t, const char *path, char *const *uargv,
 	if (!err && argv.n == 0)
 		err = strvec_insert(&argv, 0, "");
 	if (!err)
-		err = exec_prepare(t, AT_FDCWD, path, 0, path, &argv, &f,
-				   &interp);
+		err = exec_prepare(t, AT_FDCWD, path, 0, path, &argv, false,
+				   &f, &interp);
 	if (!err)
 		err = check_size(t, &argv, &envp);
 	if (!err)
@@ -492,6 +498,15 @@ long task_execve(struct task *t, const char *path, uint64_t uargv,
 		snprintf(name, sizeof(name), "/dev/fd/%d", dirfd);
 	else
 		snprintf(name, sizeof(name), "/dev/fd/%d/%s", dirfd, path);
+	/* Linux's order: the file is opened (ENOENT, EACCES, ETXTBSY...)
+	 * before argv and envp are read (EFAULT, E2BIG), and its format
+	 * judged after (ENOEXEC). A shell's search of PATH fails here, before
+	 * any string is copied. */
+	long open_err = exec_file_open(t, dirfd, path, flags, &f);
+	if (open_err < 0 && open_err != -ENOEXEC) {
+		err = open_err;
+		goto out;
+	}
 	err = copy_strings(t, uargv, &argv);
 	if (!err)
 		err = copy_strings(t, uenvp, &envp);
@@ -500,10 +515,16 @@ long task_execve(struct task *t, const char *path, uint64_t uargv,
 		err = strvec_insert(&argv, 0, "");
 	if (!err)
 		err = check_size(t, &argv, &envp);
+	if (!err && open_err < 0) {
+		if (f.why)
+			log_debug("exec %s: %s", path, f.why);
+		err = open_err;
+	}
 	if (err < 0)
 		goto out;
 
-	err = exec_prepare(t, dirfd, path, flags, name, &argv, &f, &interp);
+	err = exec_prepare(t, dirfd, path, flags, name, &argv, true, &f,
+			   &interp);
 	if (!err)
 		err = check_size(t, &argv, &envp);
 	if (err < 0)

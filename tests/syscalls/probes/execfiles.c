@@ -236,6 +236,19 @@ static void permission_and_format(void)
 	expect_fails("execve through a file as directory", &r, ENOTDIR);
 	r.file = path("missing");
 	expect_fails("execve missing file", &r, ENOENT);
+
+	/* Which error wins: Linux opens the file before it reads argv and
+	 * envp, and looks at the file's format after. */
+	CHECK_ERR("execve missing file, bad argv",
+		  syscall(SYS_execve, path("missing"), (void *)1, NULL), ENOENT);
+	CHECK_ERR("execve directory, bad argv",
+		  syscall(SYS_execve, path("subdir"), (void *)1, NULL), EACCES);
+	CHECK_ERR("execve mode 0644 file, bad envp",
+		  syscall(SYS_execve, path("noexec"), argv, (void *)1), EACCES);
+	CHECK_ERR("execve garbage, bad argv",
+		  syscall(SYS_execve, path("garbage"), (void *)1, NULL), EFAULT);
+	CHECK_ERR("execve empty file, bad envp",
+		  syscall(SYS_execve, path("empty"), argv, (void *)1), EFAULT);
 }
 
 static void scripts(void)
