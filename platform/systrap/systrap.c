@@ -371,7 +371,10 @@ static bool pair_wanted(struct plat_thread *th, int budget)
  * CPU, then the whole mask again; the move is the kernel's, at once),
  * where both sides spin. Each move doubles the streak the next one needs,
  * so a thread the scheduler keeps putting back stops paying for moves.
- * Returns the CPU it now runs on. */
+ * Under pair_lock, with pair_ok checked again: a task's sched_setaffinity
+ * turns pairing off (thread_pairing, under the lock) before it sets its
+ * mask on this thread, so the mask always lands after a move, never under
+ * it. Returns the CPU it now runs on. */
 #define SAME_CPU_MOVE 4
 static int part_ways(struct plat_thread *th, int cpu)
 {
@@ -381,11 +384,16 @@ static int part_ways(struct plat_thread *th, int cpu)
 	th->moves++;
 	cpu_set_t others = sandbox_cpus;
 	CPU_CLR(cpu, &others);
-	if (CPU_COUNT(&others) == 0 ||
-	    sched_setaffinity(0, sizeof(others), &others) < 0)
+	if (CPU_COUNT(&others) == 0)
 		return cpu;
-	sched_setaffinity(0, sizeof(sandbox_cpus), &sandbox_cpus);
-	return sched_getcpu();
+	pthread_mutex_lock(&pair_lock);
+	if (th->pair_ok &&
+	    sched_setaffinity(0, sizeof(others), &others) == 0) {
+		sched_setaffinity(0, sizeof(sandbox_cpus), &sandbox_cpus);
+		cpu = sched_getcpu();
+	}
+	pthread_mutex_unlock(&pair_lock);
+	return cpu;
 }
 
 /* cpu: what pair_update returned (th's pairing may have been undone
@@ -399,7 +407,8 @@ static void pair_done(int cpu)
 static void systrap_thread_pairing(struct plat_thread *th, bool allow)
 {
 	pthread_mutex_lock(&pair_lock);
-	th->pair_ok = allow && plat_cpu_pairing() && ncpus > 1;
+	__atomic_store_n(&th->pair_ok, allow && plat_cpu_pairing() && ncpus > 1,
+			 __ATOMIC_RELAXED);
 	if (!th->pair_ok)
 		pair_undo_locked(th);
 	pthread_mutex_unlock(&pair_lock);
@@ -2104,7 +2113,8 @@ again:
 		budget = 0; /* both sides on one CPU: a spin only delays the other */
 	s->spin = (uint32_t)budget;
 	int cpu = sched_getcpu();
-	if (paired < 0 && budget > 0 && th->pair_ok && cpu >= 0 &&
+	if (paired < 0 && budget > 0 &&
+	    __atomic_load_n(&th->pair_ok, __ATOMIC_RELAXED) && cpu >= 0 &&
 	    (uint16_t)cpu == __atomic_load_n(&s->stub_cpu, __ATOMIC_RELAXED))
 		cpu = part_ways(th, cpu);
 	else
