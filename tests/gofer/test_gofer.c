@@ -925,20 +925,25 @@ static void *work(void *arg)
 	return NULL;
 }
 
-static void many_threads_one_connection(void **state)
+/* n threads at once on f's connection, each reading files 200 times. */
+static void run_workers(struct fx *f, int n)
 {
-	struct fx *f = *state;
-	enum { T = 8 };
-	pthread_t th[T];
-	struct worker w[T];
-	for (int i = 0; i < T; i++) {
+	pthread_t th[16];
+	struct worker w[16];
+	assert_true(n <= 16);
+	for (int i = 0; i < n; i++) {
 		w[i] = (struct worker){f, i, 0};
 		pthread_create(&th[i], NULL, work, &w[i]);
 	}
-	for (int i = 0; i < T; i++) {
+	for (int i = 0; i < n; i++) {
 		pthread_join(th[i], NULL);
 		assert_int_equal(w[i].ok, 200);
 	}
+}
+
+static void many_threads_one_connection(void **state)
+{
+	run_workers(*state, 8);
 }
 
 /* More threads than tags: callers queue for a free slot. */
@@ -947,17 +952,7 @@ static void more_threads_than_tags(void **state)
 	struct gofer_serve_opts so = {.proc_fd = -1};
 	struct p9c_opts co = {.max_inflight = 2, .msize = 8192};
 	struct fx *f = fx_new(&so, &co);
-	enum { T = 12 };
-	pthread_t th[T];
-	struct worker w[T];
-	for (int i = 0; i < T; i++) {
-		w[i] = (struct worker){f, i, 0};
-		pthread_create(&th[i], NULL, work, &w[i]);
-	}
-	for (int i = 0; i < T; i++) {
-		pthread_join(th[i], NULL);
-		assert_int_equal(w[i].ok, 200);
-	}
+	run_workers(f, 12);
 	assert_int_equal(p9c_msize(f->s.c), 8192);
 	assert_int_equal(fx_free(f), 0);
 }
@@ -1082,18 +1077,8 @@ static void no_poll_hint(void **state)
 			      .cpus_to_spare = no_cpu_to_spare};
 	struct fx *f = fx_new(&so, &co);
 	assert_true(p9c_fds_enabled(f->s.c));
-	enum { T = 4 };
-	pthread_t th[T];
-	struct worker w[T];
-	for (int i = 0; i < T; i++) {
-		w[i] = (struct worker){f, i, 0};
-		pthread_create(&th[i], NULL, work, &w[i]);
-	}
-	for (int i = 0; i < T; i++) {
-		pthread_join(th[i], NULL);
-		assert_int_equal(w[i].ok, 200);
-	}
-	assert_true(atomic_load(&spare_asked) >= T * 200);
+	run_workers(f, 4);
+	assert_true(atomic_load(&spare_asked) >= 4 * 200);
 	assert_int_equal(fx_free(f), 0);
 
 	/* On the wire: the server answers a marked tag with the same tag,
