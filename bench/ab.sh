@@ -24,6 +24,11 @@ trap 'rm -rf "$dir"' EXIT
 trap 'rm -rf "$dir"; exit 1' INT TERM HUP PIPE
 export BENCH_DIR="$dir/files"
 mkdir "$BENCH_DIR" "$BENCH_DIR/many"
+# listdir reads a 10 000-entry directory, as in run.sh.
+if [ "$mode" = listdir ]; then
+	(cd "$BENCH_DIR/many" && i=0 &&
+		while [ $i -lt 10000 ]; do : >"f$i"; i=$((i + 1)); done)
+fi
 echo small >"$BENCH_DIR/small"
 dd if=/dev/zero of="$BENCH_DIR/big" bs=1M count=8 status=none
 
