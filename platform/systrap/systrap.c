@@ -371,6 +371,10 @@ static bool pair_wanted(struct plat_thread *th, int budget)
  * CPU, then the whole mask again; the move is the kernel's, at once),
  * where both sides spin. Each move doubles the streak the next one needs,
  * so a thread the scheduler keeps putting back stops paying for moves.
+ * Only for a stub with one thread: between two threads of a process (a
+ * pipe or futex ping-pong) each pair is well placed with its own, and
+ * moving them made a 1-byte pipe round trip 1.6-1.9 times as long. That
+ * leaves out a vfork child (the parent's thread is still there).
  * Under pair_lock, with pair_ok checked again: a task's sched_setaffinity
  * turns pairing off (thread_pairing, under the lock) before it sets its
  * mask on this thread, so the mask always lands after a move, never under
@@ -2115,7 +2119,8 @@ again:
 	int cpu = sched_getcpu();
 	if (paired < 0 && budget > 0 &&
 	    __atomic_load_n(&th->pair_ok, __ATOMIC_RELAXED) && cpu >= 0 &&
-	    (uint16_t)cpu == __atomic_load_n(&s->stub_cpu, __ATOMIC_RELAXED))
+	    (uint16_t)cpu == __atomic_load_n(&s->stub_cpu, __ATOMIC_RELAXED) &&
+	    atomic_load(&th->as->nthreads) == 1)
 		cpu = part_ways(th, cpu);
 	else
 		th->same_cpu = 0;
