@@ -118,6 +118,10 @@ struct platform_ops {
 	 * the sentry applies the task's own affinity. Not allowed until
 	 * said. */
 	void (*thread_pairing)(struct plat_thread *th, bool allow);
+	/* Optional: th (made by thread_create) is a vfork child's: the
+	 * parent's thread waits, trapped, in the same stub until the child
+	 * execs or exits. */
+	void (*thread_vfork_child)(struct plat_thread *th);
 	/* Optional: the stub's [old, old + len) was moved to new (mremap),
 	 * bytes and all; code rewritten there must follow. The mm's lock
 	 * held, as for patch_syscall. */

@@ -235,6 +235,9 @@ struct plat_thread {
 	 * waiting on the serving thread's own CPU, and how many times the
 	 * serving thread moved away (part_ways). Serving thread only. */
 	int same_cpu, moves;
+	/* A vfork child's (thread_vfork_child): the stub's other thread is
+	 * its parent's, waiting. */
+	bool vfork_child;
 	/* A getrusage asked of the trapped thread, not yet collected. */
 	bool cmd_asked;
 	int cmd_who;
@@ -371,10 +374,10 @@ static bool pair_wanted(struct plat_thread *th, int budget)
  * CPU, then the whole mask again; the move is the kernel's, at once),
  * where both sides spin. Each move doubles the streak the next one needs,
  * so a thread the scheduler keeps putting back stops paying for moves.
- * Only for a stub with one thread: between two threads of a process (a
- * pipe or futex ping-pong) each pair is well placed with its own, and
- * moving them made a 1-byte pipe round trip 1.6-1.9 times as long. That
- * leaves out a vfork child (the parent's thread is still there).
+ * Only for a stub with one running thread (a vfork child's stub also holds
+ * its parent's, waiting): between two threads of a process (a pipe or
+ * futex ping-pong) each pair is well placed with its own, and moving them
+ * made a 1-byte pipe round trip 1.6-1.9 times as long.
  * Under pair_lock, with pair_ok checked again: a task's sched_setaffinity
  * turns pairing off (thread_pairing, under the lock) before it sets its
  * mask on this thread, so the mask always lands after a move, never under
@@ -416,6 +419,11 @@ static void systrap_thread_pairing(struct plat_thread *th, bool allow)
 	if (!th->pair_ok)
 		pair_undo_locked(th);
 	pthread_mutex_unlock(&pair_lock);
+}
+
+static void systrap_thread_vfork_child(struct plat_thread *th)
+{
+	th->vfork_child = true;
 }
 
 static uint64_t code_lo, code_hi; /* the stub code region */
@@ -2120,7 +2128,7 @@ again:
 	if (paired < 0 && budget > 0 &&
 	    __atomic_load_n(&th->pair_ok, __ATOMIC_RELAXED) && cpu >= 0 &&
 	    (uint16_t)cpu == __atomic_load_n(&s->stub_cpu, __ATOMIC_RELAXED) &&
-	    atomic_load(&th->as->nthreads) == 1)
+	    atomic_load(&th->as->nthreads) == 1 + th->vfork_child)
 		cpu = part_ways(th, cpu);
 	else
 		th->same_cpu = 0;
@@ -2252,6 +2260,7 @@ const struct platform_ops plat_systrap_ops = {
 	.thread_rusage = systrap_thread_rusage,
 	.thread_rusage_ask = systrap_thread_rusage_ask,
 	.thread_pairing = systrap_thread_pairing,
+	.thread_vfork_child = systrap_thread_vfork_child,
 	.sites_moved = systrap_sites_moved,
 	.batch = systrap_batch,
 	.as_reset = systrap_as_reset,

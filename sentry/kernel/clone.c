@@ -154,6 +154,8 @@ long task_clone(struct task *t, const struct clone_args_k *ca)
 		err = plat->thread_create(t->th, &n->th);
 		if (err < 0)
 			goto fail;
+		if ((f & CLONE_VFORK) && plat->thread_vfork_child)
+			plat->thread_vfork_child(n->th);
 		n->mm = mm_ref(t->mm);
 	} else {
 		pthread_mutex_lock(&t->mm->lock);
