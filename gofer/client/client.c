@@ -16,7 +16,6 @@
 #define DEFAULT_MSIZE	 (1024 * 1024 + P9_IOHDRSZ)
 #define DEFAULT_INFLIGHT 64
 #define MAX_INFLIGHT	 1024
-_Static_assert(MAX_INFLIGHT <= P9_TAG_NOPOLL, "tags below the hint bit");
 #define MAX_FDS_PER_MSG	 4
 
 struct slot {
@@ -37,7 +36,6 @@ struct p9c {
 	int sock;
 	uint32_t msize;
 	bool fds;
-	bool (*cpus_to_spare)(void);
 	pthread_mutex_t mu;  /* everything below, and each slot's state */
 	pthread_mutex_t wmu; /* one sender at a time */
 	pthread_cond_t slot_cv;
@@ -56,9 +54,7 @@ struct p9c {
  * MAX_FDS_PER_MSG, extra ones closed). */
 /* How long a reader polls for a reply before sleeping in recvmsg: waking
  * an idle vCPU costs tens of microseconds here, more than most replies
- * take to come. Only while a CPU is to spare (p9c_opts.cpus_to_spare):
- * in a make -j2 gcc build on 2 CPUs, the polling of both ends took some
- * 70 ms of CPU time from the compilers. */
+ * take to come. */
 #define SPIN_NS 50000
 
 static int recv_all(int sock, void *buf, size_t len, int *fds, int *nfds,
@@ -163,24 +159,16 @@ static void close_fds(int *fds, int n)
 
 /* Reads one reply and hands it to its slot. Called without mu, by the one
  * caller that holds the reader role. */
-static bool may_poll(const struct p9c *c)
-{
-	return !c->cpus_to_spare || c->cpus_to_spare();
-}
-
 static int read_one(struct p9c *c)
 {
 	uint8_t hdr[P9_HDRSZ];
 	int fds[MAX_FDS_PER_MSG], nfds = 0, e;
 
-	if ((e = recv_all(c->sock, hdr, sizeof(hdr), fds, &nfds,
-			  may_poll(c))) < 0)
+	if ((e = recv_all(c->sock, hdr, sizeof(hdr), fds, &nfds, true)) < 0)
 		goto bad;
 	uint32_t size = p9_peek_size(hdr);
 	uint8_t type = hdr[4];
 	uint16_t tag = (uint16_t)(hdr[5] | hdr[6] << 8);
-	if (c->fds)
-		tag &= (uint16_t)~P9_TAG_NOPOLL;
 	if ((e = p9_check_frame(hdr, c->msize)) < 0 || tag >= c->nslots) {
 		e = -EPROTO;
 		goto bad;
@@ -312,8 +300,6 @@ static int rpc(struct p9c *c, struct p9_msg *t, const void *payload, void *dest,
 	if (!s)
 		return -ECONNRESET;
 	t->tag = s->tag;
-	if (c->fds && !may_poll(c))
-		t->tag |= P9_TAG_NOPOLL;
 	struct iovec iov[2];
 	int niov = 1;
 	ssize_t n = payload ? p9_encode_head(t, s->buf, c->msize)
@@ -457,7 +443,6 @@ int p9c_connect(int sock, const struct p9c_opts *o, struct p9c **out)
 	}
 	c->sock = sock;
 	c->msize = o->msize ? o->msize : DEFAULT_MSIZE;
-	c->cpus_to_spare = o->cpus_to_spare;
 	c->next_fid = 1;
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_mutex_init(&c->wmu, NULL);

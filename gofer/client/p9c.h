@@ -34,10 +34,6 @@ struct p9c_opts {
 	uint32_t msize;	       /* asked for; 0: 1 MiB + header */
 	bool want_fds;	       /* offer "9P2000.L+fds" */
 	unsigned max_inflight; /* concurrent requests; 0: 64 */
-	/* Whether a CPU is to spare now, so that polling for a reply (and,
-	 * with the fd extension, the server's polling for the next request)
-	 * costs the workload nothing; NULL: always. */
-	bool (*cpus_to_spare)(void);
 };
 
 /* Negotiates the version on sock (a connected stream socket, which the

@@ -100,12 +100,6 @@ enum p9_type {
 #define P9_VERSION_L	   "9P2000.L"
 #define P9_VERSION_L_FDS   "9P2000.L+fds"
 #define P9_VERSION_UNKNOWN "unknown"
-/* With 9P2000.L+fds only: a client sets this bit of a request's tag when
- * every CPU is taken, and the server then waits for the next request
- * asleep instead of polling for it (a poll holds a CPU the client's
- * workload needs). The reply carries the tag unchanged; clients of the
- * extension use tags below it. */
-#define P9_TAG_NOPOLL 0x8000
 
 /* qid.type bits */
 #define P9_QTDIR     0x80

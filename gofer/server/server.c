@@ -57,9 +57,6 @@ struct conn {
 	int sock, root_fd, proc_fd;
 	uint32_t max_msize, msize;
 	bool versioned, fds, can_fds, ro;
-	/* Poll for the next request before sleeping: off after a request
-	 * whose tag carried P9_TAG_NOPOLL (fd extension only). */
-	bool poll;
 	struct fid *fids[FID_BUCKETS];
 	unsigned nfids;
 	uint64_t devs[MAX_DEVS];
@@ -1365,16 +1362,12 @@ static int handle(struct conn *c, const uint8_t *msg, uint32_t len)
 
 /* Waking an idle vCPU costs tens of microseconds on these machines, and a
  * client's next request often follows its last reply at once: poll the
- * socket for a short while before sleeping in read, unless the client said
- * its CPUs are all taken (P9_TAG_NOPOLL): in a make -j2 gcc build on 2
- * CPUs, half the polls ran their whole 50 us for nothing. */
+ * socket for a short while before sleeping in read. */
 #define SPIN_NS 50000
 
-static ssize_t spin_recv(int sock, void *buf, size_t len, bool poll)
+static ssize_t spin_recv(int sock, void *buf, size_t len)
 {
 	struct timespec t0, t;
-	if (!poll)
-		return read(sock, buf, len);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		ssize_t n = recv(sock, buf, len, MSG_DONTWAIT);
@@ -1398,7 +1391,7 @@ static int fill(struct conn *c, size_t want)
 	}
 	while (c->inlen < want) {
 		ssize_t n = spin_recv(c->sock, c->in + c->inoff + c->inlen,
-				      c->incap - c->inoff - c->inlen, c->poll);
+				      c->incap - c->inoff - c->inlen);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -1414,8 +1407,7 @@ static int fill(struct conn *c, size_t want)
 int gofer_serve(int sock, int root_fd, const struct gofer_serve_opts *o)
 {
 	struct gofer_serve_opts def = {.proc_fd = -1};
-	struct conn c = {.sock = sock, .root_fd = root_fd, .send_fd = -1,
-			 .poll = true};
+	struct conn c = {.sock = sock, .root_fd = root_fd, .send_fd = -1};
 	int e, domain = 0;
 	socklen_t dl = sizeof(domain);
 
@@ -1458,10 +1450,8 @@ int gofer_serve(int sock, int root_fd, const struct gofer_serve_opts *o)
 			break;
 		}
 		m = c.in + c.inoff;
-		uint16_t tag = (uint16_t)(m[5] | m[6] << 8);
 		if ((e = handle(&c, m, size)) < 0)
 			break;
-		c.poll = !c.fds || tag == P9_NOTAG || !(tag & P9_TAG_NOPOLL);
 		c.inoff += size;
 		c.inlen -= size;
 		if (c.inlen == 0)

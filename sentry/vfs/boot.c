@@ -57,9 +57,7 @@ int vfs_boot(struct kernel *k, struct task *init)
 	tmpfs_register();
 	vfs_boot_register_fs();
 	if (cfg && cfg->gofer_sock >= 0) {
-		err = vfs_boot_gofer(cfg, k->cfg->uid,
-				     k->plat ? k->plat->cpus_to_spare : NULL,
-				     &rootsb, &lower);
+		err = vfs_boot_gofer(cfg, k->cfg->uid, &rootsb, &lower);
 	} else {
 		struct tmpfs_opts o = {.mode = 0755};
 		err = tmpfs_new(&o, &rootsb);

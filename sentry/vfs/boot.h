@@ -7,8 +7,7 @@
  * overlay with a tmpfs upper layer over the gofer's tree. *lower: the gofer's
  * sb (referenced), for the binds. */
 int vfs_boot_gofer(const struct vfs_boot_config *cfg, uint32_t uid,
-		   bool (*cpus_to_spare)(void), struct vfs_sb **root,
-		   struct vfs_sb **lower);
+		   struct vfs_sb **root, struct vfs_sb **lower);
 /* Mounts the gofer's tree at b->path onto the same path (read-write or
  * read-only), over the overlay. */
 int vfs_boot_bind(struct vfs_ctx *c, struct vfs_sb *gofer,

@@ -18,11 +18,10 @@ void vfs_boot_register_fs(void)
 }
 
 int vfs_boot_gofer(const struct vfs_boot_config *cfg, uint32_t uid,
-		   bool (*cpus_to_spare)(void), struct vfs_sb **root,
-		   struct vfs_sb **lower)
+		   struct vfs_sb **root, struct vfs_sb **lower)
 {
 	struct vfs_sb *g, *upper, *ovl;
-	int err = gofer_fs_new(cfg->gofer_sock, uid, cpus_to_spare, &g);
+	int err = gofer_fs_new(cfg->gofer_sock, uid, &g);
 	if (err < 0)
 		return err;
 	struct tmpfs_opts o = {.max_bytes = cfg->tmpfs_size, .mode = 0755};

@@ -6,7 +6,6 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/statfs.h>
@@ -1057,81 +1056,6 @@ static void malformed_messages(void **state)
 	rmdir(base);
 }
 
-/* ---- the no-poll hint (fd extension) ---- */
-
-static atomic_int spare_asked;
-static bool no_cpu_to_spare(void)
-{
-	atomic_fetch_add(&spare_asked, 1);
-	return false;
-}
-
-/* A client whose CPUs are all taken marks every request's tag with
- * P9_TAG_NOPOLL: its replies must still find their callers, from many
- * threads at once; a client without the extension never marks a tag. */
-static void no_poll_hint(void **state)
-{
-	(void)state;
-	struct gofer_serve_opts so = {.proc_fd = -1, .allow_fds = true};
-	struct p9c_opts co = {.want_fds = true,
-			      .cpus_to_spare = no_cpu_to_spare};
-	struct fx *f = fx_new(&so, &co);
-	assert_true(p9c_fds_enabled(f->s.c));
-	run_workers(f, 4);
-	assert_true(atomic_load(&spare_asked) >= 4 * 200);
-	assert_int_equal(fx_free(f), 0);
-
-	/* On the wire: the server answers a marked tag with the same tag,
-	 * and goes on answering after it. */
-	char base[] = "/tmp/gofer-raw-XXXXXX";
-	assert_non_null(mkdtemp(base));
-	clean_add_dir(base);
-	int sv[2];
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-			 0);
-	pid_t pid = fork();
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		close(sv[0]);
-		int root = open(base, O_PATH | O_DIRECTORY);
-		_exit(gofer_serve(sv[1], root, &so) == 0 ? 0 : 1);
-	}
-	clean_add_pid(pid);
-	close(sv[1]);
-	uint8_t buf[256], rep[512];
-	struct p9_msg v = {.type = P9_TVERSION, .tag = P9_NOTAG}, r;
-	v.u.version.msize = 65536;
-	v.u.version.version = p9_str(P9_VERSION_L_FDS);
-	ssize_t l = p9_encode(&v, buf, sizeof(buf));
-	int n = raw_rpc(sv[0], buf, (size_t)l, rep, sizeof(rep));
-	assert_int_equal(p9_decode(rep, (size_t)n, &r), 0);
-	assert_true(p9_str_eq(r.u.version.version, P9_VERSION_L_FDS));
-	struct p9_msg a = {.type = P9_TATTACH, .tag = P9_TAG_NOPOLL | 5};
-	a.u.tattach.fid = 1;
-	a.u.tattach.afid = P9_NOFID;
-	a.u.tattach.uname = p9_str("root");
-	a.u.tattach.aname = p9_str("");
-	l = p9_encode(&a, buf, sizeof(buf));
-	n = raw_rpc(sv[0], buf, (size_t)l, rep, sizeof(rep));
-	assert_int_equal(p9_decode(rep, (size_t)n, &r), 0);
-	assert_int_equal(r.type, P9_RATTACH);
-	assert_int_equal(r.tag, P9_TAG_NOPOLL | 5);
-	struct p9_msg g = {.type = P9_TGETATTR, .tag = 6};
-	g.u.tgetattr.fid = 1;
-	g.u.tgetattr.request_mask = P9_GETATTR_BASIC;
-	l = p9_encode(&g, buf, sizeof(buf));
-	n = raw_rpc(sv[0], buf, (size_t)l, rep, sizeof(rep));
-	assert_int_equal(p9_decode(rep, (size_t)n, &r), 0);
-	assert_int_equal(r.type, P9_RGETATTR);
-	assert_int_equal(r.tag, 6);
-	close(sv[0]);
-	int st;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	clean_drop_pid(pid);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	rmdir(base);
-}
-
 /* Requests before Tversion, and a version nobody speaks. */
 static void version_rules(void **state)
 {
@@ -1227,7 +1151,6 @@ int main(void)
 	    T(rename_race),
 	    T(many_threads_one_connection),
 	    cmocka_unit_test_teardown(more_threads_than_tags, clean_all),
-	    cmocka_unit_test_teardown(no_poll_hint, clean_all),
 	    cmocka_unit_test_teardown(malformed_messages, clean_all),
 	    cmocka_unit_test_teardown(version_rules, clean_all),
 	    cmocka_unit_test_setup_teardown(server_gone, setup,

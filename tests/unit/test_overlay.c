@@ -416,7 +416,7 @@ static int setup_gofer(void **state)
 		_exit(gofer_serve(sv[1], root, &o) < 0 ? 1 : 0);
 	}
 	close(sv[1]);
-	assert_int_equal(gofer_fs_new(sv[0], 0, NULL, &x->lower), 0);
+	assert_int_equal(gofer_fs_new(sv[0], 0, &x->lower), 0);
 	assert_true(gofer_fds_enabled(x->lower));
 	ctx_for(x->lower, &x->lower_ns, &x->lower_fs);
 	x->lc = (struct vfs_ctx){NULL, &x->cred, x->lower_fs, NULL};

@@ -1244,10 +1244,9 @@ static const struct vfs_sb_ops gofer_sb_ops = {
     .release = gofer_release,
 };
 
-int gofer_fs_new(int sock, uint32_t uid, bool (*cpus_to_spare)(void),
-		 struct vfs_sb **out)
+int gofer_fs_new(int sock, uint32_t uid, struct vfs_sb **out)
 {
-	struct p9c_opts o = {.want_fds = true, .cpus_to_spare = cpus_to_spare};
+	struct p9c_opts o = {.want_fds = true};
 	struct p9c *c;
 	int err = p9c_connect(sock, &o, &c);
 	if (err < 0)
