@@ -381,10 +381,19 @@ static bool pair_wanted(struct plat_thread *th, int budget)
  * Under pair_lock, with pair_ok checked again: a task's sched_setaffinity
  * turns pairing off (thread_pairing, under the lock) before it sets its
  * mask on this thread, so the mask always lands after a move, never under
- * it. Returns the CPU it now runs on. */
+ * it. cpu: the serving thread's; budget: this run's (0 when paired).
+ * Returns the CPU it now runs on. */
 #define SAME_CPU_MOVE 4
-static int part_ways(struct plat_thread *th, int cpu)
+static int part_ways(struct plat_thread *th, int cpu, int budget)
 {
+	if (budget == 0 || cpu < 0 ||
+	    !__atomic_load_n(&th->pair_ok, __ATOMIC_RELAXED) ||
+	    (uint16_t)cpu != __atomic_load_n(&th->slot->stub_cpu,
+					     __ATOMIC_RELAXED) ||
+	    atomic_load(&th->as->nthreads) != 1 + th->vfork_child) {
+		th->same_cpu = 0;
+		return cpu;
+	}
 	if (++th->same_cpu < SAME_CPU_MOVE << (th->moves < 10 ? th->moves : 10))
 		return cpu;
 	th->same_cpu = 0;
@@ -2124,14 +2133,7 @@ again:
 	if (paired >= 0)
 		budget = 0; /* both sides on one CPU: a spin only delays the other */
 	s->spin = (uint32_t)budget;
-	int cpu = sched_getcpu();
-	if (paired < 0 && budget > 0 &&
-	    __atomic_load_n(&th->pair_ok, __ATOMIC_RELAXED) && cpu >= 0 &&
-	    (uint16_t)cpu == __atomic_load_n(&s->stub_cpu, __ATOMIC_RELAXED) &&
-	    atomic_load(&th->as->nthreads) == 1 + th->vfork_child)
-		cpu = part_ways(th, cpu);
-	else
-		th->same_cpu = 0;
+	int cpu = part_ways(th, sched_getcpu(), budget);
 	__atomic_store_n(&s->sentry_cpu, (uint16_t)cpu, __ATOMIC_RELAXED);
 	store(&s->state, SLOT_RESUME);
 	if (load(&s->stub_waiting))

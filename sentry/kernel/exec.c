@@ -215,35 +215,36 @@ static int parse_script(const struct exec_file *f, const char *path,
 	return err;
 }
 
-/* Opens path (from dirfd, with execveat's flags; already open in f if
- * opened), following `#!` interpreters (argv is rewritten for them;
- * interpreters are looked up from the cwd, as Linux does), and the ELF
- * interpreter if the program has one. name is the path a script sees as
- * its argument. */
+/* exec_file_open into f (released first), saying why a file is not a
+ * program in the debug log. */
+static int exec_open(struct task *t, int dirfd, const char *path,
+		     int at_flags, struct exec_file *f)
+{
+	exec_file_close(f);
+	int err = exec_file_open(t, dirfd, path, at_flags, f);
+	if (err == -ENOEXEC && f->why)
+		log_debug("exec %s: %s", path, f->why);
+	return err;
+}
+
+/* Goes on from path, opened in f (exec_open, from dirfd with execveat's
+ * flags): follows `#!` interpreters (argv is rewritten for them;
+ * interpreters are looked up from the cwd, as Linux does), and opens the
+ * ELF interpreter if the program has one. name is the path a script sees
+ * as its argument. */
 static int exec_prepare(struct task *t, int dirfd, const char *path,
-			int at_flags, const char *name, struct strvec *argv,
-			bool opened, struct exec_file *f, struct exec_file *interp)
+			const char *name, struct strvec *argv,
+			struct exec_file *f, struct exec_file *interp)
 {
 	char cur[PATH_MAX], interp_path[PATH_MAX];
-	int err;
+	int err = 0;
 
 	if (strlen(path) >= sizeof(cur))
 		return -ENAMETOOLONG;
 	strcpy(cur, path);
 	for (int depth = 0;; depth++) {
-		if (depth == 0 && opened) {
-			err = 0;
-		} else {
-			exec_file_close(f);
-			err = depth == 0
-				  ? exec_file_open(t, dirfd, cur, at_flags, f)
-				  : exec_file_open(t, AT_FDCWD, cur, 0, f);
-		}
-		if (err < 0) {
-			if (err == -ENOEXEC && f->why)
-				log_debug("exec %s: %s", cur, f->why);
+		if (depth > 0 && (err = exec_open(t, AT_FDCWD, cur, 0, f)) < 0)
 			return err;
-		}
 		if (!f->script)
 			break;
 		if (depth >= MAX_SCRIPT_DEPTH)
@@ -291,8 +292,9 @@ int exec_boot(struct task *t, const char *path, char *const *uargv,
 	if (!err && argv.n == 0)
 		err = strvec_insert(&argv, 0, "");
 	if (!err)
-		err = exec_prepare(t, AT_FDCWD, path, 0, path, &argv, false,
-				   &f, &interp);
+		err = exec_open(t, AT_FDCWD, path, 0, &f);
+	if (!err)
+		err = exec_prepare(t, AT_FDCWD, path, path, &argv, &f, &interp);
 	if (!err)
 		err = check_size(t, &argv, &envp);
 	if (!err)
@@ -502,7 +504,7 @@ long task_execve(struct task *t, const char *path, uint64_t uargv,
 	 * before argv and envp are read (EFAULT, E2BIG), and its format
 	 * judged after (ENOEXEC). A shell's search of PATH fails here, before
 	 * any string is copied. */
-	long open_err = exec_file_open(t, dirfd, path, flags, &f);
+	long open_err = exec_open(t, dirfd, path, flags, &f);
 	if (open_err < 0 && open_err != -ENOEXEC) {
 		err = open_err;
 		goto out;
@@ -515,16 +517,12 @@ long task_execve(struct task *t, const char *path, uint64_t uargv,
 		err = strvec_insert(&argv, 0, "");
 	if (!err)
 		err = check_size(t, &argv, &envp);
-	if (!err && open_err < 0) {
-		if (f.why)
-			log_debug("exec %s: %s", path, f.why);
+	if (!err)
 		err = open_err;
-	}
 	if (err < 0)
 		goto out;
 
-	err = exec_prepare(t, dirfd, path, flags, name, &argv, true, &f,
-			   &interp);
+	err = exec_prepare(t, dirfd, path, name, &argv, &f, &interp);
 	if (!err)
 		err = check_size(t, &argv, &envp);
 	if (err < 0)
