@@ -574,10 +574,15 @@ static long do_wait(struct task *t, int type, int id, int options,
 			ret = 0;
 			break;
 		}
-		if (task_sleep(t, seq, 0) < 0) {
+		/* Linux's order: the children first, then signals. An exiting
+		 * child makes itself reapable and then sends SIGCHLD, which
+		 * wakes us; the wait returns the child, and the handler runs
+		 * after it (not EINTR, even without SA_RESTART). */
+		if (task_signal_pending(t)) {
 			ret = -ERESTARTSYS;
 			break;
 		}
+		task_sleep(t, seq, 0); /* woken or signalled: look again */
 	}
 	waitq_remove(&t->tg->child_wait, &w);
 	return ret;
