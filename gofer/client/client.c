@@ -21,6 +21,7 @@
 struct slot {
 	uint16_t tag;
 	bool busy, done;
+	bool waiting; /* its owner sleeps on cv */
 	int err;      /* transport failure seen while waiting */
 	uint8_t *buf; /* request, then reply (msize bytes) */
 	uint32_t len; /* reply length */
@@ -42,6 +43,7 @@ struct p9c {
 	struct slot *slots;
 	unsigned nslots;
 	struct slot *free;
+	unsigned nfree;
 	bool reading, dead;
 	uint32_t next_fid;
 	uint32_t *fid_free;
@@ -222,25 +224,31 @@ bad:
 	return e;
 }
 
-static struct slot *slot_get(struct p9c *c, void *dest, size_t destlen)
+/* Takes n (1 or 2) slots at once, so that two callers each holding one of
+ * the last slots cannot wait on each other for a second. */
+static int slots_get(struct p9c *c, unsigned n, struct slot **out)
 {
 	pthread_mutex_lock(&c->mu);
-	while (!c->free && !c->dead)
+	while (c->nfree < n && !c->dead)
 		pthread_cond_wait(&c->slot_cv, &c->mu);
 	if (c->dead) {
 		pthread_mutex_unlock(&c->mu);
-		return NULL;
+		return -ECONNRESET;
 	}
-	struct slot *s = c->free;
-	c->free = s->next_free;
-	s->busy = true;
-	s->done = false;
-	s->err = 0;
-	s->fd = -1;
-	s->dest = dest;
-	s->destlen = destlen;
+	for (unsigned i = 0; i < n; i++) {
+		struct slot *s = c->free;
+		c->free = s->next_free;
+		c->nfree--;
+		s->busy = true;
+		s->done = false;
+		s->err = 0;
+		s->fd = -1;
+		s->dest = NULL;
+		s->destlen = 0;
+		out[i] = s;
+	}
 	pthread_mutex_unlock(&c->mu);
-	return s;
+	return 0;
 }
 
 static void slot_put(struct p9c *c, struct slot *s)
@@ -252,7 +260,9 @@ static void slot_put(struct p9c *c, struct slot *s)
 	s->busy = false;
 	s->next_free = c->free;
 	c->free = s;
-	pthread_cond_signal(&c->slot_cv);
+	c->nfree++;
+	/* A waiter may want two: wake them all, few ever wait. */
+	pthread_cond_broadcast(&c->slot_cv);
 	pthread_mutex_unlock(&c->mu);
 }
 
@@ -272,13 +282,17 @@ static int wait_reply(struct p9c *c, struct slot *s)
 					 e == -EPROTO ? -EPROTO : -ECONNRESET);
 			continue;
 		}
+		s->waiting = true;
 		pthread_cond_wait(&s->cv, &c->mu);
+		s->waiting = false;
 	}
-	/* Pass the reader role to a caller still waiting. */
+	/* Pass the reader role to a caller waiting now. (A caller that has
+	 * not begun to wait, or waits on another of its slots, would not
+	 * take it; one that comes later finds nobody reading.) */
 	if (!c->reading)
 		for (unsigned i = 0; i < c->nslots; i++) {
 			struct slot *o = &c->slots[i];
-			if (o != s && o->busy && !o->done) {
+			if (o->waiting && !o->done) {
 				pthread_cond_signal(&o->cv);
 				break;
 			}
@@ -288,47 +302,44 @@ static int wait_reply(struct p9c *c, struct slot *s)
 	return err;
 }
 
-/* Sends t (with payload after its head for Twrite) and waits. On success
- * the reply is decoded into *r (pointing into s->buf) and the slot is
- * returned for the caller to release with slot_put(). */
-static int rpc(struct p9c *c, struct p9_msg *t, const void *payload, void *dest,
-	       size_t destlen, struct p9_msg *r, struct slot **out)
+/* Encodes t into s's buffer (only its head when a payload follows). */
+static ssize_t encode(struct p9c *c, struct p9_msg *t, bool payload,
+		      struct slot *s)
 {
-	struct slot *s = slot_get(c, dest, destlen);
-	int e;
-
-	if (!s)
-		return -ECONNRESET;
 	t->tag = s->tag;
-	struct iovec iov[2];
-	int niov = 1;
-	ssize_t n = payload ? p9_encode_head(t, s->buf, c->msize)
-			    : p9_encode(t, s->buf, c->msize);
-	if (n < 0) {
-		slot_put(c, s);
-		return (int)n;
-	}
-	iov[0] = (struct iovec){s->buf, (size_t)n};
-	if (payload) {
-		iov[1] = (struct iovec){(void *)payload, t->u.twrite.count};
-		niov = 2;
-	}
+	return payload ? p9_encode_head(t, s->buf, c->msize)
+		       : p9_encode(t, s->buf, c->msize);
+}
+
+/* Sends the iovecs as one message (one sendmsg for a group of requests). */
+static int send_locked(struct p9c *c, struct iovec *iov, int niov)
+{
 	pthread_mutex_lock(&c->wmu);
-	e = send_iov(c->sock, iov, niov);
+	int e = send_iov(c->sock, iov, niov);
 	pthread_mutex_unlock(&c->wmu);
 	if (e < 0) {
+		/* a partial send has broken the stream for everyone */
 		pthread_mutex_lock(&c->mu);
 		fail_all(c, -ECONNRESET);
 		pthread_mutex_unlock(&c->mu);
-		/* a partial send has broken the stream for everyone */
 	}
+	return e;
+}
+
+/* Waits for the reply to t in s and decodes it into *r (pointing into
+ * s->buf). On success the slot stays the caller's, to release with
+ * slot_put(); on failure it is released here. */
+static int finish(struct p9c *c, const struct p9_msg *t, struct slot *s,
+		  struct p9_msg *r)
+{
+	int e;
 	if ((e = wait_reply(c, s)) < 0)
 		goto fail;
-	if (s->buf[4] == P9_RREAD && dest) {
+	if (s->buf[4] == P9_RREAD && s->dest) {
 		memset(r, 0, sizeof(*r));
 		r->type = P9_RREAD;
 		r->u.rread.count = s->rcount;
-		r->u.rread.data = dest;
+		r->u.rread.data = s->dest;
 	} else if ((e = p9_decode(s->buf, s->len, r)) < 0) {
 		e = -EPROTO;
 		goto fail;
@@ -343,11 +354,74 @@ static int rpc(struct p9c *c, struct p9_msg *t, const void *payload, void *dest,
 		e = -EPROTO;
 		goto fail;
 	}
-	*out = s;
 	return 0;
 fail:
 	slot_put(c, s);
 	return e;
+}
+
+/* Sends t (with payload after its head for Twrite) and waits. On success
+ * the reply is decoded into *r (pointing into s->buf) and the slot is
+ * returned for the caller to release with slot_put(). */
+static int rpc(struct p9c *c, struct p9_msg *t, const void *payload, void *dest,
+	       size_t destlen, struct p9_msg *r, struct slot **out)
+{
+	struct slot *s;
+	int e;
+
+	if ((e = slots_get(c, 1, &s)) < 0)
+		return e;
+	s->dest = dest;
+	s->destlen = destlen;
+	ssize_t n = encode(c, t, payload != NULL, s);
+	if (n < 0) {
+		slot_put(c, s);
+		return (int)n;
+	}
+	struct iovec iov[2] = {{s->buf, (size_t)n}};
+	int niov = 1;
+	if (payload) {
+		iov[1] = (struct iovec){(void *)payload, t->u.twrite.count};
+		niov = 2;
+	}
+	send_locked(c, iov, niov); /* a failure reaches us in finish() */
+	if ((e = finish(c, t, s, r)) < 0)
+		return e;
+	*out = s;
+	return 0;
+}
+
+/* Two requests in one message, the second usually on a fid the first
+ * makes: one round trip instead of two. A server that handles requests in
+ * order (ours) answers the second as if it had waited; one that does not
+ * (diod's worker threads) may answer it with an error, which the caller
+ * treats as "ask again alone". Without room for two requests in flight,
+ * they go one after the other. Each e[i] is rpc()'s result for t[i], and
+ * s[i] the slot to release when e[i] is 0. */
+static void rpc_pair(struct p9c *c, struct p9_msg *t[2], struct p9_msg *r[2],
+		     struct slot *s[2], int e[2])
+{
+	if (c->nslots < 2) {
+		for (int i = 0; i < 2; i++)
+			e[i] = rpc(c, t[i], NULL, NULL, 0, r[i], &s[i]);
+		return;
+	}
+	if ((e[0] = e[1] = slots_get(c, 2, s)) < 0)
+		return;
+	struct iovec iov[2];
+	for (int i = 0; i < 2; i++) {
+		ssize_t n = encode(c, t[i], false, s[i]);
+		if (n < 0) {
+			slot_put(c, s[0]);
+			slot_put(c, s[1]);
+			e[0] = e[1] = (int)n;
+			return;
+		}
+		iov[i] = (struct iovec){s[i]->buf, (size_t)n};
+	}
+	send_locked(c, iov, 2);
+	for (int i = 0; i < 2; i++)
+		e[i] = finish(c, t[i], s[i], r[i]);
 }
 
 /* For replies with nothing in them worth keeping. */
@@ -502,6 +576,7 @@ int p9c_connect(int sock, const struct p9c_opts *o, struct p9c **out)
 		}
 		s->next_free = c->free;
 		c->free = s;
+		c->nfree++;
 	}
 	*out = c;
 	return 0;
@@ -574,10 +649,38 @@ int p9c_attach(struct p9c *c, const char *uname, const char *aname,
 	return 0;
 }
 
+static int open_reply(struct p9c *c, struct slot *s, struct p9_msg *r,
+		      struct p9_qid *qid, uint32_t *iounit, int *hostfd);
+
+static void walk_msg(struct p9_msg *t, uint32_t fid, uint32_t newfid,
+		     unsigned n, const char *const *names)
+{
+	t->type = P9_TWALK;
+	t->u.twalk.fid = fid;
+	t->u.twalk.newfid = newfid;
+	t->u.twalk.nwname = (uint16_t)n;
+	for (unsigned i = 0; i < n; i++)
+		t->u.twalk.wname[i] = p9_str(names[i]);
+}
+
+/* Rwalk of n names (slot released): 0 if the new fid was made. */
+static int walk_made(struct p9c *c, struct p9_msg *r, struct slot *s,
+		     unsigned n, struct p9_qid *qids)
+{
+	unsigned got = r->u.rwalk.nwqid;
+	if (got == n && qids)
+		memcpy(qids, r->u.rwalk.wqid, n * sizeof(*qids));
+	slot_put(c, s);
+	if (got == n)
+		return 0;
+	/* Stopped early: the server made no fid. */
+	return got > n ? -EPROTO : -ENOENT;
+}
+
 int p9c_walk(struct p9c *c, uint32_t fid, unsigned n, const char *const *names,
 	     uint32_t *newfid, struct p9_qid *qids)
 {
-	struct p9_msg t = {.type = P9_TWALK}, r;
+	struct p9_msg t = {0}, r;
 	struct slot *s;
 	uint32_t f;
 	int e;
@@ -586,24 +689,109 @@ int p9c_walk(struct p9c *c, uint32_t fid, unsigned n, const char *const *names,
 		return -EINVAL;
 	if ((e = fid_alloc(c, &f)) < 0)
 		return e;
-	t.u.twalk.fid = fid;
-	t.u.twalk.newfid = f;
-	t.u.twalk.nwname = (uint16_t)n;
-	for (unsigned i = 0; i < n; i++)
-		t.u.twalk.wname[i] = p9_str(names[i]);
-	if ((e = rpc(c, &t, NULL, NULL, 0, &r, &s)) < 0) {
+	walk_msg(&t, fid, f, n, names);
+	if ((e = rpc(c, &t, NULL, NULL, 0, &r, &s)) < 0 ||
+	    (e = walk_made(c, &r, s, n, qids)) < 0) {
 		fid_release(c, f);
 		return e;
 	}
-	if (r.u.rwalk.nwqid != n) {
-		/* Stopped early: the server made no fid. */
-		slot_put(c, s);
+	*newfid = f;
+	return 0;
+}
+
+/* The walk of a pair sent by rpc_pair(): 0 if fid f was made. The second
+ * request's slot is released if the walk failed (a server that answered
+ * it for a fid it never made is wrong, but costs nothing here). */
+static int pair_walk(struct p9c *c, int e[2], struct p9_msg *r[2],
+		     struct slot *s[2], unsigned n, struct p9_qid *qids)
+{
+	int w = e[0] < 0 ? e[0] : walk_made(c, r[0], s[0], n, qids);
+	if (w < 0 && e[1] == 0)
+		slot_put(c, s[1]);
+	return w;
+}
+
+int p9c_walk_getattr(struct p9c *c, uint32_t fid, unsigned n,
+		     const char *const *names, uint64_t mask,
+		     uint32_t *newfid, struct p9_qid *qids,
+		     struct p9_attr *attr)
+{
+	struct p9_msg t0 = {0}, t1 = {.type = P9_TGETATTR}, r0, r1;
+	struct p9_msg *t[2] = {&t0, &t1}, *r[2] = {&r0, &r1};
+	struct slot *s[2];
+	uint32_t f;
+	int e[2];
+
+	if (n > P9_MAXWELEM)
+		return -EINVAL;
+	if ((e[0] = fid_alloc(c, &f)) < 0)
+		return e[0];
+	walk_msg(&t0, fid, f, n, names);
+	t1.u.tgetattr.fid = f;
+	t1.u.tgetattr.request_mask = mask;
+	rpc_pair(c, t, r, s, e);
+	int w = pair_walk(c, e, r, s, n, qids);
+	if (w < 0) {
 		fid_release(c, f);
-		return r.u.rwalk.nwqid > n ? -EPROTO : -ENOENT;
+		return w;
 	}
-	if (qids)
-		memcpy(qids, r.u.rwalk.wqid, n * sizeof(*qids));
-	slot_put(c, s);
+	if (e[1] == 0) {
+		*attr = r1.u.rgetattr;
+		slot_put(c, s[1]);
+	} else if ((w = p9c_getattr(c, f, mask, attr)) < 0) {
+		/* asked again alone, in case it overtook the walk */
+		p9c_clunk(c, f);
+		return w;
+	}
+	*newfid = f;
+	return 0;
+}
+
+int p9c_clone_open(struct p9c *c, uint32_t fid, const char *name,
+		   uint32_t flags, uint32_t mode, uint32_t gid,
+		   uint32_t *newfid, struct p9_qid *qid, uint32_t *iounit,
+		   int *hostfd)
+{
+	struct p9_msg t0 = {0}, t1 = {0}, r0, r1;
+	struct p9_msg *t[2] = {&t0, &t1}, *r[2] = {&r0, &r1};
+	struct slot *s[2];
+	uint32_t f;
+	int e[2];
+
+	if (hostfd)
+		*hostfd = -1;
+	if ((e[0] = fid_alloc(c, &f)) < 0)
+		return e[0];
+	walk_msg(&t0, fid, f, 0, NULL);
+	if (name) {
+		t1.type = P9_TLCREATE;
+		t1.u.tlcreate.fid = f;
+		t1.u.tlcreate.name = p9_str(name);
+		t1.u.tlcreate.flags = flags;
+		t1.u.tlcreate.mode = mode;
+		t1.u.tlcreate.gid = gid;
+	} else {
+		t1.type = P9_TLOPEN;
+		t1.u.tlopen.fid = f;
+		t1.u.tlopen.flags = flags;
+	}
+	rpc_pair(c, t, r, s, e);
+	int w = pair_walk(c, e, r, s, 0, NULL);
+	if (w < 0) {
+		fid_release(c, f);
+		return w;
+	}
+	if (e[1] == 0)
+		w = open_reply(c, s[1], &r1, qid, iounit, hostfd);
+	else if (name) /* asked again alone, in case it overtook the walk */
+		w = p9c_lcreate(c, f, name, flags, mode, gid, qid, iounit,
+				hostfd);
+	else
+		w = p9c_lopen(c, f, flags, qid, iounit, hostfd);
+	if (w < 0) {
+		p9c_clunk(c, f);
+		return w;
+	}
 	*newfid = f;
 	return 0;
 }

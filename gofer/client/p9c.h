@@ -57,6 +57,13 @@ int p9c_attach(struct p9c *c, const char *uname, const char *aname,
  * error for the first name). qids may be NULL. */
 int p9c_walk(struct p9c *c, uint32_t fid, unsigned n, const char *const *names,
 	     uint32_t *newfid, struct p9_qid *qids);
+/* A walk of n names and a Tgetattr of the new fid, sent together: one
+ * round trip for a lookup. Fails as p9c_walk() does, or with the getattr's
+ * error (the new fid then clunked). */
+int p9c_walk_getattr(struct p9c *c, uint32_t fid, unsigned n,
+		     const char *const *names, uint64_t mask,
+		     uint32_t *newfid, struct p9_qid *qids,
+		     struct p9_attr *attr);
 int p9c_clunk(struct p9c *c, uint32_t fid);
 int p9c_remove(struct p9c *c, uint32_t fid);
 
@@ -64,6 +71,13 @@ int p9c_remove(struct p9c *c, uint32_t fid);
  * passed one, else -1. */
 int p9c_lopen(struct p9c *c, uint32_t fid, uint32_t flags, struct p9_qid *qid,
 	      uint32_t *iounit, int *hostfd);
+/* A clone of fid and a Tlopen of the clone (name NULL) or a Tlcreate of
+ * name in it (fid a directory), sent together; *newfid is the open fid.
+ * mode and gid are for the create only. */
+int p9c_clone_open(struct p9c *c, uint32_t fid, const char *name,
+		   uint32_t flags, uint32_t mode, uint32_t gid,
+		   uint32_t *newfid, struct p9_qid *qid, uint32_t *iounit,
+		   int *hostfd);
 /* Creates name in the directory fid, which then stands for the new open
  * file. */
 int p9c_lcreate(struct p9c *c, uint32_t fid, const char *name, uint32_t flags,

@@ -129,6 +129,79 @@ static void walk_basic(void **state)
 	assert_int_equal(p9c_clunk(c, 999999), -EBADF);
 }
 
+/* A walk sent with its getattr, and a clone sent with its open or create:
+ * the same answers as the calls one by one, and no fid left behind when
+ * the first half fails. */
+static void walk_pairs(void **state)
+{
+	struct fx *f = *state;
+	struct p9c *c = f->s.c;
+	uint32_t fid, fid2;
+	struct p9_qid q[2];
+	struct p9_attr a;
+	struct stat st;
+
+	const char *n2[] = {"sub", "inner.txt"};
+	assert_int_equal(p9c_walk_getattr(c, f->s.root, 2, n2, P9_GETATTR_BASIC,
+					  &fid, q, &a),
+			 0);
+	stat(hp(f, "sub/inner.txt"), &st);
+	assert_int_equal(q[0].type, P9_QTDIR);
+	assert_int_equal(q[1].path, st.st_ino);
+	assert_int_equal(a.size, 5);
+	assert_int_equal(a.mode, st.st_mode);
+	int fd = -1;
+	uint32_t iounit = 0;
+	assert_int_equal(p9c_clone_open(c, fid, NULL, O_RDONLY, 0, 0, &fid2,
+					&q[0], &iounit, &fd),
+			 0);
+	assert_int_equal(q[0].path, st.st_ino);
+	assert_true(iounit > 0);
+	char buf[16] = {0};
+	assert_int_equal(p9c_read(c, fid2, 0, buf, sizeof(buf)), 5);
+	assert_memory_equal(buf, "inner", 5);
+	if (fd >= 0)
+		close(fd);
+	/* the walked fid is still the file, not the open clone */
+	assert_int_equal(p9c_clunk(c, fid2), 0);
+	assert_int_equal(p9c_getattr(c, fid, P9_GETATTR_BASIC, &a), 0);
+	assert_int_equal(p9c_clunk(c, fid), 0);
+
+	const char *miss[] = {"missing"};
+	assert_int_equal(p9c_walk_getattr(c, f->s.root, 1, miss,
+					  P9_GETATTR_BASIC, &fid, NULL, &a),
+			 -ENOENT);
+	const char *half[] = {"sub", "missing"};
+	assert_int_equal(p9c_walk_getattr(c, f->s.root, 2, half,
+					  P9_GETATTR_BASIC, &fid, NULL, &a),
+			 -ENOENT);
+	assert_int_equal(p9c_clone_open(c, 999999, NULL, O_RDONLY, 0, 0, &fid,
+					NULL, NULL, NULL),
+			 -EBADF);
+
+	/* a create in a clone of the directory */
+	uint32_t d;
+	assert_int_equal(p9c_walk(c, f->s.root, 0, NULL, &d, NULL), 0);
+	assert_int_equal(p9c_clone_open(c, d, "paired.txt",
+					O_RDWR | O_CREAT | O_EXCL, 0640, 0,
+					&fid, NULL, NULL, NULL),
+			 0);
+	assert_int_equal(p9c_write(c, fid, 0, "pair", 4), 4);
+	assert_int_equal(p9c_clunk(c, fid), 0);
+	assert_int_equal(stat(hp(f, "paired.txt"), &st), 0);
+	assert_int_equal(st.st_size, 4);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	assert_int_equal(p9c_clone_open(c, d, "paired.txt",
+					O_RDWR | O_CREAT | O_EXCL, 0640, 0,
+					&fid, NULL, NULL, NULL),
+			 -EEXIST);
+	/* the directory fid was not turned into a file by the failed
+	 * create's clone */
+	assert_int_equal(p9c_getattr(c, d, P9_GETATTR_BASIC, &a), 0);
+	assert_true(S_ISDIR(a.mode));
+	p9c_clunk(c, d);
+}
+
 /* Names that are not one plain component are refused, wherever they
  * appear in the walk. */
 static void walk_rejects_bad_names(void **state)
@@ -908,6 +981,29 @@ struct worker {
 	int id, ok;
 };
 
+/* p9_read_all() through the paired calls: a walk with its getattr, then
+ * a clone with its open. */
+static ssize_t read_paired(struct p9c *c, uint32_t root, const char *name,
+			   char *buf, size_t len)
+{
+	uint32_t fid, open_fid;
+	struct p9_qid q;
+	struct p9_attr a;
+	const char *n[] = {name};
+	int e = p9c_walk_getattr(c, root, 1, n, P9_GETATTR_BASIC, &fid, &q,
+				 &a);
+	if (e < 0)
+		return e;
+	e = p9c_clone_open(c, fid, NULL, O_RDONLY, 0, 0, &open_fid, NULL,
+			   NULL, NULL);
+	p9c_clunk(c, fid);
+	if (e < 0)
+		return e;
+	ssize_t r = p9c_read(c, open_fid, 0, buf, len);
+	p9c_clunk(c, open_fid);
+	return r >= 0 && (uint64_t)r != a.size ? -EIO : r;
+}
+
 static void *work(void *arg)
 {
 	struct worker *w = arg;
@@ -915,8 +1011,13 @@ static void *work(void *arg)
 	for (int i = 0; i < 200; i++) {
 		char buf[32] = {0};
 		const char *path = (i + w->id) % 2 ? "a.txt" : "sub/inner.txt";
+		/* every third round in pairs, which take two tags at once */
 		ssize_t n =
-		    p9_read_all(c, w->f->s.root, path, buf, sizeof(buf) - 1);
+		    i % 3 == 2 && (i + w->id) % 2
+			? read_paired(c, w->f->s.root, path, buf,
+				      sizeof(buf) - 1)
+			: p9_read_all(c, w->f->s.root, path, buf,
+				      sizeof(buf) - 1);
 		if ((i + w->id) % 2 ? n == 6 && !strcmp(buf, "hello\n")
 				    : n == 5 && !strcmp(buf, "inner"))
 			w->ok++;
@@ -1134,6 +1235,7 @@ int main(void)
 	}
 	const struct CMUnitTest tests[] = {
 	    T(walk_basic),
+	    T(walk_pairs),
 	    T(walk_rejects_bad_names),
 	    T(create_write_read),
 	    T(mkdir_readdir),

@@ -118,6 +118,42 @@ static void read_file_through_diod(void **state)
 	assert_int_equal(walk_path(c, root, "nothere", &fid), -ENOENT);
 }
 
+/* The paired calls against a server that may answer a pair's second
+ * request before its first (diod runs requests on worker threads): the
+ * same results as the calls one by one, many times over. */
+static void paired_requests(void **state)
+{
+	struct stat st;
+	stat(hp("hello.txt"), &st);
+	for (int i = 0; i < 200; i++) {
+		uint32_t fid, open_fid;
+		struct p9_qid q;
+		struct p9_attr a;
+		const char *n[] = {"hello.txt"};
+		assert_int_equal(p9c_walk_getattr(c, root, 1, n,
+						  P9_GETATTR_BASIC, &fid, &q,
+						  &a),
+				 0);
+		assert_int_equal(q.path, st.st_ino);
+		assert_int_equal(a.size, 16);
+		assert_int_equal(a.mode, st.st_mode);
+		assert_int_equal(p9c_clone_open(c, fid, NULL, O_RDONLY, 0, 0,
+						&open_fid, NULL, NULL, NULL),
+				 0);
+		char buf[32] = {0};
+		assert_int_equal(p9c_read(c, open_fid, 0, buf, sizeof(buf)),
+				 16);
+		assert_string_equal(buf, "hello from diod\n");
+		assert_int_equal(p9c_clunk(c, open_fid), 0);
+		assert_int_equal(p9c_clunk(c, fid), 0);
+		const char *miss[] = {"nothere"};
+		assert_int_equal(p9c_walk_getattr(c, root, 1, miss,
+						  P9_GETATTR_BASIC, &fid, NULL,
+						  &a),
+				 -ENOENT);
+	}
+}
+
 static void write_big_file(void **state)
 {
 	uint32_t d;
@@ -255,6 +291,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(negotiated_plain),
 	    cmocka_unit_test(read_file_through_diod),
+	    cmocka_unit_test(paired_requests),
 	    cmocka_unit_test(write_big_file),
 	    cmocka_unit_test(readdir_matches_host),
 	    cmocka_unit_test(namespace_changes),

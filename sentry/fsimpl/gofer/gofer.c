@@ -353,9 +353,11 @@ static void set_shared(struct vfs_inode *i)
 }
 
 /* The inode for a fid just walked (the fid is consumed); shared: the
- * directory it was found in is shared with the host, so it is too. */
+ * directory it was found in is shared with the host, so it is too. pa: the
+ * fid's attributes if the walk brought them, else NULL. */
 static int inode_for(struct vfs_sb *sb, uint32_t fid, const struct p9_qid *qid,
-		     bool shared, struct vfs_inode **out)
+		     bool shared, const struct p9_attr *pa_in,
+		     struct vfs_inode **out)
 {
 	struct gsb *g = GSB(sb);
 	pthread_mutex_lock(&g->lock);
@@ -369,11 +371,15 @@ static int inode_for(struct vfs_sb *sb, uint32_t fid, const struct p9_qid *qid,
 		return 0;
 	}
 	struct p9_attr pa;
-	int err =
-	    p9c_getattr(g->c, fid, P9_GETATTR_BASIC | P9_GETATTR_BTIME, &pa);
-	if (err < 0) {
-		p9c_clunk(g->c, fid);
-		return err;
+	if (pa_in) {
+		pa = *pa_in;
+	} else {
+		int err = p9c_getattr(g->c, fid,
+				      P9_GETATTR_BASIC | P9_GETATTR_BTIME, &pa);
+		if (err < 0) {
+			p9c_clunk(g->c, fid);
+			return err;
+		}
 	}
 	struct ginode *gi = calloc(1, sizeof(*gi));
 	if (!gi) {
@@ -451,11 +457,17 @@ static int gofer_lookup(struct vfs_dentry *dp, const char *name,
 	struct gsb *g = GSB(dp->sb);
 	uint32_t fid;
 	struct p9_qid qid;
+	struct p9_attr pa;
 	const char *names[1] = {name};
-	int err = p9c_walk(g->c, GI(dp->inode)->fid, 1, names, &fid, &qid);
+	/* The attributes come with the walk (one round trip): a new inode
+	 * needs them, and a name the sandbox has not seen is seldom a second
+	 * link to an inode it has. */
+	int err = p9c_walk_getattr(g->c, GI(dp->inode)->fid, 1, names,
+				   P9_GETATTR_BASIC | P9_GETATTR_BTIME, &fid,
+				   &qid, &pa);
 	if (err < 0)
 		return err;
-	return inode_for(dp->sb, fid, &qid, GI(dp->inode)->shared, out);
+	return inode_for(dp->sb, fid, &qid, GI(dp->inode)->shared, &pa, out);
 }
 
 /* A name in a shared directory: the host may have removed, replaced or
@@ -581,17 +593,12 @@ static int gofer_create(struct vfs_dentry *dir, const char *name,
 	int hostfd = -1;
 	switch (c->mode & S_IFMT) {
 	case S_IFREG:
-		err = p9c_walk(g->c, dfid, 0, NULL, &open_fid, NULL);
-		if (err == 0) {
-			uint32_t iounit;
-			err = p9c_lcreate(g->c, open_fid, name,
-					  O_RDWR | O_CREAT | O_EXCL, mode,
-					  c->gid, &qid, &iounit, &hostfd);
-			if (err < 0) {
-				p9c_clunk(g->c, open_fid);
-				open_fid = P9_NOFID;
-			}
-		}
+		uint32_t iounit;
+		err = p9c_clone_open(g->c, dfid, name,
+				     O_RDWR | O_CREAT | O_EXCL, mode, c->gid,
+				     &open_fid, &qid, &iounit, &hostfd);
+		if (err < 0)
+			open_fid = P9_NOFID;
 		break;
 	case S_IFDIR:
 		err = p9c_mkdir(g->c, dfid, name, mode, c->gid, &qid);
@@ -605,16 +612,20 @@ static int gofer_create(struct vfs_dentry *dir, const char *name,
 		break;
 	}
 	uint32_t fid = P9_NOFID;
+	struct p9_attr pa;
 	if (err == 0) {
 		const char *names[1] = {name};
-		err = p9c_walk(g->c, GI(dir->inode)->fid, 1, names, &fid, &qid);
+		err = p9c_walk_getattr(g->c, GI(dir->inode)->fid, 1, names,
+				       P9_GETATTR_BASIC | P9_GETATTR_BTIME,
+				       &fid, &qid, &pa);
 	}
 	if (temp)
 		p9c_clunk(g->c, dfid);
 	invalidate(dir->inode);
 	if (err == 0)
 		err =
-		    inode_for(dir->sb, fid, &qid, GI(dir->inode)->shared, out);
+		    inode_for(dir->sb, fid, &qid, GI(dir->inode)->shared, &pa,
+			      out);
 	if (err == 0 && open_fid != P9_NOFID) {
 		/* The open fid of the create is the new file's first
 		 * read-write handle. */
@@ -809,17 +820,13 @@ static int get_handle(struct vfs_inode *i, bool write)
 		  : (gi->rfid != P9_NOFID || gi->wfid != P9_NOFID))
 		goto out;
 	uint32_t fid;
-	err = p9c_walk(g->c, gi->fid, 0, NULL, &fid, NULL);
-	if (err < 0)
-		goto out;
 	struct p9_qid q;
 	uint32_t iounit;
 	int fd = -1;
-	err = p9c_lopen(g->c, fid, write ? O_RDWR : O_RDONLY, &q, &iounit, &fd);
-	if (err < 0) {
-		p9c_clunk(g->c, fid);
+	err = p9c_clone_open(g->c, gi->fid, NULL, write ? O_RDWR : O_RDONLY, 0,
+			     0, &fid, &q, &iounit, &fd);
+	if (err < 0)
 		goto out;
-	}
 	if (write) {
 		gi->wfid = fid;
 		gi->wfd = fd;
@@ -1068,16 +1075,12 @@ static int snapshot(struct vfs_inode *i, struct dir_snap **out)
 {
 	struct gsb *g = GSB(i->sb);
 	uint32_t fid;
-	int err = p9c_walk(g->c, GI(i)->fid, 0, NULL, &fid, NULL);
-	if (err < 0)
-		return err;
 	struct p9_qid q;
 	uint32_t iounit;
-	err = p9c_lopen(g->c, fid, O_RDONLY | O_DIRECTORY, &q, &iounit, NULL);
-	if (err < 0) {
-		p9c_clunk(g->c, fid);
+	int err = p9c_clone_open(g->c, GI(i)->fid, NULL, O_RDONLY | O_DIRECTORY,
+				 0, 0, &fid, &q, &iounit, NULL);
+	if (err < 0)
 		return err;
-	}
 	struct dir_snap *s = calloc(1, sizeof(*s));
 	size_t cap = 0;
 	size_t blen = g->iounit < 65536 ? g->iounit : 65536;
@@ -1291,7 +1294,7 @@ int gofer_fs_new(int sock, uint32_t uid, struct vfs_sb **out)
 	struct vfs_inode *root;
 	err = p9c_walk(c, g->root_fid, 0, NULL, &fid, NULL);
 	if (err == 0)
-		err = inode_for(sb, fid, &qid, false, &root);
+		err = inode_for(sb, fid, &qid, false, NULL, &root);
 	if (err == 0)
 		err = vfs_sb_set_root(sb, root);
 	if (err < 0) {
