@@ -70,7 +70,10 @@ static long poll_wait_items(struct task *t, struct pitem *it, size_t n,
 	long ret;
 
 	poll_table_init(&pt, t);
-	bool registered = false;
+	bool registered = false, timed_out = false;
+	/* Linux's order: the fds, then the timeout, then signals. After a
+	 * wake-up, whatever its cause, the fds are looked at once more, so
+	 * an fd that got ready before a signal came is reported. */
 	for (;;) {
 		uint32_t seq = task_wait_seq(t);
 		int c = poll_once(t, it, n, registered || deadline == 1 ? NULL : &pt);
@@ -83,19 +86,16 @@ static long poll_wait_items(struct task *t, struct pitem *it, size_t n,
 			ret = pt.err;
 			break;
 		}
-		if (deadline == 1) {
+		if (deadline == 1 || timed_out) {
 			ret = 0;
 			break;
 		}
-		int r = task_sleep(t, seq, deadline);
-		if (r == -ETIMEDOUT) {
-			ret = 0;
-			break;
-		}
-		if (r < 0) {
+		if (task_signal_pending(t)) {
 			ret = -ERESTARTSYS;
 			break;
 		}
+		if (task_sleep(t, seq, deadline) == -ETIMEDOUT)
+			timed_out = true;
 	}
 	poll_table_free(&pt);
 	for (size_t i = 0; i < n; i++) {

@@ -110,10 +110,12 @@ static long stream_unstorable(struct task *t, struct file *f)
 			if (pt.err < 0 || !pt.n)
 				break;
 		}
-		if (task_sleep(t, seq, 0) < 0) {
+		/* a signal only once the stream has been looked at again */
+		if (task_signal_pending(t)) {
 			ret = -ERESTARTSYS;
 			break;
 		}
+		task_sleep(t, seq, 0);
 	}
 	poll_table_free(&pt);
 	return ret;

@@ -286,6 +286,7 @@ long epoll_wait_impl(struct task *t, int epfd, uint64_t uevents, int max,
 		return -ENOMEM;
 	}
 	waitq_add(&ep->wq, &w, t);
+	bool timed_out = false;
 	for (;;) {
 		uint32_t seq = task_wait_seq(t);
 		int n = 0;
@@ -311,19 +312,18 @@ long epoll_wait_impl(struct task *t, int epfd, uint64_t uevents, int max,
 				ret = n;
 			break;
 		}
-		if (deadline == 1) {
+		/* Linux's order, as poll's: the events, the timeout, then
+		 * signals; a wake-up of any cause looks at the events again. */
+		if (deadline == 1 || timed_out) {
 			ret = 0;
 			break;
 		}
-		int r = task_sleep(t, seq, deadline);
-		if (r == -ETIMEDOUT) {
-			ret = 0;
-			break;
-		}
-		if (r < 0) {
+		if (task_signal_pending(t)) {
 			ret = -EINTR; /* epoll_wait is never restarted */
 			break;
 		}
+		if (task_sleep(t, seq, deadline) == -ETIMEDOUT)
+			timed_out = true;
 	}
 	waitq_remove(&ep->wq, &w);
 	free(out);

@@ -65,11 +65,14 @@ static int fifo_wait(struct task *t, struct vfs_fifo *p,
 		uint32_t seq = task_wait_seq(t);
 		if (cond(p, arg))
 			break;
-		pthread_mutex_unlock(&p->lock);
-		err = task_sleep(t, seq, 0);
-		pthread_mutex_lock(&p->lock);
-		if (err < 0)
+		/* the partner first, then signals (Linux's wait_event) */
+		if (task_signal_pending(t)) {
+			err = -ERESTARTSYS;
 			break;
+		}
+		pthread_mutex_unlock(&p->lock);
+		task_sleep(t, seq, 0);
+		pthread_mutex_lock(&p->lock);
 	}
 	pthread_mutex_unlock(&p->lock);
 	waitq_remove(&p->wait, &w);

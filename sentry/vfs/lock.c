@@ -277,12 +277,16 @@ static int set_lock(struct task *t, struct vfs_inode *inode,
 			waitq_add(&lc->waiters, &w, t);
 			queued = true;
 		}
+		/* A lock freed before a signal came is taken (the conflict is
+		 * looked at again first, as Linux's wait_event does). */
+		if (task_signal_pending(t)) {
+			err = -ERESTARTSYS;
+			goto done;
+		}
 		uint32_t seq = task_wait_seq(t);
 		pthread_mutex_unlock(&lc->lock);
-		err = task_sleep(t, seq, 0);
+		task_sleep(t, seq, 0);
 		pthread_mutex_lock(&lc->lock);
-		if (err < 0)
-			goto done;
 	}
 	err = punch(lc, n->owner, n->flock, n->start, n->end);
 	if (err == 0)

@@ -93,13 +93,14 @@ static long sfd_read(struct task *t, struct file *f, void *buf, size_t n,
 			ret = -EAGAIN;
 			break;
 		}
-		pthread_mutex_unlock(&k->lock);
-		int r = task_sleep(t, seq, 0);
-		pthread_mutex_lock(&k->lock);
-		if (r < 0) {
+		/* the queue first, then signals to deliver (Linux's order) */
+		if (task_signal_pending(t)) {
 			ret = -ERESTARTSYS;
 			break;
 		}
+		pthread_mutex_unlock(&k->lock);
+		task_sleep(t, seq, 0);
+		pthread_mutex_lock(&k->lock);
 	}
 	if (got)
 		recalc_sigpending_locked(t);

@@ -62,11 +62,12 @@ static long tfd_read(struct task *t, struct file *f, void *buf, size_t n,
 			ret = -EAGAIN;
 			break;
 		}
-		int s = task_sleep(t, seq, 0);
-		if (s < 0) {
+		/* the expirations first, then signals (Linux's order) */
+		if (task_signal_pending(t)) {
 			ret = -ERESTARTSYS;
 			break;
 		}
+		task_sleep(t, seq, 0);
 	}
 	waitq_remove(&x->q, &w);
 	return ret;

@@ -76,10 +76,12 @@ static long wait_host(struct task *t, struct file *f, unsigned events)
 			poll_wait(&pt, &h->q);
 			continue;
 		}
-		if (task_sleep(t, seq, 0) < 0) {
+		/* the fd first, then signals (Linux's order) */
+		if (task_signal_pending(t)) {
 			ret = -ERESTARTSYS;
 			break;
 		}
+		task_sleep(t, seq, 0);
 	}
 	poll_table_free(&pt);
 	return ret;

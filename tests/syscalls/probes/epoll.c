@@ -4,7 +4,8 @@
  * EPOLLHUP and EPOLLERR when the other end goes, epoll_wait timeouts and
  * bad arguments, the data word passed back, a watch gone once its fd is
  * closed, an epoll fd inside poll() and inside another epoll, a waiter
- * woken by a writer thread, and epoll_pwait's signal mask.
+ * woken by a writer thread, epoll_pwait's signal mask, and an fd that got
+ * ready before a signal came winning over EINTR (epoll_wait and poll).
  * Also poll/ppoll/select basics on pipes.
  */
 #include "probe_proc.h"
@@ -147,6 +148,63 @@ static void on_usr1(int sig)
 {
 	(void)sig;
 	got_usr1 = 1;
+}
+
+static pthread_t main_thread;
+
+static void *write_then_signal(void *arg)
+{
+	(void)arg;
+	struct pollfd none;
+	poll(&none, 0, 20); /* let the main thread sleep first */
+	if (write(wake_fd, "s", 1) != 1)
+		_exit(3);
+	pthread_kill(main_thread, SIGUSR1);
+	return NULL;
+}
+
+/* A signal that comes after the fd got ready, while the waiter sleeps:
+ * Linux looks at the fds again before it looks at signals, so poll and
+ * epoll_wait return the fd (the handler, set without SA_RESTART, runs on
+ * the way out), never EINTR. Natively this holds whichever comes first to
+ * the waiter, the wake-up or the signal. */
+static void ready_then_signal_tests(void)
+{
+	struct sigaction sa = { .sa_handler = on_usr1 }, old;
+	int p[2], ep = epoll_create1(0);
+	char c;
+
+	sigaction(SIGUSR1, &sa, &old);
+	main_thread = pthread_self();
+	CHECK_OK("pipe", pipe(p));
+	CHECK_OK("watch", add(ep, p[0], EPOLLIN, 9));
+	wake_fd = p[1];
+	for (int k = 0; k < 5; k++) {
+		pthread_t th;
+		struct pollfd pf = { .fd = p[0], .events = POLLIN };
+		got_usr1 = 0;
+		pthread_create(&th, NULL, write_then_signal, NULL);
+		int r = poll(&pf, 1, -1);
+		CHECK_TRUE("poll: ready before the signal, so the fd",
+			   r == 1 && pf.revents == POLLIN);
+		pthread_join(th, NULL);
+		CHECK_TRUE("poll: the handler ran", got_usr1);
+		CHECK_RET("drain", read(p[0], &c, 1), 1);
+
+		struct epoll_event e = { 0 };
+		got_usr1 = 0;
+		pthread_create(&th, NULL, write_then_signal, NULL);
+		r = wait1(ep, &e, -1);
+		CHECK_TRUE("epoll_wait: ready before the signal, so the fd",
+			   r == 1 && e.data.u64 == 9);
+		pthread_join(th, NULL);
+		CHECK_TRUE("epoll_wait: the handler ran", got_usr1);
+		CHECK_RET("drain", read(p[0], &c, 1), 1);
+	}
+	sigaction(SIGUSR1, &old, NULL);
+	close(p[0]);
+	close(p[1]);
+	close(ep);
 }
 
 static void wait_tests(void)
@@ -311,6 +369,7 @@ int main(void)
 	level_edge_tests();
 	wait_tests();
 	poll_select_tests();
+	ready_then_signal_tests();
 	for (int i = 0; i < 20; i++)
 		poll_close_race();
 	return probe_done();
