@@ -140,13 +140,14 @@ static long pipe_read(struct task *t, struct file *f, void *buf, size_t n,
 			ret = -EAGAIN;
 			break;
 		}
-		pthread_mutex_unlock(&p->lock);
-		int r = task_sleep(t, seq, 0);
-		pthread_mutex_lock(&p->lock);
-		if (r < 0 && p->len == 0) {
+		/* Bytes or the end of the stream first, then signals. */
+		if (task_signal_pending(t)) {
 			ret = -ERESTARTSYS;
 			break;
 		}
+		pthread_mutex_unlock(&p->lock);
+		task_sleep(t, seq, 0);
+		pthread_mutex_lock(&p->lock);
 	}
 	if (ret > 0)
 		clock_gettime(CLOCK_REALTIME, &p->mtime);
@@ -201,14 +202,16 @@ static long pipe_write(struct task *t, struct file *f, const void *buf,
 				ret = -EAGAIN;
 			break;
 		}
-		pthread_mutex_unlock(&p->lock);
-		int r = task_sleep(t, seq, 0);
-		pthread_mutex_lock(&p->lock);
-		if (r < 0) {
+		/* Room made before a signal came is written first (Linux's
+		 * order: the readers, the room, then signals). */
+		if (task_signal_pending(t)) {
 			if (!done)
 				ret = -ERESTARTSYS;
 			break;
 		}
+		pthread_mutex_unlock(&p->lock);
+		task_sleep(t, seq, 0);
+		pthread_mutex_lock(&p->lock);
 	}
 	if (done)
 		clock_gettime(CLOCK_REALTIME, &p->mtime);

@@ -6,12 +6,14 @@
  * atomicity of non-blocking writes, EPIPE with SIGPIPE (default action
  * kills, ignored gives EPIPE, blocked leaves it pending), a blocked reader
  * woken by a writer thread, a pipe shared across fork, and reads into
- * memory they cannot write (nothing taken, or a short count).
+ * memory they cannot write (nothing taken, or a short count), and a byte
+ * or the end of file that came before a signal winning over EINTR.
  */
 #include "probe_proc.h"
 
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -301,6 +303,62 @@ static void blocking_tests(void)
  * of pages, the data stays, a size below it is EBUSY. (Sizes above
  * /proc/sys/fs/pipe-max-size need CAP_SYS_RESOURCE, which root here may
  * or may not have: not checked.) */
+/* ---- a reader woken by the other end, then signalled ---- */
+
+static pthread_t reader_thread;
+static int sig_wfd;
+static volatile sig_atomic_t got_usr1;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	got_usr1 = 1;
+}
+
+static void *close_then_signal(void *arg)
+{
+	poll(NULL, 0, 20); /* let the reader sleep first */
+	if (arg)
+		close(sig_wfd);
+	else if (write(sig_wfd, "x", 1) != 1)
+		_exit(3);
+	pthread_kill(reader_thread, SIGUSR1);
+	return NULL;
+}
+
+/* Linux looks at the pipe before at signals: a byte written, or the last
+ * writer gone, before a signal comes is what read returns (the handler,
+ * without SA_RESTART, runs on the way out), never EINTR. */
+static void ready_then_signal_tests(void)
+{
+	struct sigaction sa = { .sa_handler = on_usr1 }, old;
+	sigaction(SIGUSR1, &sa, &old);
+	reader_thread = pthread_self();
+	for (int k = 0; k < 4; k++) {
+		int p[2];
+		char c = 0;
+		pthread_t th;
+		if (pipe(p) != 0)
+			exit(2);
+		sig_wfd = p[1];
+		got_usr1 = 0;
+		pthread_create(&th, NULL, close_then_signal, NULL);
+		CHECK_TRUE("read: a byte written before the signal",
+			   read(p[0], &c, 1) == 1 && c == 'x');
+		pthread_join(th, NULL);
+		CHECK_TRUE("the handler ran", got_usr1);
+		got_usr1 = 0;
+		static int do_close = 1;
+		pthread_create(&th, NULL, close_then_signal, &do_close);
+		CHECK_RET("read: the writer gone before the signal: end of file",
+			  read(p[0], &c, 1), 0);
+		pthread_join(th, NULL);
+		CHECK_TRUE("the handler ran", got_usr1);
+		close(p[0]);
+	}
+	sigaction(SIGUSR1, &old, NULL);
+}
+
 static void size_tests(void)
 {
 	int p[2];
@@ -352,6 +410,7 @@ int main(void)
 	packet_tests();
 	sigpipe_tests();
 	blocking_tests();
+	ready_then_signal_tests();
 	bad_buffer_tests();
 	return probe_done();
 }
