@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -82,6 +83,10 @@ static int recv_all(int sock, void *buf, size_t len, int *fds, int *nfds,
 			if (errno == EINTR)
 				continue;
 			if (spin && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+				/* The server may wait for this very CPU (a
+				 * sync wake-up puts it on the sender's): let
+				 * it run rather than poll it off. */
+				sched_yield();
 				struct timespec t;
 				clock_gettime(CLOCK_MONOTONIC, &t);
 				spin = (t.tv_sec - t0.tv_sec) * 1000000000L +
