@@ -401,14 +401,17 @@ static int rpc(struct p9c *c, struct p9_msg *t, const void *payload, void *dest,
  * order (ours) answers the second as if it had waited; one that does not
  * (diod's worker threads) may answer it with an error, which the caller
  * treats as "ask again alone". Without room for two requests in flight,
- * they go one after the other. Each e[i] is rpc()'s result for t[i], and
- * s[i] the slot to release when e[i] is 0. */
+ * only the first is sent and e[1] is -EAGAIN: the caller asks the second
+ * alone. Each e[i] is rpc()'s result for t[i], and s[i] the slot to
+ * release when e[i] is 0. */
 static void rpc_pair(struct p9c *c, struct p9_msg *t[2], struct p9_msg *r[2],
 		     struct slot *s[2], int e[2])
 {
 	if (c->nslots < 2) {
-		for (int i = 0; i < 2; i++)
-			e[i] = rpc(c, t[i], NULL, NULL, 0, r[i], &s[i]);
+		/* The first reply holds the only slot until its caller is done
+		 * with it: the second goes out later, as a retry. */
+		e[0] = rpc(c, t[0], NULL, NULL, 0, r[0], &s[0]);
+		e[1] = -EAGAIN;
 		return;
 	}
 	if ((e[0] = e[1] = slots_get(c, 2, s)) < 0)

@@ -1057,6 +1057,37 @@ static void more_threads_than_tags(void **state)
 	assert_int_equal(fx_free(f), 0);
 }
 
+/* With one tag the paired calls send their halves one after the other. */
+static void pairs_with_one_tag(void **state)
+{
+	struct gofer_serve_opts so = {.proc_fd = -1};
+	struct p9c_opts co = {.max_inflight = 1};
+	struct fx *f = fx_new(&so, &co);
+	struct p9c *c = f->s.c;
+	for (int i = 0; i < 3; i++) {
+		char buf[32] = {0};
+		assert_int_equal(read_paired(c, f->s.root, "a.txt", buf,
+					     sizeof(buf) - 1),
+				 6);
+		assert_string_equal(buf, "hello\n");
+	}
+	uint32_t fid;
+	struct p9_attr a;
+	const char *miss[] = {"missing"};
+	assert_int_equal(p9c_walk_getattr(c, f->s.root, 1, miss,
+					  P9_GETATTR_BASIC, &fid, NULL, &a),
+			 -ENOENT);
+	uint32_t d;
+	assert_int_equal(p9c_walk(c, f->s.root, 0, NULL, &d, NULL), 0);
+	assert_int_equal(p9c_clone_open(c, d, "one-tag.txt",
+					O_RDWR | O_CREAT | O_EXCL, 0600, 0,
+					&fid, NULL, NULL, NULL),
+			 0);
+	p9c_clunk(c, fid);
+	p9c_clunk(c, d);
+	assert_int_equal(fx_free(f), 0);
+}
+
 /* ---- malformed input on the wire ---- */
 
 static int raw_rpc(int fd, const uint8_t *msg, size_t len, uint8_t *reply,
@@ -1253,6 +1284,7 @@ int main(void)
 	    T(rename_race),
 	    T(many_threads_one_connection),
 	    cmocka_unit_test_teardown(more_threads_than_tags, clean_all),
+	    cmocka_unit_test_teardown(pairs_with_one_tag, clean_all),
 	    cmocka_unit_test_teardown(malformed_messages, clean_all),
 	    cmocka_unit_test_teardown(version_rules, clean_all),
 	    cmocka_unit_test_setup_teardown(server_gone, setup,

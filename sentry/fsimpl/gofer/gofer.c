@@ -592,7 +592,7 @@ static int gofer_create(struct vfs_dentry *dir, const char *name,
 	uint32_t open_fid = P9_NOFID;
 	int hostfd = -1;
 	switch (c->mode & S_IFMT) {
-	case S_IFREG:
+	case S_IFREG: {
 		uint32_t iounit;
 		err = p9c_clone_open(g->c, dfid, name,
 				     O_RDWR | O_CREAT | O_EXCL, mode, c->gid,
@@ -600,6 +600,7 @@ static int gofer_create(struct vfs_dentry *dir, const char *name,
 		if (err < 0)
 			open_fid = P9_NOFID;
 		break;
+	}
 	case S_IFDIR:
 		err = p9c_mkdir(g->c, dfid, name, mode, c->gid, &qid);
 		break;
