@@ -129,6 +129,15 @@ static void walk_basic(void **state)
 	assert_int_equal(p9c_clunk(c, 999999), -EBADF);
 }
 
+/* Creates name exclusively in a clone of the directory dir (the paired
+ * call); *fid is the new file, open read-write. */
+static int create_excl(struct p9c *c, uint32_t dir, const char *name,
+		       uint32_t mode, uint32_t *fid)
+{
+	return p9c_clone_open(c, dir, name, O_RDWR | O_CREAT | O_EXCL, mode, 0,
+			      fid, NULL, NULL, NULL);
+}
+
 /* A walk sent with its getattr, and a clone sent with its open or create:
  * the same answers as the calls one by one, and no fid left behind when
  * the first half fails. */
@@ -182,19 +191,13 @@ static void walk_pairs(void **state)
 	/* a create in a clone of the directory */
 	uint32_t d;
 	assert_int_equal(p9c_walk(c, f->s.root, 0, NULL, &d, NULL), 0);
-	assert_int_equal(p9c_clone_open(c, d, "paired.txt",
-					O_RDWR | O_CREAT | O_EXCL, 0640, 0,
-					&fid, NULL, NULL, NULL),
-			 0);
+	assert_int_equal(create_excl(c, d, "paired.txt", 0640, &fid), 0);
 	assert_int_equal(p9c_write(c, fid, 0, "pair", 4), 4);
 	assert_int_equal(p9c_clunk(c, fid), 0);
 	assert_int_equal(stat(hp(f, "paired.txt"), &st), 0);
 	assert_int_equal(st.st_size, 4);
 	assert_int_equal(st.st_mode & 07777, 0640);
-	assert_int_equal(p9c_clone_open(c, d, "paired.txt",
-					O_RDWR | O_CREAT | O_EXCL, 0640, 0,
-					&fid, NULL, NULL, NULL),
-			 -EEXIST);
+	assert_int_equal(create_excl(c, d, "paired.txt", 0640, &fid), -EEXIST);
 	/* the directory fid was not turned into a file by the failed
 	 * create's clone */
 	assert_int_equal(p9c_getattr(c, d, P9_GETATTR_BASIC, &a), 0);
@@ -1077,14 +1080,9 @@ static void pairs_with_one_tag(void **state)
 	assert_int_equal(p9c_walk_getattr(c, f->s.root, 1, miss,
 					  P9_GETATTR_BASIC, &fid, NULL, &a),
 			 -ENOENT);
-	uint32_t d;
-	assert_int_equal(p9c_walk(c, f->s.root, 0, NULL, &d, NULL), 0);
-	assert_int_equal(p9c_clone_open(c, d, "one-tag.txt",
-					O_RDWR | O_CREAT | O_EXCL, 0600, 0,
-					&fid, NULL, NULL, NULL),
+	assert_int_equal(create_excl(c, f->s.root, "one-tag.txt", 0600, &fid),
 			 0);
 	p9c_clunk(c, fid);
-	p9c_clunk(c, d);
 	assert_int_equal(fx_free(f), 0);
 }
 

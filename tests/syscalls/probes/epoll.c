@@ -131,14 +131,18 @@ static void level_edge_tests(void)
 }
 
 static int wake_fd;
+static pthread_t main_thread;
 
-static void *late_writer(void *arg)
+/* Writes a byte to wake_fd once the main thread sleeps; then, if
+ * signal_main, sends it SIGUSR1. */
+static void *late_writer(void *signal_main)
 {
-	(void)arg;
 	struct pollfd none;
 	poll(&none, 0, 30); /* let the main thread sleep first */
 	if (write(wake_fd, "w", 1) != 1)
 		_exit(3);
+	if (signal_main)
+		pthread_kill(main_thread, SIGUSR1);
 	return NULL;
 }
 
@@ -148,19 +152,6 @@ static void on_usr1(int sig)
 {
 	(void)sig;
 	got_usr1 = 1;
-}
-
-static pthread_t main_thread;
-
-static void *write_then_signal(void *arg)
-{
-	(void)arg;
-	struct pollfd none;
-	poll(&none, 0, 20); /* let the main thread sleep first */
-	if (write(wake_fd, "s", 1) != 1)
-		_exit(3);
-	pthread_kill(main_thread, SIGUSR1);
-	return NULL;
 }
 
 /* A signal that comes after the fd got ready, while the waiter sleeps:
@@ -183,7 +174,7 @@ static void ready_then_signal_tests(void)
 		pthread_t th;
 		struct pollfd pf = { .fd = p[0], .events = POLLIN };
 		got_usr1 = 0;
-		pthread_create(&th, NULL, write_then_signal, NULL);
+		pthread_create(&th, NULL, late_writer, &main_thread);
 		int r = poll(&pf, 1, -1);
 		CHECK_TRUE("poll: ready before the signal, so the fd",
 			   r == 1 && pf.revents == POLLIN);
@@ -193,7 +184,7 @@ static void ready_then_signal_tests(void)
 
 		struct epoll_event e = { 0 };
 		got_usr1 = 0;
-		pthread_create(&th, NULL, write_then_signal, NULL);
+		pthread_create(&th, NULL, late_writer, &main_thread);
 		r = wait1(ep, &e, -1);
 		CHECK_TRUE("epoll_wait: ready before the signal, so the fd",
 			   r == 1 && e.data.u64 == 9);
