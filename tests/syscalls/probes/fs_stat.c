@@ -142,6 +142,19 @@ static void accesses(void)
 	FOK("access X on 0755", access("x", X_OK));
 	FERR("access X on 0644 (even root)", access("nox", X_OK), EACCES);
 	FOK("access X on a dir", access("d", X_OK));
+	/* Root's capabilities answer without the mode, except to execute
+	 * a file: that needs an x bit somewhere. */
+	mkdir("shut", 0700);
+	fs_put("shut/in", "", 0644);
+	chmod("shut", 0);
+	fs_put("none", "", 0);
+	fs_put("xonly", "", 0100);
+	FOK("access R|W|X on a 0000 dir (root)", access("shut", R_OK | W_OK | X_OK));
+	FOK("access through a 0000 dir (root)", access("shut/in", R_OK));
+	FOK("access R|W on a 0000 file (root)", access("none", R_OK | W_OK));
+	FERR("access X on a 0000 file (root)", access("none", X_OK), EACCES);
+	FOK("access X on a 0100 file (root)", access("xonly", X_OK));
+	chmod("shut", 0700);
 	FERR("access missing", access("missing", F_OK), ENOENT);
 	FERR("access bad mode", access("f", 8), EINVAL);
 	int dfd = open("d", O_RDONLY);
