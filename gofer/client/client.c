@@ -658,7 +658,55 @@ int p9c_attach(struct p9c *c, const char *uname, const char *aname,
 }
 
 static int open_reply(struct p9c *c, struct slot *s, struct p9_msg *r,
-		      struct p9_qid *qid, uint32_t *iounit, int *hostfd);
+		      struct p9_qid *qid, uint32_t *iounit, int *hostfd)
+{
+	if (qid)
+		*qid = r->u.ropen.qid;
+	if (iounit)
+		*iounit = r->u.ropen.iounit;
+	if (hostfd) {
+		*hostfd = s->fd;
+		s->fd = -1; /* the caller's now */
+	}
+	slot_put(c, s);
+	return 0;
+}
+
+/* Tlopen of fid (name NULL), or Tlcreate of name in the directory fid;
+ * mode and gid are the create's. */
+static void open_msg(struct p9_msg *t, uint32_t fid, const char *name,
+		     uint32_t flags, uint32_t mode, uint32_t gid)
+{
+	if (name) {
+		t->type = P9_TLCREATE;
+		t->u.tlcreate.fid = fid;
+		t->u.tlcreate.name = p9_str(name);
+		t->u.tlcreate.flags = flags;
+		t->u.tlcreate.mode = mode;
+		t->u.tlcreate.gid = gid;
+	} else {
+		t->type = P9_TLOPEN;
+		t->u.tlopen.fid = fid;
+		t->u.tlopen.flags = flags;
+	}
+}
+
+/* p9c_lopen() or p9c_lcreate(), as open_msg() says. */
+static int open_call(struct p9c *c, uint32_t fid, const char *name,
+		     uint32_t flags, uint32_t mode, uint32_t gid,
+		     struct p9_qid *qid, uint32_t *iounit, int *hostfd)
+{
+	struct p9_msg t = {0}, r;
+	struct slot *s;
+	int e;
+
+	if (hostfd)
+		*hostfd = -1;
+	open_msg(&t, fid, name, flags, mode, gid);
+	if ((e = rpc(c, &t, NULL, NULL, 0, &r, &s)) < 0)
+		return e;
+	return open_reply(c, s, &r, qid, iounit, hostfd);
+}
 
 static void walk_msg(struct p9_msg *t, uint32_t fid, uint32_t newfid,
 		     unsigned n, const char *const *names)
@@ -771,18 +819,7 @@ int p9c_clone_open(struct p9c *c, uint32_t fid, const char *name,
 	if ((e[0] = fid_alloc(c, &f)) < 0)
 		return e[0];
 	walk_msg(&t0, fid, f, 0, NULL);
-	if (name) {
-		t1.type = P9_TLCREATE;
-		t1.u.tlcreate.fid = f;
-		t1.u.tlcreate.name = p9_str(name);
-		t1.u.tlcreate.flags = flags;
-		t1.u.tlcreate.mode = mode;
-		t1.u.tlcreate.gid = gid;
-	} else {
-		t1.type = P9_TLOPEN;
-		t1.u.tlopen.fid = f;
-		t1.u.tlopen.flags = flags;
-	}
+	open_msg(&t1, f, name, flags, mode, gid);
 	rpc_pair(c, t, r, s, e);
 	int w = pair_walk(c, e, r, s, 0, NULL);
 	if (w < 0) {
@@ -791,11 +828,9 @@ int p9c_clone_open(struct p9c *c, uint32_t fid, const char *name,
 	}
 	if (e[1] == 0)
 		w = open_reply(c, s[1], &r1, qid, iounit, hostfd);
-	else if (name) /* asked again alone, in case it overtook the walk */
-		w = p9c_lcreate(c, f, name, flags, mode, gid, qid, iounit,
-				hostfd);
-	else
-		w = p9c_lopen(c, f, flags, qid, iounit, hostfd);
+	else /* asked again alone, in case it overtook the walk */
+		w = open_call(c, f, name, flags, mode, gid, qid, iounit,
+			      hostfd);
 	if (w < 0) {
 		p9c_clunk(c, f);
 		return w;
@@ -825,55 +860,17 @@ int p9c_remove(struct p9c *c, uint32_t fid)
 	return clunk_like(c, fid, P9_TREMOVE);
 }
 
-static int open_reply(struct p9c *c, struct slot *s, struct p9_msg *r,
-		      struct p9_qid *qid, uint32_t *iounit, int *hostfd)
-{
-	if (qid)
-		*qid = r->u.ropen.qid;
-	if (iounit)
-		*iounit = r->u.ropen.iounit;
-	if (hostfd) {
-		*hostfd = s->fd;
-		s->fd = -1; /* the caller's now */
-	}
-	slot_put(c, s);
-	return 0;
-}
-
 int p9c_lopen(struct p9c *c, uint32_t fid, uint32_t flags, struct p9_qid *qid,
 	      uint32_t *iounit, int *hostfd)
 {
-	struct p9_msg t = {.type = P9_TLOPEN}, r;
-	struct slot *s;
-	int e;
-
-	if (hostfd)
-		*hostfd = -1;
-	t.u.tlopen.fid = fid;
-	t.u.tlopen.flags = flags;
-	if ((e = rpc(c, &t, NULL, NULL, 0, &r, &s)) < 0)
-		return e;
-	return open_reply(c, s, &r, qid, iounit, hostfd);
+	return open_call(c, fid, NULL, flags, 0, 0, qid, iounit, hostfd);
 }
 
 int p9c_lcreate(struct p9c *c, uint32_t fid, const char *name, uint32_t flags,
 		uint32_t mode, uint32_t gid, struct p9_qid *qid,
 		uint32_t *iounit, int *hostfd)
 {
-	struct p9_msg t = {.type = P9_TLCREATE}, r;
-	struct slot *s;
-	int e;
-
-	if (hostfd)
-		*hostfd = -1;
-	t.u.tlcreate.fid = fid;
-	t.u.tlcreate.name = p9_str(name);
-	t.u.tlcreate.flags = flags;
-	t.u.tlcreate.mode = mode;
-	t.u.tlcreate.gid = gid;
-	if ((e = rpc(c, &t, NULL, NULL, 0, &r, &s)) < 0)
-		return e;
-	return open_reply(c, s, &r, qid, iounit, hostfd);
+	return open_call(c, fid, name, flags, mode, gid, qid, iounit, hostfd);
 }
 
 static ssize_t read_like(struct p9c *c, uint8_t type, uint32_t fid,

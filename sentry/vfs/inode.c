@@ -146,6 +146,21 @@ bool vfs_in_group(const struct creds *c, uint32_t gid)
 	return false;
 }
 
+/* The capabilities grant mask on any inode of this type, whatever its
+ * mode and owner: vfs_permission_attr's answer is 0 for every attribute
+ * value, so they need not be fetched (a directory of a --rw bind asks the
+ * gofer each time). */
+static bool granted_by_caps(const struct creds *c, unsigned type, int mask)
+{
+	bool dir = S_ISDIR(type);
+	mask &= VFS_MAY_READ | VFS_MAY_WRITE | VFS_MAY_EXEC;
+	if (vfs_capable(c, VFS_CAP_DAC_OVERRIDE) &&
+	    (dir || !(mask & VFS_MAY_EXEC)))
+		return true;
+	return vfs_capable(c, VFS_CAP_DAC_READ_SEARCH) &&
+	       (mask == VFS_MAY_READ || (dir && !(mask & VFS_MAY_WRITE)));
+}
+
 int vfs_permission_attr(const struct creds *c, const struct vfs_attr *a,
 			int mask)
 {
@@ -163,33 +178,13 @@ int vfs_permission_attr(const struct creds *c, const struct vfs_attr *a,
 		bits = mode & 7;
 	if ((bits & (unsigned)mask) == (unsigned)mask)
 		return 0;
-	bool dir = S_ISDIR(mode);
-	if (vfs_capable(c, VFS_CAP_DAC_OVERRIDE)) {
-		/* Search and read/write always; execute of a file only if
-		 * someone may execute it. */
-		if (!(mask & VFS_MAY_EXEC) || dir || (mode & 0111))
-			return 0;
-	}
-	if (vfs_capable(c, VFS_CAP_DAC_READ_SEARCH)) {
-		if (mask == VFS_MAY_READ || (dir && !(mask & VFS_MAY_WRITE)))
-			return 0;
-	}
+	if (granted_by_caps(c, mode, mask))
+		return 0;
+	/* The one answer that needs the mode: CAP_DAC_OVERRIDE executes a
+	 * file only if someone may execute it. */
+	if (vfs_capable(c, VFS_CAP_DAC_OVERRIDE) && (mode & 0111))
+		return 0;
 	return -EACCES;
-}
-
-/* The capabilities grant mask on any inode of this type, whatever its
- * mode and owner: vfs_permission_attr's answer is 0 for every attribute
- * value, so they need not be fetched (a directory of a --rw bind asks the
- * gofer each time). */
-static bool granted_by_caps(const struct creds *c, unsigned type, int mask)
-{
-	bool dir = S_ISDIR(type);
-	mask &= VFS_MAY_READ | VFS_MAY_WRITE | VFS_MAY_EXEC;
-	if (vfs_capable(c, VFS_CAP_DAC_OVERRIDE) &&
-	    (dir || !(mask & VFS_MAY_EXEC)))
-		return true;
-	return vfs_capable(c, VFS_CAP_DAC_READ_SEARCH) &&
-	       (mask == VFS_MAY_READ || (dir && !(mask & VFS_MAY_WRITE)));
 }
 
 int vfs_permission(const struct creds *c, struct vfs_inode *inode, int mask)
