@@ -124,6 +124,9 @@ struct systrap_slot {
 	/* The fast-call code's stack for pushf/popf (it never touches the
 	 * workload's). */
 	uint64_t fast_stack[4];
+	/* Set by the stub when it traps an exit: cmd_buf already holds its
+	 * process's getrusage (RUSAGE_SELF), cmd_ret its result. */
+	uint32_t pre_rusage;
 };
 
 /* Offsets the fast-call assembly uses. */

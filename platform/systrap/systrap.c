@@ -245,6 +245,9 @@ struct plat_thread {
 	 * stayed trapped (thread_release settles commands before thread_park
 	 * reads it). */
 	bool cmd_ready;
+	/* The trap being served is an exit whose stub left its process's
+	 * getrusage in the slot (pre_rusage): RUSAGE_SELF needs no asking. */
+	bool pre_rusage;
 	/* Trapped through a patched site: no signal frame until converted. */
 	bool fast;
 	uint64_t fast_eflags; /* the flags that trap reported */
@@ -1952,6 +1955,7 @@ static bool cmd_ask(struct plat_thread *th, int who)
 	th->cmd_asked = true;
 	th->cmd_who = who;
 	th->cmd_ready = false;
+	th->pre_rusage = false; /* its answer overwrites cmd_buf */
 	return true;
 }
 
@@ -1975,6 +1979,17 @@ static bool cmd_collect(struct plat_thread *th)
 	return th->cmd_ready;
 }
 
+/* The answer the stub left with its exit trap, if that is the question. */
+static bool pre_answer(struct plat_thread *th, int who)
+{
+	if (!th->pre_rusage || who != RUSAGE_SELF || th->cmd_asked)
+		return false;
+	th->pre_rusage = false;
+	th->cmd_who = RUSAGE_SELF;
+	th->cmd_ready = true;
+	return true;
+}
+
 static int thread_rusage_raw(struct plat_thread *th, int who,
 			     struct rusage *ru)
 {
@@ -1989,6 +2004,7 @@ static int thread_rusage_raw(struct plat_thread *th, int who,
 		memset(ru, 0, sizeof(*ru));
 		return as->dead ? -ESRCH : 0;
 	}
+	pre_answer(th, who);
 	if (!(th->cmd_ready && th->cmd_who == who)) { /* ready: not asked */
 		if (!th->cmd_asked && !cmd_ask(th, who))
 			return -ESRCH; /* the thread is gone */
@@ -2082,7 +2098,8 @@ static bool thread_park(struct plat_thread *th)
 static void systrap_thread_rusage_ask(struct plat_thread *th, int who)
 {
 	if (th->cmd_asked || !th->started || th->as->dead ||
-	    (who != RUSAGE_SELF && who != RUSAGE_THREAD))
+	    (who != RUSAGE_SELF && who != RUSAGE_THREAD) ||
+	    pre_answer(th, who))
 		return;
 	cmd_ask(th, who);
 }
@@ -2099,6 +2116,7 @@ again:
 	memset(trap, 0, sizeof(*trap));
 	cmd_collect(th);
 	th->cmd_ready = false; /* it runs: an answer collected is stale */
+	th->pre_rusage = false;
 	if (th->as->dead || !start_wait(th)) {
 		trap->kind = PLAT_TRAP_DEAD;
 		return 0;
@@ -2164,6 +2182,11 @@ again:
 	}
 	regs_from_slot(s, regs);
 	uint32_t kind = s->kind;
+	/* Written by the stub with the trap (the workload could forge it,
+	 * but only to misstate its own usage). */
+	th->pre_rusage = kind == SLOT_KIND_SYSCALL && load(&s->pre_rusage);
+	if (th->pre_rusage)
+		store(&s->pre_rusage, 0);
 	switch (kind) {
 	case SLOT_KIND_SYSCALL:
 		regs->orig_rax = s->nr;

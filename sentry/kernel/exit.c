@@ -153,11 +153,16 @@ void tg_account_stub(struct task *t)
 	if (t->k->plat->thread_rusage(t->th, RUSAGE_SELF, &ru) < 0)
 		return;
 	/* getrusage reads the host's per-CPU batched page counts, which
-	 * for a small stub can still say 0; statm sums them. */
-	uint64_t res, sh;
-	sentry_stub_rss(t->k->plat->as_host_pid(t->mm->as), &res, &sh);
-	if ((long)(res * 4) > ru.ru_maxrss)
-		ru.ru_maxrss = (long)(res * 4);
+	 * for a small stub can still say 0; statm sums them. Otherwise the
+	 * figure stays as Linux gives it (its own exit reads the same
+	 * batched counts), sparing a read of /proc (some 20 us here). */
+	if (ru.ru_maxrss <= 0) {
+		uint64_t res, sh;
+		sentry_stub_rss(t->k->plat->as_host_pid(t->mm->as), &res,
+				&sh);
+		if ((long)(res * 4) > ru.ru_maxrss)
+			ru.ru_maxrss = (long)(res * 4);
+	}
 
 	pthread_mutex_lock(&t->k->lock);
 	struct thread_group *tg = t->tg;

@@ -483,6 +483,32 @@ static void sigchld_tests(void)
 	check_sigchld("SIGCHLD on the exit after", pid, "CLD_EXITED 5");
 	px_expect_exit("reaped", pid, "exited 5");
 
+	/* Once SIGCHLD says a child exited, the child is reapable at once
+	 * (WNOHANG finds it) with its whole rusage, and the signal carries
+	 * its CPU time in clock ticks (30 ms: 3 ticks, 2 allowing for
+	 * rounding). */
+	pid = spawn(burn_and_exit, 6);
+	siginfo_t csi;
+	int r;
+	do
+		r = sigwaitinfo(&chld_set, &csi);
+	while (r == -1 && errno == EINTR);
+	CHECK_TRUE("SIGCHLD of a child that used 30ms of CPU",
+		   r == SIGCHLD && csi.si_pid == pid &&
+			   csi.si_code == CLD_EXITED);
+	CHECK_TRUE("its si_utime + si_stime >= 2 ticks",
+		   csi.si_utime + csi.si_stime >= 2);
+	struct rusage cru;
+	memset(&cru, 0, sizeof(cru));
+	st = 0;
+	CHECK_TRUE("then wait4 WNOHANG reaps it",
+		   wait4(pid, &st, WNOHANG, &cru) == pid);
+	check_status("its status", st, "exited 6");
+	long cus = cru.ru_utime.tv_sec * 1000000L + cru.ru_utime.tv_usec +
+		   cru.ru_stime.tv_sec * 1000000L + cru.ru_stime.tv_usec;
+	CHECK_TRUE("with its user+system time >= 20ms", cus >= 20000);
+	CHECK_TRUE("and its minor faults", cru.ru_minflt >= TOUCH_PAGES);
+
 	/* A handler without SA_RESTART does not make a sleeping wait4 fail
 	 * with EINTR when the child it waits for exits: Linux looks at the
 	 * children again before it looks at signals, so wait4 returns the
