@@ -385,13 +385,21 @@ void task_exit(struct task *t, int code)
 	}
 
 	tg_account_stub(t);
+	/* The last thread of a process lets its stub go after telling the
+	 * parent (late): nothing the parent can see waits for that, and its
+	 * wake-up overlaps the thread's release and the stub's kill. The mm
+	 * itself goes before, as on Linux: a parent that reaped the child
+	 * may write the program it ran (ETXTBSY before). Not pid 1, which
+	 * ends the sandbox. */
+	bool late = stub_goes(t);
 	pthread_mutex_lock(&k->lock);
+	late = late && tg != k->init;
 	vfork_release_locked(t);
 	struct plat_thread *th = t->th;
 	t->th = NULL; /* no more interrupts */
 	pthread_mutex_unlock(&k->lock);
 
-	if (th)
+	if (th && !late)
 		plat->thread_release(th);
 	/* Detached under k->lock before they are put: procfs takes its own
 	 * references to another task's mm, fd table and fs under it. */
@@ -403,7 +411,11 @@ void task_exit(struct task *t, int code)
 	t->fdt = NULL;
 	t->fs = NULL;
 	pthread_mutex_unlock(&k->lock);
-	mm_put(plat, mm);
+	struct plat_as *late_as = NULL;
+	if (late)
+		mm_put_keep_as(mm, &late_as);
+	else
+		mm_put(plat, mm);
 	fdtable_put(fdt);
 	fs_struct_put(fs);
 	free(t->fpbuf);
@@ -454,10 +466,21 @@ void task_exit(struct task *t, int code)
 		k->init = NULL;
 		release_tg(k, tg); /* frees the leader too */
 	}
-	if (--k->nr_tasks == 0)
+	if (!late && --k->nr_tasks == 0)
 		pthread_cond_broadcast(&k->tasks_gone);
 	pthread_mutex_unlock(&k->lock);
 
+	if (late) {
+		/* tg and the leader may be reaped by now: only our own
+		 * references from here. */
+		plat->thread_release(th);
+		if (late_as)
+			plat->as_destroy(late_as);
+		pthread_mutex_lock(&k->lock);
+		if (--k->nr_tasks == 0)
+			pthread_cond_broadcast(&k->tasks_gone);
+		pthread_mutex_unlock(&k->lock);
+	}
 	if (free_task) {
 		sigpending_flush(&t->pending);
 		free(t);

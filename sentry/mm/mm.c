@@ -64,10 +64,18 @@ static void vmas_free(struct vma *v)
 
 void mm_put(const struct platform_ops *plat, struct mm *mm)
 {
+	struct plat_as *as;
+	mm_put_keep_as(mm, &as);
+	if (as)
+		plat->as_destroy(as);
+}
+
+void mm_put_keep_as(struct mm *mm, struct plat_as **as)
+{
+	*as = NULL;
 	if (!mm || atomic_fetch_sub(&mm->users, 1) != 1)
 		return;
-	if (mm->as)
-		plat->as_destroy(mm->as);
+	*as = mm->as;
 	vmas_free(mm->vmas);
 	mm_set_exe(mm, NULL);
 	pthread_mutex_destroy(&mm->lock);

@@ -77,6 +77,11 @@ struct mm *mm_new(struct plat_as *as);
 struct mm *mm_ref(struct mm *mm);
 /* Drops a user; the last one destroys the address space. */
 void mm_put(const struct platform_ops *plat, struct mm *mm);
+/* mm_put, but the last reference's address space is handed to the caller
+ * (*as, else NULL) to destroy later (platform_ops.as_destroy): what the
+ * workload can see of the mm (the program's deny-write, its files) goes
+ * now. */
+void mm_put_keep_as(struct mm *mm, struct plat_as **as);
 /* Sets mm->exe (NULL: none), keeping writers of the file out (ETXTBSY)
  * while the mm holds it; f must be denied writers already. */
 void mm_set_exe(struct mm *mm, struct file *f);
