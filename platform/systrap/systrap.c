@@ -75,6 +75,8 @@ static int spin_budget = SPIN_BUDGET;
 static atomic_int in_run;
 static int ncpus = 1;
 
+#define FRESH_RUNS 3
+
 static int current_budget(int running)
 {
 	return running * 2 <= ncpus ? spin_budget : 0;
@@ -231,6 +233,7 @@ struct plat_thread {
 	 * ns: a pair is kept for PAIR_HOLD_NS after it (pair_wanted). Only
 	 * the serving thread touches it. */
 	uint64_t pair_busy_ns;
+	int runs; /* run() calls so far, up to FRESH_RUNS */
 	/* Runs in a row, with CPUs to spare, that found the stub thread
 	 * waiting on the serving thread's own CPU, and how many times the
 	 * serving thread moved away (part_ways). Serving thread only. */
@@ -2147,6 +2150,16 @@ again:
 	}
 	th->started = true;
 	int budget = current_budget(atomic_fetch_add(&in_run, 1) + 1);
+	/* A new thread's first runs spin even when the count says the CPUs
+	 * are taken: a fork child starts while its parent is back in run()
+	 * for a moment, for a call that then sleeps (wait4), and the sleeps
+	 * and the pinning (pair_update) budget 0 brings cost the child's
+	 * start more than the spins cost the parent. */
+	if (th->runs < FRESH_RUNS) {
+		th->runs++;
+		if (budget == 0 && ncpus > 1)
+			budget = spin_budget;
+	}
 	int paired = pair_update(th, pair_wanted(th, budget));
 	if (paired >= 0)
 		budget = 0; /* both sides on one CPU: a spin only delays the other */
