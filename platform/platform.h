@@ -164,6 +164,11 @@ struct platform_ops {
 	 * spin rather than sleep): a sentry thread about to sleep for the
 	 * workload may wait awake longer first. */
 	bool (*cpus_to_spare)(void);
+	/* Optional: th's serving thread is about to sleep in a blocking call
+	 * (th stays trapped) and a signal handler may run at its end: the
+	 * platform may prepare now what delivering it needs (systrap:
+	 * turning a fast call into a full trap, fpstate_get's condition). */
+	void (*thread_sleeps)(struct plat_thread *th);
 };
 
 /* A range of the stub's address space the workload must never map over,

@@ -96,6 +96,22 @@ void task_wake(struct task *t)
  * taken: the short spin) within noise. */
 #define SLEEP_SPIN_IDLE 1500
 
+/* t's process has a handler for some signal: a long sleep may well end
+ * with one to run (read without the lock: only a hint). */
+static bool catches_any(struct task *t)
+{
+	struct sighand *sh = t->tg ? t->tg->sighand : NULL;
+	if (!sh)
+		return false;
+	for (int i = 0; i < SENTRY_NSIG; i++) {
+		uint64_t h = __atomic_load_n(&sh->action[i].handler,
+					     __ATOMIC_RELAXED);
+		if (h != KSIG_DFL && h != KSIG_IGN)
+			return true;
+	}
+	return false;
+}
+
 static int sleep_on(struct task *t, uint32_t seq, uint64_t deadline_ns,
 		    bool interruptible)
 {
@@ -126,6 +142,8 @@ static int sleep_on(struct task *t, uint32_t seq, uint64_t deadline_ns,
 		else
 			__builtin_ia32_pause();
 	}
+	if (interruptible && p && p->thread_sleeps && t->th && catches_any(t))
+		p->thread_sleeps(t->th);
 	/* Absolute CLOCK_MONOTONIC deadline: FUTEX_WAIT_BITSET. */
 	long r = syscall(SYS_futex, &t->wake_seq,
 			 FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, seq, tp, NULL,
