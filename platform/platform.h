@@ -144,6 +144,15 @@ struct platform_ops {
 	int (*copy_in)(struct plat_as *as, void *dst, uint64_t src, size_t n);
 	int (*copy_out)(struct plat_as *as, uint64_t dst, const void *src,
 			size_t n);
+	/* Optional: the same, for at most PLAT_MAPPED_COPY_MAX bytes the
+	 * caller has found mapped with the access it needs
+	 * (mm_range_mapped), so the platform may use a way that does not
+	 * check protections itself. Any failure: the caller copies again
+	 * with copy_in or copy_out, which tell the error. */
+	int (*copy_in_mapped)(struct plat_as *as, void *dst, uint64_t src,
+			      size_t n);
+	int (*copy_out_mapped)(struct plat_as *as, uint64_t dst,
+			       const void *src, size_t n);
 	/* Host id of the stub thread (for logs and CPU-time clocks only: it is
 	 * never shown to the workload). */
 	pid_t (*thread_host_tid)(struct plat_thread *th);
@@ -223,6 +232,7 @@ int plat_fpstate_sanitize(void *buf, size_t len);
 /* Host fd passing into stubs (platform.c; platforms only). */
 #define PLAT_FDPASS_FD 1 /* the socket's number in every stub */
 #define PLAT_BATCH_MAX 60 /* calls in one batch (besides the fd's own) */
+#define PLAT_MAPPED_COPY_MAX 4096 /* copy_in_mapped, copy_out_mapped */
 #define PLAT_FDPASS_RECV_FD 0 /* where a received fd lands */
 /* The msghdr a stub receives a passed fd with, kept in memory the stub can
  * reach (stub addresses inside). The workload can scribble on it: then the

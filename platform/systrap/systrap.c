@@ -1537,6 +1537,34 @@ static bool is_prefix(uint8_t c)
 	       c == 0x36 || c == 0x3e || c == 0x26 || c == 0x64 || c == 0x65;
 }
 
+
+/* The stub's /proc/PID/mem (opened relative to the host /proc the sentry
+ * keeps, the only lookup its path filter allows), opened once; any thread
+ * may ask. -errno if it cannot be opened. */
+static int proc_mem_fd(struct plat_as *as)
+{
+	int fd = __atomic_load_n(&as->proc_mem, __ATOMIC_ACQUIRE);
+	if (fd >= 0)
+		return fd;
+	char path[32];
+	snprintf(path, sizeof(path), "%d/mem", (int)as->pid);
+	int pfd = plat_host_proc_fd();
+	fd = pfd >= 0 ? openat(pfd, path, O_RDWR | O_CLOEXEC) : -1;
+	if (fd < 0 && pfd < 0) {
+		snprintf(path, sizeof(path), "/proc/%d/mem", (int)as->pid);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+	}
+	if (fd < 0)
+		return -errno;
+	int none = -1;
+	if (!__atomic_compare_exchange_n(&as->proc_mem, &none, fd, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		close(fd); /* another thread's is in */
+		fd = none;
+	}
+	return fd;
+}
+
 static int systrap_patch_syscall(struct plat_thread *th, uint64_t rip,
 				 uint64_t nr_trapped, bool alone)
 {
@@ -1591,20 +1619,9 @@ static int systrap_patch_syscall(struct plat_thread *th, uint64_t rip,
 	/* The sentry writes through the stub's /proc/PID/mem, as a debugger
 	 * sets a breakpoint: private read-only pages are copied on the write,
 	 * nothing is remapped and the stub is not woken. */
-	if (as->proc_mem < 0) {
-		char path[32];
-		snprintf(path, sizeof(path), "%d/mem", (int)as->pid);
-		int pfd = plat_host_proc_fd();
-		int fd = pfd >= 0 ? openat(pfd, path, O_RDWR | O_CLOEXEC)
-				  : -1;
-		if (fd < 0 && pfd < 0) {
-			snprintf(path, sizeof(path), "/proc/%d/mem", (int)as->pid);
-			fd = open(path, O_RDWR | O_CLOEXEC);
-		}
-		if (fd < 0)
-			return -errno;
-		as->proc_mem = fd;
-	}
+	int pm = proc_mem_fd(as);
+	if (pm < 0)
+		return pm;
 	uint64_t blk = PATCH_SITES + (uint64_t)k * PATCH_BLOCK;
 	uint64_t entry = PATCH_TABLE + (uint64_t)k * 8;
 	uint8_t block[PATCH_BLOCK];
@@ -2302,6 +2319,27 @@ static int systrap_copy_out(struct plat_as *as, uint64_t dst, const void *src,
 	return stubproc_copy_out(as->pid, dst, src, n);
 }
 
+/* /proc/PID/mem does not check protections (a debugger's access): only
+ * for ranges the sentry found mapped so (mm_range_mapped). It holds the
+ * stub's mm from its open, so no lookup or ptrace check per call. */
+static int systrap_copy_in_mapped(struct plat_as *as, void *dst, uint64_t src,
+				  size_t n)
+{
+	int fd = proc_mem_fd(as);
+	if (fd < 0)
+		return fd;
+	return pread(fd, dst, n, (off_t)src) == (ssize_t)n ? 0 : -EFAULT;
+}
+
+static int systrap_copy_out_mapped(struct plat_as *as, uint64_t dst,
+				   const void *src, size_t n)
+{
+	int fd = proc_mem_fd(as);
+	if (fd < 0)
+		return fd;
+	return pwrite(fd, src, n, (off_t)dst) == (ssize_t)n ? 0 : -EFAULT;
+}
+
 static pid_t systrap_thread_host_tid(struct plat_thread *th)
 {
 	return th->tid;
@@ -2340,6 +2378,8 @@ const struct platform_ops plat_systrap_ops = {
 	.as_reset = systrap_as_reset,
 	.copy_in = systrap_copy_in,
 	.copy_out = systrap_copy_out,
+	.copy_in_mapped = systrap_copy_in_mapped,
+	.copy_out_mapped = systrap_copy_out_mapped,
 	.thread_host_tid = systrap_thread_host_tid,
 	.as_host_pid = systrap_as_host_pid,
 	.patch_syscall = systrap_patch_syscall,

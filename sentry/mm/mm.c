@@ -161,6 +161,28 @@ static bool fully_mapped(struct mm *mm, uint64_t start, uint64_t end)
 	return cur >= end;
 }
 
+bool mm_range_mapped(struct mm *mm, uint64_t start, uint64_t end, bool write)
+{
+	if (start >= end || pthread_mutex_trylock(&mm->lock) != 0)
+		return false;
+	bool ok = !mm->host_stale;
+	uint64_t at = start;
+	for (struct vma *v = mm->vmas; ok && v && at < end; v = v->next) {
+		if (v->end <= at)
+			continue;
+		if (v->start > at)
+			break; /* a hole */
+		/* Write implies read on x86. Execute-only memory, which x86
+		 * reads too, is left to the caller's usual way (which
+		 * refuses it, as the host's process_vm_readv does). */
+		if (!(v->prot & (write ? PROT_WRITE : PROT_READ | PROT_WRITE)))
+			ok = false;
+		at = v->end;
+	}
+	pthread_mutex_unlock(&mm->lock);
+	return ok && at >= end;
+}
+
 static struct vma *vma_find(struct mm *mm, uint64_t addr)
 {
 	for (struct vma *v = mm->vmas; v && v->start <= addr; v = v->next)

@@ -75,6 +75,11 @@ int mm_host_reset(struct task *t);
 /* A new mm on address space as (owned by the mm from now on). */
 struct mm *mm_new(struct plat_as *as);
 struct mm *mm_ref(struct mm *mm);
+/* [start, end) lies in the workload's own mappings, readable (write:
+ * writable) as they stand, with nothing of an older image left on the
+ * host: a copy there cannot fault for want of permissions. false also
+ * when mm's lock is busy (a host call holds it): then nothing is known. */
+bool mm_range_mapped(struct mm *mm, uint64_t start, uint64_t end, bool write);
 /* Drops a user; the last one destroys the address space. */
 void mm_put(const struct platform_ops *plat, struct mm *mm);
 /* mm_put, but the last reference's address space is handed to the caller

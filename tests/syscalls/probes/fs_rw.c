@@ -6,6 +6,7 @@
  */
 #include "probe_fs.h"
 
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -228,6 +229,39 @@ static void partly_mapped(void)
 	munmap(a, 8192);
 }
 
+/* Small buffers whose protections forbid the access a call needs fail
+ * with EFAULT and change nothing, whatever way the sandbox copies them.
+ * (x86 lets a call read memory mapped execute-only; the sandbox refuses
+ * that with EFAULT, a difference not checked here.) */
+static void protected_buffers(void)
+{
+	char *ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS,
+			-1, 0);
+	char *xo = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK_TRUE("a read-only page and a readable one",
+		   ro != MAP_FAILED && xo != MAP_FAILED);
+	memcpy(xo, "executable", 10);
+	int fd = open("prot", O_RDWR | O_CREAT | O_TRUNC, 0644);
+	CHECK_RET("a file to read", write(fd, "0123456789", 10), 10);
+	CHECK_ERR("read into a read-only page", pread(fd, ro, 10, 0), EFAULT);
+	CHECK_TRUE("which stays zero", ro[0] == 0 && ro[9] == 0);
+	CHECK_ERR("fstat into a read-only page", fstat(fd, (struct stat *)ro),
+		  EFAULT);
+	/* The raw call: glibc's wrapper copies the old action itself. */
+	CHECK_ERR("rt_sigaction's old action into a read-only page",
+		  syscall(SYS_rt_sigaction, SIGUSR1, NULL, ro, 8), EFAULT);
+	CHECK_RET("write from the readable page", pwrite(fd, xo, 10, 0), 10);
+	char back[11] = { 0 };
+	CHECK_RET("read back", pread(fd, back, 10, 0), 10);
+	CHECK_TRUE("its bytes", memcmp(back, "executable", 10) == 0);
+	CHECK_OK("then inaccessible", mprotect(xo, 4096, PROT_NONE));
+	CHECK_ERR("write from it", pwrite(fd, xo, 10, 0), EFAULT);
+	close(fd);
+	munmap(ro, 4096);
+	munmap(xo, 4096);
+}
+
 static void types(void)
 {
 	char buf[8];
@@ -254,6 +288,7 @@ static void types(void)
 	close(r);
 	unmapped_buffers();
 	partly_mapped();
+	protected_buffers();
 	CHECK_ERR("write bad fd", write(555, "x", 1), EBADF);
 	CHECK_ERR("lseek bad fd", lseek(555, 0, SEEK_SET), EBADF);
 }
