@@ -68,14 +68,21 @@ int task_copy_out(struct task *t, uint64_t dst, const void *src, size_t n)
 	return p->copy_out(t->mm->as, dst, src, n);
 }
 
+#define STRING_FIRST 256
+
 int task_copy_in_string(struct task *t, char *dst, uint64_t src, size_t max)
 {
 	size_t got = 0;
 
-	/* Read page by page: a string may end just before an unmapped page. */
+	/* Read page by page: a string may end just before an unmapped page.
+	 * The first read takes 256 bytes at most, which hold most paths:
+	 * a copy's cost grows with its length (/proc/PID/mem goes through
+	 * a bounce page), and the rest of a page averages 2 KiB. */
 	while (got < max) {
 		uint64_t addr = src + got;
 		size_t n = MM_PAGE - (addr & (MM_PAGE - 1));
+		if (got == 0 && n > STRING_FIRST)
+			n = STRING_FIRST;
 		if (n > max - got)
 			n = max - got;
 		int err = task_copy_in(t, dst + got, addr, n);

@@ -7,6 +7,7 @@
 #include "probe_fs.h"
 
 #include <linux/openat2.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 
 /* The kernel's O_LARGEFILE (glibc spells it 0 on x86-64). */
@@ -339,10 +340,48 @@ static void tmpfile_(void)
 	CHECK_RET("entries at the end", count_entries() - before, 2);
 }
 
+/* Paths are read from the caller in pieces (the sandbox reads a short
+ * first piece, then up to the page's end, then page by page): a long
+ * path is read whole, one that ends at the last byte before an
+ * inaccessible page is fine, and one that runs into it is EFAULT. */
+static void path_pieces(void)
+{
+	char path[600];
+	int len = 0;
+	for (int i = 0; i < 6; i++) {
+		len += snprintf(path + len, sizeof(path) - (size_t)len,
+				"%sdir_with_a_long_name_for_the_path_pieces_%d",
+				i ? "/" : "", i);
+		CHECK_OK("make one more level", mkdir(path, 0755));
+	}
+	strcat(path, "/file");
+	int fd = open(path, O_CREAT | O_WRONLY, 0644);
+	CHECK_TRUE("create a file under a path of over 256 bytes",
+		   fd >= 0 && strlen(path) > 256);
+	close(fd);
+	struct stat st;
+	CHECK_OK("stat it by that path", stat(path, &st));
+
+	char *pg = mmap(NULL, 8192, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK_TRUE("two pages", pg != MAP_FAILED);
+	CHECK_OK("the second inaccessible", mprotect(pg + 4096, 4096, PROT_NONE));
+	memcpy(pg + 4096 - 3, "f2", 3);
+	fd = open(pg + 4096 - 3, O_CREAT | O_WRONLY, 0644);
+	CHECK_TRUE("a name ending at the page's last byte", fd >= 0);
+	close(fd);
+	memset(pg + 4096 - 300, 'x', 300);
+	CHECK_ERR("a name running into the inaccessible page",
+		  open(pg + 4096 - 300, O_RDONLY), EFAULT);
+	munmap(pg, 8192);
+	unlink("f2");
+}
+
 int main(void)
 {
 	fs_setup();
 	basics();
+	path_pieces();
 	symlinks();
 	getfl();
 	at_calls();
