@@ -1474,6 +1474,10 @@ static void systrap_thread_sleeps(struct plat_thread *th)
 		return;
 	struct systrap_slot *s = th->slot;
 	uint32_t trapped = SLOT_TRAPPED;
+	/* Converted, it traps again and would spin out the budget of its
+	 * last run while this thread sleeps: it sleeps at once instead (run
+	 * sets the budget anew). */
+	store(&s->spin, 0);
 	if (!__atomic_compare_exchange_n(&s->state, &trapped, SLOT_CONVERT,
 					 false, __ATOMIC_SEQ_CST,
 					 __ATOMIC_SEQ_CST))
@@ -1541,11 +1545,15 @@ static bool is_prefix(uint8_t c)
 /* The stub's /proc/PID/mem (opened relative to the host /proc the sentry
  * keeps, the only lookup its path filter allows), opened once; any thread
  * may ask. -errno if it cannot be opened. */
+#define PROC_MEM_FAILED (-2) /* as->proc_mem: the open failed */
+
 static int proc_mem_fd(struct plat_as *as)
 {
 	int fd = __atomic_load_n(&as->proc_mem, __ATOMIC_ACQUIRE);
 	if (fd >= 0)
 		return fd;
+	if (fd == PROC_MEM_FAILED)
+		return -EACCES; /* tried once: not again on every copy */
 	char path[32];
 	snprintf(path, sizeof(path), "%d/mem", (int)as->pid);
 	int pfd = plat_host_proc_fd();
@@ -1554,8 +1562,14 @@ static int proc_mem_fd(struct plat_as *as)
 		snprintf(path, sizeof(path), "/proc/%d/mem", (int)as->pid);
 		fd = open(path, O_RDWR | O_CLOEXEC);
 	}
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		int err = -errno;
+		int none = -1;
+		__atomic_compare_exchange_n(&as->proc_mem, &none,
+					    PROC_MEM_FAILED, false,
+					    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+		return err;
+	}
 	int none = -1;
 	if (!__atomic_compare_exchange_n(&as->proc_mem, &none, fd, false,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
@@ -2072,6 +2086,16 @@ static int thread_rusage_raw(struct plat_thread *th, int who,
 		return -EIO;
 	_Static_assert(sizeof(*ru) <= sizeof(s->cmd_buf), "rusage size");
 	memcpy(ru, s->cmd_buf, sizeof(*ru));
+	/* The slot is the workload's to write (a sibling thread may have
+	 * scribbled on the answer): figures no host gives are refused, so
+	 * they never wrap the process's sums. */
+	if (ru->ru_utime.tv_sec < 0 || ru->ru_stime.tv_sec < 0 ||
+	    ru->ru_utime.tv_usec < 0 || ru->ru_utime.tv_usec >= 1000000 ||
+	    ru->ru_stime.tv_usec < 0 || ru->ru_stime.tv_usec >= 1000000 ||
+	    ru->ru_maxrss < 0 || ru->ru_minflt < 0 || ru->ru_majflt < 0 ||
+	    ru->ru_inblock < 0 || ru->ru_oublock < 0 || ru->ru_nvcsw < 0 ||
+	    ru->ru_nivcsw < 0)
+		return -EIO;
 	return 0;
 }
 
@@ -2250,7 +2274,9 @@ again:
 	uint32_t kind = s->kind;
 	/* Written by the stub with the trap (the workload could forge it,
 	 * but only to misstate its own usage). */
-	th->pre_rusage = kind == SLOT_KIND_SYSCALL && load(&s->pre_rusage);
+	th->pre_rusage = kind == SLOT_KIND_SYSCALL &&
+			 (s->nr == SYS_exit || s->nr == SYS_exit_group) &&
+			 load(&s->pre_rusage);
 	if (th->pre_rusage)
 		store(&s->pre_rusage, 0);
 	switch (kind) {

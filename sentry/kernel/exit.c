@@ -410,7 +410,16 @@ void task_exit(struct task *t, int code)
 	t->mm = NULL;
 	t->fdt = NULL;
 	t->fs = NULL;
-	pthread_mutex_unlock(&k->lock);
+	/* Only now is the count final: procfs takes references from t->mm
+	 * under this lock. A reader holding one would destroy the address
+	 * space under a late release. */
+	if (late && atomic_load(&mm->users) != 1) {
+		late = false;
+		pthread_mutex_unlock(&k->lock);
+		plat->thread_release(th);
+	} else {
+		pthread_mutex_unlock(&k->lock);
+	}
 	struct plat_as *late_as = NULL;
 	if (late)
 		mm_put_keep_as(mm, &late_as);
