@@ -1579,6 +1579,27 @@ static int proc_mem_fd(struct plat_as *as)
 	return fd;
 }
 
+/* The stub's own memory (a thread's signal stack, where the kernel wrote
+ * its FPU state; always mapped read-write): through /proc/PID/mem, 0.5 us
+ * cheaper than process_vm_readv, else the usual way. */
+static int stub_mem_read(struct plat_as *as, void *dst, uint64_t src,
+			 size_t n)
+{
+	int fd = proc_mem_fd(as);
+	if (fd >= 0 && pread(fd, dst, n, (off_t)src) == (ssize_t)n)
+		return 0;
+	return stubproc_copy_in(as->pid, dst, src, n);
+}
+
+static int stub_mem_write(struct plat_as *as, uint64_t dst, const void *src,
+			  size_t n)
+{
+	int fd = proc_mem_fd(as);
+	if (fd >= 0 && pwrite(fd, src, n, (off_t)dst) == (ssize_t)n)
+		return 0;
+	return stubproc_copy_out(as->pid, dst, src, n);
+}
+
 static int systrap_patch_syscall(struct plat_thread *th, uint64_t rip,
 				 uint64_t nr_trapped, bool alone)
 {
@@ -1827,7 +1848,7 @@ static int systrap_fpstate_get(struct plat_thread *th, void *buf, size_t len)
 	}
 	int err = fpstate_addr(th, &a);
 	if (!err)
-		err = stubproc_copy_in(th->as->pid, buf, a, size);
+		err = stub_mem_read(th->as, buf, a, size);
 	return err < 0 ? err : (int)size;
 }
 
@@ -1842,7 +1863,7 @@ static int systrap_fpstate_set(struct plat_thread *th, const void *buf,
 	if (!err)
 		err = fpstate_addr(th, &a);
 	if (!err)
-		err = stubproc_copy_out(th->as->pid, a, buf, len);
+		err = stub_mem_write(th->as, a, buf, len);
 	if (!err && !th->started)
 		th->slot->fp_entry = 1;
 	return err;
