@@ -610,9 +610,21 @@ static int setup_frame(struct task *t, int sig, const struct ksiginfo *info,
 	f.info = *info;
 	f.info.signo = sig;
 
-	err = task_copy_out(t, buf_fx, t->fpbuf, fpsize + 4);
-	if (!err)
-		err = task_copy_out(t, frame, &f, sizeof(f));
+	/* The frame and the FPU image above it in one copy (each copy costs
+	 * a host call); the gap between them, under 80 bytes of padding in
+	 * what is now the frame's area, is written as zeros. */
+	size_t span = (size_t)(buf_fx + fpsize + 4 - frame);
+	unsigned char *img = calloc(1, span);
+	if (img) {
+		memcpy(img, &f, sizeof(f));
+		memcpy(img + (buf_fx - frame), t->fpbuf, fpsize + 4);
+		err = task_copy_out(t, frame, img, span);
+		free(img);
+	} else {
+		err = task_copy_out(t, buf_fx, t->fpbuf, fpsize + 4);
+		if (!err)
+			err = task_copy_out(t, frame, &f, sizeof(f));
+	}
 	if (err < 0)
 		return err;
 
@@ -766,7 +778,9 @@ void task_do_signals(struct task *t)
 
 /* --- rt_sigreturn ------------------------------------------------------------------- */
 
-static int restore_fpstate(struct task *t, uint64_t addr)
+/* pre: the size + 4 bytes at addr, read already (NULL: read them here). */
+static int restore_fpstate(struct task *t, uint64_t addr,
+			   const unsigned char *pre)
 {
 	const struct platform_ops *plat = t->k->plat;
 	size_t size = plat_fpstate_size();
@@ -781,7 +795,11 @@ static int restore_fpstate(struct task *t, uint64_t addr)
 			return -ENOMEM;
 	}
 	unsigned char *buf = t->fpbuf;
-	int err = task_copy_in(t, buf, addr, 512);
+	int err = 0;
+	if (pre)
+		memcpy(buf, pre, size + 4);
+	else
+		err = task_copy_in(t, buf, addr, 512);
 	if (err < 0)
 		return err;
 	uint32_t magic1, ext, xsize, magic2 = 0;
@@ -790,10 +808,12 @@ static int restore_fpstate(struct task *t, uint64_t addr)
 	memcpy(&xsize, buf + 480, 4);
 	bool xsave = magic1 == FP_XSTATE_MAGIC1 && xsize == size &&
 		     ext == size + 4;
-	if (xsave) {
+	if (xsave && !pre) {
 		err = task_copy_in(t, buf + 512, addr + 512, size + 4 - 512);
 		if (err < 0)
 			return err;
+	}
+	if (xsave) {
 		memcpy(&magic2, buf + size, 4);
 		xsave = magic2 == FP_XSTATE_MAGIC2;
 	}
@@ -815,8 +835,24 @@ long sys_rt_sigreturn_impl(struct task *t)
 	struct plat_regs *r = &t->regs;
 	uint64_t frame = r->rsp - 8;
 	struct rt_sigframe f;
-
-	int err = task_copy_in(t, &f, frame, sizeof(f));
+	size_t fpsize = plat_fpstate_size();
+	/* The frame and, in the same read, where setup_frame puts the FPU
+	 * image (above the frame, within 87 bytes of padding); if that read
+	 * faults, or the frame points elsewhere, each is read on its own, so
+	 * faults are as Linux's. */
+	size_t span = sizeof(f) + 88 + fpsize + 4;
+	unsigned char *whole = malloc(span);
+	const unsigned char *pre = NULL;
+	int err;
+	if (whole && task_copy_in(t, whole, frame, span) == 0) {
+		memcpy(&f, whole, sizeof(f));
+		uint64_t fp = f.uc.uc_mcontext.fpstate;
+		if (fp >= frame + sizeof(f) && fp + fpsize + 4 <= frame + span)
+			pre = whole + (fp - frame);
+		err = 0;
+	} else {
+		err = task_copy_in(t, &f, frame, sizeof(f));
+	}
 	if (!err) {
 		const struct k_sigcontext *sc = &f.uc.uc_mcontext;
 		pthread_mutex_lock(&t->k->lock);
@@ -833,8 +869,9 @@ long sys_rt_sigreturn_impl(struct task *t)
 		r->ss = USER_DS;
 		r->orig_rax = (uint64_t)-1;
 		t->regs_dirty = true;
-		err = restore_fpstate(t, sc->fpstate);
+		err = restore_fpstate(t, sc->fpstate, pre);
 	}
+	free(whole);
 	if (!err) {
 		/* The alternate stack as the frame says; errors other than a
 		 * fault are ignored, as on Linux. */

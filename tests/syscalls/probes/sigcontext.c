@@ -343,6 +343,12 @@ static volatile struct {
 	int ran;
 } fseen;
 
+/* Set: the handler moves the frame's FPU image (edits included) to
+ * moved_fp and points the frame there; rt_sigreturn must load it from
+ * there. */
+static int fpu_move;
+static uint8_t moved_fp[8192] __attribute__((aligned(64)));
+
 static void fpu_handler(int sig, siginfo_t *si, void *ucv)
 {
 	uint32_t mx;
@@ -383,6 +389,14 @@ static void fpu_handler(int sig, siginfo_t *si, void *ucv)
 		memcpy(base + ymm_offset + 16 * 5, new_y5hi, 16);
 	}
 	memcpy(fp->_xmm[3].element, new_xmm3, 16);
+	if (fpu_move) {
+		size_t len = fseen.magic1 && fseen.magic2 ? ext_size : 512;
+		if (len <= sizeof(moved_fp)) {
+			memcpy(moved_fp, base, len);
+			memset(base, 0, 512); /* the old place is not read */
+			uc->uc_mcontext.fpregs = (struct _libc_fpstate *)moved_fp;
+		}
+	}
 
 	/* Clobber everything the interrupted code relies on. */
 	__asm__ volatile(".irp i," REGS16 "\n"
@@ -485,6 +499,27 @@ static void fpu_tests(void)
 		CHECK_TRUE("after return: ymm5 upper is the handler's edit",
 			   memcmp(fio.out_yhi[5], new_y5hi, 16) == 0);
 	}
+
+	/* The same with the FPU image moved by the handler. */
+	fpu_move = 1;
+	memset(fio.out_xmm, 0, sizeof(fio.out_xmm));
+	memset(fio.out_yhi, 0, sizeof(fio.out_yhi));
+	sigaction(SIGUSR1, &sa, NULL);
+	sig_fpu_probe(&fio);
+	signal(SIGUSR1, SIG_DFL);
+	fpu_move = 0;
+	same = 1;
+	for (int r = 0; r < 16; r++)
+		if (r != 3)
+			same &= memcmp(fio.out_xmm[r], fio.in_xmm[r], 16) == 0;
+	CHECK_TRUE("moved image: xmm0-15 (but 3) as before", same);
+	CHECK_TRUE("moved image: xmm3 is the handler's edit",
+		   memcmp(fio.out_xmm[3], new_xmm3, 16) == 0);
+	CHECK_TRUE("moved image: MXCSR and control word restored",
+		   fio.mxcsr_out == fio.mxcsr_in && fio.fcw_out == fio.fcw_in);
+	if (fio.use_avx)
+		CHECK_TRUE("moved image: ymm5 upper is the handler's edit",
+			   memcmp(fio.out_yhi[5], new_y5hi, 16) == 0);
 }
 
 int main(void)
