@@ -439,6 +439,16 @@ static int have_avx(void)
 	return ymm_offset != 0;
 }
 
+/* The 16 registers' 16-byte values in a and b agree, but register skip. */
+static int same_but(const uint8_t a[16][16], const uint8_t b[16][16], int skip)
+{
+	int same = 1;
+	for (int r = 0; r < 16; r++)
+		if (r != skip)
+			same &= memcmp(a[r], b[r], 16) == 0;
+	return same;
+}
+
 static void fpu_tests(void)
 {
 	struct sigaction sa;
@@ -473,11 +483,8 @@ static void fpu_tests(void)
 		   fseen.mxcsr_in_frame && fseen.fcw_in_frame);
 	CHECK_TRUE("frame: UC_FP_XSTATE and both FP_XSTATE magics",
 		   fseen.uc_fp_xstate && fseen.magic1 && fseen.magic2);
-	int same = 1;
-	for (int r = 0; r < 16; r++)
-		if (r != 3)
-			same &= memcmp(fio.out_xmm[r], fio.in_xmm[r], 16) == 0;
-	CHECK_TRUE("after return: xmm0-15 (but 3) as before", same);
+	CHECK_TRUE("after return: xmm0-15 (but 3) as before",
+		   same_but(fio.out_xmm, fio.in_xmm, 3));
 	CHECK_TRUE("after return: xmm3 is the handler's frame edit",
 		   memcmp(fio.out_xmm[3], new_xmm3, 16) == 0);
 	CHECK_TRUE("after return: MXCSR restored",
@@ -489,13 +496,8 @@ static void fpu_tests(void)
 			   fseen.ymm_bit);
 		CHECK_TRUE("frame: interrupted ymm upper halves",
 			   fseen.yhi_in_frame);
-		same = 1;
-		for (int r = 0; r < 16; r++)
-			if (r != 5)
-				same &= memcmp(fio.out_yhi[r], fio.in_yhi[r],
-					       16) == 0;
 		CHECK_TRUE("after return: ymm upper halves (but 5) as before",
-			   same);
+			   same_but(fio.out_yhi, fio.in_yhi, 5));
 		CHECK_TRUE("after return: ymm5 upper is the handler's edit",
 			   memcmp(fio.out_yhi[5], new_y5hi, 16) == 0);
 	}
@@ -508,11 +510,8 @@ static void fpu_tests(void)
 	sig_fpu_probe(&fio);
 	signal(SIGUSR1, SIG_DFL);
 	fpu_move = 0;
-	same = 1;
-	for (int r = 0; r < 16; r++)
-		if (r != 3)
-			same &= memcmp(fio.out_xmm[r], fio.in_xmm[r], 16) == 0;
-	CHECK_TRUE("moved image: xmm0-15 (but 3) as before", same);
+	CHECK_TRUE("moved image: xmm0-15 (but 3) as before",
+		   same_but(fio.out_xmm, fio.in_xmm, 3));
 	CHECK_TRUE("moved image: xmm3 is the handler's edit",
 		   memcmp(fio.out_xmm[3], new_xmm3, 16) == 0);
 	CHECK_TRUE("moved image: MXCSR and control word restored",
