@@ -1432,16 +1432,15 @@ static int fast_convert(struct plat_thread *th)
 	if (!th->fast)
 		return 0;
 	th->fast = false;
-	bool posted = th->conv_posted;
-	th->conv_posted = false;
-	if (!posted) {
+	if (!th->conv_posted) { /* else posted ahead: only wait for it */
 		cmd_collect(th);
-		if (th->as->dead)
-			return -ESRCH;
-		store(&s->state, SLOT_CONVERT);
-		if (load(&s->stub_waiting))
-			futex(&s->state, FUTEX_WAKE, 1, NULL);
+		if (!th->as->dead) {
+			store(&s->state, SLOT_CONVERT);
+			if (load(&s->stub_waiting))
+				futex(&s->state, FUTEX_WAKE, 1, NULL);
+		}
 	}
+	th->conv_posted = false;
 	if (th->as->dead)
 		return -ESRCH;
 	if (!wait_change(th->as->pidfd, &s->state, SLOT_CONVERT,
@@ -1541,12 +1540,11 @@ static bool is_prefix(uint8_t c)
 	       c == 0x36 || c == 0x3e || c == 0x26 || c == 0x64 || c == 0x65;
 }
 
+#define PROC_MEM_FAILED (-2) /* as->proc_mem: the open failed */
 
 /* The stub's /proc/PID/mem (opened relative to the host /proc the sentry
  * keeps, the only lookup its path filter allows), opened once; any thread
  * may ask. -errno if it cannot be opened. */
-#define PROC_MEM_FAILED (-2) /* as->proc_mem: the open failed */
-
 static int proc_mem_fd(struct plat_as *as)
 {
 	int fd = __atomic_load_n(&as->proc_mem, __ATOMIC_ACQUIRE);
@@ -1579,14 +1577,35 @@ static int proc_mem_fd(struct plat_as *as)
 	return fd;
 }
 
+/* /proc/PID/mem does not check protections (a debugger's access): only
+ * for ranges known to allow the access (mm_range_mapped, or the stub's
+ * own). It holds the stub's mm from its open, so no lookup or ptrace
+ * check per call. */
+static int systrap_copy_in_mapped(struct plat_as *as, void *dst, uint64_t src,
+				  size_t n)
+{
+	int fd = proc_mem_fd(as);
+	if (fd < 0)
+		return fd;
+	return pread(fd, dst, n, (off_t)src) == (ssize_t)n ? 0 : -EFAULT;
+}
+
+static int systrap_copy_out_mapped(struct plat_as *as, uint64_t dst,
+				   const void *src, size_t n)
+{
+	int fd = proc_mem_fd(as);
+	if (fd < 0)
+		return fd;
+	return pwrite(fd, src, n, (off_t)dst) == (ssize_t)n ? 0 : -EFAULT;
+}
+
 /* The stub's own memory (a thread's signal stack, where the kernel wrote
  * its FPU state; always mapped read-write): through /proc/PID/mem, 0.5 us
  * cheaper than process_vm_readv, else the usual way. */
 static int stub_mem_read(struct plat_as *as, void *dst, uint64_t src,
 			 size_t n)
 {
-	int fd = proc_mem_fd(as);
-	if (fd >= 0 && pread(fd, dst, n, (off_t)src) == (ssize_t)n)
+	if (systrap_copy_in_mapped(as, dst, src, n) == 0)
 		return 0;
 	return stubproc_copy_in(as->pid, dst, src, n);
 }
@@ -1594,8 +1613,7 @@ static int stub_mem_read(struct plat_as *as, void *dst, uint64_t src,
 static int stub_mem_write(struct plat_as *as, uint64_t dst, const void *src,
 			  size_t n)
 {
-	int fd = proc_mem_fd(as);
-	if (fd >= 0 && pwrite(fd, src, n, (off_t)dst) == (ssize_t)n)
+	if (systrap_copy_out_mapped(as, dst, src, n) == 0)
 		return 0;
 	return stubproc_copy_out(as->pid, dst, src, n);
 }
@@ -2364,27 +2382,6 @@ static int systrap_copy_out(struct plat_as *as, uint64_t dst, const void *src,
 			    size_t n)
 {
 	return stubproc_copy_out(as->pid, dst, src, n);
-}
-
-/* /proc/PID/mem does not check protections (a debugger's access): only
- * for ranges the sentry found mapped so (mm_range_mapped). It holds the
- * stub's mm from its open, so no lookup or ptrace check per call. */
-static int systrap_copy_in_mapped(struct plat_as *as, void *dst, uint64_t src,
-				  size_t n)
-{
-	int fd = proc_mem_fd(as);
-	if (fd < 0)
-		return fd;
-	return pread(fd, dst, n, (off_t)src) == (ssize_t)n ? 0 : -EFAULT;
-}
-
-static int systrap_copy_out_mapped(struct plat_as *as, uint64_t dst,
-				   const void *src, size_t n)
-{
-	int fd = proc_mem_fd(as);
-	if (fd < 0)
-		return fd;
-	return pwrite(fd, src, n, (off_t)dst) == (ssize_t)n ? 0 : -EFAULT;
 }
 
 static pid_t systrap_thread_host_tid(struct plat_thread *th)

@@ -615,16 +615,12 @@ static int setup_frame(struct task *t, int sig, const struct ksiginfo *info,
 	 * what is now the frame's area, is written as zeros. */
 	size_t span = (size_t)(buf_fx + fpsize + 4 - frame);
 	unsigned char *img = calloc(1, span);
-	if (img) {
-		memcpy(img, &f, sizeof(f));
-		memcpy(img + (buf_fx - frame), t->fpbuf, fpsize + 4);
-		err = task_copy_out(t, frame, img, span);
-		free(img);
-	} else {
-		err = task_copy_out(t, buf_fx, t->fpbuf, fpsize + 4);
-		if (!err)
-			err = task_copy_out(t, frame, &f, sizeof(f));
-	}
+	if (!img)
+		return -ENOMEM;
+	memcpy(img, &f, sizeof(f));
+	memcpy(img + (buf_fx - frame), t->fpbuf, fpsize + 4);
+	err = task_copy_out(t, frame, img, span);
+	free(img);
 	if (err < 0)
 		return err;
 

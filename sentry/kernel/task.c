@@ -46,7 +46,7 @@ int task_copy_in(struct task *t, void *dst, uint64_t src, size_t n)
 	if (src + n < src || src + n > MM_TASK_SIZE)
 		return -EFAULT;
 	const struct platform_ops *p = t->k->plat;
-	if (p->copy_in_mapped && n && n <= PLAT_MAPPED_COPY_MAX &&
+	if (p->copy_in_mapped && n <= PLAT_MAPPED_COPY_MAX &&
 	    mm_range_mapped(t->mm, src, src + n, false) &&
 	    p->copy_in_mapped(t->mm->as, dst, src, n) == 0)
 		return 0;
