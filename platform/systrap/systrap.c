@@ -1800,6 +1800,12 @@ static bool fast_fixup(struct plat_thread *th, int sig, int code,
 		}
 	if (k < 0)
 		return false;
+	/* The state before the bytes: read after them, it could say DONE
+	 * for bytes read before the rewrite's last write (int3 still at
+	 * byte 0), and the int3 would count as the workload's own. Read
+	 * first, WRITING covers every byte seen after it, and DONE means
+	 * the bytes read next are the final ones. */
+	bool writing = atomic_load(&as->site_state[k]) == SITE_WRITING;
 	uint8_t b[7];
 	if (stubproc_copy_in(as->pid, b, site, sizeof(b)) < 0)
 		return false;
@@ -1823,8 +1829,7 @@ static bool fast_fixup(struct plat_thread *th, int sig, int code,
 		return true;
 	}
 	/* An int3 at a site whose rewrite is over is the workload's own. */
-	if (b[0] != 0xcc || (b[5] != 0x0f && b[5] != 0x06) ||
-	    atomic_load(&as->site_state[k]) != SITE_WRITING)
+	if (b[0] != 0xcc || (b[5] != 0x0f && b[5] != 0x06) || !writing)
 		return false;
 	regs->rip = blk + PB_GADGET; /* mid-rewrite: the original code, moved */
 	return true;
