@@ -141,6 +141,10 @@ struct platform_ops {
 	 * calls succeeded, or -errno if the batch could not run. */
 	int (*batch)(struct plat_thread *th, int host_fd,
 		     const struct plat_sysreq *reqs, int n, long *rets);
+	/* batch may be asked from any thread's sentry side while others of
+	 * the address space run (systrap: its executor): the mm may then
+	 * hold mapping requests back and batch them (mm_flush). */
+	bool lazy_maps;
 	int (*copy_in)(struct plat_as *as, void *dst, uint64_t src, size_t n);
 	int (*copy_out)(struct plat_as *as, uint64_t dst, const void *src,
 			size_t n);

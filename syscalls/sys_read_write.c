@@ -146,6 +146,7 @@ static long read_direct(struct task *t, struct file *f, uint64_t buf,
 	int hfd = f->ops->io_fd(f);
 	if (hfd < 0)
 		return -ENOTSUP;
+	mm_flush(t, buf, buf + n); /* the host writes there itself */
 	bool atomic = !pos && (f->mode & FMODE_ATOMIC_POS);
 	if (atomic)
 		pthread_mutex_lock(&f->pos_lock);

@@ -14,7 +14,7 @@
 const struct syscall_def syscall_table[ABI_NR_SYSCALLS] = {
 	/* Memory: the sentry tracks every mapping and has the stub map it. */
 	FULL(brk, "x"),
-	PARTIAL(mmap, "xudxdx", "files map through a host fd (gofer files, tmpfs memfds); files without one (procfs, devices but /dev/zero) give ENODEV; MAP_HUGETLB and MAP_LOCKED are refused with EINVAL; MAP_GROWSDOWN maps a plain region"),
+	PARTIAL(mmap, "xudxdx", "files map through a host fd (gofer files, tmpfs memfds); files without one (procfs, devices but /dev/zero) give ENODEV; MAP_HUGETLB and MAP_LOCKED are refused with EINVAL; MAP_GROWSDOWN maps a plain region; a loader's private file mapping (MAP_DENYWRITE) may be carried out on the host only when first used: if the host then fails it (out of memory), the range is left empty and an access faults"),
 	FULL(munmap, "xu"),
 	FULL(mprotect, "xud"),
 	FULL(msync, "xud"),

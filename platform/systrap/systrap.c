@@ -2424,6 +2424,7 @@ const struct platform_ops plat_systrap_ops = {
 	.thread_vfork_child = systrap_thread_vfork_child,
 	.sites_moved = systrap_sites_moved,
 	.batch = systrap_batch,
+	.lazy_maps = true,
 	.as_reset = systrap_as_reset,
 	.copy_in = systrap_copy_in,
 	.copy_out = systrap_copy_out,

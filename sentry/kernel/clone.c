@@ -159,6 +159,7 @@ long task_clone(struct task *t, const struct clone_args_k *ca)
 		n->mm = mm_ref(t->mm);
 	} else {
 		pthread_mutex_lock(&t->mm->lock);
+		mm_flush_locked(t); /* the child gets the host's memory */
 		err = plat->as_fork(t->th, &as, &n->th);
 		if (!err) {
 			n->mm = mm_fork(t->mm, as);
@@ -261,8 +262,11 @@ long task_clone(struct task *t, const struct clone_args_k *ca)
 	/* Identifiers written for the parent and the child. */
 	if (f & CLONE_PARENT_SETTID)
 		task_copy_out(t, ca->parent_tid, &tid, sizeof(tid));
-	if (f & CLONE_CHILD_SETTID)
+	if (f & CLONE_CHILD_SETTID) {
+		if (n->mm == t->mm)
+			mm_flush(t, ca->child_tid, ca->child_tid + sizeof(tid));
 		n->k->plat->copy_out(n->mm->as, ca->child_tid, &tid, sizeof(tid));
+	}
 	if (f & CLONE_PIDFD) {
 		pidfd = pidfd_create(t, ng, O_CLOEXEC);
 		if (pidfd >= 0)

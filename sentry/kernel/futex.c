@@ -125,6 +125,7 @@ static long do_wait(struct task *t, uint64_t addr, bool priv, uint32_t val,
 	if (err < 0)
 		return err;
 
+	mm_flush(t, addr, addr + sizeof(cur)); /* not under futex_lock */
 	pthread_mutex_lock(&futex_lock);
 	enqueue(&w);
 	/* Read under the lock: a waker changes the word before it takes
@@ -226,6 +227,8 @@ static long do_requeue(struct task *t, uint64_t a1, uint64_t a2, bool priv,
 		return err;
 	if (nwake < 0 || nreq < 0)
 		return -EINVAL;
+	if (cmp)
+		mm_flush(t, a1, a1 + sizeof(uint32_t));
 	pthread_mutex_lock(&futex_lock);
 	if (cmp) {
 		uint32_t cur;
@@ -276,6 +279,7 @@ static long do_wake_op(struct task *t, uint64_t a1, uint64_t a2, bool priv,
 		err = get_key(t, a2, priv, &k2);
 	if (err < 0)
 		return err;
+	mm_flush(t, a2, a2 + sizeof(old));
 	pthread_mutex_lock(&futex_lock);
 	err = read_word(t, a2, &old);
 	if (err < 0)

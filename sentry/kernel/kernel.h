@@ -264,6 +264,8 @@ struct task {
 	struct creds cred;
 	struct plat_regs regs;
 	bool regs_dirty;
+	/* mm_flush_count(mm) as this task last went to run (mm_flush_fault). */
+	unsigned mm_flushes;
 	/* The trap being served is a system call whose result may be a
 	 * -ERESTART* code (signal delivery then decides). */
 	bool in_syscall;

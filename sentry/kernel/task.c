@@ -45,6 +45,7 @@ int task_copy_in(struct task *t, void *dst, uint64_t src, size_t n)
 {
 	if (src + n < src || src + n > MM_TASK_SIZE)
 		return -EFAULT;
+	mm_flush(t, src, src + n);
 	const struct platform_ops *p = t->k->plat;
 	if (p->copy_in_mapped && n <= PLAT_MAPPED_COPY_MAX &&
 	    mm_range_mapped(t->mm, src, src + n, false) &&
@@ -60,6 +61,7 @@ int task_copy_out(struct task *t, uint64_t dst, const void *src, size_t n)
 	/* The stub's own pages are never the workload's to write through us. */
 	if (n && mm_range_reserved(dst, dst + n))
 		return -EFAULT;
+	mm_flush(t, dst, dst + n);
 	const struct platform_ops *p = t->k->plat;
 	if (p->copy_out_mapped && n <= PLAT_MAPPED_COPY_MAX &&
 	    mm_range_mapped(t->mm, dst, dst + n, true) &&
@@ -184,6 +186,10 @@ static void task_serve_fault(struct task *t, const struct plat_trap *trap)
 {
 	struct ksiginfo info;
 
+	/* The host has nothing there yet: the mapping was held back. */
+	if (trap->signo == SIGSEGV &&
+	    mm_flush_fault(t, trap->fault_addr, t->mm_flushes))
+		return;
 	memset(&info, 0, sizeof(info));
 	info.signo = trap->signo;
 	info.code = trap->si_code;
@@ -212,6 +218,7 @@ void task_run_loop(struct task *t)
 			atomic_store(&t->in_user, false);
 			continue;
 		}
+		t->mm_flushes = t->mm ? mm_flush_count(t->mm) : 0;
 		int err = plat->run(t->th, &t->regs, t->regs_dirty, &trap);
 		atomic_store(&t->in_user, false);
 		t->regs_dirty = false;

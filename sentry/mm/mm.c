@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 
 #include "../../platform/platform.h"
@@ -30,6 +31,8 @@
  * bit set, so every mapping of one file, in any process, has one id. */
 static atomic_uint_fast64_t next_obj = 1;
 #define FILE_OBJ(inode) ((uint64_t)(uintptr_t)(inode) | (1ULL << 63))
+
+static void pend_clear(struct mm *mm);
 
 struct mm *mm_new(struct plat_as *as)
 {
@@ -76,6 +79,8 @@ void mm_put_keep_as(struct mm *mm, struct plat_as **as)
 	if (!mm || atomic_fetch_sub(&mm->users, 1) != 1)
 		return;
 	*as = mm->as;
+	pend_clear(mm); /* never carried out: the address space goes */
+	free(mm->pend);
 	vmas_free(mm->vmas);
 	mm_set_exe(mm, NULL);
 	pthread_mutex_destroy(&mm->lock);
@@ -377,12 +382,267 @@ int mm_find_free(struct mm *mm, uint64_t len, uint64_t below_top,
 	return -ENOMEM;
 }
 
+/* ---- host requests held back ---------------------------------------------
+ *
+ * A dynamic loader maps a library as a whole file, read-only, then its
+ * segments at fixed addresses inside that, an anonymous tail, maybe an
+ * mprotect, and only then touches it: five hand-offs to the stub's
+ * executor, 15-25 us each. On a platform whose batches any sentry thread
+ * may ask for (platform_ops.lazy_maps), such a first mapping into a range
+ * the host has nothing in (map_file_at says which) is held back instead,
+ * and so is whatever follows
+ * inside such a range (mmap, mprotect, munmap): the host has nothing
+ * there until they run, so an access by the workload faults (mm_flush_fault
+ * runs them and the access is tried again), and before the sentry reaches
+ * that memory itself (copies, a pread into it, a fork) mm_flush runs them.
+ * Any other host call of the mm runs them first, in the same batch. */
+#define MM_PEND_MAX 16
+#define MM_PEND_RANGES 8
+struct mm_pend {
+	int n;
+	struct plat_sysreq req[MM_PEND_MAX];
+	struct file *file; /* the file the held-back mappings map (a ref) */
+	int fd; /* its host fd, the mm's own copy; -1 */
+	/* The host mounts it noexec: nothing executable is held back, since
+	 * the host refuses it (EPERM, EACCES) and the caller must see that. */
+	bool noexec;
+	/* The ranges of the held-back mmaps that began in empty space:
+	 * every held-back request lies inside one of them. */
+	int nranges;
+	uint64_t lo[MM_PEND_RANGES], hi[MM_PEND_RANGES];
+};
+
+static void pend_clear(struct mm *mm)
+{
+	struct mm_pend *pd = mm->pend;
+	if (!pd)
+		return;
+	if (pd->fd >= 0)
+		close(pd->fd);
+	if (pd->file)
+		file_put(pd->file);
+	pd->fd = -1;
+	pd->file = NULL;
+	pd->n = pd->nranges = 0;
+	atomic_store(&mm->pending, 0);
+}
+
+/* [start, end) lies inside one held-back range. */
+static bool pend_covers(struct mm *mm, uint64_t start, uint64_t end)
+{
+	struct mm_pend *pd = mm->pend;
+	if (!pd || pd->n == 0)
+		return false;
+	for (int i = 0; i < pd->nranges; i++)
+		if (start >= pd->lo[i] && end <= pd->hi[i])
+			return true;
+	return false;
+}
+
+static bool pend_meets(struct mm *mm, uint64_t start, uint64_t end)
+{
+	struct mm_pend *pd = mm->pend;
+	if (!pd || pd->n == 0)
+		return false;
+	for (int i = 0; i < pd->nranges; i++)
+		if (start < pd->hi[i] && pd->lo[i] < end)
+			return true;
+	return false;
+}
+
+static bool host_noexec(int fd)
+{
+	struct statvfs sv;
+	return fstatvfs(fd, &sv) != 0 || (sv.f_flag & ST_NOEXEC);
+}
+
+/* Holds q back: f and host_fd for a file mapping (else NULL, -1), and the
+ * range it opens when it maps into empty space (lo == hi: none). Only what
+ * the host cannot refuse is held back: private memory (a shared mapping's
+ * host checks, such as a memfd's seals, must run now), and nothing
+ * executable from a file the host mounts noexec. false if it cannot be
+ * (room, another file, the platform): the caller runs it. */
+static bool pend_add(struct task *t, const struct plat_sysreq *q,
+		     struct file *f, int host_fd, uint64_t lo, uint64_t hi)
+{
+	uint64_t prot = q->args[2]; /* mmap's and mprotect's; munmap's 0 */
+	if (q->nr == SYS_mmap && (q->args[3] & MAP_TYPE) != MAP_PRIVATE)
+		return false;
+	struct mm *mm = t->mm;
+	if (!t->k->plat->lazy_maps || mm->host_stale)
+		return false;
+	if (!mm->pend) {
+		mm->pend = calloc(1, sizeof(*mm->pend));
+		if (!mm->pend)
+			return false;
+		mm->pend->fd = -1;
+	}
+	struct mm_pend *pd = mm->pend;
+	if (pd->n >= MM_PEND_MAX || (lo < hi && pd->nranges >= MM_PEND_RANGES))
+		return false;
+	if (f && pd->file && pd->file != f)
+		return false;
+	if (f && !pd->file) {
+		bool noexec = host_noexec(host_fd);
+		if (noexec && (prot & PROT_EXEC))
+			return false;
+		int fd = fcntl(host_fd, F_DUPFD_CLOEXEC, 3);
+		if (fd < 0)
+			return false;
+		pd->fd = fd;
+		pd->file = file_ref(f);
+		pd->noexec = noexec;
+	}
+	if ((prot & PROT_EXEC) && pd->file && pd->noexec)
+		return false;
+	pd->req[pd->n++] = *q;
+	if (lo < hi) {
+		pd->lo[pd->nranges] = lo;
+		pd->hi[pd->nranges++] = hi;
+	}
+	atomic_store(&mm->pending, pd->n);
+	return true;
+}
+
+/* Runs the held-back requests, then n more (reqs; rets gets their
+ * results) in one batch where one will do; host_fd (-1: none) is the fd
+ * the n name, of the held-back mappings' file if they have one. Returns
+ * how many of the n succeeded (they stop at the first failure, as a batch
+ * does) or -errno. A held-back request that fails is logged and skipped:
+ * its memory is then not there, and an access faults. mm locked. */
+static int host_batch(struct task *t, const struct plat_sysreq *reqs, int n,
+		      int host_fd, long *rets)
+{
+	struct mm *mm = t->mm;
+	struct mm_pend *pd = mm->pend;
+	int np = pd ? pd->n : 0;
+	struct plat_sysreq all[MM_PEND_MAX + 1];
+	long r[MM_PEND_MAX + 1];
+
+	if (np == 0 && n == 0)
+		return 0;
+	if (np + n > MM_PEND_MAX + 1) {
+		/* A big batch (the loader's): the held-back ones first. */
+		int err = host_batch(t, NULL, 0, -1, NULL);
+		if (err < 0)
+			return err;
+		return t->k->plat->batch(t->th, host_fd, reqs, n, rets);
+	}
+	int fd = host_fd >= 0 ? host_fd : np ? pd->fd : -1;
+	if (np)
+		memcpy(all, pd->req, (size_t)np * sizeof(all[0]));
+	if (n)
+		memcpy(all + np, reqs, (size_t)n * sizeof(all[0]));
+	int total = np + n, at = 0, ret = 0, unmapped_at = -1, held = np;
+	while (at < total) {
+		int ok = t->k->plat->batch(t->th, fd, all + at, total - at,
+					   r + at);
+		if (ok < 0) {
+			ret = ok;
+			break;
+		}
+		at += ok;
+		if (at >= total || at >= np)
+			break;
+		log_warn("a held-back host mapping request (%ld at %#lx) "
+			 "failed: %s", (long)all[at].nr,
+			 (unsigned long)all[at].args[0], strerror((int)-r[at]));
+		/* Its whole range goes instead, with what else is held back
+		 * in it: an access there then faults, since the VMAs cannot
+		 * say what the host has. (If that munmap fails too, on.) */
+		if (at == unmapped_at || pd->nranges == 0) {
+			at++;
+			continue;
+		}
+		int k = 0;
+		while (k < pd->nranges - 1 &&
+		       !(all[at].args[0] >= pd->lo[k] &&
+			 all[at].args[0] < pd->hi[k]))
+			k++;
+		uint64_t lo = pd->lo[k], hi = pd->hi[k];
+		all[at] = (struct plat_sysreq){ SYS_munmap, { lo, hi - lo } };
+		unmapped_at = at;
+		int w = at + 1, gone = 0;
+		for (int i = at + 1; i < total; i++) {
+			if (i < np && all[i].args[0] >= lo && all[i].args[0] < hi) {
+				gone++;
+				continue;
+			}
+			all[w++] = all[i];
+		}
+		np -= gone;
+		total -= gone;
+	}
+	pend_clear(mm);
+	if (held)
+		atomic_fetch_add(&mm->flushes, 1);
+	if (ret < 0)
+		return ret;
+	for (int i = 0; i < n && np + i <= at && np + i < total; i++)
+		rets[i] = r[np + i];
+	return at > np ? at - np : 0;
+}
+
+/* One host call, after whatever was held back. */
+static long host_call(struct task *t, long nr, uint64_t a0, uint64_t a1,
+		      uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
+{
+	if (!atomic_load(&t->mm->pending))
+		return task_host_syscall(t, nr, a0, a1, a2, a3, a4, a5);
+	struct plat_sysreq q = { nr, { a0, a1, a2, a3, a4, a5 } };
+	long r = -EIO;
+	int ok = host_batch(t, &q, 1, -1, &r);
+	return ok < 0 ? ok : r;
+}
+
+void mm_flush_locked(struct task *t)
+{
+	if (atomic_load(&t->mm->pending))
+		host_batch(t, NULL, 0, -1, NULL);
+}
+
+void mm_flush(struct task *t, uint64_t start, uint64_t end)
+{
+	struct mm *mm = t->mm;
+	if (!mm || !atomic_load(&mm->pending))
+		return;
+	pthread_mutex_lock(&mm->lock);
+	if (end == 0 || pend_meets(mm, start, end))
+		mm_flush_locked(t);
+	pthread_mutex_unlock(&mm->lock);
+}
+
+bool mm_flush_fault(struct task *t, uint64_t addr, unsigned seen)
+{
+	struct mm *mm = t->mm;
+	if (!mm || (!atomic_load(&mm->pending) &&
+		    atomic_load(&mm->flushes) == seen))
+		return false;
+	pthread_mutex_lock(&mm->lock);
+	bool again = pend_meets(mm, addr, addr + 1);
+	if (again)
+		mm_flush_locked(t);
+	/* Another thread's host call ran them between this fault and now:
+	 * the memory may be there (if not, the access faults again, with
+	 * nothing new to run). */
+	else if (atomic_load(&mm->flushes) != seen && vma_find(mm, addr))
+		again = true;
+	pthread_mutex_unlock(&mm->lock);
+	return again;
+}
+
 static long host_mmap_fixed(struct task *t, uint64_t start, uint64_t len,
 			    int prot, int flags)
 {
-	long r = task_host_syscall(t, SYS_mmap, start, len, (uint64_t)prot,
-				   (uint64_t)(flags | MAP_FIXED), (uint64_t)-1,
-				   0);
+	struct plat_sysreq q = {
+		SYS_mmap, { start, len, (uint64_t)prot,
+			    (uint64_t)(flags | MAP_FIXED), (uint64_t)-1, 0 } };
+	/* Anonymous memory inside a held-back file mapping (a bss). */
+	if (!(flags & MAP_POPULATE) && pend_covers(t->mm, start, start + len) &&
+	    pend_add(t, &q, NULL, -1, 0, 0))
+		return (long)start;
+	long r = host_call(t, SYS_mmap, start, len, (uint64_t)prot,
+			   (uint64_t)(flags | MAP_FIXED), (uint64_t)-1, 0);
 	if (r >= 0 && (uint64_t)r != start)
 		return -EIO; /* the stub disobeyed MAP_FIXED: cannot happen */
 	return r;
@@ -430,13 +690,47 @@ static int file_maxprot(struct file *f, int type, int prot)
 }
 
 /* Maps host_fd (f's data) at start in the stub and records the vma. */
+/* may_hold: the mapping may open a range held back. Only a loader's first
+ * mapping of a library is worth it: glibc's passes MAP_DENYWRITE (which
+ * Linux ignores), and its segments follow at fixed addresses inside it
+ * before anything touches it. Any other file mapping is touched first, as
+ * a rule (ld.so.cache, a data file), and its fault would cost more than
+ * the hand-off saved. Mappings inside a held-back range are always held. */
 static long map_file_at(struct task *t, uint64_t start, uint64_t len, int prot,
 			int flags, struct file *f, int host_fd, uint64_t off,
-			int maxprot)
+			int maxprot, bool may_hold)
 {
+	struct mm *mm = t->mm;
 	int type = flags & MAP_TYPE;
-	long r = plat_map_fd(t->k->plat, t->th, host_fd, start, len, prot,
-			     type | (flags & MAP_PASS) | MAP_FIXED, off);
+	struct plat_sysreq q = {
+		SYS_mmap, { start, len, (uint64_t)prot,
+			    (uint64_t)(type | (flags & MAP_PASS) | MAP_FIXED),
+			    PLAT_FDPASS_RECV_FD, off } };
+	bool inside = pend_covers(mm, start, start + len);
+	bool may = !(flags & MAP_POPULATE) &&
+		   (inside || (may_hold && !overlaps_vma(mm, start, start + len)));
+	bool held = may && pend_add(t, &q, f, host_fd, inside ? 0 : start,
+				    inside ? 0 : start + len);
+	if (!held && may && !inside && mm->pend && mm->pend->file &&
+	    mm->pend->file != f) {
+		/* The next library: the last one's requests go first. */
+		mm_flush_locked(t);
+		held = pend_add(t, &q, f, host_fd, start, start + len);
+	}
+	long r = (long)start;
+	if (!held) {
+		if (mm->pend && mm->pend->file && mm->pend->file != f)
+			mm_flush_locked(t); /* one fd per batch */
+		if (atomic_load(&mm->pending)) {
+			int ok = host_batch(t, &q, 1, host_fd, &r);
+			if (ok < 0)
+				r = ok;
+		} else {
+			r = plat_map_fd(t->k->plat, t->th, host_fd, start, len,
+					prot, type | (flags & MAP_PASS) | MAP_FIXED,
+					off);
+		}
+	}
 	if (r < 0)
 		return r;
 	if ((uint64_t)r != start)
@@ -478,7 +772,12 @@ static long do_mmap(struct task *t, uint64_t addr, uint64_t len, int prot,
 	if (type == MAP_SHARED_VALIDATE)
 		type = MAP_SHARED;
 	if (f) {
-		if (off + len < off)
+		/* Linux's file_mmap_ok: a regular file's pages end at
+		 * MAX_LFS_FILESIZE (the host's check, made here since the
+		 * host may see the request only later: held back). */
+		if (off + len < off ||
+		    (f->inode && S_ISREG(f->inode->type) &&
+		     off > (uint64_t)INT64_MAX - len))
 			return -EOVERFLOW;
 		maxprot = file_maxprot(f, type, prot);
 		if (maxprot < 0)
@@ -516,7 +815,8 @@ static long do_mmap(struct task *t, uint64_t addr, uint64_t len, int prot,
 	}
 	if (f)
 		return map_file_at(t, start, len, prot, type | (flags & MAP_PASS),
-				   f, host_fd, off, maxprot);
+				   f, host_fd, off, maxprot,
+				   (flags & MAP_DENYWRITE) != 0);
 	long r = host_mmap_fixed(t, start, len, prot,
 				 type | MAP_ANONYMOUS | (flags & MAP_PASS));
 	if (r < 0)
@@ -538,7 +838,11 @@ static long do_munmap(struct task *t, uint64_t addr, uint64_t len)
 		return -EINVAL;
 	if (mm_range_reserved(addr, addr + len))
 		return -EINVAL;
-	long r = task_host_syscall(t, SYS_munmap, addr, len, 0, 0, 0, 0);
+	struct plat_sysreq q = { SYS_munmap, { addr, len, 0, 0, 0, 0 } };
+	long r = 0;
+	if (!(pend_covers(t->mm, addr, addr + len) &&
+	      pend_add(t, &q, NULL, -1, 0, 0)))
+		r = host_call(t, SYS_munmap, addr, len, 0, 0, 0, 0);
 	if (r < 0)
 		return r;
 	return vma_remove(t->mm, addr, addr + len);
@@ -614,8 +918,12 @@ static long do_mprotect(struct task *t, uint64_t addr, uint64_t len, int prot)
 	     v = v->next)
 		if (prot & ~v->maxprot)
 			return -EACCES;
-	long r = task_host_syscall(t, SYS_mprotect, addr, len, (uint64_t)prot,
-				   0, 0, 0);
+	struct plat_sysreq q = { SYS_mprotect, { addr, len, (uint64_t)prot } };
+	long r = 0;
+	if (!(pend_covers(mm, addr, addr + len) &&
+	      pend_add(t, &q, NULL, -1, 0, 0)))
+		r = host_call(t, SYS_mprotect, addr, len, (uint64_t)prot, 0, 0,
+			      0);
 	if (r < 0)
 		return r;
 	int err = split_at(mm, addr);
@@ -690,7 +998,7 @@ static long do_mremap_file(struct task *t, uint64_t old, uint64_t oldlen,
 			return -EINVAL;
 		if (newaddr < old + oldlen && old < newaddr + newlen)
 			return -EINVAL;
-		r = task_host_syscall(t, SYS_mremap, old, oldlen, newlen,
+		r = host_call(t, SYS_mremap, old, oldlen, newlen,
 				      MREMAP_MAYMOVE | MREMAP_FIXED, newaddr, 0);
 		if (r < 0)
 			return r;
@@ -711,7 +1019,7 @@ static long do_mremap_file(struct task *t, uint64_t old, uint64_t oldlen,
 	}
 	/* Growing: in place if the pages after the mapping are free. */
 	if (old + newlen > old && range_free(mm, old + oldlen, old + newlen)) {
-		r = task_host_syscall(t, SYS_mremap, old, oldlen, newlen, 0, 0,
+		r = host_call(t, SYS_mremap, old, oldlen, newlen, 0, 0,
 				      0);
 		if (r < 0)
 			return r;
@@ -724,7 +1032,7 @@ static long do_mremap_file(struct task *t, uint64_t old, uint64_t oldlen,
 	uint64_t dest;
 	if (mm_find_free(mm, newlen, mm->mmap_base, &dest) < 0)
 		return -ENOMEM;
-	r = task_host_syscall(t, SYS_mremap, old, oldlen, newlen,
+	r = host_call(t, SYS_mremap, old, oldlen, newlen,
 			      MREMAP_MAYMOVE | MREMAP_FIXED, dest, 0);
 	if (r < 0)
 		return r;
@@ -776,7 +1084,7 @@ static long do_madvise(struct task *t, uint64_t addr, uint64_t len, int advice)
 		return -EINVAL;
 	if (mm_range_reserved(addr, addr + len))
 		return -ENOMEM;
-	long r = task_host_syscall(t, SYS_madvise, addr, len, (uint64_t)advice,
+	long r = host_call(t, SYS_madvise, addr, len, (uint64_t)advice,
 				   0, 0, 0);
 	if (r < 0)
 		return r;
@@ -873,6 +1181,7 @@ int mm_host_reset(struct task *t)
 	long ret[MM_RESET_MAX];
 	if (!t->mm->host_stale)
 		return 0;
+	mm_flush(t, 0, 0);
 	int k = reset_reqs(req);
 	int ok = t->k->plat->batch(t->th, -1, req, k, ret);
 	if (ok < 0)
@@ -915,6 +1224,7 @@ static long do_load_segments(struct task *t, struct file *f, int host_fd,
 				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
 				  (uint64_t)-1, 0 } };
 	}
+	mm_flush_locked(t);
 	int ok = t->k->plat->batch(t->th, f ? host_fd : -1, req, k, ret);
 	if (ok < 0)
 		return ok;
@@ -1012,7 +1322,7 @@ int mm_map_file_fixed(struct task *t, uint64_t start, uint64_t len, int prot,
 	long r = maxprot < 0 ? maxprot
 			     : LOCKED(map_file_at(t, start, len, prot,
 						  MAP_PRIVATE, f, host_fd, off,
-						  maxprot));
+						  maxprot, false));
 	close(host_fd);
 	return r < 0 ? (int)r : 0;
 }

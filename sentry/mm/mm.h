@@ -61,6 +61,14 @@ struct mm {
 	/* The start and end of argv and envp strings on the stack, for
 	 * /proc/[pid]/cmdline and environ. */
 	uint64_t arg_start, arg_end, env_start, env_end;
+	/* Host mapping requests held back (platform_ops.lazy_maps): file
+	 * mappings into ranges the host has nothing in, and what follows
+	 * inside them, until the next host call, a fault there, or the
+	 * sentry reaching that memory (mm_flush). Under lock; pending (how
+	 * many) may be read without it, as a hint. */
+	struct mm_pend *pend;
+	atomic_int pending;
+	atomic_uint flushes; /* held-back batches run so far */
 	/* System call sites seen trapping (rip after the instruction), for
 	 * the platform's patch_syscall: a small direct-mapped count. */
 	struct {
@@ -80,6 +88,21 @@ struct mm *mm_ref(struct mm *mm);
  * host: a copy there cannot fault for want of permissions. false also
  * when mm's lock is busy (a host call holds it): then nothing is known. */
 bool mm_range_mapped(struct mm *mm, uint64_t start, uint64_t end, bool write);
+/* Before the sentry reads or writes [start, end) of t's memory (end 0:
+ * anywhere), or lets the host do it: the host carries out the mapping
+ * requests held back (all of them, if any touches the range). */
+void mm_flush(struct task *t, uint64_t start, uint64_t end);
+/* The same, locked by the caller. */
+void mm_flush_locked(struct task *t);
+/* A fault at addr of a task that went to run when mm_flush_count(mm) was
+ * seen: true if requests held back covered it and have now been carried
+ * out, or were since seen (by another thread) and addr is mapped: the
+ * access is to be tried again. */
+bool mm_flush_fault(struct task *t, uint64_t addr, unsigned seen);
+static inline unsigned mm_flush_count(struct mm *mm)
+{
+	return atomic_load(&mm->flushes);
+}
 /* Drops a user; the last one destroys the address space. */
 void mm_put(const struct platform_ops *plat, struct mm *mm);
 /* mm_put, but the last reference's address space is handed to the caller

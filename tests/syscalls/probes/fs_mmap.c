@@ -23,23 +23,9 @@
 
 #define PG 4096
 
-static void put_pages(const char *path, int pages)
-{
-	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-	char buf[PG];
-	for (int i = 0; i < pages; i++) {
-		memset(buf, 'a' + i, sizeof(buf));
-		if (write(fd, buf, sizeof(buf)) != sizeof(buf)) {
-			perror("write");
-			exit(2);
-		}
-	}
-	close(fd);
-}
-
 static void private_and_shared(void)
 {
-	put_pages("f", 3);
+	fs_put_pages("f", 3);
 	int fd = open("f", O_RDWR);
 	char *p =
 	    mmap(NULL, 3 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
@@ -95,7 +81,7 @@ static void private_and_shared(void)
 
 static void access_modes(void)
 {
-	put_pages("g", 1);
+	fs_put_pages("g", 1);
 	int ro = open("g", O_RDONLY);
 	FERR("shared writable of O_RDONLY",
 	     mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0) ==
@@ -112,7 +98,7 @@ static void access_modes(void)
 	FERR("mprotect it writable", mprotect(s, PG, PROT_READ | PROT_WRITE),
 	     EACCES);
 	/* Moving or growing the mapping keeps that limit. */
-	put_pages("g2", 2);
+	fs_put_pages("g2", 2);
 	int ro2 = open("g2", O_RDONLY);
 	char *m = mmap(NULL, PG, PROT_READ, MAP_SHARED, ro2, 0);
 	char *moved = mremap(m, PG, 2 * PG, MREMAP_MAYMOVE);
@@ -191,7 +177,7 @@ static void on_bus(int sig, siginfo_t *si, void *uc)
 
 static void past_eof(void)
 {
-	put_pages("h", 2);
+	fs_put_pages("h", 2);
 	int fd = open("h", O_RDWR);
 	char *p = mmap(NULL, 2 * PG, PROT_READ, MAP_SHARED, fd, 0);
 	CHECK_TRUE("map two pages", p != MAP_FAILED);
@@ -221,7 +207,7 @@ static long futex(uint32_t *a, int op, uint32_t v)
  * own mapping, the parent wakes it through another. */
 static void file_futex(void)
 {
-	put_pages("k", 1);
+	fs_put_pages("k", 1);
 	int fd = open("k", O_RDWR);
 	uint32_t *w = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	w[1] = 0;
@@ -279,7 +265,7 @@ static void maps_across_forks(void)
 	char name[8];
 	for (int i = 0; i < 4; i++) {
 		snprintf(name, sizeof(name), "mf%d", i);
-		put_pages(name, i + 1);
+		fs_put_pages(name, i + 1);
 	}
 	pid_t kids[2];
 	for (int c = 0; c < 2; c++) {

@@ -137,6 +137,21 @@ static inline void fs_put(const char *path, const char *text, mode_t mode)
 	close(fd);
 }
 
+/* A file of `pages` 4 KiB pages, page i filled with 'a' + i. */
+static inline void fs_put_pages(const char *path, int pages)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	char buf[4096];
+	for (int i = 0; i < pages; i++) {
+		memset(buf, 'a' + i, sizeof(buf));
+		if (write(fd, buf, sizeof(buf)) != sizeof(buf)) {
+			perror("write");
+			exit(2);
+		}
+	}
+	close(fd);
+}
+
 /* Reads a whole (small) file into a static buffer; "" on error. */
 static inline const char *fs_get(const char *path)
 {
