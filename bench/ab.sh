@@ -4,7 +4,8 @@
 #   bench/ab.sh RUNSC_A RUNSC_B MODE [ROUNDS] [MICRO_BINARY]
 #
 # MODE is a bench-micro mode (getppid, forkexec, stat, ...), "shloop" (300
-# execs of busybox true from busybox sh, per exec) or "gccbuild" (make -j2
+# execs of busybox true from busybox sh, per exec), "dynloop" (200 of the
+# dynamic /bin/true from dash, per exec) or "gccbuild" (make -j2
 # of run.sh's 8-file project, ms per build). Each round runs native, then
 # A, then B, so drift in the machine's load hits all three alike; the
 # medians (and min, max) come out at the end, with B/A. On a shared VM a
@@ -72,6 +73,14 @@ one() { # which: native | a | b ; prints the figure, nothing if it failed
 			</dev/null >/dev/null 2>&1 || return 0
 		t1=$(now_ns)
 		awk -v t=$((t1 - t0)) 'BEGIN { printf "%.1f\n", t / 300 }'
+		;;
+	dynloop)
+		[ $# -gt 0 ] && set -- "$@" --
+		t0=$(now_ns)
+		"$@" /bin/sh -c "i=0; while [ \$i -lt 200 ]; do /bin/true; i=\$((i+1)); done" \
+			</dev/null >/dev/null 2>&1 || return 0
+		t1=$(now_ns)
+		awk -v t=$((t1 - t0)) 'BEGIN { printf "%.1f\n", t / 200 }'
 		;;
 	gccbuild)
 		[ $# -gt 0 ] && set -- "$@" --rw "$dir/proj" --

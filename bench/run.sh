@@ -8,11 +8,12 @@ runsc="$1"; micro="$2"; bb="${3:-/bin/busybox}"
 platforms="systrap ptrace"
 # BENCH_MODES="stat gccbuild" runs only those cases.
 modes="getppid getppidsc getppid4 clock write4k mmap thread futexpp pipepp fork forkexec spawn shloop
-	openclose stat pread4k seqread listdir gccbuild"
+	dynloop openclose stat pread4k seqread listdir gccbuild"
 modes=${BENCH_MODES:-$modes}
 # forkexec execs the binary by its argv[0]: make it absolute.
 case "$micro" in /*) ;; *) micro="$PWD/$micro" ;; esac
 shloop_n=500
+dynloop_n=200
 
 # iterations per case: native, sandboxed
 iters() {
@@ -30,6 +31,7 @@ iters() {
 	forkexec) echo "300 100" ;;
 	spawn) echo "300 100" ;;
 	shloop) echo "$shloop_n $shloop_n" ;;
+	dynloop) echo "$dynloop_n $dynloop_n" ;;
 	openclose) echo "200000 20000" ;;
 	stat) echo "300000 30000" ;;
 	pread4k) echo "300000 30000" ;;
@@ -54,6 +56,7 @@ label() {
 	forkexec) echo "fork+exec+wait (static)" ;;
 	spawn) echo "posix_spawn+wait (static)" ;;
 	shloop) echo "sh: $shloop_n x exec, per exec" ;;
+	dynloop) echo "dash: /bin/true (dynamic)" ;;
 	openclose) echo "open+close (host file)" ;;
 	stat) echo "stat (host file)" ;;
 	pread4k) echo "pread 4 KiB (host file)" ;;
@@ -128,30 +131,34 @@ gccbuild() { # pin [platform]
 	awk -v t="$best" 'BEGIN { printf "%.1f\n", t / 1e6 }'
 }
 
-# The shell loop is timed as a whole command (sandbox start included),
+# The shell loops are timed as a whole command (sandbox start included),
 # best of 3, and reported per iteration.  Prints nothing if it failed.
-shloop() { # pin [platform]
+# shloop: busybox sh running busybox true (static); dynloop: dash running
+# /bin/true, a dynamic program (the loader's mappings, libc's start-up).
+shloop() { # pin [platform] [dyn]
 	pin="$1"; plat="${2:-}"
-	script="i=0; while [ \$i -lt $shloop_n ]; do $bb true; i=\$((i+1)); done"
+	n=$shloop_n; shell="$bb sh"; cmd="$bb true"
+	if [ -n "${3:-}" ]; then n=$dynloop_n; shell=/bin/sh; cmd=/bin/true; fi
+	script="i=0; while [ \$i -lt $n ]; do $cmd; i=\$((i+1)); done"
 	set --
 	[ -n "$pin" ] && set -- taskset -c 0
 	[ -n "$plat" ] && set -- "$@" "$runsc" do --platform="$plat" --
 	best=""
 	for run in 1 2 3; do
 		t0=$(now_ns)
-		"$@" "$bb" sh -c "$script" </dev/null >/dev/null 2>&1 || return 0
+		"$@" $shell -c "$script" </dev/null >/dev/null 2>&1 || return 0
 		t1=$(now_ns)
 		d=$((t1 - t0))
 		if [ -z "$best" ] || [ "$d" -lt "$best" ]; then best=$d; fi
 	done
-	awk -v t="$best" -v n="$shloop_n" 'BEGIN { printf "%.1f\n", t / n }'
+	awk -v t="$best" -v n="$n" 'BEGIN { printf "%.1f\n", t / n }'
 }
 
 # Prints the ns/op figure, or nothing if the run failed.
 measure() { # pin mode iterations [platform]
 	pin="$1"; mode="$2"; n="$3"; plat="${4:-}"
-	if [ "$mode" = shloop ]; then
-		shloop "$pin" "$plat"
+	if [ "$mode" = shloop ] || [ "$mode" = dynloop ]; then
+		shloop "$pin" "$plat" "$([ "$mode" = dynloop ] && echo dyn)"
 		return
 	fi
 	if [ "$mode" = gccbuild ]; then
@@ -211,4 +218,5 @@ echo "Issue 5 targets: stat and open+close <= 10x native; sequential read"
 echo "at least 50% of native throughput (a ratio of at most 2.0x); the gcc"
 echo "build <= 1.3x native (figures in ms per build, sandbox start included)."
 echo "sh loop: busybox sh running '$bb true' $shloop_n times, the whole command"
-echo "timed (sandbox start-up included) and divided by $shloop_n."
+echo "timed (sandbox start-up included) and divided by $shloop_n; the dash loop"
+echo "likewise, /bin/sh running /bin/true $dynloop_n times."
