@@ -717,6 +717,11 @@ static long map_file_at(struct task *t, uint64_t start, uint64_t len, int prot,
 		mm_flush_locked(t);
 		held = pend_add(t, &q, f, host_fd, start, start + len);
 	}
+	/* A writable file mapping is written at once, as a rule (a
+	 * library's data: the loader zeroes the end of its last page), so
+	 * the batch runs now, in this hand-off, rather than in a fault's. */
+	if (held && (prot & PROT_WRITE))
+		mm_flush_locked(t);
 	long r = (long)start;
 	if (!held) {
 		if (mm->pend && mm->pend->file && mm->pend->file != f)

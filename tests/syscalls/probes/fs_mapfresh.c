@@ -60,17 +60,18 @@ static void loader_pattern(void)
 	/* The whole file, read-only, at an address the kernel picks. */
 	char *base = mmap(NULL, 8 * PG, PROT_READ, MP, fd, 0);
 	CHECK_TRUE("whole file mapped", base != MAP_FAILED);
-	/* Page 1 from the file's page 3, executable; pages 2-3 writable from
-	 * pages 4-5; an anonymous tail; page 0 made PROT_NONE. */
+	/* Page 1 from the file's page 3, executable; an anonymous tail;
+	 * page 0 made PROT_NONE; pages 2-3 writable from pages 4-5 (last:
+	 * a writable one may end what a sandbox holds back). */
 	char *a = mmap(base + PG, PG, PROT_READ | PROT_EXEC,
 		       MP | MAP_FIXED, fd, 3 * PG);
-	char *b = mmap(base + 2 * PG, 2 * PG, PROT_READ | PROT_WRITE,
-		       MP | MAP_FIXED, fd, 4 * PG);
 	char *c = mmap(base + 4 * PG, 4 * PG, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, -1, 0);
+	CHECK_OK("mprotect page 0 to PROT_NONE", mprotect(base, PG, PROT_NONE));
+	char *b = mmap(base + 2 * PG, 2 * PG, PROT_READ | PROT_WRITE,
+		       MP | MAP_FIXED, fd, 4 * PG);
 	CHECK_TRUE("fixed maps inside it",
 		   a == base + PG && b == base + 2 * PG && c == base + 4 * PG);
-	CHECK_OK("mprotect page 0 to PROT_NONE", mprotect(base, PG, PROT_NONE));
 	close(fd);
 	CHECK_TRUE("segments hold the file's pages",
 		   a[0] == 'd' && b[0] == 'e' && b[PG] == 'f' &&
@@ -81,6 +82,19 @@ static void loader_pattern(void)
 	NOTE("read of the PROT_NONE page: %s\n", code_name(read_faults(base)));
 	munmap(base, 8 * PG);
 	NOTE("read after munmap: %s\n", code_name(read_faults(base + PG)));
+}
+
+/* Read-only, then made writable: a sandbox that holds back a loader's
+ * mappings may run a writable one at once (it is written at once, as a
+ * rule), and the cases below want the memory untouched until the call. */
+static void *fresh_rw(size_t len, int fd, off_t off)
+{
+	char *p = mmap(NULL, len, PROT_READ, MP, fd, off);
+	if (p == MAP_FAILED || mprotect(p, len, PROT_READ | PROT_WRITE) < 0) {
+		perror("fresh_rw");
+		exit(2);
+	}
+	return p;
 }
 
 /* A mapping nobody has touched yet, as a system call's buffer. */
@@ -98,7 +112,7 @@ static void syscall_buffers(void)
 	munmap(p, 2 * PG);
 
 	/* read(2) into a fresh writable private mapping. */
-	char *w = mmap(NULL, PG, PROT_READ | PROT_WRITE, MP, fd, 0);
+	char *w = fresh_rw(PG, fd, 0);
 	CHECK_RET("write 3 bytes", write(pfd[1], "xyz", 3), 3);
 	CHECK_RET("read into a fresh mapping", read(pfd[0], w + 10, 3), 3);
 	CHECK_TRUE("mapping has them and the file's bytes around",
@@ -106,8 +120,7 @@ static void syscall_buffers(void)
 	munmap(w, PG);
 
 	/* futex on a word of a fresh mapping: its value is read. */
-	uint32_t *fw = mmap(NULL, PG, PROT_READ | PROT_WRITE, MP, fd,
-			    0);
+	uint32_t *fw = fresh_rw(PG, fd, 0);
 	FERR("FUTEX_WAIT with the wrong value",
 	     syscall(SYS_futex, fw, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0),
 	     EAGAIN);
@@ -139,8 +152,7 @@ static void frame_on_fresh(void)
 {
 	fs_put_pages("s", 16);
 	int fd = open("s", O_RDONLY);
-	char *st = mmap(NULL, 16 * PG, PROT_READ | PROT_WRITE, MP,
-			fd, 0);
+	char *st = fresh_rw(16 * PG, fd, 0);
 	close(fd);
 	stack_t ss = { .ss_sp = st, .ss_size = 16 * PG, .ss_flags = 0 };
 	CHECK_OK("sigaltstack on a fresh mapping", sigaltstack(&ss, NULL));
