@@ -263,9 +263,15 @@ long task_clone(struct task *t, const struct clone_args_k *ca)
 	if (f & CLONE_PARENT_SETTID)
 		task_copy_out(t, ca->parent_tid, &tid, sizeof(tid));
 	if (f & CLONE_CHILD_SETTID) {
+		/* Into the child's memory: the same mm's (held-back mappings
+		 * run, the stub's ranges refused), or a fork child's, where
+		 * the stub's ranges are refused as task_copy_out does. */
 		if (n->mm == t->mm)
-			mm_flush(t, ca->child_tid, ca->child_tid + sizeof(tid));
-		n->k->plat->copy_out(n->mm->as, ca->child_tid, &tid, sizeof(tid));
+			task_copy_out(t, ca->child_tid, &tid, sizeof(tid));
+		else if (!mm_range_reserved(ca->child_tid,
+					    ca->child_tid + sizeof(tid)))
+			n->k->plat->copy_out(n->mm->as, ca->child_tid, &tid,
+					     sizeof(tid));
 	}
 	if (f & CLONE_PIDFD) {
 		pidfd = pidfd_create(t, ng, O_CLOEXEC);
