@@ -141,6 +141,11 @@ struct platform_ops {
 	 * calls succeeded, or -errno if the batch could not run. */
 	int (*batch)(struct plat_thread *th, int host_fd,
 		     const struct plat_sysreq *reqs, int n, long *rets);
+	/* Optional: batch with two host fds, host_fd at PLAT_FDPASS_RECV_FD
+	 * and host_fd2 at PLAT_FDPASS_RECV_FD2 (both closed after); n <=
+	 * PLAT_BATCH2_MAX. */
+	int (*batch2)(struct plat_thread *th, int host_fd, int host_fd2,
+		      const struct plat_sysreq *reqs, int n, long *rets);
 	/* batch may be asked from any thread's sentry side while others of
 	 * the address space run (systrap: its executor): the mm may then
 	 * hold mapping requests back and batch them (mm_flush). */
@@ -238,6 +243,8 @@ int plat_fpstate_sanitize(void *buf, size_t len);
 #define PLAT_BATCH_MAX 60 /* calls in one batch (besides the fd's own) */
 #define PLAT_MAPPED_COPY_MAX 4096 /* copy_in_mapped, copy_out_mapped */
 #define PLAT_FDPASS_RECV_FD 0 /* where a received fd lands */
+#define PLAT_FDPASS_RECV_FD2 2 /* where batch2's second fd is moved */
+#define PLAT_BATCH2_MAX (PLAT_BATCH_MAX - 4) /* its calls (4 more its own) */
 /* The msghdr a stub receives a passed fd with, kept in memory the stub can
  * reach (stub addresses inside). The workload can scribble on it: then the
  * receive fails, or the fd lands nowhere useful; the sentry never reads

@@ -938,7 +938,7 @@ static uint64_t recv_area_init(struct plat_as *as)
 	return base;
 }
 
-static int as_batch(struct plat_as *as, int host_fd,
+static int as_batch(struct plat_as *as, int host_fd, int host_fd2,
 		    const struct plat_sysreq *reqs, int n, long *rets);
 
 /* Gives a new stub its own fd-passing channel in place of the one it
@@ -966,7 +966,7 @@ static int own_socket(struct plat_as *as)
 	struct plat_sysreq req = {
 		SYS_dup2, { PLAT_FDPASS_RECV_FD, PLAT_FDPASS_FD } };
 	long r = -EIO;
-	int ok = as_batch(as, sp[1], &req, 1, &r);
+	int ok = as_batch(as, sp[1], -1, &req, 1, &r);
 	if (ok != 1 || r != PLAT_FDPASS_FD) {
 		chan_put(c);
 		return ok < 0 ? ok : -EIO;
@@ -1936,7 +1936,11 @@ static int copy_scale(const struct plat_sysreq *reqs, int n)
  * both always succeed), so the fd received next lands there whatever an
  * earlier batch left behind, and closes it at the end. Nothing about the
  * fd is decided from the result page, which the workload can write. */
-static int as_batch(struct plat_as *as, int host_fd,
+/* host_fd2 (>= 0 only with host_fd): a second fd, at PLAT_FDPASS_RECV_FD2
+ * (batch2). It is sent first; the stub moves it there from where it lands
+ * (the lowest free number, PLAT_FDPASS_RECV_FD) before it takes host_fd:
+ * a stub holds no fd but PLAT_FDPASS_FD between batches. */
+static int as_batch(struct plat_as *as, int host_fd, int host_fd2,
 		    const struct plat_sysreq *reqs, int n, long *rets)
 {
 	struct systrap_req b[SYSTRAP_BATCH_MAX];
@@ -1944,23 +1948,33 @@ static int as_batch(struct plat_as *as, int host_fd,
 	int err;
 
 	_Static_assert(PLAT_BATCH_MAX + 4 <= SYSTRAP_BATCH_MAX, "batch size");
-	if (n < 0 || n > PLAT_BATCH_MAX)
+	_Static_assert(PLAT_BATCH2_MAX + 8 <= SYSTRAP_BATCH_MAX, "batch2 size");
+	if (host_fd < 0)
+		host_fd2 = -1;
+	if (n < 0 || n > (host_fd2 >= 0 ? PLAT_BATCH2_MAX : PLAT_BATCH_MAX))
 		return -EINVAL;
 	int scale = copy_scale(reqs, n);
 	/* Fixed once the address space has threads (own_socket swaps it
 	 * before its first). */
 	struct fdchan *ch = as->chan;
+	if (host_fd2 >= 0 && !ch)
+		return -ENOTSUP; /* the zygote's: never loaded into */
 	if (host_fd >= 0) {
 		chan_lock(ch);
-		err = chan_send(ch, host_fd);
+		/* chan_send drains first: the second goes on its own. */
+		err = chan_send(ch, host_fd2 >= 0 ? host_fd2 : host_fd);
+		if (!err && host_fd2 >= 0)
+			err = plat_fd_send(ch->fd, host_fd);
 		if (err < 0) {
+			chan_drain(ch);
 			chan_unlock(ch);
 			return err;
 		}
 	}
 	pthread_mutex_lock(&as->lock);
 	int k = 0;
-	int fd_calls = host_fd >= 0 ? 3 : 0; /* the calls before reqs */
+	/* the calls before reqs */
+	int fd_calls = host_fd < 0 ? 0 : host_fd2 < 0 ? 3 : 6;
 	if (host_fd >= 0) {
 		uint64_t base = recv_area_init(as);
 		b[k++] = (struct systrap_req){
@@ -1971,6 +1985,17 @@ static int as_batch(struct plat_as *as, int host_fd,
 		b[k++] = (struct systrap_req){
 			SYS_recvmsg,
 			{ PLAT_FDPASS_FD, base, MSG_CMSG_CLOEXEC | MSG_DONTWAIT } };
+		if (host_fd2 >= 0) {
+			b[k++] = (struct systrap_req){
+				SYS_dup2,
+				{ PLAT_FDPASS_RECV_FD, PLAT_FDPASS_RECV_FD2 } };
+			b[k++] = (struct systrap_req){
+				SYS_close, { PLAT_FDPASS_RECV_FD } };
+			b[k++] = (struct systrap_req){
+				SYS_recvmsg,
+				{ PLAT_FDPASS_FD, base,
+				  MSG_CMSG_CLOEXEC | MSG_DONTWAIT } };
+		}
 	}
 	for (int i = 0; i < n; i++) {
 		b[k].nr = (uint64_t)reqs[i].nr;
@@ -1979,6 +2004,8 @@ static int as_batch(struct plat_as *as, int host_fd,
 	}
 	if (host_fd >= 0)
 		b[k++] = (struct systrap_req){ SYS_close, { PLAT_FDPASS_RECV_FD } };
+	if (host_fd2 >= 0)
+		b[k++] = (struct systrap_req){ SYS_close, { PLAT_FDPASS_RECV_FD2 } };
 	uint64_t args[6] = { (uint64_t)k };
 	err = executor_post_locked(as, SYSTRAP_OP_BATCH, args, b, k, scale,
 				   &done);
@@ -2014,6 +2041,10 @@ static int as_batch(struct plat_as *as, int host_fd,
 		uint64_t cargs[6] = { PLAT_FDPASS_RECV_FD };
 		long ignored;
 		executor_call_locked(as, SYS_close, cargs, &ignored);
+		if (host_fd2 >= 0) {
+			cargs[0] = PLAT_FDPASS_RECV_FD2;
+			executor_call_locked(as, SYS_close, cargs, &ignored);
+		}
 		chan_drain(ch);
 		if (done < fd_calls)
 			err = -EIO;
@@ -2039,7 +2070,13 @@ static int as_batch(struct plat_as *as, int host_fd,
 static int systrap_batch(struct plat_thread *th, int host_fd,
 			 const struct plat_sysreq *reqs, int n, long *rets)
 {
-	return as_batch(th->as, host_fd, reqs, n, rets);
+	return as_batch(th->as, host_fd, -1, reqs, n, rets);
+}
+
+static int systrap_batch2(struct plat_thread *th, int host_fd, int host_fd2,
+			  const struct plat_sysreq *reqs, int n, long *rets)
+{
+	return as_batch(th->as, host_fd, host_fd2, reqs, n, rets);
 }
 
 /* The rewritten sites' region keeps its bytes: the new program's sites
@@ -2424,6 +2461,7 @@ const struct platform_ops plat_systrap_ops = {
 	.thread_vfork_child = systrap_thread_vfork_child,
 	.sites_moved = systrap_sites_moved,
 	.batch = systrap_batch,
+	.batch2 = systrap_batch2,
 	.lazy_maps = true,
 	.as_reset = systrap_as_reset,
 	.copy_in = systrap_copy_in,

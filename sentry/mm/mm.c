@@ -1197,40 +1197,99 @@ int mm_host_reset(struct task *t)
 	return 0;
 }
 
-/* An exec in place puts its unmapping of the old image in front of the
- * new one's mappings: one hand-off to the stub's executor instead of two
- * (the first alone had been some 100 us of each fork+exec). */
-static long do_load_segments(struct task *t, struct file *f, int host_fd,
-			     const struct mm_seg *segs, int n, const int *mprot,
-			     const int *maxprot)
+/* One file's part of a load (a program, its interpreter): its segments and
+ * what load_check found. */
+struct load_group {
+	struct file *f; /* NULL: anonymous segments only */
+	const struct mm_seg *segs;
+	int n;
+	int host_fd; /* ours, -1: none */
+	uint64_t fd_at; /* host_fd's number in the stub during the batch */
+	int mprot[MM_LOAD_MAX], maxprot[MM_LOAD_MAX];
+};
+
+/* The checks of g's segments, and its file's host fd. */
+static int load_check(struct load_group *g)
 {
-	struct plat_sysreq req[2 * MM_LOAD_MAX + MM_RESET_MAX];
-	long ret[2 * MM_LOAD_MAX + MM_RESET_MAX];
+	bool any_file = false;
+
+	g->host_fd = -1;
+	if (g->n < 0 || g->n > MM_LOAD_MAX)
+		return -ENODEV;
+	for (int i = 0; i < g->n; i++) {
+		const struct mm_seg *s = &g->segs[i];
+		if (s->start < MM_MIN_ADDR || s->end > MM_TASK_SIZE ||
+		    s->start > s->file_end || s->file_end > s->end ||
+		    ((s->start | s->file_end | s->end | s->off) &
+		     (MM_PAGE - 1)) ||
+		    mm_range_reserved(s->start, s->end))
+			return -ENOMEM;
+		bool zero = s->zero_from < s->file_end &&
+			    s->zero_from >= s->start;
+		g->mprot[i] = s->prot | (zero ? PROT_WRITE : 0);
+		g->maxprot[i] = PROT_VALID;
+		if (s->file_end > s->start) {
+			if (!g->f)
+				return -EINVAL;
+			any_file = true;
+			g->maxprot[i] = file_maxprot(g->f, MAP_PRIVATE, s->prot);
+			if (g->maxprot[i] < 0)
+				return g->maxprot[i];
+		}
+	}
+	if (!any_file) {
+		g->f = NULL;
+		return 0;
+	}
+	g->host_fd = file_mmap_fd(g->f);
+	return g->host_fd < 0 ? g->host_fd : 0;
+}
+
+/* Maps the groups in one hand-off (two files: platform_ops.batch2). An
+ * exec in place puts its unmapping of the old image in front of the new
+ * one's mappings: one hand-off to the stub's executor instead of two (the
+ * first alone had been some 100 us of each fork+exec). mm locked. */
+static long do_load(struct task *t, struct load_group *gs, int ng)
+{
+	struct plat_sysreq req[PLAT_BATCH_MAX];
+	long ret[PLAT_BATCH_MAX];
 	_Static_assert(2 * MM_LOAD_MAX + MM_RESET_MAX <= PLAT_BATCH_MAX,
 		       "a load fits one batch");
-	int k = 0, nreset = 0;
+	int k = 0, nreset = 0, fds[2], nfd = 0;
 
 	if (t->mm->host_stale)
 		k = nreset = reset_reqs(req);
-
-	for (int i = 0; i < n; i++) {
-		const struct mm_seg *g = &segs[i];
-		if (g->file_end > g->start)
-			req[k++] = (struct plat_sysreq){
-				SYS_mmap,
-				{ g->start, g->file_end - g->start,
-				  (uint64_t)mprot[i], MAP_PRIVATE | MAP_FIXED,
-				  PLAT_FDPASS_RECV_FD, g->off } };
-		if (g->end > g->file_end)
-			req[k++] = (struct plat_sysreq){
-				SYS_mmap,
-				{ g->file_end, g->end - g->file_end,
-				  (uint64_t)g->prot,
-				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
-				  (uint64_t)-1, 0 } };
+	for (int j = 0; j < ng; j++) {
+		struct load_group *g = &gs[j];
+		if (g->host_fd >= 0) {
+			g->fd_at = nfd ? PLAT_FDPASS_RECV_FD2 : PLAT_FDPASS_RECV_FD;
+			fds[nfd++] = g->host_fd;
+		}
+		for (int i = 0; i < g->n; i++) {
+			const struct mm_seg *s = &g->segs[i];
+			if (k + 2 > PLAT_BATCH_MAX)
+				return -E2BIG; /* mm_load_pair checked: never */
+			if (s->file_end > s->start)
+				req[k++] = (struct plat_sysreq){
+					SYS_mmap,
+					{ s->start, s->file_end - s->start,
+					  (uint64_t)g->mprot[i],
+					  MAP_PRIVATE | MAP_FIXED, g->fd_at,
+					  s->off } };
+			if (s->end > s->file_end)
+				req[k++] = (struct plat_sysreq){
+					SYS_mmap,
+					{ s->file_end, s->end - s->file_end,
+					  (uint64_t)s->prot,
+					  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+					  (uint64_t)-1, 0 } };
+		}
 	}
 	mm_flush_locked(t);
-	int ok = t->k->plat->batch(t->th, f ? host_fd : -1, req, k, ret);
+	int ok = nfd == 2 ? t->k->plat->batch2(t->th, fds[0], fds[1], req, k,
+					       ret)
+			  : t->k->plat->batch(t->th, nfd ? fds[0] : -1, req, k,
+					      ret);
 	if (ok < 0)
 		return ok;
 	if (ok < k)
@@ -1239,79 +1298,85 @@ static long do_load_segments(struct task *t, struct file *f, int host_fd,
 	for (int i = nreset; i < k; i++)
 		if ((uint64_t)ret[i] != req[i].args[0])
 			return -EIO; /* the stub disobeyed MAP_FIXED */
-	for (int i = 0; i < n; i++) {
-		const struct mm_seg *g = &segs[i];
-		int err = 0;
-		if (g->file_end > g->start) {
-			err = vma_insert_max(t->mm, g->start, g->file_end,
-					     mprot[i], MAP_PRIVATE, NULL, 0,
-					     g->off, f, maxprot[i]);
+	for (int j = 0; j < ng; j++) {
+		struct load_group *g = &gs[j];
+		for (int i = 0; i < g->n; i++) {
+			const struct mm_seg *s = &g->segs[i];
+			int err = 0;
+			if (s->file_end > s->start)
+				err = vma_insert_max(t->mm, s->start, s->file_end,
+						     g->mprot[i], MAP_PRIVATE,
+						     NULL, 0, s->off, g->f,
+						     g->maxprot[i]);
+			if (!err && s->end > s->file_end)
+				err = vma_insert(t->mm, s->file_end, s->end,
+						 s->prot,
+						 MAP_PRIVATE | MAP_ANONYMOUS,
+						 s->name, 0, 0, NULL);
+			if (err)
+				return err;
 		}
-		if (!err && g->end > g->file_end)
-			err = vma_insert(t->mm, g->file_end, g->end, g->prot,
-					 MAP_PRIVATE | MAP_ANONYMOUS, g->name, 0,
-					 0, NULL);
-		if (err)
-			return err;
 	}
 	merge_neighbours(t->mm);
 	return 0;
 }
 
+/* The bss's share of each last file page, then its final protection if
+ * that page was made writable only for this. */
+static int load_finish(struct task *t, const struct load_group *g)
+{
+	static const uint8_t zeros[MM_PAGE];
+	for (int i = 0; i < g->n; i++) {
+		const struct mm_seg *s = &g->segs[i];
+		if (g->mprot[i] == s->prot && !(s->zero_from < s->file_end &&
+						s->zero_from >= s->start))
+			continue;
+		int r = task_copy_out(t, s->zero_from, zeros,
+				      s->file_end - s->zero_from);
+		if (r == 0 && g->mprot[i] != s->prot)
+			r = (int)mm_mprotect(t, s->start,
+					     s->file_end - s->start, s->prot);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int load_groups(struct task *t, struct load_group *gs, int ng)
+{
+	int err = 0;
+	for (int j = 0; j < ng && !err; j++)
+		err = load_check(&gs[j]);
+	long r = err ? err : LOCKED(do_load(t, gs, ng));
+	for (int j = 0; j < ng; j++)
+		if (gs[j].host_fd >= 0)
+			close(gs[j].host_fd);
+	for (int j = 0; r == 0 && j < ng; j++)
+		r = load_finish(t, &gs[j]);
+	return (int)r;
+}
+
 int mm_load_segments(struct task *t, struct file *f, const struct mm_seg *segs,
 		     int n)
 {
-	int mprot[MM_LOAD_MAX], maxprot[MM_LOAD_MAX];
-	bool any_file = false;
-
-	if (n < 0 || n > MM_LOAD_MAX || !t->k->plat->batch)
+	if (!t->k->plat->batch)
 		return -ENODEV;
-	for (int i = 0; i < n; i++) {
-		const struct mm_seg *g = &segs[i];
-		if (g->start < MM_MIN_ADDR || g->end > MM_TASK_SIZE ||
-		    g->start > g->file_end || g->file_end > g->end ||
-		    ((g->start | g->file_end | g->end | g->off) &
-		     (MM_PAGE - 1)) ||
-		    mm_range_reserved(g->start, g->end))
-			return -ENOMEM;
-		bool zero = g->zero_from < g->file_end &&
-			    g->zero_from >= g->start;
-		mprot[i] = g->prot | (zero ? PROT_WRITE : 0);
-		maxprot[i] = PROT_VALID;
-		if (g->file_end > g->start) {
-			if (!f)
-				return -EINVAL;
-			any_file = true;
-			maxprot[i] = file_maxprot(f, MAP_PRIVATE, g->prot);
-			if (maxprot[i] < 0)
-				return maxprot[i];
-		}
-	}
-	int host_fd = -1;
-	if (any_file) {
-		host_fd = file_mmap_fd(f);
-		if (host_fd < 0)
-			return host_fd;
-	}
-	long r = LOCKED(do_load_segments(t, any_file ? f : NULL, host_fd, segs,
-					 n, mprot, maxprot));
-	if (host_fd >= 0)
-		close(host_fd);
-	/* The bss's share of the last file page, then its final protection
-	 * if that page was made writable only for this. */
-	static const uint8_t zeros[MM_PAGE];
-	for (int i = 0; r == 0 && i < n; i++) {
-		const struct mm_seg *g = &segs[i];
-		if (mprot[i] == g->prot && !(g->zero_from < g->file_end &&
-					     g->zero_from >= g->start))
-			continue;
-		r = task_copy_out(t, g->zero_from, zeros,
-				  g->file_end - g->zero_from);
-		if (r == 0 && mprot[i] != g->prot)
-			r = mm_mprotect(t, g->start, g->file_end - g->start,
-					g->prot);
-	}
-	return (int)r;
+	struct load_group g = { .f = f, .segs = segs, .n = n };
+	return load_groups(t, &g, 1);
+}
+
+int mm_load_pair(struct task *t, struct file *fa, const struct mm_seg *sa,
+		 int na, struct file *fb, const struct mm_seg *sb, int nb)
+{
+	if (!t->k->plat->batch || !t->k->plat->batch2)
+		return -ENOTSUP;
+	/* Room for both (each segment may take two calls, the reset its
+	 * gaps) beside the platform's own calls for two fds. */
+	if (na < 0 || nb < 0 || 2 * (na + nb) + MM_RESET_MAX > PLAT_BATCH2_MAX)
+		return -ENOTSUP;
+	struct load_group g[2] = { { .f = fa, .segs = sa, .n = na },
+				   { .f = fb, .segs = sb, .n = nb } };
+	return load_groups(t, g, 2);
 }
 
 int mm_map_file_fixed(struct task *t, uint64_t start, uint64_t len, int prot,

@@ -154,6 +154,12 @@ struct mm_seg {
  * caller copies instead); anything else as mmap. */
 int mm_load_segments(struct task *t, struct file *f, const struct mm_seg *segs,
 		     int n);
+/* mm_load_segments for two files in one hand-off (a program and its
+ * interpreter): -ENOTSUP if the platform cannot pass two fds at once or
+ * they do not fit (nothing done: load them one at a time); else as
+ * mm_load_segments. */
+int mm_load_pair(struct task *t, struct file *fa, const struct mm_seg *sa,
+		 int na, struct file *fb, const struct mm_seg *sb, int nb);
 /* For the loader: maps len bytes of f from off, private, at start; or
  * -ENODEV if f's file system cannot give the host an fd to map. */
 int mm_map_file_fixed(struct task *t, uint64_t start, uint64_t len, int prot,
