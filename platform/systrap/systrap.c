@@ -1949,8 +1949,8 @@ static int as_batch(struct plat_as *as, int host_fd, int host_fd2,
 
 	_Static_assert(PLAT_BATCH_MAX + 4 <= SYSTRAP_BATCH_MAX, "batch size");
 	_Static_assert(PLAT_BATCH2_MAX + 8 <= SYSTRAP_BATCH_MAX, "batch2 size");
-	if (host_fd < 0)
-		host_fd2 = -1;
+	if (host_fd < 0 && host_fd2 >= 0)
+		return -EINVAL; /* the calls would name an fd never passed */
 	if (n < 0 || n > (host_fd2 >= 0 ? PLAT_BATCH2_MAX : PLAT_BATCH_MAX))
 		return -EINVAL;
 	int scale = copy_scale(reqs, n);

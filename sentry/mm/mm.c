@@ -1256,6 +1256,10 @@ static long do_load(struct task *t, struct load_group *gs, int ng)
 	_Static_assert(2 * MM_LOAD_MAX + MM_RESET_MAX <= PLAT_BATCH_MAX,
 		       "a load fits one batch");
 	int k = 0, nreset = 0, fds[2], nfd = 0;
+	int max = PLAT_BATCH_MAX;
+	for (int j = 0; j < ng; j++)
+		if (gs[j].host_fd >= 0 && j > 0 && gs[0].host_fd >= 0)
+			max = PLAT_BATCH2_MAX;
 
 	if (t->mm->host_stale)
 		k = nreset = reset_reqs(req);
@@ -1267,7 +1271,7 @@ static long do_load(struct task *t, struct load_group *gs, int ng)
 		}
 		for (int i = 0; i < g->n; i++) {
 			const struct mm_seg *s = &g->segs[i];
-			if (k + 2 > PLAT_BATCH_MAX)
+			if (k + 2 > max)
 				return -E2BIG; /* mm_load_pair checked: never */
 			if (s->file_end > s->start)
 				req[k++] = (struct plat_sysreq){
@@ -1291,9 +1295,13 @@ static long do_load(struct task *t, struct load_group *gs, int ng)
 			  : t->k->plat->batch(t->th, nfd ? fds[0] : -1, req, k,
 					      ret);
 	if (ok < 0)
-		return ok;
+		return ok; /* -ENOTSUP: batch2 ran nothing (the caller retries) */
+	/* A host error once calls have run: never one that means "nothing
+	 * done, try the other way" to the loader. */
 	if (ok < k)
-		return ret[ok] < 0 ? ret[ok] : -EIO;
+		return ret[ok] < 0 && ret[ok] != -ENODEV && ret[ok] != -ENOTSUP
+			       ? ret[ok]
+			       : -EIO;
 	t->mm->host_stale = false;
 	for (int i = nreset; i < k; i++)
 		if ((uint64_t)ret[i] != req[i].args[0])
@@ -1345,6 +1353,8 @@ static int load_finish(struct task *t, const struct load_group *g)
 static int load_groups(struct task *t, struct load_group *gs, int ng)
 {
 	int err = 0;
+	for (int j = 0; j < ng; j++)
+		gs[j].host_fd = -1; /* closed below, checked or not */
 	for (int j = 0; j < ng && !err; j++)
 		err = load_check(&gs[j]);
 	long r = err ? err : LOCKED(do_load(t, gs, ng));
