@@ -103,7 +103,8 @@ static void reap_all_children(void)
 
 /* Starts the gofer serving the host's "/" on a new socket; returns the
  * sentry's end, or -errno; *gofer gets its pid. */
-static int start_gofer(const struct vfs_bind *binds, size_t n, pid_t *gofer)
+static int start_gofer(const struct vfs_bind *binds, size_t n, bool host_fds,
+		       pid_t *gofer)
 {
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
@@ -143,7 +144,7 @@ static int start_gofer(const struct vfs_bind *binds, size_t n, pid_t *gofer)
 			.nbinds = nb,
 			.hide = hide,
 			.nhide = 3,
-			.allow_fds = true,
+			.allow_fds = host_fds,
 		};
 		/* Only the socket and the log go with it. */
 		int keep = log_fd();
@@ -171,6 +172,9 @@ int cli_do(struct cli_globals *g, int argc, char **argv)
 		{ "cpu-pairing", required_argument, NULL, 'c' },
 		{ "syscall-patch", required_argument, NULL, 'P' },
 		{ "TESTONLY-crash-on-syscall", required_argument, NULL, 'X' },
+		/* Test hook: the gofer passes no host fds, so files are read
+		 * and programs loaded by copying (the fallbacks). */
+		{ "TESTONLY-no-host-fds", no_argument, NULL, 'N' },
 		{ "rw", required_argument, NULL, 'w' },
 		{ "ro", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
@@ -181,6 +185,7 @@ int cli_do(struct cli_globals *g, int argc, char **argv)
 		"[--ro DIR]... -- PROGRAM [ARGS...]\n";
 	struct vfs_bind binds[MAX_BINDS];
 	size_t nbinds = 0;
+	bool host_fds = true;
 	int c;
 
 	optind = 1;
@@ -202,6 +207,7 @@ int cli_do(struct cli_globals *g, int argc, char **argv)
 			break;
 		}
 		case 'X': cfg.crash_on_syscall = optarg; break;
+		case 'N': host_fds = false; break;
 		case 'w':
 		case 'r': {
 			char *real = realpath(optarg, NULL);
@@ -260,7 +266,7 @@ int cli_do(struct cli_globals *g, int argc, char **argv)
 		.umask = um,
 	};
 	pid_t gofer = -1;
-	vc.gofer_sock = start_gofer(binds, nbinds, &gofer);
+	vc.gofer_sock = start_gofer(binds, nbinds, host_fds, &gofer);
 	if (vc.gofer_sock < 0) {
 		log_error("cannot start the gofer: %s", strerror(-vc.gofer_sock));
 		return 125;
