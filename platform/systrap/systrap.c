@@ -1935,8 +1935,8 @@ static int copy_scale(const struct plat_sysreq *reqs, int n)
  * PLAT_FDPASS_RECV_FD is free (dup2 of the socket over it, then close:
  * both always succeed), so the fd received next lands there whatever an
  * earlier batch left behind, and closes it at the end. Nothing about the
- * fd is decided from the result page, which the workload can write. */
-/* host_fd2 (>= 0 only with host_fd): a second fd, at PLAT_FDPASS_RECV_FD2
+ * fd is decided from the result page, which the workload can write.
+ * host_fd2 (>= 0 only with host_fd): a second fd, at PLAT_FDPASS_RECV_FD2
  * (batch2). It is sent first; the stub moves it there from where it lands
  * (the lowest free number, PLAT_FDPASS_RECV_FD) before it takes host_fd:
  * a stub holds no fd but PLAT_FDPASS_FD between batches. */

@@ -36,19 +36,26 @@ struct task *task_current(void)
 }
 
 /* Small copies to and from memory the sentry knows is mapped with the
- * access needed go the platform's cheaper way: on systrap a read or write
- * of the stub's /proc/PID/mem, 1.3-1.5 us here against 1.9-2.0 for
- * process_vm_readv, which looks the process up and checks ptrace access
- * on every call: rt_sigaction's get went from 2.5 to 1.75 us, the stat
- * micro-benchmark to 0.830 of its time. */
+ * access needed (copy_may_map) go the platform's cheaper way: on systrap
+ * a read or write of the stub's /proc/PID/mem, 1.3-1.5 us here against
+ * 1.9-2.0 for process_vm_readv, which looks the process up and checks
+ * ptrace access on every call: rt_sigaction's get went from 2.5 to
+ * 1.75 us, the stat micro-benchmark to 0.830 of its time. */
+static bool copy_may_map(struct task *t, uint64_t addr, size_t n, bool write,
+			 bool has_mapped)
+{
+	/* Held-back mappings there are carried out first, whichever way. */
+	mm_flush(t, addr, addr + n);
+	return has_mapped && n <= PLAT_MAPPED_COPY_MAX &&
+	       mm_range_mapped(t->mm, addr, addr + n, write);
+}
+
 int task_copy_in(struct task *t, void *dst, uint64_t src, size_t n)
 {
 	if (src + n < src || src + n > MM_TASK_SIZE)
 		return -EFAULT;
-	mm_flush(t, src, src + n);
 	const struct platform_ops *p = t->k->plat;
-	if (p->copy_in_mapped && n <= PLAT_MAPPED_COPY_MAX &&
-	    mm_range_mapped(t->mm, src, src + n, false) &&
+	if (copy_may_map(t, src, n, false, p->copy_in_mapped) &&
 	    p->copy_in_mapped(t->mm->as, dst, src, n) == 0)
 		return 0;
 	return p->copy_in(t->mm->as, dst, src, n);
@@ -61,10 +68,8 @@ int task_copy_out(struct task *t, uint64_t dst, const void *src, size_t n)
 	/* The stub's own pages are never the workload's to write through us. */
 	if (n && mm_range_reserved(dst, dst + n))
 		return -EFAULT;
-	mm_flush(t, dst, dst + n);
 	const struct platform_ops *p = t->k->plat;
-	if (p->copy_out_mapped && n <= PLAT_MAPPED_COPY_MAX &&
-	    mm_range_mapped(t->mm, dst, dst + n, true) &&
+	if (copy_may_map(t, dst, n, true, p->copy_out_mapped) &&
 	    p->copy_out_mapped(t->mm->as, dst, src, n) == 0)
 		return 0;
 	return p->copy_out(t->mm->as, dst, src, n);

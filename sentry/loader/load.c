@@ -313,27 +313,32 @@ int loader_load(struct task *t, const struct exec_file *f,
 	err = build_segs(e, bias, segs, &nsegs);
 	if (err < 0)
 		return err;
-	/* The interpreter goes in the mmap area, as Linux maps it; where it
-	 * goes is known before the program is mapped, so both go in one
-	 * hand-off when the platform can pass two fds at once (an exec of a
-	 * dynamic program had two batches, the second taking 25-208 us). */
+	/* The interpreter goes in the mmap area, as Linux maps it. Its place
+	 * is chosen before the program is mapped (clear of the program's
+	 * image), so that both go in one hand-off when the platform can pass
+	 * two fds at once (an exec of a dynamic program had two batches, the
+	 * second taking 25-208 us); else after, one file at a time. */
+	const struct elf_info *ie = interp ? &interp->elf : NULL;
 	struct mm_seg isegs[MM_LOAD_MAX];
 	int nisegs = 0;
 	uint64_t ibase = 0;
-	bool pair = false;
-	if (interp && interp->elf.type == ET_DYN) {
-		const struct elf_info *ie = &interp->elf;
+	bool placed = false, pair = false;
+	if (ie && ie->type != ET_DYN)
+		return -ELIBBAD;
+	if (ie) {
 		uint64_t span = ie->max_vaddr - ie->min_vaddr;
 		uint64_t lo = e->min_vaddr + bias, hi = e->max_vaddr + bias;
-		if (mm_find_free(mm, span, mm->mmap_base, &ibase) == 0 &&
-		    (ibase + span <= lo || ibase >= hi) &&
-		    build_segs(ie, ibase - ie->min_vaddr, isegs, &nisegs) == 0) {
-			err = mm_load_pair(t, f->file, segs, nsegs,
-					   interp->file, isegs, nisegs);
-			pair = err != -ENOTSUP && err != -ENODEV;
-			if (pair && err < 0)
-				return err;
-		}
+		placed = mm_find_free(mm, span, mm->mmap_base, &ibase) == 0 &&
+			 (ibase + span <= lo || ibase >= hi) &&
+			 build_segs(ie, ibase - ie->min_vaddr, isegs,
+				    &nisegs) == 0;
+	}
+	if (placed) {
+		err = mm_load_pair(t, f->file, segs, nsegs, interp->file, isegs,
+				   nisegs);
+		pair = err != -ENOTSUP && err != -ENODEV;
+		if (pair && err < 0)
+			return err;
 	}
 	if (!pair)
 		err = mm_load_segments(t, f->file, segs, nsegs);
@@ -351,28 +356,27 @@ int loader_load(struct task *t, const struct exec_file *f,
 	mm->brk_start = mm->brk = e->max_vaddr + bias + random_pages(8192);
 
 	uint64_t entry = e->entry + bias;
-	if (pair) {
-		interp_bias = ibase - interp->elf.min_vaddr;
+	if (ie) {
+		if (!placed) {
+			uint64_t span = ie->max_vaddr - ie->min_vaddr;
+			nisegs = 0;
+			err = mm_find_free(mm, span, mm->mmap_base, &ibase);
+			if (!err)
+				err = build_segs(ie, ibase - ie->min_vaddr,
+						 isegs, &nisegs);
+			if (err < 0)
+				return err;
+		}
+		interp_bias = ibase - ie->min_vaddr;
+		if (!pair) {
+			err = mm_load_segments(t, interp->file, isegs, nisegs);
+			if (err == -ENODEV)
+				err = load_segments(t, ie, interp->file,
+						    interp_bias);
+			if (err < 0)
+				return err;
+		}
 		mm->mmap_base = ibase;
-		entry = interp->elf.entry + interp_bias;
-	} else if (interp) {
-		const struct elf_info *ie = &interp->elf;
-		uint64_t span = ie->max_vaddr - ie->min_vaddr, base;
-		if (ie->type != ET_DYN)
-			return -ELIBBAD;
-		err = mm_find_free(mm, span, mm->mmap_base, &base);
-		if (err < 0)
-			return err;
-		interp_bias = base - ie->min_vaddr;
-		nsegs = 0;
-		err = build_segs(ie, interp_bias, segs, &nsegs);
-		if (!err)
-			err = mm_load_segments(t, interp->file, segs, nsegs);
-		if (err == -ENODEV)
-			err = load_segments(t, ie, interp->file, interp_bias);
-		if (err < 0)
-			return err;
-		mm->mmap_base = base;
 		entry = ie->entry + interp_bias;
 	}
 

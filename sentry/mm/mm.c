@@ -390,12 +390,12 @@ int mm_find_free(struct mm *mm, uint64_t len, uint64_t below_top,
  * executor, 15-25 us each. On a platform whose batches any sentry thread
  * may ask for (platform_ops.lazy_maps), such a first mapping into a range
  * the host has nothing in (map_file_at says which) is held back instead,
- * and so is whatever follows
- * inside such a range (mmap, mprotect, munmap): the host has nothing
- * there until they run, so an access by the workload faults (mm_flush_fault
- * runs them and the access is tried again), and before the sentry reaches
- * that memory itself (copies, a pread into it, a fork) mm_flush runs them.
- * Any other host call of the mm runs them first, in the same batch. */
+ * and so is whatever follows inside such a range (mmap, mprotect,
+ * munmap): the host has nothing there until they run, so an access by
+ * the workload faults (mm_flush_fault runs them and the access is tried
+ * again), and before the sentry reaches that memory itself (copies, a
+ * pread into it, a fork) mm_flush runs them. Any other host call of the
+ * mm runs them first, in the same batch. */
 #define MM_PEND_MAX 16
 #define MM_PEND_RANGES 8
 struct mm_pend {
@@ -482,19 +482,17 @@ static bool pend_add(struct task *t, const struct plat_sysreq *q,
 		return false;
 	if (f && pd->file && pd->file != f)
 		return false;
+	if (f && !pd->file) /* nothing held back yet: noexec is free */
+		pd->noexec = host_noexec(host_fd);
+	if ((prot & PROT_EXEC) && (f || pd->file) && pd->noexec)
+		return false;
 	if (f && !pd->file) {
-		bool noexec = host_noexec(host_fd);
-		if (noexec && (prot & PROT_EXEC))
-			return false;
 		int fd = fcntl(host_fd, F_DUPFD_CLOEXEC, 3);
 		if (fd < 0)
 			return false;
 		pd->fd = fd;
 		pd->file = file_ref(f);
-		pd->noexec = noexec;
 	}
-	if ((prot & PROT_EXEC) && pd->file && pd->noexec)
-		return false;
 	pd->req[pd->n++] = *q;
 	if (lo < hi) {
 		pd->lo[pd->nranges] = lo;
@@ -504,14 +502,13 @@ static bool pend_add(struct task *t, const struct plat_sysreq *q,
 	return true;
 }
 
-/* Runs the held-back requests, then n more (reqs; rets gets their
- * results) in one batch where one will do; host_fd (-1: none) is the fd
- * the n name, of the held-back mappings' file if they have one. Returns
- * how many of the n succeeded (they stop at the first failure, as a batch
- * does) or -errno. A held-back request that fails is logged and skipped:
- * its memory is then not there, and an access faults. mm locked. */
-static int host_batch(struct task *t, const struct plat_sysreq *reqs, int n,
-		      int host_fd, long *rets)
+/* Runs the held-back requests, then q (NULL: none) in the same batch;
+ * host_fd (-1: none) is the fd q names, of the held-back mappings' file
+ * if they have one. Returns q's result (0 without q), or -errno if the
+ * batch could not run. A held-back request that fails is logged and its
+ * range unmapped (below): an access there then faults. mm locked. */
+static long host_batch(struct task *t, const struct plat_sysreq *q,
+		       int host_fd)
 {
 	struct mm *mm = t->mm;
 	struct mm_pend *pd = mm->pend;
@@ -519,21 +516,15 @@ static int host_batch(struct task *t, const struct plat_sysreq *reqs, int n,
 	struct plat_sysreq all[MM_PEND_MAX + 1];
 	long r[MM_PEND_MAX + 1];
 
-	if (np == 0 && n == 0)
+	if (np == 0 && !q)
 		return 0;
-	if (np + n > MM_PEND_MAX + 1) {
-		/* A big batch (the loader's): the held-back ones first. */
-		int err = host_batch(t, NULL, 0, -1, NULL);
-		if (err < 0)
-			return err;
-		return t->k->plat->batch(t->th, host_fd, reqs, n, rets);
-	}
 	int fd = host_fd >= 0 ? host_fd : np ? pd->fd : -1;
 	if (np)
 		memcpy(all, pd->req, (size_t)np * sizeof(all[0]));
-	if (n)
-		memcpy(all + np, reqs, (size_t)n * sizeof(all[0]));
-	int total = np + n, at = 0, ret = 0, unmapped_at = -1, held = np;
+	if (q)
+		all[np] = *q;
+	int total = np + (q != NULL), at = 0, ret = 0, unmapped_at = -1;
+	int held = np;
 	while (at < total) {
 		int ok = t->k->plat->batch(t->th, fd, all + at, total - at,
 					   r + at);
@@ -578,9 +569,7 @@ static int host_batch(struct task *t, const struct plat_sysreq *reqs, int n,
 		atomic_fetch_add(&mm->flushes, 1);
 	if (ret < 0)
 		return ret;
-	for (int i = 0; i < n && np + i <= at && np + i < total; i++)
-		rets[i] = r[np + i];
-	return at > np ? at - np : 0;
+	return q ? r[np] : 0; /* q ran: its result, or its error */
 }
 
 /* One host call, after whatever was held back. */
@@ -590,15 +579,13 @@ static long host_call(struct task *t, long nr, uint64_t a0, uint64_t a1,
 	if (!atomic_load(&t->mm->pending))
 		return task_host_syscall(t, nr, a0, a1, a2, a3, a4, a5);
 	struct plat_sysreq q = { nr, { a0, a1, a2, a3, a4, a5 } };
-	long r = -EIO;
-	int ok = host_batch(t, &q, 1, -1, &r);
-	return ok < 0 ? ok : r;
+	return host_batch(t, &q, -1);
 }
 
 void mm_flush_locked(struct task *t)
 {
 	if (atomic_load(&t->mm->pending))
-		host_batch(t, NULL, 0, -1, NULL);
+		host_batch(t, NULL, -1);
 }
 
 void mm_flush(struct task *t, uint64_t start, uint64_t end)
@@ -689,8 +676,8 @@ static int file_maxprot(struct file *f, int type, int prot)
 	return max;
 }
 
-/* Maps host_fd (f's data) at start in the stub and records the vma. */
-/* may_hold: the mapping may open a range held back. Only a loader's first
+/* Maps host_fd (f's data) at start in the stub and records the vma.
+ * may_hold: the mapping may open a range held back. Only a loader's first
  * mapping of a library is worth it: glibc's passes MAP_DENYWRITE (which
  * Linux ignores), and its segments follow at fixed addresses inside it
  * before anything touches it. Any other file mapping is touched first, as
@@ -706,36 +693,26 @@ static long map_file_at(struct task *t, uint64_t start, uint64_t len, int prot,
 		SYS_mmap, { start, len, (uint64_t)prot,
 			    (uint64_t)(type | (flags & MAP_PASS) | MAP_FIXED),
 			    PLAT_FDPASS_RECV_FD, off } };
-	bool inside = pend_covers(mm, start, start + len);
-	bool may = !(flags & MAP_POPULATE) &&
-		   (inside || (may_hold && !overlaps_vma(mm, start, start + len)));
-	bool held = may && pend_add(t, &q, f, host_fd, inside ? 0 : start,
-				    inside ? 0 : start + len);
-	if (!held && may && !inside && mm->pend && mm->pend->file &&
-	    mm->pend->file != f) {
-		/* The next library: the last one's requests go first. */
+	/* One file's fd per batch: another file's held-back requests (the
+	 * last library's) go first. */
+	if (mm->pend && mm->pend->file && mm->pend->file != f)
 		mm_flush_locked(t);
-		held = pend_add(t, &q, f, host_fd, start, start + len);
-	}
+	bool inside = pend_covers(mm, start, start + len);
+	bool held = !(flags & MAP_POPULATE) &&
+		    (inside ||
+		     (may_hold && !overlaps_vma(mm, start, start + len))) &&
+		    pend_add(t, &q, f, host_fd, inside ? 0 : start,
+			     inside ? 0 : start + len);
 	/* A writable file mapping is written at once, as a rule (a
 	 * library's data: the loader zeroes the end of its last page), so
 	 * the batch runs now, in this hand-off, rather than in a fault's. */
 	if (held && (prot & PROT_WRITE))
 		mm_flush_locked(t);
-	long r = (long)start;
-	if (!held) {
-		if (mm->pend && mm->pend->file && mm->pend->file != f)
-			mm_flush_locked(t); /* one fd per batch */
-		if (atomic_load(&mm->pending)) {
-			int ok = host_batch(t, &q, 1, host_fd, &r);
-			if (ok < 0)
-				r = ok;
-		} else {
-			r = plat_map_fd(t->k->plat, t->th, host_fd, start, len,
-					prot, type | (flags & MAP_PASS) | MAP_FIXED,
-					off);
-		}
-	}
+	long r = held ? (long)start
+	       : atomic_load(&mm->pending)
+		       ? host_batch(t, &q, host_fd)
+		       : plat_map_fd(t->k->plat, t->th, host_fd, start, len, prot,
+				     type | (flags & MAP_PASS) | MAP_FIXED, off);
 	if (r < 0)
 		return r;
 	if ((uint64_t)r != start)
@@ -1213,7 +1190,6 @@ static int load_check(struct load_group *g)
 {
 	bool any_file = false;
 
-	g->host_fd = -1;
 	if (g->n < 0 || g->n > MM_LOAD_MAX)
 		return -ENODEV;
 	for (int i = 0; i < g->n; i++) {
@@ -1256,19 +1232,18 @@ static long do_load(struct task *t, struct load_group *gs, int ng)
 	_Static_assert(2 * MM_LOAD_MAX + MM_RESET_MAX <= PLAT_BATCH_MAX,
 		       "a load fits one batch");
 	int k = 0, nreset = 0, fds[2], nfd = 0;
-	int max = PLAT_BATCH_MAX;
 	for (int j = 0; j < ng; j++)
-		if (gs[j].host_fd >= 0 && j > 0 && gs[0].host_fd >= 0)
-			max = PLAT_BATCH2_MAX;
+		if (gs[j].host_fd >= 0) {
+			gs[j].fd_at = nfd ? PLAT_FDPASS_RECV_FD2
+					  : PLAT_FDPASS_RECV_FD;
+			fds[nfd++] = gs[j].host_fd;
+		}
+	int max = nfd == 2 ? PLAT_BATCH2_MAX : PLAT_BATCH_MAX;
 
 	if (t->mm->host_stale)
 		k = nreset = reset_reqs(req);
 	for (int j = 0; j < ng; j++) {
 		struct load_group *g = &gs[j];
-		if (g->host_fd >= 0) {
-			g->fd_at = nfd ? PLAT_FDPASS_RECV_FD2 : PLAT_FDPASS_RECV_FD;
-			fds[nfd++] = g->host_fd;
-		}
 		for (int i = 0; i < g->n; i++) {
 			const struct mm_seg *s = &g->segs[i];
 			if (k + 2 > max)
