@@ -122,6 +122,15 @@ struct platform_ops {
 	 * parent's thread waits, trapped, in the same stub until the child
 	 * execs or exits. */
 	void (*thread_vfork_child)(struct plat_thread *th);
+	/* Optional: th, the first thread of a fork child (as_fork), not yet
+	 * run, stores val at addr before the workload's first instruction,
+	 * as Linux does for CLONE_CHILD_SETTID in the child itself (a write
+	 * from outside takes the page copy-on-write there, and first opens
+	 * the new process's memory). The caller checked that [addr, addr +
+	 * 4) is private anonymous writable memory of th's mm. false: not
+	 * taken (the caller writes it). */
+	bool (*thread_settid)(struct plat_thread *th, uint64_t addr,
+			      uint32_t val);
 	/* Optional: the stub's [old, old + len) was moved to new (mremap),
 	 * bytes and all; code rewritten there must follow. The mm's lock
 	 * held, as for patch_syscall. */

@@ -127,7 +127,26 @@ struct systrap_slot {
 	/* Set by the stub when it traps an exit: cmd_buf already holds its
 	 * process's getrusage (RUSAGE_SELF), cmd_ret its result. */
 	uint32_t pre_rusage;
+	/* For a new thread's entry (stub_thread_entry), set by the sentry
+	 * before its first resume. fp_entry 2: the FPU image is in this slot
+	 * at SLOT_FP_IMAGE_OFF, fp_len bytes, copied to FP_ENTRY_OFF first.
+	 * settid_addr (not 0): settid_val goes there before the workload
+	 * runs (a fork child's CLONE_CHILD_SETTID, in private anonymous
+	 * memory the sentry checked). */
+	uint32_t fp_len;
+	uint32_t settid_val;
+	uint64_t settid_addr;
 };
+
+/* Where a new thread's FPU image waits in its slot (fp_entry 2): memory
+ * the sentry writes directly, instead of the thread's private stack
+ * through /proc/PID/mem (for a fork child, an open of the new process's
+ * file and a page allocated from outside). */
+#define SLOT_FP_IMAGE_OFF 1024
+#define SLOT_FP_IMAGE_MAX (SYSTRAP_SLOT_SIZE - SLOT_FP_IMAGE_OFF)
+_Static_assert(sizeof(struct systrap_slot) <= SLOT_FP_IMAGE_OFF, "slot");
+_Static_assert(SYSTRAP_FP_ENTRY_OFF + SLOT_FP_IMAGE_MAX <= SYSTRAP_STACK_SIZE,
+	       "fp entry");
 
 /* Offsets the fast-call assembly uses. */
 #define SLOT_O_STATE 0

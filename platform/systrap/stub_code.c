@@ -350,7 +350,28 @@ STUB __attribute__((noreturn)) void stub_thread_entry(void)
 	uc->uc_stack.ss_sp = (void *)stack;
 	uc->uc_stack.ss_size = SYSTRAP_STACK_SIZE;
 	/* The FPU state the thread starts with (its creator's, as clone gives
-	 * on Linux), left here by the sentry; none means the init state. */
+	 * on Linux), left here by the sentry, or in the slot (fp_entry 2,
+	 * its length bounded here: the slot is the workload's to write);
+	 * none means the init state. */
+	if (s->fp_entry == 2) {
+		uint32_t n = s->fp_len;
+		if (n > SLOT_FP_IMAGE_MAX)
+			n = SLOT_FP_IMAGE_MAX;
+		const volatile uint8_t *from =
+			(const volatile uint8_t *)s + SLOT_FP_IMAGE_OFF;
+		volatile uint8_t *to = (volatile uint8_t *)stack +
+				       SYSTRAP_FP_ENTRY_OFF;
+		for (uint32_t i = 0; i < n; i++)
+			to[i] = from[i];
+	}
+	/* A fork child's CLONE_CHILD_SETTID, as Linux writes it before the
+	 * child's first instruction (the sentry checked the address is in
+	 * private anonymous writable memory; a workload that changed it
+	 * here only writes its own memory). */
+	if (s->settid_addr) {
+		*(volatile uint32_t *)s->settid_addr = s->settid_val;
+		s->settid_addr = 0;
+	}
 	if (s->fp_entry)
 		uc->uc_mcontext.fpregs =
 			(struct _libc_fpstate *)(stack + SYSTRAP_FP_ENTRY_OFF);
@@ -501,8 +522,8 @@ __asm__(".pushsection stub_text,\"ax\",@progbits\n"
 	"	syscall\n"
 	"	cmp %rbx, %rax\n"
 	"	jne 9f\n"
-	/* rbx from here: the parent's spin budget (its block goes below) */
-	"	mov " S(SYSTRAP_CTRL_EXEC_SPIN) "(%r12), %ebx\n"
+	/* rbx from here: the spin budget from the request (args[4]) */
+	"	mov %r8d, %ebx\n"
 	"	lea stub_memfd_name(%rip), %rdi\n"
 	"	xor %esi, %esi\n"
 	"	mov $" S(SYS_memfd_create) ", %eax\n"

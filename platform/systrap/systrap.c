@@ -62,6 +62,7 @@
 #define SPIN_BUDGET 600
 /* How long a workload's fork waits awake for its child's set-up. */
 #define FORK_WAIT_BUDGETS 8
+#define FORK_PARENT_SPIN 0
 /* How long the sentry waits awake for the next trap of a single-threaded
  * process, in budgets (about 100 us): see wait_trap. */
 #define TRAP_WAIT_BUDGETS 5
@@ -437,6 +438,16 @@ static void systrap_thread_pairing(struct plat_thread *th, bool allow)
 	if (!th->pair_ok)
 		pair_undo_locked(th);
 	pthread_mutex_unlock(&pair_lock);
+}
+
+static bool systrap_thread_settid(struct plat_thread *th, uint64_t addr,
+				  uint32_t val)
+{
+	if (th->started || th->as->dead)
+		return false;
+	th->slot->settid_val = val;
+	th->slot->settid_addr = addr;
+	return true;
 }
 
 static void systrap_thread_vfork_child(struct plat_thread *th)
@@ -857,12 +868,12 @@ static bool wait_change(int pidfd, uint32_t *w, uint32_t val,
 
 /* Posts a request to the executor and waits for its answer; as->lock held.
  * batch (n entries, for SYSTRAP_OP_BATCH) is written with the request,
- * while seq is odd. scale (>= 1) multiplies both spins, the executor's
- * after answering and ours for the answer (copy_scale). */
-static int executor_post_locked(struct plat_as *as, long nr,
-				const uint64_t args[6],
-				const struct systrap_req *batch, int n, int scale,
-				long *ret)
+ * while seq is odd. exec_spin: how long the executor stays awake after
+ * answering; wait_spin: how long we wait for the answer awake. */
+static int executor_post_spins(struct plat_as *as, long nr,
+			       const uint64_t args[6],
+			       const struct systrap_req *batch, int n,
+			       int exec_spin, int wait_spin, long *ret)
 {
 	struct systrap_ctrl *c = as->ctrl;
 
@@ -871,11 +882,7 @@ static int executor_post_locked(struct plat_as *as, long nr,
 	uint32_t prev = load(&as->res->seq);
 	uint32_t seq = as->seq + 2;
 	as->seq = seq;
-	/* How long the executor stays awake after this request: paired on
-	 * this thread's CPU (budget 0), its spin would hold the CPU the
-	 * answer's reader needs. */
-	int budget = budget_now() * scale;
-	__atomic_store_n(&c->exec_spin, (uint32_t)budget, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->exec_spin, (uint32_t)exec_spin, __ATOMIC_RELAXED);
 	/* Odd while the request is written (the executor's seqlock). */
 	store(&c->seq, seq - 1);
 	__atomic_store_n(&c->nr, (uint64_t)nr, __ATOMIC_RELAXED);
@@ -895,7 +902,7 @@ static int executor_post_locked(struct plat_as *as, long nr,
 	 * older batch short rather than mixing with it). */
 	while (load(&as->res->seq) != seq) {
 		if (!wait_change(as->pidfd, &as->res->seq, prev, NULL,
-				 budget)) {
+				 wait_spin)) {
 			as->dead = true;
 			return -ESRCH;
 		}
@@ -903,6 +910,19 @@ static int executor_post_locked(struct plat_as *as, long nr,
 	}
 	*ret = (long)__atomic_load_n(&as->res->ret, __ATOMIC_SEQ_CST);
 	return 0;
+}
+
+/* executor_post_spins with both spins the budget now, times scale (>= 1;
+ * copy_scale): paired on this thread's CPU (budget 0), the executor's spin
+ * would hold the CPU the answer's reader needs. */
+static int executor_post_locked(struct plat_as *as, long nr,
+				const uint64_t args[6],
+				const struct systrap_req *batch, int n, int scale,
+				long *ret)
+{
+	int budget = budget_now() * scale;
+	return executor_post_spins(as, nr, args, batch, n, budget, budget,
+				   ret);
 }
 
 static int executor_call_locked(struct plat_as *as, long nr,
@@ -1041,13 +1061,31 @@ static int stub_fork(struct plat_as *parent, struct plat_as **out, bool share,
 		return -ENOMEM;
 	}
 
+	/* The child's set-up until it reports (some 90 us here), then its
+	 * first thread's clone: a workload's fork, with CPUs to spare, waits
+	 * through them awake (FORK_WAIT_BUDGETS budgets), since a sleep ends
+	 * with the wake of a halted vCPU. Sentry-side medians of 100 fork+
+	 * exec, three runs each: clone 422-490 -> 356-376 us, the child's
+	 * whole life as wait4 sees it 2.36-3.16 -> 2.10-2.14 ms. */
+	int budget = budget_now();
+	int child_spin = share ? budget * FORK_WAIT_BUDGETS : spin_budget;
 	pthread_mutex_lock(&parent->lock);
 	store(&parent->res->fork_ready, 0);
 	/* CLONE_PARENT: the child is the factory thread's, as every stub is.
-	 * Exit signal 0: stubs are reaped with __WALL, nobody needs SIGCHLD. */
-	uint64_t args[6] = { CLONE_PARENT, 0, b, (uint64_t)getpid(), 0, 0 };
+	 * Exit signal 0: stubs are reaped with __WALL, nobody needs SIGCHLD.
+	 * args[4]: how long the child's executor waits awake for its first
+	 * request (times SYSTRAP_FORK_SPIN_MUL). A spare's follows at once
+	 * (own_socket). A workload's fork child's comes no sooner than its
+	 * first thread's first system call, some 150-250 us on: it sleeps
+	 * at once, since its spin held a CPU that the first thread needed
+	 * for its set-up (filter B) and the sentry waited for that.
+	 * The parent's executor sleeps after the fork (FORK_PARENT_SPIN):
+	 * its workload's next request is no sooner. */
+	uint64_t args[6] = { CLONE_PARENT, 0, b, (uint64_t)getpid(),
+			     (uint64_t)(share ? 0 : budget), 0 };
 	long pid;
-	err = executor_call_locked(parent, SYSTRAP_OP_FORK, args, &pid);
+	err = executor_post_spins(parent, SYSTRAP_OP_FORK, args, NULL, 0,
+				  FORK_PARENT_SPIN, child_spin, &pid);
 	if (!err && pid < 0)
 		err = (int)pid;
 	if (err < 0) {
@@ -1061,13 +1099,6 @@ static int stub_fork(struct plat_as *parent, struct plat_as **out, bool share,
 		pthread_mutex_unlock(&parent->lock);
 		goto fail;
 	}
-	/* The child's set-up until it reports (some 90 us here), then its
-	 * first thread's clone: a workload's fork, with CPUs to spare, waits
-	 * through them awake (FORK_WAIT_BUDGETS budgets), since a sleep ends
-	 * with the wake of a halted vCPU. Sentry-side medians of 100 fork+
-	 * exec, three runs each: clone 422-490 -> 356-376 us, the child's
-	 * whole life as wait4 sees it 2.36-3.16 -> 2.10-2.14 ms. */
-	int child_spin = share ? budget_now() * FORK_WAIT_BUDGETS : spin_budget;
 	/* The child tells us its memfd through the parent's result page. */
 	bool alive = wait_change(as->pidfd, &parent->res->fork_ready, 0, NULL,
 				 child_spin);
@@ -1865,8 +1896,12 @@ static int systrap_fpstate_get(struct plat_thread *th, void *buf, size_t len)
 	if (cerr < 0)
 		return cerr;
 	if (!th->started) {
-		memcpy(buf, plat_fpstate_init_image(), size);
-		if (!th->slot->fp_entry)
+		if (th->slot->fp_entry == 2)
+			memcpy(buf, (const char *)th->slot + SLOT_FP_IMAGE_OFF,
+			       size);
+		else
+			memcpy(buf, plat_fpstate_init_image(), size);
+		if (th->slot->fp_entry != 1)
 			return (int)size;
 	}
 	int err = fpstate_addr(th, &a);
@@ -1882,6 +1917,13 @@ static int systrap_fpstate_set(struct plat_thread *th, const void *buf,
 
 	if (len != plat_fpstate_size())
 		return -EINVAL;
+	/* A thread not yet started takes it from its slot at entry. */
+	if (!th->started && len <= SLOT_FP_IMAGE_MAX) {
+		memcpy((char *)th->slot + SLOT_FP_IMAGE_OFF, buf, len);
+		th->slot->fp_len = (uint32_t)len;
+		th->slot->fp_entry = 2;
+		return 0;
+	}
 	int err = fast_convert(th);
 	if (!err)
 		err = fpstate_addr(th, &a);
@@ -2459,6 +2501,7 @@ const struct platform_ops plat_systrap_ops = {
 	.thread_rusage_ask = systrap_thread_rusage_ask,
 	.thread_pairing = systrap_thread_pairing,
 	.thread_vfork_child = systrap_thread_vfork_child,
+	.thread_settid = systrap_thread_settid,
 	.sites_moved = systrap_sites_moved,
 	.batch = systrap_batch,
 	.batch2 = systrap_batch2,

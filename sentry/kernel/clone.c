@@ -266,12 +266,16 @@ long task_clone(struct task *t, const struct clone_args_k *ca)
 		/* Into the child's memory: the same mm's (held-back mappings
 		 * run, the stub's ranges refused), or a fork child's, where
 		 * the stub's ranges are refused as task_copy_out does. */
+		uint64_t a = ca->child_tid;
+		const struct platform_ops *plat = n->k->plat;
 		if (n->mm == t->mm)
-			task_copy_out(t, ca->child_tid, &tid, sizeof(tid));
-		else if (!mm_range_reserved(ca->child_tid,
-					    ca->child_tid + sizeof(tid)))
-			n->k->plat->copy_out(n->mm->as, ca->child_tid, &tid,
-					     sizeof(tid));
+			task_copy_out(t, a, &tid, sizeof(tid));
+		else if (mm_range_reserved(a, a + sizeof(tid)))
+			; /* the stub's: refused as task_copy_out does */
+		else if (!(plat->thread_settid &&
+			   mm_range_anon_writable(n->mm, a, a + sizeof(tid)) &&
+			   plat->thread_settid(n->th, a, (uint32_t)tid)))
+			plat->copy_out(n->mm->as, a, &tid, sizeof(tid));
 	}
 	if (f & CLONE_PIDFD) {
 		pidfd = pidfd_create(t, ng, O_CLOEXEC);

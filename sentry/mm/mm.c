@@ -450,6 +450,27 @@ static bool pend_meets(struct mm *mm, uint64_t start, uint64_t end)
 	return false;
 }
 
+bool mm_range_anon_writable(struct mm *mm, uint64_t start, uint64_t end)
+{
+	if (start >= end)
+		return false;
+	pthread_mutex_lock(&mm->lock);
+	bool ok = !mm->host_stale && !pend_meets(mm, start, end);
+	uint64_t at = start;
+	for (struct vma *v = mm->vmas; ok && v && at < end; v = v->next) {
+		if (v->end <= at)
+			continue;
+		if (v->start > at)
+			break; /* a hole */
+		if (v->file || (v->flags & MAP_SHARED) ||
+		    !(v->prot & PROT_WRITE))
+			ok = false;
+		at = v->end;
+	}
+	pthread_mutex_unlock(&mm->lock);
+	return ok && at >= end;
+}
+
 static bool host_noexec(int fd)
 {
 	struct statvfs sv;

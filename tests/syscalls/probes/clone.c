@@ -4,7 +4,8 @@
  * CLONE_PARENT_SETTID / CLONE_CHILD_SETTID / CLONE_CHILD_CLEARTID (with the
  * futex wake at exit), CLONE_FILES / CLONE_FS / CLONE_SIGHAND sharing,
  * CLONE_PARENT, clone3 with CLONE_PIDFD and a non-SIGCHLD exit signal, the
- * flag-combination errors, and what fork does to masks and pending signals.
+ * flag-combination errors, what fork does to masks and pending signals, and
+ * the FPU state a fork child and a thread start with.
  *
  * Children made with clone() here run without a TLS block of their own
  * (no CLONE_SETTLS), so they only make raw system calls and touch globals.
@@ -490,6 +491,69 @@ static void inherit_tests(void)
 	sigprocmask(SIG_UNBLOCK, &m, NULL);
 }
 
+/* The FPU state a new process or thread starts with is its creator's: a
+ * rounding mode in MXCSR and the x87 control word, and a vector register
+ * across a raw fork (the child compares xmm15 with what the parent
+ * loaded, with nothing between the load and the syscall). */
+static uint32_t get_mxcsr(void)
+{
+	uint32_t v;
+	__asm__ volatile("stmxcsr %0" : "=m"(v));
+	return v;
+}
+
+static uint16_t get_fcw(void)
+{
+	uint16_t v;
+	__asm__ volatile("fnstcw %0" : "=m"(v));
+	return v;
+}
+
+static void *fpu_thread(void *arg)
+{
+	(void)arg;
+	return (void *)(long)(get_mxcsr() == 0x7f80 && get_fcw() == 0x0f7f);
+}
+
+static void fpu_inherit_tests(void)
+{
+	uint32_t mx0 = get_mxcsr(), mx = 0x7f80; /* round toward zero */
+	uint16_t cw0 = get_fcw(), cw = 0x0f7f; /* the same, x87 */
+	static const uint64_t pat[2] = { 0x0123456789abcdefULL,
+					 0xfedcba9876543210ULL };
+	uint64_t got[2] = { 0, 0 };
+	long ret;
+
+	fflush(stdout);
+	__asm__ volatile("ldmxcsr %0" ::"m"(mx));
+	__asm__ volatile("fldcw %0" ::"m"(cw));
+	__asm__ volatile("movdqu %[p], %%xmm15\n\t"
+			 "syscall\n\t"
+			 "movdqu %%xmm15, %[g]"
+			 : "=a"(ret), [g] "=m"(got)
+			 : "0"((long)SYS_fork), [p] "m"(pat)
+			 : "rcx", "r11", "xmm15", "memory");
+	if (ret == 0)
+		syscall(SYS_exit_group,
+			got[0] == pat[0] && got[1] == pat[1] &&
+					get_mxcsr() == mx && get_fcw() == cw
+				? 0
+				: 1);
+	pthread_t th;
+	void *res = NULL;
+	int terr = pthread_create(&th, NULL, fpu_thread, NULL);
+	if (terr == 0)
+		pthread_join(th, &res);
+	__asm__ volatile("ldmxcsr %0" ::"m"(mx0));
+	__asm__ volatile("fldcw %0" ::"m"(cw0));
+	CHECK_TRUE("fork: parent's xmm15 kept", got[0] == pat[0] &&
+							got[1] == pat[1]);
+	px_expect_exit("fork child starts with the parent's MXCSR, x87 "
+		       "control word and xmm15", (pid_t)ret, "exited 0");
+	CHECK_TRUE("a thread starts with its creator's MXCSR and x87 control "
+		   "word", terr == 0 && res == (void *)1L);
+}
+
 int main(void)
 {
 	px_reset();
@@ -502,5 +566,6 @@ int main(void)
 	clone_parent_test();
 	clone3_tests();
 	inherit_tests();
+	fpu_inherit_tests();
 	return probe_done();
 }
