@@ -131,6 +131,16 @@ struct platform_ops {
 	 * taken (the caller writes it). */
 	bool (*thread_settid)(struct plat_thread *th, uint64_t addr,
 			      uint32_t val);
+	/* Optional, both or neither: a copy of n bytes to dst that th makes
+	 * itself as it next resumes, before any workload instruction, in
+	 * the order held (at most PLAT_DEFER_OUT_MAX bytes and a few copies
+	 * at a time; false: no room, the caller copies now). The caller
+	 * checked dst is private anonymous writable memory that nothing may
+	 * read or change before th resumes, and calls copy_out_flush before
+	 * any other access to th's memory, and when th will not resume. */
+	bool (*copy_out_defer)(struct plat_thread *th, uint64_t dst,
+			       const void *src, size_t n);
+	void (*copy_out_flush)(struct plat_thread *th);
 	/* Optional: the stub's [old, old + len) was moved to new (mremap),
 	 * bytes and all; code rewritten there must follow. The mm's lock
 	 * held, as for patch_syscall. */
@@ -251,6 +261,7 @@ int plat_fpstate_sanitize(void *buf, size_t len);
 #define PLAT_FDPASS_FD 1 /* the socket's number in every stub */
 #define PLAT_BATCH_MAX 60 /* calls in one batch (besides the fd's own) */
 #define PLAT_MAPPED_COPY_MAX 4096 /* copy_in_mapped, copy_out_mapped */
+#define PLAT_DEFER_OUT_MAX 256 /* copy_out_defer, per copy */
 #define PLAT_FDPASS_RECV_FD 0 /* where a received fd lands */
 #define PLAT_FDPASS_RECV_FD2 2 /* where batch2's second fd is moved */
 #define PLAT_BATCH2_MAX (PLAT_BATCH_MAX - 4) /* its calls (4 more its own) */

@@ -95,6 +95,9 @@ struct systrap_regs {
 	uint64_t fs_base, gs_base, ds, es, fs, gs;
 };
 
+#define SLOT_OUT_N 4
+#define SLOT_OUT_BYTES 256
+
 struct systrap_slot {
 	uint32_t state; /* futex word */
 	uint32_t stub_waiting; /* the stub sleeps on state: wake it */
@@ -136,6 +139,15 @@ struct systrap_slot {
 	uint32_t fp_len;
 	uint32_t settid_val;
 	uint64_t settid_addr;
+	/* A system call's small copies out, made by the thread itself as it
+	 * resumes, before any workload instruction (the sentry's
+	 * copy_out_defer): out_n entries, out_len[i] bytes to out_addr[i],
+	 * the bytes one after another in out_buf. The thread clears out_n
+	 * and bounds what it reads (the slot is the workload's to write). */
+	uint32_t out_n;
+	uint32_t out_len[SLOT_OUT_N];
+	uint64_t out_addr[SLOT_OUT_N];
+	uint8_t out_buf[SLOT_OUT_BYTES];
 };
 
 /* Where a new thread's FPU image waits in its slot (fp_entry 2): memory
@@ -184,6 +196,10 @@ _Static_assert(SYSTRAP_FP_ENTRY_OFF + SLOT_FP_IMAGE_MAX <= SYSTRAP_STACK_SIZE,
 #define SLOT_O_INTR 568
 #define SLOT_O_CONV 572
 #define SLOT_O_FAST_STACK_TOP 608 /* end of fast_stack */
+#define SLOT_O_OUT_N 632
+#define SLOT_O_OUT_LEN 636
+#define SLOT_O_OUT_ADDR 656
+#define SLOT_O_OUT_BUF 688
 
 /* --- patched system call sites ------------------------------------------
  * A hot system call site in private text becomes `jmp *TABLE+8k`
@@ -314,6 +330,10 @@ _Static_assert(SLOT_OFF_(state) == SLOT_O_STATE && SLOT_OFF_(stub_waiting) == SL
 		       SLOT_OFF_(fast_stack) + sizeof(((struct systrap_slot *)0)->fast_stack) ==
 			       SLOT_O_FAST_STACK_TOP &&
 		       SLOT_OFF_(stub_cpu) == SLOT_O_STUB_CPU &&
+		       SLOT_OFF_(out_n) == SLOT_O_OUT_N &&
+		       SLOT_OFF_(out_len) == SLOT_O_OUT_LEN &&
+		       SLOT_OFF_(out_addr) == SLOT_O_OUT_ADDR &&
+		       SLOT_OFF_(out_buf) == SLOT_O_OUT_BUF &&
 		       SLOT_OFF_(sentry_cpu) == SLOT_O_SENTRY_CPU,
 	       "fast-call offsets");
 _Static_assert(PATCH_TABLE + 8 * PATCH_MAX <= PATCH_SITES &&

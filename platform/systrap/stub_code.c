@@ -195,6 +195,27 @@ INLINE void regs_to_gregs(greg_t *g, const struct systrap_regs *r)
 	g[REG_RIP] = (greg_t)r->rip;
 }
 
+/* The system call's small copies out (slot out_*), as the fast-call code
+ * makes them too. */
+INLINE void apply_out(struct systrap_slot *s)
+{
+	uint32_t n = s->out_n, used = 0;
+	if (!n)
+		return;
+	if (n > SLOT_OUT_N)
+		n = SLOT_OUT_N;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t len = s->out_len[i];
+		if (len > SLOT_OUT_BYTES - used)
+			break;
+		volatile uint8_t *to = (volatile uint8_t *)s->out_addr[i];
+		for (uint32_t j = 0; j < len; j++)
+			to[j] = s->out_buf[used + j];
+		used += len;
+	}
+	s->out_n = 0;
+}
+
 /* fs and gs bases are not in a signal frame: set them with arch_prctl. */
 INLINE void apply_tls(struct systrap_slot *s)
 {
@@ -306,6 +327,7 @@ STUB void stub_signal_handler(int sig, siginfo_t *si, void *ucv)
 		s->trapno = (uint64_t)g[REG_TRAPNO];
 	}
 	handoff(s);
+	apply_out(s);
 	apply_tls(s);
 	regs_to_gregs(g, r);
 	g[REG_EFL] = (greg_t)r->eflags;
@@ -842,7 +864,32 @@ __asm__(".pushsection stub_text,\"ax\",@progbits\n"
 	"	sahf\n"
 	"	mov %r11, %rax\n"
 	"	jmp *%rcx\n"
-	"60:	cmpl $0, " S(SLOT_O_INTR) "(%rbx)\n"
+	/* RESUME: first the system call's small copies out (slot out_*, as
+	 * apply_out), before the interrupt check, so that a trap from here
+	 * on finds them made. rdi, rsi, rcx, r8-r10 and the flags come back
+	 * from the slot below. */
+	"60:	mov " S(SLOT_O_OUT_N) "(%rbx), %r8d\n"
+	"	test %r8d, %r8d\n"
+	"	jz 65f\n"
+	"	cmp $" S(SLOT_OUT_N) ", %r8d\n"
+	"	jbe 66f\n"
+	"	mov $" S(SLOT_OUT_N) ", %r8d\n"
+	"66:	xor %r9d, %r9d\n" /* entry */
+	"	xor %r10d, %r10d\n" /* bytes taken */
+	"	cld\n"
+	"67:	mov " S(SLOT_O_OUT_LEN) "(%rbx,%r9,4), %ecx\n"
+	"	lea (%r10,%rcx), %rax\n"
+	"	cmp $" S(SLOT_OUT_BYTES) ", %rax\n"
+	"	ja 68f\n"
+	"	mov " S(SLOT_O_OUT_ADDR) "(%rbx,%r9,8), %rdi\n"
+	"	lea " S(SLOT_O_OUT_BUF) "(%rbx,%r10), %rsi\n"
+	"	mov %rax, %r10\n"
+	"	rep movsb\n"
+	"	inc %r9d\n"
+	"	cmp %r8d, %r9d\n"
+	"	jb 67b\n"
+	"68:	movl $0, " S(SLOT_O_OUT_N) "(%rbx)\n"
+	"65:	cmpl $0, " S(SLOT_O_INTR) "(%rbx)\n"
 	/* From here an interrupt can no longer be noted for later: the
 	 * handler takes the slot's registers and traps at once. */
 	".globl stub_fast_tail\n"

@@ -257,6 +257,13 @@ struct plat_thread {
 	bool conv_posted;
 	/* Trapped through a patched site: no signal frame until converted. */
 	bool fast;
+	/* Copies out held for the thread to make as it resumes
+	 * (copy_out_defer), put in the slot by run. */
+	int out_n;
+	uint32_t out_used;
+	uint32_t out_len[SLOT_OUT_N];
+	uint64_t out_addr[SLOT_OUT_N];
+	uint8_t out_buf[SLOT_OUT_BYTES];
 	uint64_t fast_eflags; /* the flags that trap reported */
 	/* A parked host thread taken over (thread_park): what it had used
 	 * before, taken off its RUSAGE_THREAD figures. */
@@ -438,6 +445,46 @@ static void systrap_thread_pairing(struct plat_thread *th, bool allow)
 	if (!th->pair_ok)
 		pair_undo_locked(th);
 	pthread_mutex_unlock(&pair_lock);
+}
+
+/* A small copy out that th makes itself as it resumes (systrap_run puts it
+ * in the slot): a write of /proc/PID/mem costs some 1.3 us, about what a
+ * whole fast call costs besides. */
+static bool systrap_copy_out_defer(struct plat_thread *th, uint64_t dst,
+				   const void *src, size_t n)
+{
+	if (n == 0 || th->out_n == SLOT_OUT_N ||
+	    n > SLOT_OUT_BYTES - th->out_used)
+		return false;
+	th->out_addr[th->out_n] = dst;
+	th->out_len[th->out_n] = (uint32_t)n;
+	memcpy(th->out_buf + th->out_used, src, n);
+	th->out_used += (uint32_t)n;
+	th->out_n++;
+	return true;
+}
+
+static int systrap_copy_out(struct plat_as *as, uint64_t dst, const void *src,
+			    size_t n);
+static int systrap_copy_out_mapped(struct plat_as *as, uint64_t dst,
+				   const void *src, size_t n);
+_Static_assert(PLAT_DEFER_OUT_MAX <= SLOT_OUT_BYTES, "deferred copies");
+
+static void systrap_copy_out_flush(struct plat_thread *th)
+{
+	uint32_t at = 0;
+	for (int i = 0; i < th->out_n; i++) {
+		/* Checked writable when held; a failure now (the process
+		 * dying) loses nothing anyone can read. */
+		if (systrap_copy_out_mapped(th->as, th->out_addr[i],
+					    th->out_buf + at,
+					    th->out_len[i]) < 0)
+			systrap_copy_out(th->as, th->out_addr[i],
+					 th->out_buf + at, th->out_len[i]);
+		at += th->out_len[i];
+	}
+	th->out_n = 0;
+	th->out_used = 0;
 }
 
 static bool systrap_thread_settid(struct plat_thread *th, uint64_t addr,
@@ -2366,6 +2413,14 @@ again:
 	s->spin = (uint32_t)budget;
 	int cpu = part_ways(th, sched_getcpu(), budget);
 	__atomic_store_n(&s->sentry_cpu, (uint16_t)cpu, __ATOMIC_RELAXED);
+	if (th->out_n) {
+		memcpy(s->out_buf, th->out_buf, th->out_used);
+		memcpy(s->out_len, th->out_len, sizeof(s->out_len));
+		memcpy(s->out_addr, th->out_addr, sizeof(s->out_addr));
+		s->out_n = (uint32_t)th->out_n;
+		th->out_n = 0;
+		th->out_used = 0;
+	}
 	store(&s->state, SLOT_RESUME);
 	if (load(&s->stub_waiting))
 		futex(&s->state, FUTEX_WAKE, 1, NULL);
@@ -2502,6 +2557,8 @@ const struct platform_ops plat_systrap_ops = {
 	.thread_pairing = systrap_thread_pairing,
 	.thread_vfork_child = systrap_thread_vfork_child,
 	.thread_settid = systrap_thread_settid,
+	.copy_out_defer = systrap_copy_out_defer,
+	.copy_out_flush = systrap_copy_out_flush,
 	.sites_moved = systrap_sites_moved,
 	.batch = systrap_batch,
 	.batch2 = systrap_batch2,

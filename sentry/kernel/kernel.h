@@ -269,6 +269,10 @@ struct task {
 	/* The trap being served is a system call whose result may be a
 	 * -ERESTART* code (signal delivery then decides). */
 	bool in_syscall;
+	/* The system call being served may leave its small copies out to
+	 * the stub thread (task_copy_out, platform_ops.copy_out_defer), and
+	 * some are held. Only the task's own thread touches them. */
+	bool out_defer, out_held;
 
 	/* Signals (under k->lock, except sigmask's own reads by the task). */
 	uint64_t sigmask;
@@ -327,6 +331,7 @@ struct task *task_current(void);
 
 /* Copies between the sentry and workload memory; -EFAULT on a bad range. */
 int task_copy_in(struct task *t, void *dst, uint64_t src, size_t n);
+void task_out_flush(struct task *t);
 int task_copy_out(struct task *t, uint64_t dst, const void *src, size_t n);
 /* Reads a NUL-terminated string of at most max-1 bytes; -ENAMETOOLONG. */
 int task_copy_in_string(struct task *t, char *dst, uint64_t src, size_t max);

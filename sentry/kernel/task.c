@@ -50,11 +50,23 @@ static bool copy_may_map(struct task *t, uint64_t addr, size_t n, bool write,
 	       mm_range_mapped(t->mm, addr, addr + n, write);
 }
 
+/* Copies out held for the stub thread (task_copy_out) are made before any
+ * other access to the task's memory, so that accesses keep their order. */
+void task_out_flush(struct task *t)
+{
+	if (t->out_held) {
+		t->out_held = false;
+		if (t->th)
+			t->k->plat->copy_out_flush(t->th);
+	}
+}
+
 int task_copy_in(struct task *t, void *dst, uint64_t src, size_t n)
 {
 	if (src + n < src || src + n > MM_TASK_SIZE)
 		return -EFAULT;
 	const struct platform_ops *p = t->k->plat;
+	task_out_flush(t);
 	if (copy_may_map(t, src, n, false, p->copy_in_mapped) &&
 	    p->copy_in_mapped(t->mm->as, dst, src, n) == 0)
 		return 0;
@@ -69,6 +81,15 @@ int task_copy_out(struct task *t, uint64_t dst, const void *src, size_t n)
 	if (n && mm_range_reserved(dst, dst + n))
 		return -EFAULT;
 	const struct platform_ops *p = t->k->plat;
+	/* A small result of the call being served: the stub thread writes
+	 * it as it resumes (see out_defer_ok), instead of a host call now. */
+	if (t->out_defer && n && n <= PLAT_DEFER_OUT_MAX &&
+	    mm_range_anon_writable(t->mm, dst, dst + n) &&
+	    p->copy_out_defer(t->th, dst, src, n)) {
+		t->out_held = true;
+		return 0;
+	}
+	task_out_flush(t);
 	if (copy_may_map(t, dst, n, true, p->copy_out_mapped) &&
 	    p->copy_out_mapped(t->mm->as, dst, src, n) == 0)
 		return 0;
@@ -207,6 +228,55 @@ static void task_serve_fault(struct task *t, const struct plat_trap *trap)
 	force_signal(t, trap->signo, &info);
 }
 
+/* Whether the system call t is about to serve may leave its small copies
+ * out to the stub thread (platform_ops.copy_out_defer). Only calls whose
+ * copies out are results, with nothing of theirs reading or mapping memory
+ * after (a readv into overlapping buffers would be; read is not here), and
+ * only while no other thread can reach the memory before t resumes: t
+ * alone in its mm, or a vfork child whose parent, alone in its process,
+ * waits for it (posix_spawn's child resets every signal's action: some
+ * 120 rt_sigaction calls). */
+static bool out_defer_ok(struct task *t)
+{
+	if (!t->k->plat->copy_out_defer)
+		return false;
+	switch (t->regs.orig_rax) {
+	case ABI_NR_rt_sigaction: case ABI_NR_rt_sigprocmask: case ABI_NR_rt_sigpending:
+	case ABI_NR_sigaltstack: case ABI_NR_fstat: case ABI_NR_newfstatat:
+	case ABI_NR_stat: case ABI_NR_lstat: case ABI_NR_statx: case ABI_NR_uname:
+	case ABI_NR_wait4: case ABI_NR_waitid: case ABI_NR_pipe: case ABI_NR_pipe2:
+	case ABI_NR_prlimit64: case ABI_NR_getrlimit: case ABI_NR_getrusage:
+	case ABI_NR_sysinfo: case ABI_NR_times: case ABI_NR_getcwd: case ABI_NR_readlink:
+	case ABI_NR_readlinkat: case ABI_NR_ioctl: case ABI_NR_gettimeofday:
+	case ABI_NR_clock_gettime: case ABI_NR_clock_getres:
+	case ABI_NR_sched_getaffinity: case ABI_NR_getresuid: case ABI_NR_getresgid:
+	case ABI_NR_getgroups: case ABI_NR_poll: case ABI_NR_ppoll:
+	case ABI_NR_select: case ABI_NR_pselect6: case ABI_NR_epoll_wait:
+	case ABI_NR_epoll_pwait: case ABI_NR_getdents64: case ABI_NR_statfs:
+	case ABI_NR_fstatfs: case ABI_NR_getrandom: case ABI_NR_nanosleep:
+	case ABI_NR_clock_nanosleep: case ABI_NR_getitimer:
+	case ABI_NR_timer_gettime: case ABI_NR_timerfd_gettime:
+	case ABI_NR_capget: case ABI_NR_fcntl: case ABI_NR_rt_sigtimedwait:
+		break;
+	default:
+		return false;
+	}
+	/* Only t adds threads to its process, and only tasks of the mm's
+	 * processes add users: neither grows while t serves this call. */
+	int users = atomic_load(&t->mm->users);
+	if (t->tg->nr_threads != 1 || users > 2)
+		return false;
+	if (users == 1)
+		return true;
+	/* A dying vfork parent clears vfork_parent under the lock. */
+	pthread_mutex_lock(&t->k->lock);
+	struct task *p = t->vfork_parent;
+	bool ok = p && p->mm == t->mm && p->tg->nr_threads == 1 &&
+		  !p->tg->group_exit;
+	pthread_mutex_unlock(&t->k->lock);
+	return ok;
+}
+
 void task_run_loop(struct task *t)
 {
 	const struct platform_ops *plat = t->k->plat;
@@ -214,6 +284,10 @@ void task_run_loop(struct task *t)
 	bool compat_reported = false;
 
 	for (;;) {
+		/* A signal's frame, a stop or an exit comes before the stub
+		 * thread resumes: the held copies first. */
+		if (t->out_held && task_signal_pending(t))
+			task_out_flush(t);
 		task_do_signals(t);
 		/* Dekker with the signal senders (task_kick): say we are going
 		 * to run, then look once more, so a signal sent in between is
@@ -224,6 +298,7 @@ void task_run_loop(struct task *t)
 			continue;
 		}
 		t->mm_flushes = t->mm ? mm_flush_count(t->mm) : 0;
+		t->out_held = false; /* run hands them to the stub thread */
 		int err = plat->run(t->th, &t->regs, t->regs_dirty, &trap);
 		atomic_store(&t->in_user, false);
 		t->regs_dirty = false;
@@ -236,7 +311,9 @@ void task_run_loop(struct task *t)
 		case PLAT_TRAP_SYSCALL:
 			t->in_syscall = true;
 			mm_note_syscall(t);
+			t->out_defer = out_defer_ok(t);
 			syscall_dispatch(t);
+			t->out_defer = false;
 			break;
 		case PLAT_TRAP_SYSCALL_COMPAT:
 			/* 32-bit system calls are not part of the sandbox. */

@@ -452,9 +452,8 @@ static bool pend_meets(struct mm *mm, uint64_t start, uint64_t end)
 
 bool mm_range_anon_writable(struct mm *mm, uint64_t start, uint64_t end)
 {
-	if (start >= end)
+	if (start >= end || pthread_mutex_trylock(&mm->lock) != 0)
 		return false;
-	pthread_mutex_lock(&mm->lock);
 	bool ok = !mm->host_stale && !pend_meets(mm, start, end);
 	uint64_t at = start;
 	for (struct vma *v = mm->vmas; ok && v && at < end; v = v->next) {

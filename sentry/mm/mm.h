@@ -90,7 +90,7 @@ struct mm *mm_ref(struct mm *mm);
 bool mm_range_mapped(struct mm *mm, uint64_t start, uint64_t end, bool write);
 /* [start, end) is private anonymous writable memory, carried out on the
  * host (nothing held back there): a store into it cannot fault but for
- * want of memory. */
+ * want of memory. false too if the mm's lock is busy. */
 bool mm_range_anon_writable(struct mm *mm, uint64_t start, uint64_t end);
 /* Before the sentry reads or writes [start, end) of t's memory (end 0:
  * anywhere), or lets the host do it: the host carries out the mapping

@@ -39,7 +39,7 @@ no() { echo "FAIL: $*"; fail=1; }
 	ps aux >/dev/null
 	df / >/dev/null
 	python3 -c "import json, mmap; print(json.dumps([1]))" >/dev/null
-	cd /tmp && printf "int main(void){return 7;}\n" >t.c
+	cd "$(mktemp -d)" && printf "int main(void){return 7;}\n" >t.c
 	gcc -O2 -o t t.c
 	set +e
 	./t
