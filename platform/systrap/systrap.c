@@ -132,6 +132,7 @@ struct plat_as {
 	uint64_t *sites;
 	_Atomic uint8_t *site_state; /* SITE_WRITING, SITE_DONE */
 	int proc_mem; /* the stub's /proc/PID/mem, once a site is rewritten */
+	atomic_int mem_copies; /* copies asked for before proc_mem was open */
 	_Atomic int nsites;
 	/* Host threads of exited workload threads, kept at START for the
 	 * next clone (thread_park), with their CPU usage so far. Under lock;
@@ -1659,10 +1660,26 @@ static int proc_mem_fd(struct plat_as *as)
  * for ranges known to allow the access (mm_range_mapped, or the stub's
  * own). It holds the stub's mm from its open, so no lookup or ptrace
  * check per call. */
+/* A stub's first PROC_MEM_AFTER copies go the usual way (process_vm_readv,
+ * some 0.5 us more each): the open costs some 12 us, which a short life
+ * (a fork child that exits, a shell's exec of a small program, most of
+ * whose results the stub thread writes itself) does not repay. */
+#define PROC_MEM_AFTER 8
+
+static int mapped_fd(struct plat_as *as)
+{
+	int fd = __atomic_load_n(&as->proc_mem, __ATOMIC_ACQUIRE);
+	if (fd >= 0)
+		return fd;
+	if (atomic_fetch_add(&as->mem_copies, 1) < PROC_MEM_AFTER)
+		return -EAGAIN;
+	return proc_mem_fd(as);
+}
+
 static int systrap_copy_in_mapped(struct plat_as *as, void *dst, uint64_t src,
 				  size_t n)
 {
-	int fd = proc_mem_fd(as);
+	int fd = mapped_fd(as);
 	if (fd < 0)
 		return fd;
 	return pread(fd, dst, n, (off_t)src) == (ssize_t)n ? 0 : -EFAULT;
@@ -1671,7 +1688,7 @@ static int systrap_copy_in_mapped(struct plat_as *as, void *dst, uint64_t src,
 static int systrap_copy_out_mapped(struct plat_as *as, uint64_t dst,
 				   const void *src, size_t n)
 {
-	int fd = proc_mem_fd(as);
+	int fd = mapped_fd(as);
 	if (fd < 0)
 		return fd;
 	return pwrite(fd, src, n, (off_t)dst) == (ssize_t)n ? 0 : -EFAULT;
