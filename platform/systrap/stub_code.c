@@ -195,6 +195,15 @@ INLINE void regs_to_gregs(greg_t *g, const struct systrap_regs *r)
 	g[REG_RIP] = (greg_t)r->rip;
 }
 
+/* memcpy, which this freestanding code cannot call. */
+INLINE void copy_bytes(void *to, const void *from, uint64_t n)
+{
+	__asm__ volatile("cld\n\trep movsb"
+			 : "+D"(to), "+S"(from), "+c"(n)
+			 :
+			 : "memory", "cc");
+}
+
 /* The system call's small copies out (slot out_*), as the fast-call code
  * makes them too. */
 INLINE void apply_out(struct systrap_slot *s)
@@ -208,9 +217,7 @@ INLINE void apply_out(struct systrap_slot *s)
 		uint32_t len = s->out_len[i];
 		if (len > SLOT_OUT_BYTES - used)
 			break;
-		volatile uint8_t *to = (volatile uint8_t *)s->out_addr[i];
-		for (uint32_t j = 0; j < len; j++)
-			to[j] = s->out_buf[used + j];
+		copy_bytes((void *)s->out_addr[i], s->out_buf + used, len);
 		used += len;
 	}
 	s->out_n = 0;
@@ -379,12 +386,8 @@ STUB __attribute__((noreturn)) void stub_thread_entry(void)
 		uint32_t n = s->fp_len;
 		if (n > SLOT_FP_IMAGE_MAX)
 			n = SLOT_FP_IMAGE_MAX;
-		const volatile uint8_t *from =
-			(const volatile uint8_t *)s + SLOT_FP_IMAGE_OFF;
-		volatile uint8_t *to = (volatile uint8_t *)stack +
-				       SYSTRAP_FP_ENTRY_OFF;
-		for (uint32_t i = 0; i < n; i++)
-			to[i] = from[i];
+		copy_bytes((void *)(stack + SYSTRAP_FP_ENTRY_OFF),
+			   (const char *)s + SLOT_FP_IMAGE_OFF, n);
 	}
 	/* A fork child's CLONE_CHILD_SETTID, as Linux writes it before the
 	 * child's first instruction (the sentry checked the address is in

@@ -222,6 +222,9 @@ struct plat_thread {
 	int idx;
 	pid_t tid;
 	bool started; /* past its START trap: fpstate lives in a trap frame */
+	/* Before then: where its first FPU state is (the slot's fp_entry as
+	 * the sentry set it: 0 the init state, 1 its stack, 2 the slot). */
+	uint8_t fp_entry;
 	struct systrap_slot *slot;
 	uint64_t fs_base, gs_base; /* what the stub thread has */
 	bool start_pending; /* spawned; its START trap not yet seen */
@@ -1960,12 +1963,13 @@ static int systrap_fpstate_get(struct plat_thread *th, void *buf, size_t len)
 	if (cerr < 0)
 		return cerr;
 	if (!th->started) {
-		if (th->slot->fp_entry == 2)
+		/* The sentry's own record: the slot is the workload's. */
+		if (th->fp_entry == 2 && size <= SLOT_FP_IMAGE_MAX)
 			memcpy(buf, (const char *)th->slot + SLOT_FP_IMAGE_OFF,
 			       size);
 		else
 			memcpy(buf, plat_fpstate_init_image(), size);
-		if (th->slot->fp_entry != 1)
+		if (th->fp_entry != 1)
 			return (int)size;
 	}
 	int err = fpstate_addr(th, &a);
@@ -1986,6 +1990,7 @@ static int systrap_fpstate_set(struct plat_thread *th, const void *buf,
 		memcpy((char *)th->slot + SLOT_FP_IMAGE_OFF, buf, len);
 		th->slot->fp_len = (uint32_t)len;
 		th->slot->fp_entry = 2;
+		th->fp_entry = 2;
 		return 0;
 	}
 	int err = fast_convert(th);
@@ -1994,7 +1999,7 @@ static int systrap_fpstate_set(struct plat_thread *th, const void *buf,
 	if (!err)
 		err = stub_mem_write(th->as, a, buf, len);
 	if (!err && !th->started)
-		th->slot->fp_entry = 1;
+		th->slot->fp_entry = th->fp_entry = 1;
 	return err;
 }
 

@@ -361,6 +361,7 @@ void task_exit(struct task *t, int code)
 	struct thread_group *tg = t->tg;
 	const struct platform_ops *plat = k->plat;
 
+	t->out_defer = false; /* from here every copy is made at once */
 	task_out_flush(t); /* a vfork parent shares the memory */
 	pthread_mutex_lock(&k->lock);
 	t->exiting = true;

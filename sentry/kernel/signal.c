@@ -706,6 +706,14 @@ void task_do_signals(struct task *t)
 			return; /* not reached */
 		}
 		if (tg->stopping) {
+			/* Results held for the stub thread are written
+			 * before the stop is seen (not under this lock). */
+			if (t->out_held) {
+				pthread_mutex_unlock(&k->lock);
+				task_out_flush(t);
+				pthread_mutex_lock(&k->lock);
+				continue;
+			}
 			do_group_stop(t);
 			continue;
 		}

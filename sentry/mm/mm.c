@@ -94,6 +94,8 @@ struct mm *mm_fork(struct mm *parent, struct plat_as *child_as)
 		return NULL;
 	struct vma **tail = &mm->vmas;
 	for (struct vma *v = parent->vmas; v; v = v->next) {
+		if (v->dontcopy)
+			continue; /* the host's child has nothing there either */
 		struct vma *n = malloc(sizeof(*n));
 		if (!n) {
 			mm->as = NULL; /* the caller still owns it */
@@ -276,7 +278,7 @@ static void merge_neighbours(struct mm *mm)
 		if (v->end == n->start && v->prot == n->prot &&
 		    v->flags == n->flags && v->name == n->name &&
 		    v->obj == n->obj && v->file == n->file &&
-		    v->maxprot == n->maxprot &&
+		    v->maxprot == n->maxprot && v->dontcopy == n->dontcopy &&
 		    (!(v->obj || v->file) ||
 		     v->pgoff + (v->end - v->start) == n->pgoff)) {
 			v->end = n->end;
@@ -286,6 +288,21 @@ static void merge_neighbours(struct mm *mm)
 		}
 		v = n;
 	}
+}
+
+/* Marks [start, end)'s vmas MADV_DONTFORK (dc) or MADV_DOFORK. */
+static int set_dontcopy(struct mm *mm, uint64_t start, uint64_t end, bool dc)
+{
+	int err = split_at(mm, start);
+	if (!err)
+		err = split_at(mm, end);
+	if (err)
+		return err;
+	for (struct vma *v = mm->vmas; v && v->start < end; v = v->next)
+		if (v->start >= start)
+			v->dontcopy = dc;
+	merge_neighbours(mm);
+	return 0;
 }
 
 static int vma_remove(struct mm *mm, uint64_t start, uint64_t end)
@@ -991,6 +1008,7 @@ static long do_mremap_file(struct task *t, uint64_t old, uint64_t oldlen,
 	uint64_t obj = v->obj, pgoff = v->pgoff + (old - v->start);
 	struct file *file = v->file;
 	int maxprot = v->maxprot;
+	bool dc = v->dontcopy;
 
 	if (flags & MREMAP_FIXED) {
 		if (newaddr & (MM_PAGE - 1))
@@ -1009,6 +1027,8 @@ static long do_mremap_file(struct task *t, uint64_t old, uint64_t oldlen,
 		if (!err)
 			err = vma_insert_max(mm, newaddr, newaddr + newlen, prot,
 					 vflags, name, obj, pgoff, file, maxprot);
+		if (!err && dc)
+			err = set_dontcopy(mm, newaddr, newaddr + newlen, true);
 		return err ? err : (long)newaddr;
 	}
 	if (newlen <= oldlen) {
@@ -1027,6 +1047,8 @@ static long do_mremap_file(struct task *t, uint64_t old, uint64_t oldlen,
 			return r;
 		int err = vma_insert_max(mm, old, old + newlen, prot, vflags,
 					 name, obj, pgoff, file, maxprot);
+		if (!err && dc)
+			err = set_dontcopy(mm, old, old + newlen, true);
 		return err ? err : (long)old;
 	}
 	if (!(flags & MREMAP_MAYMOVE))
@@ -1043,6 +1065,8 @@ static long do_mremap_file(struct task *t, uint64_t old, uint64_t oldlen,
 	if (!err)
 		err = vma_insert_max(mm, dest, dest + newlen, prot, vflags,
 				     name, obj, pgoff, file, maxprot);
+	if (!err && dc)
+		err = set_dontcopy(mm, dest, dest + newlen, true);
 	return err ? err : (long)dest;
 }
 
@@ -1090,6 +1114,13 @@ static long do_madvise(struct task *t, uint64_t addr, uint64_t len, int advice)
 				   0, 0, 0);
 	if (r < 0)
 		return r;
+	/* What the host's fork will leave out, the sentry's must too. */
+	if (advice == MADV_DONTFORK || advice == MADV_DOFORK) {
+		int err = set_dontcopy(t->mm, addr, addr + len,
+				       advice == MADV_DONTFORK);
+		if (err)
+			return err;
+	}
 	return fully_mapped(t->mm, addr, addr + len) ? 0 : -ENOMEM;
 }
 

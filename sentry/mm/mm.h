@@ -41,6 +41,9 @@ struct vma {
 	 * shared mapping of a file opened read-only never becomes writable,
 	 * one from a noexec mount never executable. */
 	int maxprot;
+	/* MADV_DONTFORK (Linux's VM_DONTCOPY): a fork child has nothing
+	 * here; kept across mremap. */
+	bool dontcopy;
 };
 
 struct mm {

@@ -7,7 +7,8 @@
  * inaccessible pages. They are there for a signal handler that runs as the
  * call returns (its frame is written after them), for a vfork parent after
  * its child's _exit or failed execve (the memory is shared), and for the
- * next system call that reads them. Each check runs 20 times through one
+ * next system call that reads them; a fork child gets EFAULT for memory
+ * its parent marked MADV_DONTFORK. Each check runs 20 times through one
  * call site, so on systrap both the trapped and the rewritten way are
  * covered (a site is rewritten after its eighth trap).
  */
@@ -271,6 +272,51 @@ static void next_call(void)
 	printf("wait4's status and usage: %d of %d\n", st_ok, ROUNDS);
 }
 
+/* Memory the parent marked MADV_DONTFORK is not in the child: a result
+ * aimed there is EFAULT (the child survives), 20 times per child so the
+ * site is rewritten; after MADV_DOFORK it is there again. */
+static void dontfork(void)
+{
+	char *m = mmap(NULL, 8192, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return;
+	memset(m, 1, 8192);
+	CHECK_OK("madvise MADV_DONTFORK", madvise(m, 4096, MADV_DONTFORK));
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int efault = 0;
+		for (int i = 0; i < ROUNDS; i++) {
+			struct stat st;
+			if (get_action(SIGUSR1, (struct ksa *)(m + 64)) == -1 &&
+			    errno == EFAULT &&
+			    get_mask((uint64_t *)(m + 8)) == -1 &&
+			    errno == EFAULT && stat("/", (struct stat *)m) == -1 &&
+			    errno == EFAULT && stat("/", &st) == 0)
+				efault++;
+		}
+		uint64_t mk = 0;
+		int ok = efault == ROUNDS && get_mask((uint64_t *)(m + 4096)) == 0 &&
+			 get_mask(&mk) == 0 && *(uint64_t *)(m + 4096) == mk;
+		_exit(ok ? 0 : 1);
+	}
+	px_expect_exit("fork child: results aimed at MADV_DONTFORK memory are "
+		       "EFAULT, the rest of the mapping is there", pid,
+		       "exited 0");
+	CHECK_OK("madvise MADV_DOFORK", madvise(m, 4096, MADV_DOFORK));
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0)
+		_exit(get_action(SIGUSR1, (struct ksa *)(m + 64)) == 0 &&
+				      ((struct ksa *)(m + 64))->handler == usr1
+			      ? 0
+			      : 1);
+	px_expect_exit("fork child: after MADV_DOFORK the result lands", pid,
+		       "exited 0");
+	munmap(m, 8192);
+}
+
 /* A second thread: its process's calls go the ordinary way; results the
  * same. */
 static void *other_thread(void *arg)
@@ -301,6 +347,7 @@ int main(void)
 	handler_order();
 	vfork_results();
 	next_call();
+	dontfork();
 	pthread_t t;
 	px_thread(&t, other_thread, NULL);
 	pthread_join(t, NULL);
