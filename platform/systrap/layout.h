@@ -46,6 +46,9 @@
  * map the block; 0 with one CPU, as the budget). */
 #define SYSTRAP_FORK_SPIN_MUL 5
 #define SYSTRAP_CTRL_BATCH 8072 /* 72 + 8 * FILTER_MAX */
+#define SYSTRAP_CTRL_PREFETCH 11656 /* CTRL_BATCH + 56 * BATCH_MAX */
+#define SYSTRAP_PREFETCH_NR 512
+#define SYSTRAP_USER_TOP 0x7ffffffff000 /* the end of user memory */
 /* filter_len, pad2 and filter: what a fork child copies from its parent's
  * control page into its own for its first thread (SYSTRAP_OP_FORK). */
 #define SYSTRAP_CTRL_FILTER_LEN 64
@@ -97,6 +100,7 @@ struct systrap_regs {
 
 #define SLOT_OUT_N 4
 #define SLOT_OUT_BYTES 256
+#define SLOT_IN_BYTES 256
 
 struct systrap_slot {
 	uint32_t state; /* futex word */
@@ -148,13 +152,22 @@ struct systrap_slot {
 	uint32_t out_len[SLOT_OUT_N];
 	uint64_t out_addr[SLOT_OUT_N];
 	uint8_t out_buf[SLOT_OUT_BYTES];
+	/* A fast call's input, read by the fast-call code as it traps (the
+	 * control page's prefetch table says which argument, if any, points
+	 * at it): in_len bytes from in_addr, up to SLOT_IN_BYTES and never
+	 * past the end of in_addr's page; 0 when there is none or the read
+	 * faulted (the signal handler skips the rest). */
+	uint32_t in_len;
+	uint32_t pad_in;
+	uint64_t in_addr;
+	uint8_t in_buf[SLOT_IN_BYTES];
 };
 
 /* Where a new thread's FPU image waits in its slot (fp_entry 2): memory
  * the sentry writes directly, instead of the thread's private stack
  * through /proc/PID/mem (for a fork child, an open of the new process's
  * file and a page allocated from outside). */
-#define SLOT_FP_IMAGE_OFF 1024
+#define SLOT_FP_IMAGE_OFF 1280
 #define SLOT_FP_IMAGE_MAX (SYSTRAP_SLOT_SIZE - SLOT_FP_IMAGE_OFF)
 _Static_assert(sizeof(struct systrap_slot) <= SLOT_FP_IMAGE_OFF, "slot");
 _Static_assert(SYSTRAP_FP_ENTRY_OFF + SLOT_FP_IMAGE_MAX <= SYSTRAP_STACK_SIZE,
@@ -200,6 +213,9 @@ _Static_assert(SYSTRAP_FP_ENTRY_OFF + SLOT_FP_IMAGE_MAX <= SYSTRAP_STACK_SIZE,
 #define SLOT_O_OUT_LEN 636
 #define SLOT_O_OUT_ADDR 656
 #define SLOT_O_OUT_BUF 688
+#define SLOT_O_IN_LEN 944
+#define SLOT_O_IN_ADDR 952
+#define SLOT_O_IN_BUF 960
 
 /* --- patched system call sites ------------------------------------------
  * A hot system call site in private text becomes `jmp *TABLE+8k`
@@ -265,6 +281,10 @@ struct systrap_ctrl {
 	uint32_t pad2;
 	struct systrap_filter_insn filter[SYSTRAP_FILTER_MAX];
 	struct systrap_req batch[SYSTRAP_BATCH_MAX];
+	/* For each system call number below SYSTRAP_PREFETCH_NR, the slot
+	 * offset of the saved register (SLOT_O_RDI...) whose value points at
+	 * the call's input, for the fast-call code to read ahead; 0: none. */
+	uint8_t prefetch[SYSTRAP_PREFETCH_NR];
 };
 
 struct systrap_result {
@@ -309,6 +329,9 @@ _Static_assert(__builtin_offsetof(struct systrap_result, batch_ret) ==
 		       SYSTRAP_RES_BATCH_RET,
 	       "asm offsets");
 _Static_assert(sizeof(struct systrap_req) == 56, "asm offsets");
+_Static_assert(__builtin_offsetof(struct systrap_ctrl, prefetch) ==
+		       SYSTRAP_CTRL_PREFETCH,
+	       "asm offsets");
 #define SLOT_OFF_(f) __builtin_offsetof(struct systrap_slot, f)
 _Static_assert(SLOT_OFF_(state) == SLOT_O_STATE && SLOT_OFF_(stub_waiting) == SLOT_O_STUB_WAITING &&
 		       SLOT_OFF_(sentry_waiting) == SLOT_O_SENTRY_WAITING &&
@@ -334,6 +357,9 @@ _Static_assert(SLOT_OFF_(state) == SLOT_O_STATE && SLOT_OFF_(stub_waiting) == SL
 		       SLOT_OFF_(out_len) == SLOT_O_OUT_LEN &&
 		       SLOT_OFF_(out_addr) == SLOT_O_OUT_ADDR &&
 		       SLOT_OFF_(out_buf) == SLOT_O_OUT_BUF &&
+		       SLOT_OFF_(in_len) == SLOT_O_IN_LEN &&
+		       SLOT_OFF_(in_addr) == SLOT_O_IN_ADDR &&
+		       SLOT_OFF_(in_buf) == SLOT_O_IN_BUF &&
 		       SLOT_OFF_(sentry_cpu) == SLOT_O_SENTRY_CPU,
 	       "fast-call offsets");
 _Static_assert(PATCH_TABLE + 8 * PATCH_MAX <= PATCH_SITES &&

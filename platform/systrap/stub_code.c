@@ -241,6 +241,8 @@ extern const char stub_fastcall[] __attribute__((visibility("hidden")));
 extern const char stub_fast_tail[] __attribute__((visibility("hidden")));
 extern const char stub_fast_conv[] __attribute__((visibility("hidden")));
 extern const char stub_fast_end[] __attribute__((visibility("hidden")));
+extern const char stub_in_copy[] __attribute__((visibility("hidden")));
+extern const char stub_in_skip[] __attribute__((visibility("hidden")));
 
 /* The flags the fast-call code keeps as they were: CF PF AF ZF SF OF,
  * DF, AC. */
@@ -261,6 +263,12 @@ STUB void stub_signal_handler(int sig, siginfo_t *si, void *ucv)
 	 * its way out (or its next trap serves); past the check, and at its
 	 * own re-trap (ud2), the thread is as good as back in the workload
 	 * with the slot's registers: take those. */
+	/* The fast-call code's read-ahead of the call's input faulted (a bad
+	 * pointer, or one the call does not read): go on without it. */
+	if ((sig == SIGSEGV || sig == SIGBUS) && rip == (uint64_t)stub_in_copy) {
+		g[REG_RIP] = (greg_t)(uint64_t)stub_in_skip;
+		return;
+	}
 	if (sig == SYSTRAP_INTERRUPT_SIGNAL && rip >= (uint64_t)stub_fastcall &&
 	    rip < (uint64_t)stub_fast_tail) {
 		s->intr_deferred = 1;
@@ -780,6 +788,48 @@ __asm__(".pushsection stub_text,\"ax\",@progbits\n"
 	"	movl $" S(SLOT_KIND_FASTCALL) ", " S(SLOT_O_KIND) "(%r11)\n"
 	"	movl $0xc000003e, " S(SLOT_O_ARCH) "(%r11)\n" /* AUDIT_ARCH_X86_64 */
 	"	mov %r11, %rbx\n"
+	/* Read the call's input ahead (the control page's prefetch table
+	 * names the register pointing at it), so that the sentry need not
+	 * read it through /proc/PID/mem: up to SLOT_IN_BYTES, never past
+	 * its page's end. A fault on the read (stub_in_copy) makes the
+	 * signal handler go on at stub_in_skip, with in_len 0. */
+	"	movl $0, " S(SLOT_O_IN_LEN) "(%rbx)\n"
+	"	mov " S(SLOT_O_NR) "(%rbx), %rax\n"
+	"	cmp $" S(SYSTRAP_PREFETCH_NR) ", %rax\n"
+	"	jae 71f\n"
+	"	mov %rbx, %rcx\n"
+	"	and $-" S(SYSTRAP_BLOCK_SIZE) ", %rcx\n"
+	"	movzbl " S(SYSTRAP_CTRL_PREFETCH) "(%rcx,%rax), %edx\n"
+	"	test %edx, %edx\n"
+	"	jz 71f\n"
+	"	mov (%rbx,%rdx), %rsi\n"
+	/* NULL (an optional argument left out) and what is not user
+	 * memory would only fault */
+	"	cmp $4096, %rsi\n"
+	"	jb 71f\n"
+	"	mov $" S(SYSTRAP_USER_TOP) ", %rcx\n"
+	"	cmp %rcx, %rsi\n"
+	"	jae 71f\n"
+	"	mov %rsi, " S(SLOT_O_IN_ADDR) "(%rbx)\n"
+	"	mov %esi, %ecx\n"
+	"	and $4095, %ecx\n"
+	"	neg %ecx\n"
+	"	add $4096, %ecx\n"
+	"	cmp $" S(SLOT_IN_BYTES) ", %ecx\n"
+	"	jbe 72f\n"
+	"	mov $" S(SLOT_IN_BYTES) ", %ecx\n"
+	"72:	mov %ecx, %eax\n"
+	"	lea " S(SLOT_O_IN_BUF) "(%rbx), %rdi\n"
+	"	cld\n"
+	".globl stub_in_copy\n"
+	".hidden stub_in_copy\n"
+	"stub_in_copy:\n"
+	"	rep movsb\n"
+	"	mov %eax, " S(SLOT_O_IN_LEN) "(%rbx)\n"
+	".globl stub_in_skip\n"
+	".hidden stub_in_skip\n"
+	"stub_in_skip:\n"
+	"71:\n"
 	/* this CPU (this_cpu() in C) */
 	"	mov $" S(CPUNODE_SEG) ", %eax\n"
 	"	lsl %eax, %eax\n"

@@ -261,6 +261,11 @@ struct plat_thread {
 	bool conv_posted;
 	/* Trapped through a patched site: no signal frame until converted. */
 	bool fast;
+	/* The fast call's input as the stub read it ahead (slot in_*),
+	 * copied here as the trap is taken: valid until the next run. */
+	uint32_t in_len;
+	uint64_t in_addr;
+	uint8_t in_buf[SLOT_IN_BYTES];
 	/* Copies out held for the thread to make as it resumes
 	 * (copy_out_defer), put in the slot by run. */
 	int out_n;
@@ -491,6 +496,24 @@ static void systrap_copy_out_flush(struct plat_thread *th)
 	th->out_used = 0;
 }
 
+/* A copy in served from what the fast-call code read ahead (slot in_*),
+ * when it covers [src, src + n). */
+static bool systrap_copy_in_ahead(struct plat_thread *th, void *dst,
+				  uint64_t src, size_t n)
+{
+	uint64_t a = th->in_addr;
+	if (!th->in_len || src < a || n > th->in_len ||
+	    src - a > th->in_len - n)
+		return false;
+	memcpy(dst, th->in_buf + (src - a), n);
+	return true;
+}
+
+static void systrap_copy_in_ahead_drop(struct plat_thread *th)
+{
+	th->in_len = 0;
+}
+
 static bool systrap_thread_settid(struct plat_thread *th, uint64_t addr,
 				  uint32_t val)
 {
@@ -541,6 +564,8 @@ static void store(uint32_t *p, uint32_t v)
 	__atomic_store_n(p, v, __ATOMIC_SEQ_CST);
 }
 
+static void prefetch_init(void);
+
 static int systrap_init(void)
 {
 	size_t len = (size_t)(__stop_stub_text - __start_stub_text);
@@ -551,6 +576,7 @@ static int systrap_init(void)
 	int err = plat_fpu_init();
 	if (!err)
 		err = plat_fdpass_init();
+	prefetch_init();
 	if (err < 0)
 		return err;
 	/* The filters compare only the low 32 bits of the instruction pointer
@@ -649,8 +675,53 @@ static void block_free(uint64_t b)
 	pthread_mutex_unlock(&arena_lock);
 }
 
+/* The calls whose input the fast-call code reads ahead, and the register
+ * pointing at it: only calls that read it first thing, before anything of
+ * theirs could change it or wait (a write to a full pipe copies its data
+ * later: not here). A path is read as the sentry reads one first (256
+ * bytes or to the page's end), a structure from its start. */
+static const struct {
+	uint16_t nr;
+	uint8_t reg;
+} prefetch_calls[] = {
+	{ SYS_open, SLOT_O_RDI }, { SYS_creat, SLOT_O_RDI },
+	{ SYS_openat, SLOT_O_RSI }, { SYS_openat2, SLOT_O_RSI },
+	{ SYS_stat, SLOT_O_RDI }, { SYS_lstat, SLOT_O_RDI },
+	{ SYS_newfstatat, SLOT_O_RSI }, { SYS_statx, SLOT_O_RSI },
+	{ SYS_access, SLOT_O_RDI }, { SYS_faccessat, SLOT_O_RSI },
+	{ SYS_faccessat2, SLOT_O_RSI }, { SYS_readlink, SLOT_O_RDI },
+	{ SYS_readlinkat, SLOT_O_RSI }, { SYS_chdir, SLOT_O_RDI },
+	{ SYS_mkdir, SLOT_O_RDI }, { SYS_mkdirat, SLOT_O_RSI },
+	{ SYS_unlink, SLOT_O_RDI }, { SYS_unlinkat, SLOT_O_RSI },
+	{ SYS_rmdir, SLOT_O_RDI }, { SYS_rename, SLOT_O_RDI },
+	{ SYS_renameat, SLOT_O_RSI }, { SYS_renameat2, SLOT_O_RSI },
+	{ SYS_link, SLOT_O_RDI }, { SYS_linkat, SLOT_O_RSI },
+	{ SYS_symlink, SLOT_O_RDI }, { SYS_chmod, SLOT_O_RDI },
+	{ SYS_fchmodat, SLOT_O_RSI }, { SYS_chown, SLOT_O_RDI },
+	{ SYS_lchown, SLOT_O_RDI }, { SYS_fchownat, SLOT_O_RSI },
+	{ SYS_truncate, SLOT_O_RDI }, { SYS_utimensat, SLOT_O_RSI },
+	{ SYS_statfs, SLOT_O_RDI }, { SYS_getxattr, SLOT_O_RDI },
+	{ SYS_lgetxattr, SLOT_O_RDI },
+	{ SYS_rt_sigaction, SLOT_O_RSI }, { SYS_rt_sigprocmask, SLOT_O_RSI },
+	{ SYS_sigaltstack, SLOT_O_RDI }, { SYS_nanosleep, SLOT_O_RDI },
+	{ SYS_clock_nanosleep, SLOT_O_RDX }, { SYS_setitimer, SLOT_O_RSI },
+	{ SYS_setrlimit, SLOT_O_RSI }, { SYS_prlimit64, SLOT_O_RDX },
+	{ SYS_poll, SLOT_O_RDI }, { SYS_ppoll, SLOT_O_RDI },
+};
+static uint8_t prefetch_table[SYSTRAP_PREFETCH_NR];
+
+static void prefetch_init(void)
+{
+	for (size_t i = 0; i < sizeof(prefetch_calls) / sizeof(prefetch_calls[0]);
+	     i++)
+		if (prefetch_calls[i].nr < SYSTRAP_PREFETCH_NR)
+			prefetch_table[prefetch_calls[i].nr] =
+				prefetch_calls[i].reg;
+}
+
 /* Maps the shared part of block b from memfd fd in the sentry, and gives
- * it filter B (every new thread of the stub installs it from there). */
+ * it filter B (every new thread of the stub installs it from there) and
+ * the prefetch table. */
 static int block_map(uint64_t b, int fd)
 {
 	if (mmap((void *)b, SYSTRAP_SHARED_SIZE, PROT_READ | PROT_WRITE,
@@ -660,6 +731,7 @@ static int block_map(uint64_t b, int fd)
 	memcpy(c->filter, filter_b, (size_t)filter_b_len * sizeof(filter_b[0]));
 	c->filter_len = (uint32_t)filter_b_len;
 	c->exec_spin = (uint32_t)spin_budget;
+	memcpy(c->prefetch, prefetch_table, sizeof(c->prefetch));
 	return 0;
 }
 
@@ -2386,6 +2458,7 @@ static int systrap_run(struct plat_thread *th, struct plat_regs *regs,
 	(void)dirty; /* the slot always gets the registers: a few hundred bytes */
 again:
 	memset(trap, 0, sizeof(*trap));
+	th->in_len = 0;
 	cmd_collect(th);
 	th->cmd_ready = false; /* it runs: an answer collected is stale */
 	th->pre_rusage = false;
@@ -2497,6 +2570,15 @@ again:
 			regs->rax = s->nr;
 			goto again;
 		}
+		/* Read once: the slot is the workload's to write (what it
+		 * forges there is as if it had written its own buffer). */
+		uint32_t il = load(&s->in_len);
+		if (il && il <= SLOT_IN_BYTES) {
+			th->in_addr = __atomic_load_n(&s->in_addr,
+						      __ATOMIC_RELAXED);
+			memcpy(th->in_buf, s->in_buf, il);
+			th->in_len = il;
+		}
 		trap->kind = PLAT_TRAP_SYSCALL;
 		return 0;
 	case SLOT_KIND_CONVERTED: /* only asked for in fast_convert */
@@ -2581,6 +2663,8 @@ const struct platform_ops plat_systrap_ops = {
 	.thread_settid = systrap_thread_settid,
 	.copy_out_defer = systrap_copy_out_defer,
 	.copy_out_flush = systrap_copy_out_flush,
+	.copy_in_ahead = systrap_copy_in_ahead,
+	.copy_in_ahead_drop = systrap_copy_in_ahead_drop,
 	.sites_moved = systrap_sites_moved,
 	.batch = systrap_batch,
 	.batch2 = systrap_batch2,

@@ -273,6 +273,10 @@ struct task {
 	 * the stub thread (task_copy_out, platform_ops.copy_out_defer), and
 	 * some are held. Only the task's own thread touches them. */
 	bool out_defer, out_held;
+	/* The call's input as the stub thread read it ahead may still serve
+	 * task_copy_in (platform_ops.copy_in_ahead): from the trap until
+	 * the call writes memory or ends. */
+	bool in_ahead;
 
 	/* Signals (under k->lock, except sigmask's own reads by the task). */
 	uint64_t sigmask;

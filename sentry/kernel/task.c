@@ -66,6 +66,8 @@ int task_copy_in(struct task *t, void *dst, uint64_t src, size_t n)
 	if (src + n < src || src + n > MM_TASK_SIZE)
 		return -EFAULT;
 	const struct platform_ops *p = t->k->plat;
+	if (t->in_ahead && n && p->copy_in_ahead(t->th, dst, src, n))
+		return 0;
 	task_out_flush(t);
 	if (copy_may_map(t, src, n, false, p->copy_in_mapped) &&
 	    p->copy_in_mapped(t->mm->as, dst, src, n) == 0)
@@ -81,6 +83,7 @@ int task_copy_out(struct task *t, uint64_t dst, const void *src, size_t n)
 	if (n && mm_range_reserved(dst, dst + n))
 		return -EFAULT;
 	const struct platform_ops *p = t->k->plat;
+	t->in_ahead = false; /* what was read ahead may be stale from here */
 	/* A small result of the call being served: the stub thread writes
 	 * it as it resumes (see out_defer_ok), instead of a host call now. */
 	if (t->out_defer && n && n <= PLAT_DEFER_OUT_MAX &&
@@ -312,8 +315,10 @@ void task_run_loop(struct task *t)
 			t->in_syscall = true;
 			mm_note_syscall(t);
 			t->out_defer = out_defer_ok(t);
+			t->in_ahead = plat->copy_in_ahead != NULL;
 			syscall_dispatch(t);
 			t->out_defer = false;
+			t->in_ahead = false;
 			break;
 		case PLAT_TRAP_SYSCALL_COMPAT:
 			/* 32-bit system calls are not part of the sandbox. */

@@ -8,7 +8,9 @@
  * call returns (its frame is written after them), for a vfork parent after
  * its child's _exit or failed execve (the memory is shared), and for the
  * next system call that reads them; a fork child gets EFAULT for memory
- * its parent marked MADV_DONTFORK. Each check runs 20 times through one
+ * its parent marked MADV_DONTFORK. And a call's inputs (a path, a signal
+ * action or mask), which systrap's rewritten sites read ahead, come from
+ * where they are, or give EFAULT. Each check runs 20 times through one
  * call site, so on systrap both the trapped and the rewritten way are
  * covered (a site is rewritten after its eighth trap).
  */
@@ -317,6 +319,82 @@ static void dontfork(void)
 	munmap(m, 8192);
 }
 
+/* Inputs (a path, a signal action, a mask), read where they are, 20
+ * times through one call site: in ordinary memory; ending just before an
+ * inaccessible page and running into one; in an inaccessible page, at
+ * NULL and above user memory; in a file mapping past the file's end
+ * (SIGBUS to a reader, EFAULT to the call); in a private file mapping
+ * never touched yet; an action read and the old one written back into
+ * the same buffer. */
+static int path_stat(const char *p)
+{
+	struct stat st;
+	return syscall(SYS_newfstatat, AT_FDCWD, p, &st, 0) == 0 ? 0 : errno;
+}
+
+static void inputs(void)
+{
+	int ok[8] = { 0 };
+	char *pg = mmap(NULL, 8192, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	mprotect(pg + 4096, 4096, PROT_NONE);
+	char *end = pg + 4096 - 5; /* "/tmp" and its NUL end the page */
+	memcpy(end, "/tmp", 5);
+	char *pg2 = mmap(NULL, 8192, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	mprotect(pg2 + 4096, 4096, PROT_NONE);
+	char *over = pg2 + 4096 - 4; /* "/tmp" with no NUL before the page */
+	memcpy(over, "/tmp", 4);
+	char path[] = "/tmp/probe-copyin-XXXXXX";
+	int fd = mkstemp(path);
+	if (fd < 0 || write(fd, "/tmp", 5) != 5)
+		exit(2);
+	char *past = mmap(NULL, 8192, PROT_READ, MAP_PRIVATE, fd, 0);
+	for (int i = 0; i < ROUNDS; i++) {
+		char here[] = "/tmp";
+		ok[0] += path_stat(here) == 0;
+		ok[1] += path_stat(end) == 0;
+		ok[2] += path_stat(over) == EFAULT;
+		ok[3] += path_stat(pg + 4096) == EFAULT &&
+			 path_stat(NULL) == EFAULT &&
+			 path_stat((char *)0xffffffffff600000ULL) == EFAULT;
+		ok[4] += path_stat(past + 4096) == EFAULT;
+		/* a fresh private mapping of the file each time */
+		char *fresh = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+		ok[5] += fresh != MAP_FAILED && path_stat(fresh) == 0;
+		munmap(fresh, 4096);
+		struct ksa both;
+		memset(&both, 0, sizeof(both));
+		both.handler = usr1;
+		ok[6] += syscall(SYS_rt_sigaction, SIGUSR1, &both, &both, 8) ==
+				 0 &&
+			 both.handler == usr1;
+		uint64_t m = 1ULL << (SIGUSR2 - 1), old = 0;
+		ok[7] += syscall(SYS_rt_sigprocmask, SIG_BLOCK, &m, &old, 8) ==
+				 0 &&
+			 old == m;
+	}
+	printf("a path in ordinary memory: %d of %d\n", ok[0], ROUNDS);
+	printf("a path ending at an inaccessible page: %d of %d\n", ok[1],
+	       ROUNDS);
+	printf("a path running into an inaccessible page: EFAULT %d of %d\n",
+	       ok[2], ROUNDS);
+	printf("a path in an inaccessible page, NULL, above user memory: "
+	       "EFAULT %d of %d\n", ok[3], ROUNDS);
+	printf("a path past a mapped file's end: EFAULT %d of %d\n", ok[4],
+	       ROUNDS);
+	printf("a path in a fresh file mapping: %d of %d\n", ok[5], ROUNDS);
+	printf("an action read and the old one written to one buffer: %d of "
+	       "%d\n", ok[6], ROUNDS);
+	printf("a mask read and the old one written: %d of %d\n", ok[7],
+	       ROUNDS);
+	munmap(past, 8192);
+	munmap(pg, 8192);
+	munmap(pg2, 8192);
+	close(fd);
+	unlink(path);
+}
+
 /* A second thread: its process's calls go the ordinary way; results the
  * same. */
 static void *other_thread(void *arg)
@@ -348,6 +426,7 @@ int main(void)
 	vfork_results();
 	next_call();
 	dontfork();
+	inputs();
 	pthread_t t;
 	px_thread(&t, other_thread, NULL);
 	pthread_join(t, NULL);
