@@ -141,13 +141,12 @@ struct platform_ops {
 	bool (*copy_out_defer)(struct plat_thread *th, uint64_t dst,
 			       const void *src, size_t n);
 	void (*copy_out_flush)(struct plat_thread *th);
-	/* Optional, both or neither: a copy in served from what th read of
-	 * its system call's input as it trapped (false: not read, or not
-	 * all of [src, src + n)); the caller uses it only before anything
-	 * could have written that memory since (copy_in_ahead_drop). */
+	/* Optional: a copy in served from what th read of its system call's
+	 * input as it trapped (false: not read, or not all of [src, src +
+	 * n)); the caller uses it only before the call has written memory,
+	 * and only where it would read the memory itself. */
 	bool (*copy_in_ahead)(struct plat_thread *th, void *dst, uint64_t src,
 			      size_t n);
-	void (*copy_in_ahead_drop)(struct plat_thread *th);
 	/* Optional: the stub's [old, old + len) was moved to new (mremap),
 	 * bytes and all; code rewritten there must follow. The mm's lock
 	 * held, as for patch_syscall. */

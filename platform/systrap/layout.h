@@ -167,6 +167,8 @@ struct systrap_slot {
  * the sentry writes directly, instead of the thread's private stack
  * through /proc/PID/mem (for a fork child, an open of the new process's
  * file and a page allocated from outside). */
+/* 2816 bytes: this host's image is 2436, an AMX host's default frame
+ * 2816 (exactly); a larger one goes the old way (slower, not wrong). */
 #define SLOT_FP_IMAGE_OFF 1280
 #define SLOT_FP_IMAGE_MAX (SYSTRAP_SLOT_SIZE - SLOT_FP_IMAGE_OFF)
 _Static_assert(sizeof(struct systrap_slot) <= SLOT_FP_IMAGE_OFF, "slot");

@@ -509,11 +509,6 @@ static bool systrap_copy_in_ahead(struct plat_thread *th, void *dst,
 	return true;
 }
 
-static void systrap_copy_in_ahead_drop(struct plat_thread *th)
-{
-	th->in_len = 0;
-}
-
 static bool systrap_thread_settid(struct plat_thread *th, uint64_t addr,
 				  uint32_t val)
 {
@@ -676,16 +671,18 @@ static void block_free(uint64_t b)
 }
 
 /* The calls whose input the fast-call code reads ahead, and the register
- * pointing at it: only calls that read it first thing, before anything of
- * theirs could change it or wait (a write to a full pipe copies its data
- * later: not here). A path is read as the sentry reads one first (256
- * bytes or to the page's end), a structure from its start. */
+ * pointing at it: only calls that read it first thing, before any other
+ * input and before anything of theirs could change it or wait (a write to
+ * a full pipe copies its data later; openat2, utimensat and ppoll read
+ * another input first; sigaltstack is never a fast call). A path is read
+ * as the sentry reads one first (256 bytes or to the page's end), a
+ * structure from its start. */
 static const struct {
 	uint16_t nr;
 	uint8_t reg;
 } prefetch_calls[] = {
 	{ SYS_open, SLOT_O_RDI }, { SYS_creat, SLOT_O_RDI },
-	{ SYS_openat, SLOT_O_RSI }, { SYS_openat2, SLOT_O_RSI },
+	{ SYS_openat, SLOT_O_RSI },
 	{ SYS_stat, SLOT_O_RDI }, { SYS_lstat, SLOT_O_RDI },
 	{ SYS_newfstatat, SLOT_O_RSI }, { SYS_statx, SLOT_O_RSI },
 	{ SYS_access, SLOT_O_RDI }, { SYS_faccessat, SLOT_O_RSI },
@@ -699,14 +696,14 @@ static const struct {
 	{ SYS_symlink, SLOT_O_RDI }, { SYS_chmod, SLOT_O_RDI },
 	{ SYS_fchmodat, SLOT_O_RSI }, { SYS_chown, SLOT_O_RDI },
 	{ SYS_lchown, SLOT_O_RDI }, { SYS_fchownat, SLOT_O_RSI },
-	{ SYS_truncate, SLOT_O_RDI }, { SYS_utimensat, SLOT_O_RSI },
+	{ SYS_truncate, SLOT_O_RDI },
 	{ SYS_statfs, SLOT_O_RDI }, { SYS_getxattr, SLOT_O_RDI },
 	{ SYS_lgetxattr, SLOT_O_RDI },
 	{ SYS_rt_sigaction, SLOT_O_RSI }, { SYS_rt_sigprocmask, SLOT_O_RSI },
-	{ SYS_sigaltstack, SLOT_O_RDI }, { SYS_nanosleep, SLOT_O_RDI },
+	{ SYS_nanosleep, SLOT_O_RDI },
 	{ SYS_clock_nanosleep, SLOT_O_RDX }, { SYS_setitimer, SLOT_O_RSI },
 	{ SYS_setrlimit, SLOT_O_RSI }, { SYS_prlimit64, SLOT_O_RDX },
-	{ SYS_poll, SLOT_O_RDI }, { SYS_ppoll, SLOT_O_RDI },
+	{ SYS_poll, SLOT_O_RDI },
 };
 static uint8_t prefetch_table[SYSTRAP_PREFETCH_NR];
 
@@ -2664,7 +2661,6 @@ const struct platform_ops plat_systrap_ops = {
 	.copy_out_defer = systrap_copy_out_defer,
 	.copy_out_flush = systrap_copy_out_flush,
 	.copy_in_ahead = systrap_copy_in_ahead,
-	.copy_in_ahead_drop = systrap_copy_in_ahead_drop,
 	.sites_moved = systrap_sites_moved,
 	.batch = systrap_batch,
 	.batch2 = systrap_batch2,

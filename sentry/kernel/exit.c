@@ -362,6 +362,7 @@ void task_exit(struct task *t, int code)
 	const struct platform_ops *plat = k->plat;
 
 	t->out_defer = false; /* from here every copy is made at once */
+	t->in_ahead = false; /* and every read reads */
 	task_out_flush(t); /* a vfork parent shares the memory */
 	pthread_mutex_lock(&k->lock);
 	t->exiting = true;

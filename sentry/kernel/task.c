@@ -66,7 +66,10 @@ int task_copy_in(struct task *t, void *dst, uint64_t src, size_t n)
 	if (src + n < src || src + n > MM_TASK_SIZE)
 		return -EFAULT;
 	const struct platform_ops *p = t->k->plat;
-	if (t->in_ahead && n && p->copy_in_ahead(t->th, dst, src, n))
+	/* Read ahead by the stub thread, where the sentry would read too
+	 * (not execute-only memory, which the usual way refuses). */
+	if (t->in_ahead && n && mm_range_mapped(t->mm, src, src + n, false) &&
+	    p->copy_in_ahead(t->th, dst, src, n))
 		return 0;
 	task_out_flush(t);
 	if (copy_may_map(t, src, n, false, p->copy_in_mapped) &&
