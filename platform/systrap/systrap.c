@@ -672,9 +672,9 @@ static void block_free(uint64_t b)
 
 /* The calls whose input the fast-call code reads ahead, and the register
  * pointing at it: only calls that read it first thing, before any other
- * input and before anything of theirs could change it or wait (a write to
- * a full pipe copies its data later; openat2, utimensat and ppoll read
- * another input first; sigaltstack is never a fast call). A path is read
+ * input and before anything of theirs could change it or wait (openat2,
+ * utimensat and ppoll read another input first; sigaltstack is never a
+ * fast call). A path is read
  * as the sentry reads one first (256 bytes or to the page's end), a
  * structure from its start. */
 static const struct {
@@ -704,6 +704,13 @@ static const struct {
 	{ SYS_clock_nanosleep, SLOT_O_RDX }, { SYS_setitimer, SLOT_O_RSI },
 	{ SYS_setrlimit, SLOT_O_RSI }, { SYS_prlimit64, SLOT_O_RDX },
 	{ SYS_poll, SLOT_O_RDI },
+	/* a write's data (copied in before the file may make the writer
+	 * wait, as the sentry does anyway), an iovec array */
+	{ SYS_write, SLOT_O_RSI }, { SYS_pwrite64, SLOT_O_RSI },
+	{ SYS_readv, SLOT_O_RSI }, { SYS_writev, SLOT_O_RSI },
+	{ SYS_preadv, SLOT_O_RSI }, { SYS_pwritev, SLOT_O_RSI },
+	{ SYS_epoll_ctl, SLOT_O_R10 }, { SYS_timerfd_settime, SLOT_O_RDX },
+	{ SYS_timer_settime, SLOT_O_RDX }, { SYS_sched_setaffinity, SLOT_O_RDX },
 };
 static uint8_t prefetch_table[SYSTRAP_PREFETCH_NR];
 

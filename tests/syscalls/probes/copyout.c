@@ -22,6 +22,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #define ROUNDS 20
@@ -388,6 +389,30 @@ static void inputs(void)
 	       "%d\n", ok[6], ROUNDS);
 	printf("a mask read and the old one written: %d of %d\n", ok[7],
 	       ROUNDS);
+
+	/* Small writes, their data changed every round, and an iovec array. */
+	int wok = 0, p[2];
+	if (pipe(p) == 0) {
+		for (int i = 0; i < ROUNDS; i++) {
+			char b[64], got[64];
+			memset(b, 'a' + i, sizeof(b));
+			struct iovec iv[2] = { { b, 10 }, { b + 10, 54 } };
+			if (write(p[1], b, sizeof(b)) == (ssize_t)sizeof(b) &&
+			    read(p[0], got, sizeof(got)) == (ssize_t)sizeof(got) &&
+			    memcmp(got, b, sizeof(b)) == 0) {
+				b[0] = 'A' + i;
+				if (writev(p[1], iv, 2) == (ssize_t)sizeof(b) &&
+				    read(p[0], got, sizeof(got)) ==
+					    (ssize_t)sizeof(got) &&
+				    memcmp(got, b, sizeof(b)) == 0)
+					wok++;
+			}
+		}
+		close(p[0]);
+		close(p[1]);
+	}
+	printf("small writes and writev carry the current data: %d of %d\n",
+	       wok, ROUNDS);
 	munmap(past, 8192);
 	munmap(pg, 8192);
 	munmap(pg2, 8192);
