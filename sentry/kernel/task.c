@@ -237,7 +237,9 @@ static void task_serve_fault(struct task *t, const struct plat_trap *trap)
 /* Whether the system call t is about to serve may leave its small copies
  * out to the stub thread (platform_ops.copy_out_defer). Only calls whose
  * copies out are results, with nothing of theirs reading or mapping memory
- * after (a readv into overlapping buffers would be; read is not here), and
+ * after (a readv into overlapping buffers could have its later buffer
+ * written by the stub's direct pread before an earlier one's held copy:
+ * not here; a read has one buffer, filled one way or the other), and
  * only while no other thread can reach the memory before t resumes: t
  * alone in its mm, or a vfork child whose parent, alone in its process,
  * waits for it (posix_spawn's child resets every signal's action: some
@@ -263,6 +265,7 @@ static bool out_defer_ok(struct task *t)
 	case ABI_NR_clock_nanosleep: case ABI_NR_getitimer:
 	case ABI_NR_timer_gettime: case ABI_NR_timerfd_gettime:
 	case ABI_NR_capget: case ABI_NR_fcntl: case ABI_NR_rt_sigtimedwait:
+	case ABI_NR_read: case ABI_NR_pread64:
 		break;
 	default:
 		return false;
