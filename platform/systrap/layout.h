@@ -158,7 +158,11 @@ struct systrap_slot {
 	 * past the end of in_addr's page; 0 when there is none or the read
 	 * faulted (the signal handler skips the rest). */
 	uint32_t in_len;
-	uint32_t pad_in;
+	/* Set by the sentry with RESUME: the thread returns with the FPU in
+	 * its init state (its frame's fpstate NULL for rt_sigreturn), as a
+	 * signal handler or a new program starts, instead of an init image
+	 * written into the frame. */
+	uint32_t fp_clear;
 	uint64_t in_addr;
 	uint8_t in_buf[SLOT_IN_BYTES];
 };

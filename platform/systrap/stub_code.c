@@ -346,6 +346,10 @@ STUB void stub_signal_handler(int sig, siginfo_t *si, void *ucv)
 	apply_tls(s);
 	regs_to_gregs(g, r);
 	g[REG_EFL] = (greg_t)r->eflags;
+	if (s->fp_clear) {
+		uc->uc_mcontext.fpregs = NULL;
+		s->fp_clear = 0;
+	}
 }
 
 STUB __attribute__((noreturn)) void stub_thread_entry(void)

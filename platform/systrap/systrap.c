@@ -225,6 +225,9 @@ struct plat_thread {
 	/* Before then: where its first FPU state is (the slot's fp_entry as
 	 * the sentry set it: 0 the init state, 1 its stack, 2 the slot). */
 	uint8_t fp_entry;
+	/* Started: it resumes with the FPU in its init state (slot fp_clear),
+	 * which fpstate_get reports meanwhile. */
+	bool fp_clear;
 	struct systrap_slot *slot;
 	uint64_t fs_base, gs_base; /* what the stub thread has */
 	bool start_pending; /* spawned; its START trap not yet seen */
@@ -2038,6 +2041,10 @@ static int systrap_fpstate_get(struct plat_thread *th, void *buf, size_t len)
 	int cerr = fast_convert(th);
 	if (cerr < 0)
 		return cerr;
+	if (th->started && th->fp_clear) {
+		memcpy(buf, plat_fpstate_init_image(), size);
+		return (int)size;
+	}
 	if (!th->started) {
 		/* The sentry's own record: the slot is the workload's. */
 		if (th->fp_entry == 2 && size <= SLOT_FP_IMAGE_MAX)
@@ -2070,6 +2077,16 @@ static int systrap_fpstate_set(struct plat_thread *th, const void *buf,
 		return 0;
 	}
 	int err = fast_convert(th);
+	/* The init state needs no image: the frame's fpstate goes NULL as
+	 * the thread resumes (slot fp_clear), which rt_sigreturn takes as
+	 * "clear the FPU". A 2.4 KiB write of the stub's memory saved on
+	 * every signal delivery and exec. */
+	if (!err && th->started && buf == plat_fpstate_init_image()) {
+		th->fp_clear = true;
+		return 0;
+	}
+	if (!err)
+		th->fp_clear = false;
 	if (!err)
 		err = fpstate_addr(th, &a);
 	if (!err)
@@ -2512,6 +2529,8 @@ again:
 	s->spin = (uint32_t)budget;
 	int cpu = part_ways(th, sched_getcpu(), budget);
 	__atomic_store_n(&s->sentry_cpu, (uint16_t)cpu, __ATOMIC_RELAXED);
+	s->fp_clear = th->fp_clear;
+	th->fp_clear = false;
 	if (th->out_n) {
 		memcpy(s->out_buf, th->out_buf, th->out_used);
 		memcpy(s->out_len, th->out_len, sizeof(s->out_len));

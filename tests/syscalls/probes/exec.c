@@ -466,6 +466,14 @@ static void failures(void)
 	sigaction(SIGUSR1, &sa, NULL);
 }
 
+static void *idle_thread(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	const char *stage = getenv("PROBE_EXEC_STAGE");
@@ -482,6 +490,14 @@ int main(int argc, char **argv)
 		return stage_block();
 	if (stage && strcmp(stage, "usage") == 0)
 		return stage_usage();
+	if (stage && strcmp(stage, "fpu") == 0) {
+		/* A new program starts with the FPU in its init state. */
+		uint32_t mx;
+		uint16_t cw;
+		__asm__ volatile("stmxcsr %0" : "=m"(mx));
+		__asm__ volatile("fnstcw %0" : "=m"(cw));
+		return mx == 0x1f80 && cw == 0x37f ? 0 : 1;
+	}
 
 	px_reset();
 	self = argv[0];
@@ -499,6 +515,31 @@ int main(int argc, char **argv)
 	if (pid == 0)
 		thread_exec_child();
 	px_expect_exit("exec from a non-leader thread", pid, "exited 0");
+
+	/* Twice: the fork child execs in place; a second thread makes the
+	 * exec build a new stub. */
+	for (int k = 0; k < 2; k++) {
+		fflush(stdout);
+		pid = px_fork();
+		if (pid == 0) {
+			uint32_t mx = 0x7f80; /* round toward zero */
+			uint16_t cw = 0x0f7f;
+			__asm__ volatile("ldmxcsr %0" ::"m"(mx));
+			__asm__ volatile("fldcw %0" ::"m"(cw));
+			char *argv2[] = { (char *)self, NULL };
+			char *envp2[] = { "PROBE_EXEC_STAGE=fpu", NULL };
+			if (k == 1) {
+				pthread_t th;
+				pthread_create(&th, NULL, idle_thread, NULL);
+			}
+			execve(self, argv2, envp2);
+			_exit(99);
+		}
+		px_expect_exit(k ? "a new program starts with a clean FPU "
+				   "(exec from a process with two threads)"
+				 : "a new program starts with a clean FPU",
+			       pid, "exited 0");
+	}
 
 	fflush(stdout);
 	pid = px_fork();
