@@ -168,26 +168,39 @@ static bool fully_mapped(struct mm *mm, uint64_t start, uint64_t end)
 	return cur >= end;
 }
 
-bool mm_range_mapped(struct mm *mm, uint64_t start, uint64_t end, bool write)
+static bool pend_meets(struct mm *mm, uint64_t start, uint64_t end);
+
+/* [start, end) lies in vmas with one of the protections need, carried out
+ * on the host; anon: private anonymous ones, with nothing held back
+ * there. false too if the mm's lock is busy (the caller's other way). */
+static bool range_check(struct mm *mm, uint64_t start, uint64_t end, int need,
+			bool anon)
 {
 	if (start >= end || pthread_mutex_trylock(&mm->lock) != 0)
 		return false;
-	bool ok = !mm->host_stale;
+	bool ok = !mm->host_stale && !(anon && pend_meets(mm, start, end));
 	uint64_t at = start;
 	for (struct vma *v = mm->vmas; ok && v && at < end; v = v->next) {
 		if (v->end <= at)
 			continue;
 		if (v->start > at)
 			break; /* a hole */
-		/* Write implies read on x86. Execute-only memory, which x86
-		 * reads too, is left to the caller's usual way (which
-		 * refuses it, as the host's process_vm_readv does). */
-		if (!(v->prot & (write ? PROT_WRITE : PROT_READ | PROT_WRITE)))
+		if (!(v->prot & need) ||
+		    (anon && (v->file || (v->flags & MAP_SHARED))))
 			ok = false;
 		at = v->end;
 	}
 	pthread_mutex_unlock(&mm->lock);
 	return ok && at >= end;
+}
+
+bool mm_range_mapped(struct mm *mm, uint64_t start, uint64_t end, bool write)
+{
+	/* Write implies read on x86. Execute-only memory, which x86 reads
+	 * too, is left to the caller's usual way (which refuses it, as the
+	 * host's process_vm_readv does). */
+	return range_check(mm, start, end,
+			   write ? PROT_WRITE : PROT_READ | PROT_WRITE, false);
 }
 
 static struct vma *vma_find(struct mm *mm, uint64_t addr)
@@ -469,22 +482,7 @@ static bool pend_meets(struct mm *mm, uint64_t start, uint64_t end)
 
 bool mm_range_anon_writable(struct mm *mm, uint64_t start, uint64_t end)
 {
-	if (start >= end || pthread_mutex_trylock(&mm->lock) != 0)
-		return false;
-	bool ok = !mm->host_stale && !pend_meets(mm, start, end);
-	uint64_t at = start;
-	for (struct vma *v = mm->vmas; ok && v && at < end; v = v->next) {
-		if (v->end <= at)
-			continue;
-		if (v->start > at)
-			break; /* a hole */
-		if (v->file || (v->flags & MAP_SHARED) ||
-		    !(v->prot & PROT_WRITE))
-			ok = false;
-		at = v->end;
-	}
-	pthread_mutex_unlock(&mm->lock);
-	return ok && at >= end;
+	return range_check(mm, start, end, PROT_WRITE, true);
 }
 
 static bool host_noexec(int fd)
