@@ -176,6 +176,11 @@ struct platform_ops {
 	 * hold mapping requests back and batch them (mm_flush). */
 	bool lazy_maps;
 	int (*copy_in)(struct plat_as *as, void *dst, uint64_t src, size_t n);
+	/* Optional: copy_in that reads memory the process's protections let
+	 * the workload read but not another process (execute-only pages,
+	 * which x86 reads without protection keys). Only for such memory. */
+	int (*copy_in_exec)(struct plat_as *as, void *dst, uint64_t src,
+			    size_t n);
 	int (*copy_out)(struct plat_as *as, uint64_t dst, const void *src,
 			size_t n);
 	/* Optional: the same, for at most PLAT_MAPPED_COPY_MAX bytes the

@@ -3,6 +3,7 @@
 
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <signal.h>
@@ -276,6 +277,21 @@ int stubproc_copy_in(pid_t pid, void *dst, uint64_t src, size_t n)
 	if (r < 0)
 		return errno == ESRCH ? -ESRCH : -EFAULT;
 	return (size_t)r == n ? 0 : -EFAULT;
+}
+
+int stubproc_copy_in_force(pid_t pid, void *dst, uint64_t src, size_t n)
+{
+	char path[32];
+	snprintf(path, sizeof(path), "%d/mem", (int)pid);
+	int pfd = plat_host_proc_fd();
+	if (pfd < 0)
+		return -EFAULT;
+	int fd = openat(pfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -EFAULT;
+	ssize_t r = pread(fd, dst, n, (off_t)src);
+	close(fd);
+	return r == (ssize_t)n ? 0 : -EFAULT;
 }
 
 int stubproc_copy_out(pid_t pid, uint64_t dst, const void *src, size_t n)

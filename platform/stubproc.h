@@ -45,6 +45,10 @@ int stubproc_unmap_except(pid_t tid, const struct user_regs_struct *base,
 int stubproc_reset_fpu(pid_t tid);
 
 int stubproc_copy_in(pid_t pid, void *dst, uint64_t src, size_t n);
+/* As stubproc_copy_in, through /proc/PID/mem, which reads what the
+ * process's protections would refuse a reader (a debugger's access): only
+ * for memory the caller knows the workload itself can read. */
+int stubproc_copy_in_force(pid_t pid, void *dst, uint64_t src, size_t n);
 int stubproc_copy_out(pid_t pid, uint64_t dst, const void *src, size_t n);
 
 /* The XSAVE image of a stopped, traced thread (platform.h's format). */

@@ -853,6 +853,12 @@ static int ptrace_copy_in(struct plat_as *as, void *dst, uint64_t src, size_t n)
 	return stubproc_copy_in(as->pid, dst, src, n);
 }
 
+static int ptrace_copy_in_exec(struct plat_as *as, void *dst, uint64_t src,
+			       size_t n)
+{
+	return stubproc_copy_in_force(as->pid, dst, src, n);
+}
+
 static int ptrace_copy_out(struct plat_as *as, uint64_t dst, const void *src,
 			   size_t n)
 {
@@ -895,6 +901,7 @@ const struct platform_ops plat_ptrace_ops = {
 	.batch = ptrace_batch,
 	.as_reset = ptrace_as_reset,
 	.copy_in = ptrace_copy_in,
+	.copy_in_exec = ptrace_copy_in_exec,
 	.copy_out = ptrace_copy_out,
 	.thread_host_tid = ptrace_thread_host_tid,
 	.as_host_pid = ptrace_as_host_pid,

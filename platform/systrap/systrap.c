@@ -1767,6 +1767,17 @@ static int systrap_copy_in_mapped(struct plat_as *as, void *dst, uint64_t src,
 	return pread(fd, dst, n, (off_t)src) == (ssize_t)n ? 0 : -EFAULT;
 }
 
+/* Execute-only memory: /proc/PID/mem reads it (its fd opened now if not
+ * yet), process_vm_readv does not. */
+static int systrap_copy_in_exec(struct plat_as *as, void *dst, uint64_t src,
+				size_t n)
+{
+	int fd = proc_mem_fd(as);
+	if (fd < 0)
+		return fd;
+	return pread(fd, dst, n, (off_t)src) == (ssize_t)n ? 0 : -EFAULT;
+}
+
 static int systrap_copy_out_mapped(struct plat_as *as, uint64_t dst,
 				   const void *src, size_t n)
 {
@@ -2686,6 +2697,7 @@ const struct platform_ops plat_systrap_ops = {
 	.thread_settid = systrap_thread_settid,
 	.copy_out_defer = systrap_copy_out_defer,
 	.copy_out_flush = systrap_copy_out_flush,
+	.copy_in_exec = systrap_copy_in_exec,
 	.copy_in_ahead = systrap_copy_in_ahead,
 	.sites_moved = systrap_sites_moved,
 	.batch = systrap_batch,

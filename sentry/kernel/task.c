@@ -75,7 +75,13 @@ int task_copy_in(struct task *t, void *dst, uint64_t src, size_t n)
 	if (copy_may_map(t, src, n, false, p->copy_in_mapped) &&
 	    p->copy_in_mapped(t->mm->as, dst, src, n) == 0)
 		return 0;
-	return p->copy_in(t->mm->as, dst, src, n);
+	int err = p->copy_in(t->mm->as, dst, src, n);
+	/* Execute-only memory, which the workload reads (x86 without
+	 * protection keys) and another process may not. */
+	if (err == -EFAULT && p->copy_in_exec &&
+	    mm_range_exec_readable(t->mm, src, src + n))
+		err = p->copy_in_exec(t->mm->as, dst, src, n);
+	return err;
 }
 
 int task_copy_out(struct task *t, uint64_t dst, const void *src, size_t n)

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "mm.h"
 
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -192,6 +193,26 @@ static bool range_check(struct mm *mm, uint64_t start, uint64_t end, int need,
 	}
 	pthread_mutex_unlock(&mm->lock);
 	return ok && at >= end;
+}
+
+/* Whether the host keeps execute-only memory unreadable (protection keys
+ * enabled: Linux then gives PROT_EXEC alone an execute-only key). */
+static bool host_pku(void)
+{
+	static int known = -1;
+	if (known < 0) {
+		unsigned a, b, c, d;
+		known = __get_cpuid_count(7, 0, &a, &b, &c, &d) &&
+			(c & (1u << 4)); /* OSPKE */
+	}
+	return known;
+}
+
+bool mm_range_exec_readable(struct mm *mm, uint64_t start, uint64_t end)
+{
+	return !host_pku() &&
+	       range_check(mm, start, end, PROT_READ | PROT_WRITE | PROT_EXEC,
+			   false);
 }
 
 bool mm_range_mapped(struct mm *mm, uint64_t start, uint64_t end, bool write)

@@ -91,6 +91,9 @@ struct mm *mm_ref(struct mm *mm);
  * host: a copy there cannot fault for want of permissions. false also
  * when mm's lock is busy (a host call holds it): then nothing is known. */
 bool mm_range_mapped(struct mm *mm, uint64_t start, uint64_t end, bool write);
+/* [start, end) is readable by the workload, execute-only pages included
+ * where the host reads them (no protection keys). */
+bool mm_range_exec_readable(struct mm *mm, uint64_t start, uint64_t end);
 /* [start, end) is private anonymous writable memory, carried out on the
  * host (nothing held back there): a store into it cannot fault but for
  * want of memory. false too if the mm's lock is busy. */

@@ -413,6 +413,33 @@ static void inputs(void)
 	}
 	printf("small writes and writev carry the current data: %d of %d\n",
 	       wok, ROUNDS);
+
+	/* Execute-only memory: x86 reads it unless the host keeps it
+	 * unreadable with a protection key, and a system call reads it as
+	 * the workload would (the transcript says which, natively). */
+	char *xo = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	memcpy(xo, "/tmp", 5);
+	memset(xo + 64, 'x', 64);
+	mprotect(xo, 4096, PROT_EXEC);
+	int xs = 0, xw = 0, xe = 0, p2[2];
+	if (pipe(p2) == 0) {
+		for (int i = 0; i < ROUNDS; i++) {
+			int e = path_stat(xo);
+			xs += e == 0;
+			xe += e == EFAULT;
+			char got[64];
+			if (write(p2[1], xo + 64, 64) == 64 &&
+			    read(p2[0], got, 64) == 64 && got[0] == 'x')
+				xw++;
+		}
+		close(p2[0]);
+		close(p2[1]);
+	}
+	printf("a path in execute-only memory: read %d, EFAULT %d of %d\n", xs,
+	       xe, ROUNDS);
+	printf("a write from execute-only memory: %d of %d\n", xw, ROUNDS);
+	munmap(xo, 4096);
 	munmap(past, 8192);
 	munmap(pg, 8192);
 	munmap(pg2, 8192);
