@@ -9,7 +9,7 @@
 
 /* sys_mm.c */
 SYSCALL(brk); SYSCALL(mmap); SYSCALL(munmap); SYSCALL(mprotect);
-SYSCALL(mremap); SYSCALL(madvise); SYSCALL(msync);
+SYSCALL(mremap); SYSCALL(madvise); SYSCALL(msync); SYSCALL(mincore);
 /* sys_creds.c */
 SYSCALL(getuid); SYSCALL(geteuid); SYSCALL(getgid); SYSCALL(getegid);
 SYSCALL(getgroups); SYSCALL(setgroups); SYSCALL(getresuid);

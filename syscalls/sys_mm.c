@@ -41,6 +41,11 @@ SYSCALL(madvise)
 	return mm_madvise(t, a->a[0], a->a[1], (int)a->a[2]);
 }
 
+SYSCALL(mincore)
+{
+	return mm_mincore(t, a->a[0], a->a[1], a->a[2]);
+}
+
 /* Locking memory: the range is checked as Linux does, but the sandbox
  * does not pin host memory (see the table). As Linux's can_do_mlock: a
  * zero RLIMIT_MEMLOCK without CAP_IPC_LOCK refuses. */

@@ -20,6 +20,7 @@ const struct syscall_def syscall_table[ABI_NR_SYSCALLS] = {
 	FULL(msync, "xud"),
 	PARTIAL(mremap, "xuuxx", "MREMAP_DONTUNMAP and duplicating a shared mapping (old_size 0) return EINVAL"),
 	PARTIAL(madvise, "xud", "MADV_HWPOISON and MADV_SOFT_OFFLINE return EPERM (they act on host pages)"),
+	FULL(mincore, "xux"),
 
 	/* Identity and credentials: the sandbox's own pid namespace. */
 	FULL(getpid, ""),
@@ -371,7 +372,6 @@ const struct syscall_def syscall_table[ABI_NR_SYSCALLS] = {
 	NOSYS(landlock_create_ruleset, "namespaces and other isolation layers inside the sandbox are not implemented"),
 	NOSYS(landlock_add_rule, "namespaces and other isolation layers inside the sandbox are not implemented"),
 	NOSYS(landlock_restrict_self, "namespaces and other isolation layers inside the sandbox are not implemented"),
-	NOSYS(mincore, "memory policy, locking and protection keys are not implemented"),
 	NOSYS(mbind, "memory policy, locking and protection keys are not implemented"),
 	NOSYS(set_mempolicy, "memory policy, locking and protection keys are not implemented"),
 	NOSYS(get_mempolicy, "memory policy, locking and protection keys are not implemented"),

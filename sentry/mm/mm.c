@@ -1506,6 +1506,47 @@ long mm_madvise(struct task *t, uint64_t addr, uint64_t len, int advice)
 	return LOCKED(do_madvise(t, addr, len, advice));
 }
 
+/* mincore: the host answers for the part of the range the sentry's vmas
+ * cover from its start, writing vec itself (a result vector in the stub's
+ * own ranges is EFAULT, as task_copy_out has it); a hole after that part is
+ * ENOMEM, Linux's answer once the pages before it are reported. */
+static long do_mincore(struct task *t, uint64_t start, uint64_t len,
+		       uint64_t vec)
+{
+	if (start & (MM_PAGE - 1))
+		return -EINVAL;
+	if (start + len < start || start + len > MM_TASK_SIZE)
+		return -ENOMEM;
+	uint64_t pages = len / MM_PAGE + (len % MM_PAGE != 0);
+	if (vec + pages < vec || vec + pages > MM_TASK_SIZE)
+		return -EFAULT;
+	if (!pages)
+		return 0;
+	if (mm_range_reserved(vec, vec + pages))
+		return -EFAULT;
+	uint64_t end = start + pages * MM_PAGE, at = start;
+	for (struct vma *v = t->mm->vmas; v && at < end; v = v->next) {
+		if (v->end <= at)
+			continue;
+		if (v->start > at)
+			break; /* a hole */
+		at = v->end;
+	}
+	if (at > end)
+		at = end;
+	if (at == start)
+		return -ENOMEM;
+	long r = host_call(t, SYS_mincore, start, at - start, vec, 0, 0, 0);
+	if (r < 0)
+		return r;
+	return at == end ? 0 : -ENOMEM;
+}
+
+long mm_mincore(struct task *t, uint64_t start, uint64_t len, uint64_t vec)
+{
+	return LOCKED(do_mincore(t, start, len, vec));
+}
+
 long mm_brk(struct task *t, uint64_t addr)
 {
 	return LOCKED(do_brk(t, addr));

@@ -142,6 +142,7 @@ long mm_mprotect(struct task *t, uint64_t addr, uint64_t len, int prot);
 long mm_mremap(struct task *t, uint64_t old, uint64_t oldlen, uint64_t newlen,
 	       int flags, uint64_t newaddr);
 long mm_madvise(struct task *t, uint64_t addr, uint64_t len, int advice);
+long mm_mincore(struct task *t, uint64_t start, uint64_t len, uint64_t vec);
 long mm_brk(struct task *t, uint64_t addr);
 
 /* For the loader: maps [start, end) anonymous at a fixed address. */

@@ -368,6 +368,43 @@ static void madvise_tests(void)
 	munmap(p, 2 * P);
 }
 
+/* mincore: which pages are resident. A touched anonymous page is; an
+ * untouched one is not; a hole ends the range with ENOMEM after the pages
+ * before it were reported; an unaligned start is EINVAL; a result vector
+ * outside user memory EFAULT. */
+static void mincore_tests(void)
+{
+	char *p = map(4 * P, RW);
+	unsigned char vec[4];
+
+	if (CHECK_OK("mmap for mincore", p) == -1)
+		return;
+	p[0] = 1;
+	p[2 * P] = 1;
+	memset(vec, 0xee, sizeof(vec));
+	CHECK_OK("mincore of 4 pages", mincore(p, 4 * P, vec));
+	CHECK_TRUE("touched pages resident, untouched not",
+		   (vec[0] & 1) && !(vec[1] & 1) && (vec[2] & 1) && !(vec[3] & 1));
+	CHECK_TRUE("only bit 0 may be set",
+		   !((vec[0] | vec[1] | vec[2] | vec[3]) & 0xfe));
+	CHECK_OK("mincore len 0", mincore(p, 0, vec));
+	CHECK_OK("mincore of a partial page", mincore(p, 1, vec));
+	CHECK_ERR("mincore unaligned", mincore(p + 1, P, vec), EINVAL);
+	CHECK_ERR("mincore bad vector", mincore(p, P, (unsigned char *)1), EFAULT);
+	CHECK_ERR("mincore vector above user memory",
+		  mincore(p, P, (unsigned char *)0xffff800000000000ULL), EFAULT);
+	munmap(p + 2 * P, P);
+	memset(vec, 0xee, sizeof(vec));
+	CHECK_ERR("mincore over a hole", mincore(p, 4 * P, vec), ENOMEM);
+	CHECK_TRUE("the pages before the hole reported",
+		   (vec[0] & 1) && !(vec[1] & 1) && vec[2] == 0xee);
+	CHECK_ERR("mincore of unmapped memory", mincore(p + 2 * P, P, vec),
+		  ENOMEM);
+	CHECK_ERR("mincore past user memory",
+		  mincore((void *)0x7ffffffff000ULL, 2 * P, vec), ENOMEM);
+	munmap(p, 4 * P);
+}
+
 int main(void)
 {
 	struct brk_res br;
@@ -382,5 +419,6 @@ int main(void)
 	mprotect_tests();
 	mremap_tests();
 	madvise_tests();
+	mincore_tests();
 	return probe_done();
 }
