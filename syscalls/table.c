@@ -20,7 +20,7 @@ const struct syscall_def syscall_table[ABI_NR_SYSCALLS] = {
 	FULL(msync, "xud"),
 	PARTIAL(mremap, "xuuxx", "MREMAP_DONTUNMAP and duplicating a shared mapping (old_size 0) return EINVAL"),
 	PARTIAL(madvise, "xud", "MADV_HWPOISON and MADV_SOFT_OFFLINE return EPERM (they act on host pages)"),
-	FULL(mincore, "xux"),
+	PARTIAL(mincore, "xux", "every mapped page is reported resident: the host's answer would show which pages of host files are in the host's page cache (Linux answers so for files the caller may not write)"),
 
 	/* Identity and credentials: the sandbox's own pid namespace. */
 	FULL(getpid, ""),

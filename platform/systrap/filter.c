@@ -57,9 +57,6 @@ int systrap_filter_a(uint64_t lo, uint64_t hi, struct systrap_filter_insn *out,
 	 * reaching this code also face filter B, which allows far less. */
 	static const int allowed[] = {
 		SYS_mmap, SYS_munmap, SYS_mprotect, SYS_mremap, SYS_madvise,
-		/* mincore for the workload (the sentry checked the range and
-		 * that the result vector is not the stub's) */
-		SYS_mincore,
 		SYS_futex, SYS_clone, SYS_rt_sigreturn, SYS_sigaltstack,
 		SYS_seccomp, SYS_arch_prctl, SYS_exit, SYS_exit_group,
 		SYS_clock_gettime,

@@ -1774,7 +1774,7 @@ static int systrap_copy_in_exec(struct plat_as *as, void *dst, uint64_t src,
 {
 	int fd = proc_mem_fd(as);
 	if (fd < 0)
-		return fd;
+		return -EFAULT; /* never the open's own error to the workload */
 	return pread(fd, dst, n, (off_t)src) == (ssize_t)n ? 0 : -EFAULT;
 }
 

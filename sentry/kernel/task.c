@@ -78,9 +78,8 @@ int task_copy_in(struct task *t, void *dst, uint64_t src, size_t n)
 	int err = p->copy_in(t->mm->as, dst, src, n);
 	/* Execute-only memory, which the workload reads (x86 without
 	 * protection keys) and another process may not. */
-	if (err == -EFAULT && p->copy_in_exec &&
-	    mm_range_exec_readable(t->mm, src, src + n))
-		err = p->copy_in_exec(t->mm->as, dst, src, n);
+	if (err == -EFAULT)
+		err = mm_copy_in_exec(t, dst, src, n);
 	return err;
 }
 

@@ -174,12 +174,11 @@ static bool pend_meets(struct mm *mm, uint64_t start, uint64_t end);
 /* [start, end) lies in vmas with one of the protections need, carried out
  * on the host; anon: private anonymous ones, with nothing held back
  * there. false too if the mm's lock is busy (the caller's other way). */
-static bool range_check(struct mm *mm, uint64_t start, uint64_t end, int need,
-			bool anon)
+static bool range_check_locked(struct mm *mm, uint64_t start, uint64_t end,
+			       int need, bool anon)
 {
-	if (start >= end || pthread_mutex_trylock(&mm->lock) != 0)
-		return false;
-	bool ok = !mm->host_stale && !(anon && pend_meets(mm, start, end));
+	bool ok = start < end && !mm->host_stale &&
+		  !(anon && pend_meets(mm, start, end));
 	uint64_t at = start;
 	for (struct vma *v = mm->vmas; ok && v && at < end; v = v->next) {
 		if (v->end <= at)
@@ -191,8 +190,17 @@ static bool range_check(struct mm *mm, uint64_t start, uint64_t end, int need,
 			ok = false;
 		at = v->end;
 	}
-	pthread_mutex_unlock(&mm->lock);
 	return ok && at >= end;
+}
+
+static bool range_check(struct mm *mm, uint64_t start, uint64_t end, int need,
+			bool anon)
+{
+	if (pthread_mutex_trylock(&mm->lock) != 0)
+		return false;
+	bool ok = range_check_locked(mm, start, end, need, anon);
+	pthread_mutex_unlock(&mm->lock);
+	return ok;
 }
 
 /* Whether the host keeps execute-only memory unreadable (protection keys
@@ -208,11 +216,21 @@ static bool host_pku(void)
 	return known;
 }
 
-bool mm_range_exec_readable(struct mm *mm, uint64_t start, uint64_t end)
+int mm_copy_in_exec(struct task *t, void *dst, uint64_t src, size_t n)
 {
-	return !host_pku() &&
-	       range_check(mm, start, end, PROT_READ | PROT_WRITE | PROT_EXEC,
-			   false);
+	const struct platform_ops *p = t->k->plat;
+	if (host_pku() || !p->copy_in_exec)
+		return -EFAULT;
+	/* Held across the read: /proc/PID/mem reads whatever is mapped,
+	 * whatever its protection, so the check must still hold then. */
+	struct mm *mm = t->mm;
+	pthread_mutex_lock(&mm->lock);
+	int err = -EFAULT;
+	if (range_check_locked(mm, src, src + n,
+			       PROT_READ | PROT_WRITE | PROT_EXEC, false))
+		err = p->copy_in_exec(mm->as, dst, src, n);
+	pthread_mutex_unlock(&mm->lock);
+	return err < 0 ? -EFAULT : 0;
 }
 
 bool mm_range_mapped(struct mm *mm, uint64_t start, uint64_t end, bool write)
@@ -1506,12 +1524,15 @@ long mm_madvise(struct task *t, uint64_t addr, uint64_t len, int advice)
 	return LOCKED(do_madvise(t, addr, len, advice));
 }
 
-/* mincore: the host answers for the part of the range the sentry's vmas
- * cover from its start, writing vec itself (a result vector in the stub's
- * own ranges is EFAULT, as task_copy_out has it); a hole after that part is
- * ENOMEM, Linux's answer once the pages before it are reported. */
-static long do_mincore(struct task *t, uint64_t start, uint64_t len,
-		       uint64_t vec)
+/* mincore: every mapped page is reported resident. The host's answer
+ * would tell the sandbox which pages of a host file (a library other
+ * tenants map too) are in the host's page cache, a known side channel;
+ * Linux itself answers "resident" for a file the caller may not write.
+ * Linux's errors come in Linux's order: EINVAL for an unaligned start,
+ * ENOMEM for a range past user memory, EFAULT for a vector past it, then
+ * the pages the vmas cover from the start are reported, and a hole after
+ * them is ENOMEM. */
+long mm_mincore(struct task *t, uint64_t start, uint64_t len, uint64_t vec)
 {
 	if (start & (MM_PAGE - 1))
 		return -EINVAL;
@@ -1522,9 +1543,8 @@ static long do_mincore(struct task *t, uint64_t start, uint64_t len,
 		return -EFAULT;
 	if (!pages)
 		return 0;
-	if (mm_range_reserved(vec, vec + pages))
-		return -EFAULT;
 	uint64_t end = start + pages * MM_PAGE, at = start;
+	pthread_mutex_lock(&t->mm->lock);
 	for (struct vma *v = t->mm->vmas; v && at < end; v = v->next) {
 		if (v->end <= at)
 			continue;
@@ -1532,19 +1552,21 @@ static long do_mincore(struct task *t, uint64_t start, uint64_t len,
 			break; /* a hole */
 		at = v->end;
 	}
+	pthread_mutex_unlock(&t->mm->lock);
 	if (at > end)
 		at = end;
 	if (at == start)
 		return -ENOMEM;
-	long r = host_call(t, SYS_mincore, start, at - start, vec, 0, 0, 0);
-	if (r < 0)
-		return r;
+	static const unsigned char ones[4096] = { [0 ... 4095] = 1 };
+	for (uint64_t done = 0, n = (at - start) / MM_PAGE; done < n;) {
+		size_t c = n - done < sizeof(ones) ? (size_t)(n - done)
+						   : sizeof(ones);
+		int err = task_copy_out(t, vec + done, ones, c);
+		if (err < 0)
+			return err;
+		done += c;
+	}
 	return at == end ? 0 : -ENOMEM;
-}
-
-long mm_mincore(struct task *t, uint64_t start, uint64_t len, uint64_t vec)
-{
-	return LOCKED(do_mincore(t, start, len, vec));
 }
 
 long mm_brk(struct task *t, uint64_t addr)

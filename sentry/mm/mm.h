@@ -91,9 +91,10 @@ struct mm *mm_ref(struct mm *mm);
  * host: a copy there cannot fault for want of permissions. false also
  * when mm's lock is busy (a host call holds it): then nothing is known. */
 bool mm_range_mapped(struct mm *mm, uint64_t start, uint64_t end, bool write);
-/* [start, end) is readable by the workload, execute-only pages included
- * where the host reads them (no protection keys). */
-bool mm_range_exec_readable(struct mm *mm, uint64_t start, uint64_t end);
+/* A copy in of memory the workload reads but another process may not
+ * (execute-only pages, on a host without protection keys): 0, or -EFAULT
+ * if the range is not all mapped readable or executable. */
+int mm_copy_in_exec(struct task *t, void *dst, uint64_t src, size_t n);
 /* [start, end) is private anonymous writable memory, carried out on the
  * host (nothing held back there): a store into it cannot fault but for
  * want of memory. false too if the mm's lock is busy. */

@@ -368,10 +368,11 @@ static void madvise_tests(void)
 	munmap(p, 2 * P);
 }
 
-/* mincore: which pages are resident. A touched anonymous page is; an
- * untouched one is not; a hole ends the range with ENOMEM after the pages
- * before it were reported; an unaligned start is EINVAL; a result vector
- * outside user memory EFAULT. */
+/* mincore: a touched page is resident (an untouched one may or may not
+ * be: the sandbox reports every mapped page resident, so as not to show
+ * the host's page cache); a hole ends the range with ENOMEM after the
+ * pages before it were reported; an unaligned start is EINVAL; a result
+ * vector outside user memory EFAULT. */
 static void mincore_tests(void)
 {
 	char *p = map(4 * P, RW);
@@ -383,8 +384,7 @@ static void mincore_tests(void)
 	p[2 * P] = 1;
 	memset(vec, 0xee, sizeof(vec));
 	CHECK_OK("mincore of 4 pages", mincore(p, 4 * P, vec));
-	CHECK_TRUE("touched pages resident, untouched not",
-		   (vec[0] & 1) && !(vec[1] & 1) && (vec[2] & 1) && !(vec[3] & 1));
+	CHECK_TRUE("touched pages resident", (vec[0] & 1) && (vec[2] & 1));
 	CHECK_TRUE("only bit 0 may be set",
 		   !((vec[0] | vec[1] | vec[2] | vec[3]) & 0xfe));
 	CHECK_OK("mincore len 0", mincore(p, 0, vec));
@@ -397,7 +397,7 @@ static void mincore_tests(void)
 	memset(vec, 0xee, sizeof(vec));
 	CHECK_ERR("mincore over a hole", mincore(p, 4 * P, vec), ENOMEM);
 	CHECK_TRUE("the pages before the hole reported",
-		   (vec[0] & 1) && !(vec[1] & 1) && vec[2] == 0xee);
+		   (vec[0] & 1) && vec[1] != 0xee && vec[2] == 0xee);
 	CHECK_ERR("mincore of unmapped memory", mincore(p + 2 * P, P, vec),
 		  ENOMEM);
 	CHECK_ERR("mincore past user memory",
