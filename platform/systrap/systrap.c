@@ -2079,10 +2079,15 @@ static int systrap_fpstate_set(struct plat_thread *th, const void *buf,
 
 	if (len != plat_fpstate_size())
 		return -EINVAL;
-	/* A thread not yet started takes it from its slot at entry. */
-	if (!th->started && len <= SLOT_FP_IMAGE_MAX) {
+	/* A thread not yet started takes it from its slot at entry, with the
+	 * FP_XSTATE_MAGIC2 word a signal frame has after it: without that
+	 * word rt_sigreturn loads only the legacy x87/SSE part and resets
+	 * the rest (AVX's upper halves...). */
+	static const uint32_t magic2 = 0x46505845U; /* FP_XSTATE_MAGIC2 */
+	if (!th->started && len + 4 <= SLOT_FP_IMAGE_MAX) {
 		memcpy((char *)th->slot + SLOT_FP_IMAGE_OFF, buf, len);
-		th->slot->fp_len = (uint32_t)len;
+		memcpy((char *)th->slot + SLOT_FP_IMAGE_OFF + len, &magic2, 4);
+		th->slot->fp_len = (uint32_t)len + 4;
 		th->slot->fp_entry = 2;
 		th->fp_entry = 2;
 		return 0;
@@ -2102,6 +2107,8 @@ static int systrap_fpstate_set(struct plat_thread *th, const void *buf,
 		err = fpstate_addr(th, &a);
 	if (!err)
 		err = stub_mem_write(th->as, a, buf, len);
+	if (!err && !th->started)
+		err = stub_mem_write(th->as, a + len, &magic2, 4);
 	if (!err && !th->started)
 		th->slot->fp_entry = th->fp_entry = 1;
 	return err;

@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #define STACK_SIZE (256 * 1024)
 
@@ -539,6 +540,32 @@ static void fpu_inherit_tests(void)
 					get_mxcsr() == mx && get_fcw() == cw
 				? 0
 				: 1);
+	/* The whole vector register, where the CPU has AVX: ymm15's upper
+	 * half too. */
+	int ymm_ok = 1;
+	if (__builtin_cpu_supports("avx")) {
+		static const uint64_t ypat[4] = { 0x1111111122222222ULL,
+						  0x3333333344444444ULL,
+						  0x5555555566666666ULL,
+						  0x7777777788888888ULL };
+		uint64_t yg[4] = { 0, 0, 0, 0 };
+		long yr;
+		fflush(stdout);
+		__asm__ volatile("vmovdqu %[p], %%ymm15\n\t"
+				 "syscall\n\t"
+				 "vmovdqu %%ymm15, %[g]"
+				 : "=a"(yr), [g] "=m"(yg)
+				 : "0"((long)SYS_fork), [p] "m"(ypat)
+				 : "rcx", "r11", "xmm15", "memory");
+		if (yr == 0)
+			syscall(SYS_exit_group,
+				memcmp(yg, ypat, sizeof(yg)) == 0 ? 0 : 1);
+		int st = 0;
+		ymm_ok = yr > 0 && waitpid((pid_t)yr, &st, 0) == yr &&
+			 WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	}
+	CHECK_TRUE("fork child starts with the parent's ymm15 (upper half too)",
+		   ymm_ok);
 	pthread_t th;
 	void *res = NULL;
 	int terr = pthread_create(&th, NULL, fpu_thread, NULL);
