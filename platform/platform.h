@@ -144,7 +144,8 @@ struct platform_ops {
 	/* Optional: a copy in served from what th read of its system call's
 	 * input as it trapped (false: not read, or not all of [src, src +
 	 * n)); the caller uses it only before the call has written memory,
-	 * and only where it would read the memory itself. */
+	 * and only where it would read the memory itself (it checks after:
+	 * dst is then written either way). */
 	bool (*copy_in_ahead)(struct plat_thread *th, void *dst, uint64_t src,
 			      size_t n);
 	/* Optional: the stub's [old, old + len) was moved to new (mremap),

@@ -562,8 +562,6 @@ static void store(uint32_t *p, uint32_t v)
 	__atomic_store_n(p, v, __ATOMIC_SEQ_CST);
 }
 
-static void prefetch_init(void);
-
 static int systrap_init(void)
 {
 	size_t len = (size_t)(__stop_stub_text - __start_stub_text);
@@ -574,7 +572,6 @@ static int systrap_init(void)
 	int err = plat_fpu_init();
 	if (!err)
 		err = plat_fdpass_init();
-	prefetch_init();
 	if (err < 0)
 		return err;
 	/* The filters compare only the low 32 bits of the instruction pointer
@@ -677,54 +674,64 @@ static void block_free(uint64_t b)
  * pointing at it: only calls that read it first thing, before any other
  * input and before anything of theirs could change it or wait (openat2,
  * utimensat and ppoll read another input first; sigaltstack is never a
- * fast call). A path is read
- * as the sentry reads one first (256 bytes or to the page's end), a
- * structure from its start. */
-static const struct {
-	uint16_t nr;
-	uint8_t reg;
-} prefetch_calls[] = {
-	{ SYS_open, SLOT_O_RDI }, { SYS_creat, SLOT_O_RDI },
-	{ SYS_openat, SLOT_O_RSI },
-	{ SYS_stat, SLOT_O_RDI }, { SYS_lstat, SLOT_O_RDI },
-	{ SYS_newfstatat, SLOT_O_RSI }, { SYS_statx, SLOT_O_RSI },
-	{ SYS_access, SLOT_O_RDI }, { SYS_faccessat, SLOT_O_RSI },
-	{ SYS_faccessat2, SLOT_O_RSI }, { SYS_readlink, SLOT_O_RDI },
-	{ SYS_readlinkat, SLOT_O_RSI }, { SYS_chdir, SLOT_O_RDI },
-	{ SYS_mkdir, SLOT_O_RDI }, { SYS_mkdirat, SLOT_O_RSI },
-	{ SYS_unlink, SLOT_O_RDI }, { SYS_unlinkat, SLOT_O_RSI },
-	{ SYS_rmdir, SLOT_O_RDI }, { SYS_rename, SLOT_O_RDI },
-	{ SYS_renameat, SLOT_O_RSI }, { SYS_renameat2, SLOT_O_RSI },
-	{ SYS_link, SLOT_O_RDI }, { SYS_linkat, SLOT_O_RSI },
-	{ SYS_symlink, SLOT_O_RDI }, { SYS_chmod, SLOT_O_RDI },
-	{ SYS_fchmodat, SLOT_O_RSI }, { SYS_chown, SLOT_O_RDI },
-	{ SYS_lchown, SLOT_O_RDI }, { SYS_fchownat, SLOT_O_RSI },
-	{ SYS_truncate, SLOT_O_RDI },
-	{ SYS_statfs, SLOT_O_RDI }, { SYS_getxattr, SLOT_O_RDI },
-	{ SYS_lgetxattr, SLOT_O_RDI },
-	{ SYS_rt_sigaction, SLOT_O_RSI }, { SYS_rt_sigprocmask, SLOT_O_RSI },
-	{ SYS_nanosleep, SLOT_O_RDI },
-	{ SYS_clock_nanosleep, SLOT_O_RDX }, { SYS_setitimer, SLOT_O_RSI },
-	{ SYS_setrlimit, SLOT_O_RSI }, { SYS_prlimit64, SLOT_O_RDX },
-	{ SYS_poll, SLOT_O_RDI },
+ * fast call). A path is read as the sentry reads one first (256 bytes or
+ * to the page's end), a structure from its start. */
+static const uint8_t prefetch_table[SYSTRAP_PREFETCH_NR] = {
+	[SYS_open] = SLOT_O_RDI,
+	[SYS_creat] = SLOT_O_RDI,
+	[SYS_openat] = SLOT_O_RSI,
+	[SYS_stat] = SLOT_O_RDI,
+	[SYS_lstat] = SLOT_O_RDI,
+	[SYS_newfstatat] = SLOT_O_RSI,
+	[SYS_statx] = SLOT_O_RSI,
+	[SYS_access] = SLOT_O_RDI,
+	[SYS_faccessat] = SLOT_O_RSI,
+	[SYS_faccessat2] = SLOT_O_RSI,
+	[SYS_readlink] = SLOT_O_RDI,
+	[SYS_readlinkat] = SLOT_O_RSI,
+	[SYS_chdir] = SLOT_O_RDI,
+	[SYS_mkdir] = SLOT_O_RDI,
+	[SYS_mkdirat] = SLOT_O_RSI,
+	[SYS_unlink] = SLOT_O_RDI,
+	[SYS_unlinkat] = SLOT_O_RSI,
+	[SYS_rmdir] = SLOT_O_RDI,
+	[SYS_rename] = SLOT_O_RDI,
+	[SYS_renameat] = SLOT_O_RSI,
+	[SYS_renameat2] = SLOT_O_RSI,
+	[SYS_link] = SLOT_O_RDI,
+	[SYS_linkat] = SLOT_O_RSI,
+	[SYS_symlink] = SLOT_O_RDI,
+	[SYS_chmod] = SLOT_O_RDI,
+	[SYS_fchmodat] = SLOT_O_RSI,
+	[SYS_chown] = SLOT_O_RDI,
+	[SYS_lchown] = SLOT_O_RDI,
+	[SYS_fchownat] = SLOT_O_RSI,
+	[SYS_truncate] = SLOT_O_RDI,
+	[SYS_statfs] = SLOT_O_RDI,
+	[SYS_getxattr] = SLOT_O_RDI,
+	[SYS_lgetxattr] = SLOT_O_RDI,
+	[SYS_rt_sigaction] = SLOT_O_RSI,
+	[SYS_rt_sigprocmask] = SLOT_O_RSI,
+	[SYS_nanosleep] = SLOT_O_RDI,
+	[SYS_clock_nanosleep] = SLOT_O_RDX,
+	[SYS_setitimer] = SLOT_O_RSI,
+	[SYS_setrlimit] = SLOT_O_RSI,
+	[SYS_prlimit64] = SLOT_O_RDX,
+	[SYS_poll] = SLOT_O_RDI,
 	/* a write's data (copied in before the file may make the writer
 	 * wait, as the sentry does anyway), an iovec array */
-	{ SYS_write, SLOT_O_RSI }, { SYS_pwrite64, SLOT_O_RSI },
-	{ SYS_readv, SLOT_O_RSI }, { SYS_writev, SLOT_O_RSI },
-	{ SYS_preadv, SLOT_O_RSI }, { SYS_pwritev, SLOT_O_RSI },
-	{ SYS_epoll_ctl, SLOT_O_R10 }, { SYS_timerfd_settime, SLOT_O_RDX },
-	{ SYS_timer_settime, SLOT_O_RDX }, { SYS_sched_setaffinity, SLOT_O_RDX },
+	[SYS_write] = SLOT_O_RSI,
+	[SYS_pwrite64] = SLOT_O_RSI,
+	[SYS_readv] = SLOT_O_RSI,
+	[SYS_writev] = SLOT_O_RSI,
+	[SYS_preadv] = SLOT_O_RSI,
+	[SYS_pwritev] = SLOT_O_RSI,
+	[SYS_epoll_ctl] = SLOT_O_R10,
+	[SYS_timerfd_settime] = SLOT_O_RDX,
+	[SYS_timer_settime] = SLOT_O_RDX,
+	[SYS_sched_setaffinity] = SLOT_O_RDX,
 };
-static uint8_t prefetch_table[SYSTRAP_PREFETCH_NR];
 
-static void prefetch_init(void)
-{
-	for (size_t i = 0; i < sizeof(prefetch_calls) / sizeof(prefetch_calls[0]);
-	     i++)
-		if (prefetch_calls[i].nr < SYSTRAP_PREFETCH_NR)
-			prefetch_table[prefetch_calls[i].nr] =
-				prefetch_calls[i].reg;
-}
 
 /* Maps the shared part of block b from memfd fd in the sentry, and gives
  * it filter B (every new thread of the stub installs it from there) and

@@ -270,9 +270,8 @@ long task_clone(struct task *t, const struct clone_args_k *ca)
 		const struct platform_ops *plat = n->k->plat;
 		if (n->mm == t->mm)
 			task_copy_out(t, a, &tid, sizeof(tid));
-		else if (mm_range_reserved(a, a + sizeof(tid)))
-			; /* the stub's: refused as task_copy_out does */
-		else if (!(plat->thread_settid &&
+		else if (!mm_range_reserved(a, a + sizeof(tid)) &&
+			 !(plat->thread_settid &&
 			   mm_range_anon_writable(n->mm, a, a + sizeof(tid)) &&
 			   plat->thread_settid(n->th, a, (uint32_t)tid)))
 			plat->copy_out(n->mm->as, a, &tid, sizeof(tid));

@@ -67,9 +67,10 @@ int task_copy_in(struct task *t, void *dst, uint64_t src, size_t n)
 		return -EFAULT;
 	const struct platform_ops *p = t->k->plat;
 	/* Read ahead by the stub thread, where the sentry would read too
-	 * (not execute-only memory, which the usual way refuses). */
-	if (t->in_ahead && n && mm_range_mapped(t->mm, src, src + n, false) &&
-	    p->copy_in_ahead(t->th, dst, src, n))
+	 * (not execute-only memory, which the usual way refuses); the walk of
+	 * the mappings only for a copy the read-ahead covers. */
+	if (t->in_ahead && n && p->copy_in_ahead(t->th, dst, src, n) &&
+	    mm_range_mapped(t->mm, src, src + n, false))
 		return 0;
 	task_out_flush(t);
 	if (copy_may_map(t, src, n, false, p->copy_in_mapped) &&
@@ -298,10 +299,6 @@ void task_run_loop(struct task *t)
 	bool compat_reported = false;
 
 	for (;;) {
-		/* A signal's frame, a stop or an exit comes before the stub
-		 * thread resumes: the held copies first. */
-		if (t->out_held && task_signal_pending(t))
-			task_out_flush(t);
 		task_do_signals(t);
 		/* Dekker with the signal senders (task_kick): say we are going
 		 * to run, then look once more, so a signal sent in between is

@@ -250,19 +250,27 @@ static struct vma *vma_find(struct mm *mm, uint64_t addr)
 	return NULL;
 }
 
-size_t mm_usable_prefix(struct mm *mm, uint64_t addr, size_t n, bool write)
+/* How much of [addr, addr + n) vmas cover from addr on, each with one of
+ * the protections need (0: any, PROT_NONE included). */
+static size_t prefix_covered(struct mm *mm, uint64_t addr, size_t n, int need)
 {
-	/* x86 reads whatever it may write or execute (no pkeys here). */
-	int need = write ? PROT_WRITE : PROT_READ | PROT_WRITE | PROT_EXEC;
 	size_t ok = 0;
 	pthread_mutex_lock(&mm->lock);
 	for (struct vma *v = vma_find(mm, addr); v && ok < n; v = v->next) {
-		if (v->start > addr + ok || !(v->prot & need))
+		if (v->start > addr + ok || (need && !(v->prot & need)))
 			break;
 		ok = v->end - addr < n ? v->end - addr : n;
 	}
 	pthread_mutex_unlock(&mm->lock);
 	return ok;
+}
+
+size_t mm_usable_prefix(struct mm *mm, uint64_t addr, size_t n, bool write)
+{
+	/* x86 reads whatever it may write or execute (no pkeys here). */
+	return prefix_covered(mm, addr, n,
+			      write ? PROT_WRITE
+				    : PROT_READ | PROT_WRITE | PROT_EXEC);
 }
 
 void mm_note_syscall(struct task *t)
@@ -1543,22 +1551,12 @@ long mm_mincore(struct task *t, uint64_t start, uint64_t len, uint64_t vec)
 		return -EFAULT;
 	if (!pages)
 		return 0;
-	uint64_t end = start + pages * MM_PAGE, at = start;
-	pthread_mutex_lock(&t->mm->lock);
-	for (struct vma *v = t->mm->vmas; v && at < end; v = v->next) {
-		if (v->end <= at)
-			continue;
-		if (v->start > at)
-			break; /* a hole */
-		at = v->end;
-	}
-	pthread_mutex_unlock(&t->mm->lock);
-	if (at > end)
-		at = end;
-	if (at == start)
+	uint64_t span = pages * MM_PAGE;
+	uint64_t covered = prefix_covered(t->mm, start, span, 0);
+	if (covered == 0)
 		return -ENOMEM;
 	static const unsigned char ones[4096] = { [0 ... 4095] = 1 };
-	for (uint64_t done = 0, n = (at - start) / MM_PAGE; done < n;) {
+	for (uint64_t done = 0, n = covered / MM_PAGE; done < n;) {
 		size_t c = n - done < sizeof(ones) ? (size_t)(n - done)
 						   : sizeof(ones);
 		int err = task_copy_out(t, vec + done, ones, c);
@@ -1566,7 +1564,7 @@ long mm_mincore(struct task *t, uint64_t start, uint64_t len, uint64_t vec)
 			return err;
 		done += c;
 	}
-	return at == end ? 0 : -ENOMEM;
+	return covered == span ? 0 : -ENOMEM;
 }
 
 long mm_brk(struct task *t, uint64_t addr)
