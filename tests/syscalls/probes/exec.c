@@ -137,6 +137,30 @@ static int stage_pages(int argc, char **argv)
 	return probe_done();
 }
 
+/* The strings scattered() lays out: the i-th of SCATTER_N. */
+#define SCATTER_N 24
+static void scatter_string(char *buf, size_t len, int i)
+{
+	snprintf(buf, len, "scattered-%02d-%.*s", i, i, "abcdefghijklmnopqrstuvwxyz");
+}
+
+static int stage_scatter(int argc, char **argv)
+{
+	char want[64];
+	int good = 0;
+	for (int i = 0; i < SCATTER_N && i + 1 < argc; i++) {
+		scatter_string(want, sizeof(want), i);
+		good += strcmp(argv[i + 1], want) == 0;
+	}
+	CHECK_TRUE("scattered argv: argc", argc == SCATTER_N + 1);
+	CHECK_TRUE("scattered argv: every string whole and in order",
+		   good == SCATTER_N);
+	const char *e = getenv("SCATTER_ENV");
+	CHECK_TRUE("scattered envp: a variable from the lower page",
+		   e && strcmp(e, "low-in-its-page") == 0);
+	return probe_done();
+}
+
 /* Holds until its gate (fd 0) closes, after telling fd 1 it is running. */
 static int stage_block(void)
 {
@@ -405,6 +429,49 @@ static void page_edges(void)
 	munmap(a, 4 * pg);
 }
 
+/* argv's strings on two pages, alternating between them and each page's
+ * filled from its end down, its pointer array on a third: every string
+ * arrives whole and in order, whatever order the reads come in. */
+static void scattered(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	char *a = mmap(NULL, 3 * pg, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!CHECK_TRUE("three pages", a != MAP_FAILED))
+		return;
+	char **v = (char **)(a + 2 * pg);
+	size_t used[2] = { 0, 0 };
+	v[0] = (char *)self;
+	for (int i = 0; i < SCATTER_N; i++) {
+		char buf[64];
+		scatter_string(buf, sizeof(buf), i);
+		int page = i % 2;
+		used[page] += 48;
+		char *at = a + page * pg + pg - used[page];
+		memcpy(at, buf, strlen(buf) + 1);
+		v[i + 1] = at;
+	}
+	v[SCATTER_N + 1] = NULL;
+	/* envp: its stage high in page 1, its other variable at page 0's
+	 * very start, below everything read there before. */
+	char *stage = a + pg + pg - used[1] - 64;
+	strcpy(stage, "PROBE_EXEC_STAGE=scatter");
+	strcpy(a, "SCATTER_ENV=low-in-its-page");
+	char **envp = v + SCATTER_N + 2;
+	envp[0] = stage;
+	envp[1] = a;
+	envp[2] = NULL;
+	fflush(stdout);
+	pid_t pid = px_fork();
+	if (pid == 0) {
+		syscall(SYS_execve, self, v, envp);
+		_exit(99);
+	}
+	px_expect_exit("exec of argv and envp strings scattered over pages",
+		       pid, "exited 0");
+	munmap(a, 3 * pg);
+}
+
 static void failures(void)
 {
 	const char *argv[] = {self, NULL};
@@ -486,6 +553,8 @@ int main(int argc, char **argv)
 		return stage_null_argv(argc, argv);
 	if (stage && strcmp(stage, "pages") == 0)
 		return stage_pages(argc, argv);
+	if (stage && strcmp(stage, "scatter") == 0)
+		return stage_scatter(argc, argv);
 	if (stage && strcmp(stage, "block") == 0)
 		return stage_block();
 	if (stage && strcmp(stage, "usage") == 0)
@@ -551,6 +620,7 @@ int main(int argc, char **argv)
 	px_expect_exit("execve with a NULL argv", pid, "exited 0");
 
 	page_edges();
+	scattered();
 
 	fflush(stdout);
 	pid = px_fork();
