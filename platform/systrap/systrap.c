@@ -1097,6 +1097,7 @@ static uint64_t recv_area_init(struct plat_as *as)
 
 static int as_batch(struct plat_as *as, int host_fd, int host_fd2,
 		    const struct plat_sysreq *reqs, int n, long *rets);
+static int proc_mem_fd(struct plat_as *as);
 
 /* Gives a new stub its own fd-passing channel in place of the one it
  * inherited (as->chan: its parent's). One batch of the new stub's executor
@@ -1236,6 +1237,16 @@ static int stub_fork(struct plat_as *parent, struct plat_as **out, bool share,
 		pthread_mutex_unlock(&parent->lock);
 		goto fail;
 	}
+	/* Its /proc/PID/mem, opened while the child sets itself up (we
+	 * would wait for that anyway): process_vm_readv pins what it reads,
+	 * and pinning a page still shared copy-on-write with the parent
+	 * copies it (the host's unsharing), some 5-20 us a page; a read
+	 * through /proc/PID/mem does not. A fork child's copies are mostly of
+	 * such pages (what exec reads: its path, argv and envp), and so are
+	 * its parent's until it writes them. Failing, copies go the other
+	 * way. */
+	if (share)
+		(void)proc_mem_fd(as);
 	/* The child tells us its memfd through the parent's result page. */
 	bool alive = wait_change(as->pidfd, &parent->res->fork_ready, 0, NULL,
 				 child_spin);
@@ -1751,8 +1762,10 @@ static int proc_mem_fd(struct plat_as *as)
  * check per call. */
 /* A stub's first PROC_MEM_AFTER copies go the usual way (process_vm_readv,
  * some 0.5 us more each): the open costs some 12 us, which a short life
- * (a fork child that exits, a shell's exec of a small program, most of
- * whose results the stub thread writes itself) does not repay. */
+ * (a spare's exec of a small program, most of whose results the stub
+ * thread writes itself) does not repay. A workload's fork child has it
+ * open from the start (stub_fork), where reading through
+ * process_vm_readv would copy the pages it shares with its parent. */
 #define PROC_MEM_AFTER 8
 
 static int mapped_fd(struct plat_as *as)
