@@ -172,6 +172,11 @@ struct platform_ops {
 	 * PLAT_BATCH2_MAX. */
 	int (*batch2)(struct plat_thread *th, int host_fd, int host_fd2,
 		      const struct plat_sysreq *reqs, int n, long *rets);
+	/* Optional: a batch is coming to th's address space soon (an exec
+	 * has opened its file): whoever runs batches there wakes now and
+	 * waits awake for it, so that its wake-up overlaps the caller's
+	 * work. A hint only. */
+	void (*batch_soon)(struct plat_thread *th);
 	/* batch may be asked from any thread's sentry side while others of
 	 * the address space run (systrap: its executor): the mm may then
 	 * hold mapping requests back and batch them (mm_flush). */
