@@ -2162,20 +2162,30 @@ static int copy_fpstate(struct plat_thread *from, struct plat_thread *to)
 #define COPY_SPIN_BYTES (256 * 1024)
 #define COPY_SPIN_MAX 16
 
-/* An unmapping may free many pages (some 90 us for 256 here): each munmap
- * of a batch stretches both spins by one budget too. An exec in place's
- * batch, whose first munmap frees what the forked image wrote, took some
- * 95 us, and its sentry had slept from the budget's end on and was woken
- * 22 us after the batch ended (medians of 100). */
 static int copy_scale(const struct plat_sysreq *reqs, int n)
 {
 	uint64_t scale = 1;
 	for (int i = 0; i < n; i++)
 		if (reqs[i].nr == SYS_pread64)
 			scale += reqs[i].args[2] / COPY_SPIN_BYTES;
-		else if (reqs[i].nr == SYS_munmap)
-			scale++;
 	return scale < COPY_SPIN_MAX ? (int)scale : COPY_SPIN_MAX;
+}
+
+/* An unmapping may free many pages (some 90 us for 256 here): each munmap
+ * of a batch stretches the sentry's wait by one budget. An exec in place's
+ * batch, whose first munmap frees what the forked image wrote, took some
+ * 95 us, and its sentry had slept from the budget's end on and was woken
+ * 22 us after the batch ended (medians of 100). Not the executor's spin
+ * after it: the new program's first request is some 300 us off, and that
+ * spin shared a CPU with the sentry's wait for the program's first trap,
+ * the two handing it back and forth by sched_yield for 600 us. */
+static int unmap_scale(const struct plat_sysreq *reqs, int n)
+{
+	int scale = 0;
+	for (int i = 0; i < n; i++)
+		if (reqs[i].nr == SYS_munmap)
+			scale++;
+	return scale < COPY_SPIN_MAX ? scale : COPY_SPIN_MAX;
 }
 
 /* platform_ops.batch: the calls go in the control page's batch and the
@@ -2256,8 +2266,10 @@ static int as_batch(struct plat_as *as, int host_fd, int host_fd2,
 	if (host_fd2 >= 0)
 		b[k++] = (struct systrap_req){ SYS_close, { PLAT_FDPASS_RECV_FD2 } };
 	uint64_t args[6] = { (uint64_t)k };
-	err = executor_post_locked(as, SYSTRAP_OP_BATCH, args, b, k, scale,
-				   &done);
+	int budget = budget_now();
+	err = executor_post_spins(as, SYSTRAP_OP_BATCH, args, b, k,
+				  budget * scale,
+				  budget * (scale + unmap_scale(reqs, n)), &done);
 	if (!err && (done < 0 || done > k))
 		err = -EIO; /* a forged result: the stub lies to itself */
 	if (host_fd >= 0 && chan_unreceived(ch)) {
