@@ -654,7 +654,9 @@ __asm__(".pushsection stub_text,\"ax\",@progbits\n"
 	 * so no stub ever holds another block's memfd (a workload could
 	 * otherwise name it as its fork child's). Until then the new block's
 	 * spin budget is not set (0): stay awake a while anyway, the
-	 * sentry's first requests follow at once; then sleep on seq. */
+	 * sentry's first requests follow at once; then sleep on seq. Woken
+	 * with seq unchanged (batch_soon: an exec's batch is coming), wait
+	 * awake for exec_spin pauses. */
 	"	imul $" S(SYSTRAP_FORK_SPIN_MUL) ", %ebx, %ecx\n"
 	"14:	mov (%r12), %eax\n"
 	"	cmp %r14d, %eax\n"
@@ -670,7 +672,7 @@ __asm__(".pushsection stub_text,\"ax\",@progbits\n"
 	"	xor %r10d, %r10d\n"
 	"	mov $" S(SYS_futex) ", %eax\n"
 	"	syscall\n"
-	"	xor %ecx, %ecx\n"
+	"	mov " S(SYSTRAP_CTRL_EXEC_SPIN) "(%r12), %ecx\n"
 	"	jmp 14b\n"
 	"15:	mov %rbp, %rdi\n"
 	"	mov $" S(SYS_close) ", %eax\n"

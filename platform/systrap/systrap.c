@@ -1245,8 +1245,8 @@ static int stub_fork(struct plat_as *parent, struct plat_as **out, bool share,
 	 * such pages (what exec reads: its path, argv and envp), and so are
 	 * its parent's until it writes them. Failing, copies go the other
 	 * way. */
-	if (share)
-		(void)proc_mem_fd(as);
+	if (share && proc_mem_fd(as) < 0)
+		as->proc_mem = -1; /* not ours to give up on yet: later again */
 	/* The child tells us its memfd through the parent's result page. */
 	bool alive = wait_change(as->pidfd, &parent->res->fork_ready, 0, NULL,
 				 child_spin);
@@ -1963,15 +1963,18 @@ static int systrap_patch_syscall(struct plat_thread *th, uint64_t rip,
 static void systrap_sites_moved(struct plat_as *as, uint64_t old,
 				uint64_t len, uint64_t new)
 {
-	int n = atomic_load(&as->nsites);
+	int n = atomic_load(&as->nsites), fd = -1;
 	for (int k = 0; k < n; k++) {
 		uint64_t site = as->sites[k];
 		if (site < old || site - old + 7 > len)
 			continue;
 		uint64_t to = new + (site - old), ret = to + 7;
 		uint64_t at = PATCH_SITES + (uint64_t)k * PATCH_BLOCK + PB_RET;
-		if (as->proc_mem < 0 ||
-		    pwrite(as->proc_mem, &ret, 8, (off_t)at) != 8) {
+		/* Opened now if not yet (a fork child inherits its parent's
+		 * sites before its own copies open it). */
+		if (fd < 0)
+			fd = proc_mem_fd(as);
+		if (fd < 0 || pwrite(fd, &ret, 8, (off_t)at) != 8) {
 			/* The moved code cannot come back from its block:
 			 * the process goes rather than run astray. */
 			log_warn("systrap: cannot move site %d of stub %d: "

@@ -524,13 +524,11 @@ long task_execve(struct task *t, const char *path, uint64_t uargv,
 		err = open_err;
 		goto out;
 	}
-	/* An exec in place (likely: one thread, its own memory) loads into
-	 * this stub: its executor's wake-up can overlap what comes before
-	 * the load. Only once the file opened: a shell's search of PATH
-	 * fails above. */
-	if (!open_err && plat->batch_soon && plat->as_reset &&
-	    atomic_load(&t->mm->users) == 1 &&
-	    __atomic_load_n(&t->tg->nr_threads, __ATOMIC_RELAXED) == 1)
+	/* An exec in place (likely: unless the file turns out not to load)
+	 * loads into this stub: its executor's wake-up can overlap what
+	 * comes before the load. Only once the file opened: a shell's search
+	 * of PATH fails above. */
+	if (!open_err && plat->batch_soon && exec_in_place(t))
 		plat->batch_soon(t->th);
 	err = copy_strings(t, uargv, &argv);
 	if (!err)

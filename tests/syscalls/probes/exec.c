@@ -429,23 +429,26 @@ static void page_edges(void)
 	munmap(a, 4 * pg);
 }
 
-/* argv's strings on two pages, alternating between them and each page's
- * filled from its end down, its pointer array on a third: every string
- * arrives whole and in order, whatever order the reads come in. */
+/* argv's strings spread over SCATTER_PAGES pages, the i-th on page
+ * i % SCATTER_PAGES and each page filled from its end down (so a page is
+ * met again after all the others: more pages than a reader may keep), its
+ * pointer array on one more page: every string arrives whole and in
+ * order, whatever order the reads come in. */
+#define SCATTER_PAGES 10
 static void scattered(void)
 {
 	long pg = sysconf(_SC_PAGESIZE);
-	char *a = mmap(NULL, 3 * pg, PROT_READ | PROT_WRITE,
+	char *a = mmap(NULL, (SCATTER_PAGES + 1) * pg, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (!CHECK_TRUE("three pages", a != MAP_FAILED))
+	if (!CHECK_TRUE("pages for scattered strings", a != MAP_FAILED))
 		return;
-	char **v = (char **)(a + 2 * pg);
-	size_t used[2] = { 0, 0 };
+	char **v = (char **)(a + SCATTER_PAGES * pg);
+	size_t used[SCATTER_PAGES] = { 0 };
 	v[0] = (char *)self;
 	for (int i = 0; i < SCATTER_N; i++) {
 		char buf[64];
 		scatter_string(buf, sizeof(buf), i);
-		int page = i % 2;
+		int page = i % SCATTER_PAGES;
 		used[page] += 48;
 		char *at = a + page * pg + pg - used[page];
 		memcpy(at, buf, strlen(buf) + 1);
@@ -469,7 +472,7 @@ static void scattered(void)
 	}
 	px_expect_exit("exec of argv and envp strings scattered over pages",
 		       pid, "exited 0");
-	munmap(a, 3 * pg);
+	munmap(a, (SCATTER_PAGES + 1) * pg);
 }
 
 static void failures(void)
