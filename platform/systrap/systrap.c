@@ -131,7 +131,9 @@ struct plat_as {
 	 * memory. Written under the mm's lock, read by fault fix-ups. */
 	uint64_t *sites;
 	_Atomic uint8_t *site_state; /* SITE_WRITING, SITE_DONE */
-	int proc_mem; /* the stub's /proc/PID/mem, once a site is rewritten */
+	/* The stub's /proc/PID/mem: opened at a fork child's birth, at the
+	 * PROC_MEM_AFTER-th mapped copy, or when a site is rewritten. */
+	int proc_mem;
 	atomic_int mem_copies; /* copies asked for before proc_mem was open */
 	_Atomic int nsites;
 	/* Host threads of exited workload threads, kept at START for the
@@ -1049,23 +1051,14 @@ static int executor_post_spins(struct plat_as *as, long nr,
 	return 0;
 }
 
-/* executor_post_spins with both spins the budget now, times scale (>= 1;
- * copy_scale): paired on this thread's CPU (budget 0), the executor's spin
- * would hold the CPU the answer's reader needs. */
-static int executor_post_locked(struct plat_as *as, long nr,
-				const uint64_t args[6],
-				const struct systrap_req *batch, int n, int scale,
-				long *ret)
-{
-	int budget = budget_now() * scale;
-	return executor_post_spins(as, nr, args, batch, n, budget, budget,
-				   ret);
-}
-
+/* One call, both spins the budget now: paired on this thread's CPU
+ * (budget 0), the executor's spin would hold the CPU the answer's reader
+ * needs. */
 static int executor_call_locked(struct plat_as *as, long nr,
 				const uint64_t args[6], long *ret)
 {
-	return executor_post_locked(as, nr, args, NULL, 0, 1, ret);
+	int budget = budget_now();
+	return executor_post_spins(as, nr, args, NULL, 0, budget, budget, ret);
 }
 
 static int executor_call(struct plat_as *as, long nr, const uint64_t args[6],
@@ -2165,15 +2158,6 @@ static int copy_fpstate(struct plat_thread *from, struct plat_thread *to)
 #define COPY_SPIN_BYTES (256 * 1024)
 #define COPY_SPIN_MAX 16
 
-static int copy_scale(const struct plat_sysreq *reqs, int n)
-{
-	uint64_t scale = 1;
-	for (int i = 0; i < n; i++)
-		if (reqs[i].nr == SYS_pread64)
-			scale += reqs[i].args[2] / COPY_SPIN_BYTES;
-	return scale < COPY_SPIN_MAX ? (int)scale : COPY_SPIN_MAX;
-}
-
 /* An unmapping may free many pages (some 90 us for 256 here): each munmap
  * of a batch stretches the sentry's wait by one budget. An exec in place's
  * batch, whose first munmap frees what the forked image wrote, took some
@@ -2181,14 +2165,24 @@ static int copy_scale(const struct plat_sysreq *reqs, int n)
  * 22 us after the batch ended (medians of 100). Not the executor's spin
  * after it: the new program's first request is some 300 us off, and that
  * spin shared a CPU with the sentry's wait for the program's first trap,
- * the two handing it back and forth by sched_yield for 600 us. */
-static int unmap_scale(const struct plat_sysreq *reqs, int n)
+ * the two handing it back and forth by sched_yield for 600 us.
+ * *exec_scale: the executor's spin after the batch, in budgets (>= 1);
+ * *wait_scale: the sentry's wait for it. */
+static void batch_scales(const struct plat_sysreq *reqs, int n,
+			 int *exec_scale, int *wait_scale)
 {
-	int scale = 0;
+	uint64_t copy = 1, unmap = 0;
 	for (int i = 0; i < n; i++)
-		if (reqs[i].nr == SYS_munmap)
-			scale++;
-	return scale < COPY_SPIN_MAX ? scale : COPY_SPIN_MAX;
+		if (reqs[i].nr == SYS_pread64)
+			copy += reqs[i].args[2] / COPY_SPIN_BYTES;
+		else if (reqs[i].nr == SYS_munmap)
+			unmap++;
+	if (copy > COPY_SPIN_MAX)
+		copy = COPY_SPIN_MAX;
+	if (unmap > COPY_SPIN_MAX)
+		unmap = COPY_SPIN_MAX;
+	*exec_scale = (int)copy;
+	*wait_scale = (int)(copy + unmap);
 }
 
 /* platform_ops.batch: the calls go in the control page's batch and the
@@ -2215,7 +2209,8 @@ static int as_batch(struct plat_as *as, int host_fd, int host_fd2,
 		return -EINVAL; /* the calls would name an fd never passed */
 	if (n < 0 || n > (host_fd2 >= 0 ? PLAT_BATCH2_MAX : PLAT_BATCH_MAX))
 		return -EINVAL;
-	int scale = copy_scale(reqs, n);
+	int exec_scale, wait_scale;
+	batch_scales(reqs, n, &exec_scale, &wait_scale);
 	/* Fixed once the address space has threads (own_socket swaps it
 	 * before its first). */
 	struct fdchan *ch = as->chan;
@@ -2271,8 +2266,8 @@ static int as_batch(struct plat_as *as, int host_fd, int host_fd2,
 	uint64_t args[6] = { (uint64_t)k };
 	int budget = budget_now();
 	err = executor_post_spins(as, SYSTRAP_OP_BATCH, args, b, k,
-				  budget * scale,
-				  budget * (scale + unmap_scale(reqs, n)), &done);
+				  budget * exec_scale, budget * wait_scale,
+				  &done);
 	if (!err && (done < 0 || done > k))
 		err = -EIO; /* a forged result: the stub lies to itself */
 	if (host_fd >= 0 && chan_unreceived(ch)) {

@@ -74,7 +74,7 @@ static void strvec_remove(struct strvec *s, size_t at)
 	s->n--;
 }
 
-/* The workload's pages that argv and envp were read from, each read whole
+/* The workload's pages that argv and envp are read from, each read whole
  * in one go: an environment's pointers and strings sit on a few pages, but
  * not in order (a shell's strings alternate between its stack, in
  * descending order there, and its heap), and reading from each string to
@@ -83,12 +83,13 @@ static void strvec_remove(struct strvec *s, size_t at)
  * page reads whole exactly when a string on it does; a read that fails
  * (or a pointer or string that leaves its page) goes the byte-exact way,
  * so what faults and what a string holds stay as a read of each would have
- * them. Round-robin among EXEC_PAGES. */
+ * them. Round-robin among EXEC_PAGES, kept from argv to envp (often on the
+ * same pages). */
 #define EXEC_PAGES 8
+#define NO_PAGE UINT64_MAX /* never a page's base */
 
 struct user_pages {
 	uint64_t base[EXEC_PAGES];
-	bool held[EXEC_PAGES];
 	int next;
 	uint8_t bytes[EXEC_PAGES][MM_PAGE];
 };
@@ -102,30 +103,23 @@ static const uint8_t *page_at(struct task *t, struct user_pages *w,
 	size_t off = (size_t)(addr - base);
 	*have = MM_PAGE - off;
 	for (int i = 0; i < EXEC_PAGES; i++)
-		if (w->held[i] && w->base[i] == base)
+		if (w->base[i] == base)
 			return w->bytes[i] + off;
 	int i = w->next;
 	w->next = (w->next + 1) % EXEC_PAGES;
-	w->held[i] = false;
+	w->base[i] = NO_PAGE;
 	if (task_copy_in(t, w->bytes[i], base, MM_PAGE) < 0)
 		return NULL;
 	w->base[i] = base;
-	w->held[i] = true;
 	return w->bytes[i] + off;
 }
 
-/* Copies a NULL-terminated array of workload strings. */
-static int copy_strings(struct task *t, uint64_t uv, struct strvec *out)
+/* Copies a NULL-terminated array of workload strings; buf holds
+ * MAX_ARG_STRLEN bytes. */
+static int copy_strings(struct task *t, struct user_pages *w, char *buf,
+			uint64_t uv, struct strvec *out)
 {
-	char *buf = malloc(MAX_ARG_STRLEN);
-	struct user_pages *w = malloc(sizeof(*w));
 	int err = 0;
-	if (!buf || !w) {
-		err = -ENOMEM;
-		goto out;
-	}
-	memset(w->held, 0, sizeof(w->held));
-	w->next = 0;
 	for (uint64_t i = 0; uv; i++) {
 		uint64_t p, at = uv + i * 8;
 		size_t have = 0;
@@ -162,10 +156,27 @@ static int copy_strings(struct task *t, uint64_t uv, struct strvec *out)
 			break;
 		}
 	}
-out:
+	return err < 0 ? err : 0;
+}
+
+/* argv, then envp (Linux's errors for them: EFAULT, E2BIG). */
+static int copy_argv_envp(struct task *t, uint64_t uargv, uint64_t uenvp,
+			  struct strvec *argv, struct strvec *envp)
+{
+	char *buf = malloc(MAX_ARG_STRLEN);
+	struct user_pages *w = malloc(sizeof(*w));
+	int err = -ENOMEM;
+	if (buf && w) {
+		for (int i = 0; i < EXEC_PAGES; i++)
+			w->base[i] = NO_PAGE;
+		w->next = 0;
+		err = copy_strings(t, w, buf, uargv, argv);
+		if (!err)
+			err = copy_strings(t, w, buf, uenvp, envp);
+	}
 	free(buf);
 	free(w);
-	return err < 0 ? err : 0;
+	return err;
 }
 
 /* The limit Linux puts on argv + envp: a quarter of the stack limit, at
@@ -530,9 +541,7 @@ long task_execve(struct task *t, const char *path, uint64_t uargv,
 	 * of PATH fails above. */
 	if (!open_err && plat->batch_soon && exec_in_place(t))
 		plat->batch_soon(t->th);
-	err = copy_strings(t, uargv, &argv);
-	if (!err)
-		err = copy_strings(t, uenvp, &envp);
+	err = copy_argv_envp(t, uargv, uenvp, &argv, &envp);
 	/* Linux runs a NULL or empty argv with argv[0] = "". */
 	if (!err && argv.n == 0)
 		err = strvec_insert(&argv, 0, "");
